@@ -1,0 +1,2 @@
+//! `aiowebsocket` — not implemented yet (see ARCHITECTURE.md).
+#![forbid(unsafe_code)]

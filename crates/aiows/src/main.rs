@@ -1,0 +1,2 @@
+//! aiows — not implemented yet.
+fn main() {}

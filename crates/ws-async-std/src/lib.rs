@@ -1,0 +1,2 @@
+//! `ws-async-std` — not implemented yet (see ARCHITECTURE.md).
+#![forbid(unsafe_code)]

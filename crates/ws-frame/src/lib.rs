@@ -1,0 +1,2 @@
+//! `ws-frame` — not implemented yet (see ARCHITECTURE.md).
+#![forbid(unsafe_code)]

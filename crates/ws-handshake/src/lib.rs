@@ -1,0 +1,2 @@
+//! `ws-handshake` — not implemented yet (see ARCHITECTURE.md).
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! `ws-tokio` — not implemented yet (see ARCHITECTURE.md).
+#![forbid(unsafe_code)]

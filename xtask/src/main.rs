@@ -1,0 +1,41 @@
+//! Project automation for aiowebsocket, run as `cargo xtask <task>` from anywhere in the repo.
+//!
+//! Tasks:
+//! - `cargo xtask bench [--quick]` — masking throughput table (and, later, the echo benchmark).
+//! - `cargo xtask autobahn` — run the Autobahn TestSuite against our clients.
+
+mod autobahn;
+mod bench;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The workspace root, whatever directory `cargo xtask` was started from.
+pub(crate) fn workspace_root() -> PathBuf {
+    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or(manifest_dir)
+}
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let task = args.next().unwrap_or_default();
+    let rest: Vec<String> = args.collect();
+    let result = match task.as_str() {
+        "bench" => bench::run(&rest),
+        "autobahn" => autobahn::run(&rest),
+        _ => {
+            eprintln!("usage: cargo xtask <bench [--quick] | autobahn [options]>");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask {task}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
