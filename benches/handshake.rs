@@ -1,0 +1,2 @@
+//! Placeholder: benchmark not written yet.
+fn main() {}
