@@ -1,0 +1,493 @@
+//! The one error type of this crate.
+
+use std::fmt;
+
+/// Everything that can go wrong while building, parsing or checking an opening handshake.
+///
+/// Variants fall in four groups, by who is at fault:
+///
+/// * **building the request** (the caller's input): [`InvalidUrl`](Self::InvalidUrl) to
+///   [`InvalidSubprotocol`](Self::InvalidSubprotocol);
+/// * **reading an HTTP head** (either peer): [`HeadTooLarge`](Self::HeadTooLarge),
+///   [`TooManyHeaders`](Self::TooManyHeaders), [`MalformedHead`](Self::MalformedHead);
+/// * **the server's response** (client role, [`ClientRequest::check`]): [`Redirect`](Self::Redirect)
+///   to [`UnrequestedExtension`](Self::UnrequestedExtension), plus
+///   [`InvalidExtensions`](Self::InvalidExtensions);
+/// * **the client's request** (server role, [`Request::validate`]): the `Request*` variants,
+///   [`UnsupportedWebSocketVersion`](Self::UnsupportedWebSocketVersion),
+///   [`MissingKey`](Self::MissingKey) and [`InvalidKey`](Self::InvalidKey).
+///
+/// `Display` says what happened, at which step of the handshake, and what to do about it.
+/// Strings that came from the network are shortened (to about 100 characters) before they are
+/// stored in a variant, so an error never holds a peer-sized allocation.
+///
+/// [`ClientRequest::check`]: crate::ClientRequest::check
+/// [`Request::validate`]: crate::Request::validate
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HandshakeError {
+    // ---- building the request -------------------------------------------------------------
+    /// The URL given to [`RequestBuilder::new`](crate::RequestBuilder::new) does not parse.
+    InvalidUrl {
+        /// The URL as given (shortened).
+        url: String,
+        /// Why it does not parse.
+        reason: String,
+    },
+    /// The URL's scheme is not `ws`, `wss`, `http` or `https`.
+    UnsupportedScheme {
+        /// The scheme found.
+        scheme: String,
+    },
+    /// The URL has no host (for example `ws:/path` or a `data:` URL).
+    MissingHost {
+        /// The URL as given.
+        url: String,
+    },
+    /// A header name given to the builder is empty or not an HTTP token.
+    InvalidHeaderName {
+        /// The name as given (shortened).
+        name: String,
+    },
+    /// A header value given to the builder contains a forbidden character (CR, LF, NUL or
+    /// another control character other than TAB): it would let the value inject headers.
+    InvalidHeaderValue {
+        /// The header's name.
+        name: String,
+        /// Which character was found, e.g. `"a line feed (LF)"`.
+        reason: &'static str,
+    },
+    /// A raw header line given to [`RequestBuilder::raw_header`](crate::RequestBuilder::raw_header)
+    /// is not of the form `Name: value`.
+    MalformedRawHeader {
+        /// The line as given (shortened).
+        line: String,
+    },
+    /// The caller tried to set a header that the handshake itself must control
+    /// (`Upgrade`, `Connection`, `Sec-WebSocket-Key`, `Sec-WebSocket-Version`,
+    /// `Sec-WebSocket-Accept`, `Content-Length`, `Transfer-Encoding`).
+    ReservedHeader {
+        /// The header's name, as given.
+        name: String,
+    },
+    /// The caller gave `Sec-WebSocket-Protocol` or `Sec-WebSocket-Extensions` as a plain
+    /// header; they must go through the builder method named here, so that the response can
+    /// be checked against them.
+    UseBuilderMethod {
+        /// The header's name, as given.
+        name: String,
+        /// The builder method to use instead, e.g. `"RequestBuilder::subprotocol"`.
+        method: &'static str,
+    },
+    /// A subprotocol offered through [`RequestBuilder::subprotocol`](crate::RequestBuilder::subprotocol)
+    /// is empty or not an HTTP token (RFC 6455 section 4.1 requires a token).
+    InvalidSubprotocol {
+        /// The subprotocol as given (shortened).
+        protocol: String,
+    },
+
+    // ---- reading an HTTP head -------------------------------------------------------------
+    /// The HTTP head (status or request line plus headers) grew past
+    /// [`Limits::max_head_size`](crate::Limits::max_head_size) without ending.
+    HeadTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The HTTP head has more header lines than [`Limits::max_headers`](crate::Limits::max_headers).
+    TooManyHeaders {
+        /// The limit.
+        limit: usize,
+    },
+    /// The HTTP head is not valid HTTP/1.x.
+    MalformedHead {
+        /// What the HTTP parser objected to.
+        reason: String,
+    },
+
+    // ---- checking the server's response (client role) ------------------------------------
+    /// The server answered with a redirect (3xx) instead of `101 Switching Protocols`.
+    Redirect {
+        /// The status code.
+        status: u16,
+        /// The `Location` header, if the server sent a readable one.
+        location: Option<String>,
+    },
+    /// The server answered with a status other than 101 or 3xx.
+    UnexpectedStatus {
+        /// The status code.
+        status: u16,
+        /// The reason phrase (may be empty).
+        reason: String,
+        /// The first bytes (at most 512) of the body that arrived with the head, decoded
+        /// lossily as UTF-8. Often says why the server refused.
+        body_excerpt: String,
+    },
+    /// The server's 101 response lacks `Upgrade: websocket`.
+    ResponseUpgradeHeader {
+        /// The `Upgrade` value found, or `None` if the header is missing.
+        found: Option<String>,
+    },
+    /// The server's 101 response lacks the `upgrade` token in `Connection`.
+    ResponseConnectionHeader {
+        /// The `Connection` value(s) found, or `None` if the header is missing.
+        found: Option<String>,
+    },
+    /// The server's 101 response has no `Sec-WebSocket-Accept` header.
+    MissingAccept,
+    /// The server's `Sec-WebSocket-Accept` is not the one derived from our key.
+    AcceptMismatch {
+        /// The value we expected.
+        expected: String,
+        /// The value the server sent (shortened, decoded lossily).
+        found: String,
+    },
+    /// The server selected a subprotocol we did not offer.
+    UnrequestedSubprotocol {
+        /// The subprotocol the server selected (shortened, decoded lossily).
+        protocol: String,
+    },
+    /// The server selected more than one subprotocol (several headers or a comma list).
+    MultipleSubprotocols {
+        /// The value(s) the server sent (shortened, decoded lossily).
+        value: String,
+    },
+    /// The server accepted an extension we did not offer.
+    UnrequestedExtension {
+        /// The extension's name.
+        name: String,
+    },
+    /// A `Sec-WebSocket-Extensions` value does not follow RFC 6455 section 9.1
+    /// (returned by [`parse_extensions`](crate::parse_extensions), when building an offer,
+    /// when checking a response and by [`Request::extensions`](crate::Request::extensions)).
+    InvalidExtensions {
+        /// The value (shortened).
+        value: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The server's answer for a known extension (`permessage-deflate`) breaks that
+    /// extension's negotiation rules (returned by
+    /// [`DeflateConfig::negotiate`](crate::permessage_deflate::DeflateConfig::negotiate)).
+    ExtensionNegotiation {
+        /// The extension's name.
+        extension: String,
+        /// Which rule the answer breaks.
+        reason: String,
+    },
+
+    // ---- checking the client's request (server role) -------------------------------------
+    /// The request's method is not `GET`.
+    RequestMethod {
+        /// The method found.
+        method: String,
+    },
+    /// The request is not HTTP/1.1 (or later).
+    RequestHttpVersion {
+        /// The minor version found (`0` for HTTP/1.0).
+        minor: u8,
+    },
+    /// The request has no `Host` header.
+    RequestMissingHost,
+    /// The request lacks `Upgrade: websocket`.
+    RequestUpgradeHeader {
+        /// The `Upgrade` value(s) found, or `None` if the header is missing.
+        found: Option<String>,
+    },
+    /// The request lacks the `upgrade` token in `Connection`.
+    RequestConnectionHeader {
+        /// The `Connection` value(s) found, or `None` if the header is missing.
+        found: Option<String>,
+    },
+    /// The request's `Sec-WebSocket-Version` is missing or not `13`.
+    UnsupportedWebSocketVersion {
+        /// The version found, or `None` if the header is missing.
+        found: Option<String>,
+    },
+    /// The request has no `Sec-WebSocket-Key` header.
+    MissingKey,
+    /// The request's `Sec-WebSocket-Key` is not the base64 encoding of 16 bytes.
+    InvalidKey {
+        /// The key found (shortened, decoded lossily).
+        key: String,
+    },
+}
+
+impl HandshakeError {
+    /// The HTTP status a server should answer with when [`Request::validate`] fails with this
+    /// error, or when reading the request head fails: 426 for a WebSocket version mismatch
+    /// ([`reject`](crate::reject) then adds `Sec-WebSocket-Version: 13`), 405 for a wrong
+    /// method, 431 for an oversized head, 400 for the rest. `None` for client-role errors.
+    ///
+    /// [`Request::validate`]: crate::Request::validate
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            Self::UnsupportedWebSocketVersion { .. } => Some(426),
+            Self::RequestMethod { .. } => Some(405),
+            Self::HeadTooLarge { .. } | Self::TooManyHeaders { .. } => Some(431),
+            Self::RequestHttpVersion { .. }
+            | Self::RequestMissingHost
+            | Self::RequestUpgradeHeader { .. }
+            | Self::RequestConnectionHeader { .. }
+            | Self::MissingKey
+            | Self::InvalidKey { .. }
+            | Self::MalformedHead { .. }
+            | Self::InvalidExtensions { .. } => Some(400),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for HandshakeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InvalidUrl { url, reason } => write!(
+                f,
+                "building the handshake request: the URL {url:?} is invalid ({reason}); \
+                 give a full URL such as ws://host:port/path"
+            ),
+            Self::UnsupportedScheme { scheme } => write!(
+                f,
+                "building the handshake request: the URL scheme {scheme:?} is not supported; \
+                 use ws:// or wss:// (http:// and https:// are mapped to them)"
+            ),
+            Self::MissingHost { url } => write!(
+                f,
+                "building the handshake request: the URL {url:?} has no host; \
+                 give a full URL such as ws://host:port/path"
+            ),
+            Self::InvalidHeaderName { name } => write!(
+                f,
+                "building the handshake request: the header name {name:?} is not a valid \
+                 HTTP token; use only letters, digits and !#$%&'*+-.^_`|~"
+            ),
+            Self::InvalidHeaderValue { name, reason } => write!(
+                f,
+                "building the handshake request: the value of header {name:?} contains \
+                 {reason}, which could inject headers; remove control characters from it"
+            ),
+            Self::MalformedRawHeader { line } => write!(
+                f,
+                "building the handshake request: the raw header line {line:?} is not of the \
+                 form \"Name: value\""
+            ),
+            Self::ReservedHeader { name } => write!(
+                f,
+                "building the handshake request: the header {name:?} is set by the handshake \
+                 itself and may not be given by the caller; remove it"
+            ),
+            Self::UseBuilderMethod { name, method } => write!(
+                f,
+                "building the handshake request: do not give {name:?} as a plain header; \
+                 use {method}() so that the server's answer can be checked"
+            ),
+            Self::InvalidSubprotocol { protocol } => write!(
+                f,
+                "building the handshake request: the subprotocol {protocol:?} is not a \
+                 valid HTTP token (no spaces, commas or control characters)"
+            ),
+            Self::HeadTooLarge { limit } => write!(
+                f,
+                "reading the handshake: the HTTP head exceeds the limit of {limit} bytes; \
+                 the peer is not speaking WebSocket or sends huge headers \
+                 (raise Limits::max_head_size if this is expected)"
+            ),
+            Self::TooManyHeaders { limit } => write!(
+                f,
+                "reading the handshake: the HTTP head has more than {limit} headers \
+                 (raise Limits::max_headers if this is expected)"
+            ),
+            Self::MalformedHead { reason } => write!(
+                f,
+                "reading the handshake: the peer sent a malformed HTTP head ({reason}); \
+                 check that the address points to a WebSocket endpoint speaking HTTP/1.1"
+            ),
+            Self::Redirect { status, location } => {
+                write!(
+                    f,
+                    "handshake response: the server redirects (HTTP {status})"
+                )?;
+                match location {
+                    Some(location) => write!(
+                        f,
+                        " to {location:?}; connect to that URL instead \
+                         (redirects are not followed automatically)"
+                    ),
+                    None => write!(f, " without a Location header; check the URL"),
+                }
+            }
+            Self::UnexpectedStatus {
+                status,
+                reason,
+                body_excerpt,
+            } => {
+                write!(f, "handshake response: the server answered HTTP {status}")?;
+                if !reason.is_empty() {
+                    write!(f, " {reason}")?;
+                }
+                write!(
+                    f,
+                    " instead of 101 Switching Protocols; check the URL path and any headers \
+                     the server requires (authentication, Origin, subprotocol)"
+                )?;
+                if !body_excerpt.trim().is_empty() {
+                    write!(
+                        f,
+                        "; the response body starts with {:?}",
+                        body_excerpt.trim()
+                    )?;
+                }
+                Ok(())
+            }
+            Self::ResponseUpgradeHeader { found } => match found {
+                Some(found) => write!(
+                    f,
+                    "handshake response: the server's Upgrade header is {found:?}, not \
+                     \"websocket\"; the endpoint does not speak WebSocket (check the URL, or \
+                     a proxy in between)"
+                ),
+                None => write!(
+                    f,
+                    "handshake response: the server's 101 response has no Upgrade header; \
+                     the endpoint does not speak WebSocket (check the URL, or a proxy in between)"
+                ),
+            },
+            Self::ResponseConnectionHeader { found } => match found {
+                Some(found) => write!(
+                    f,
+                    "handshake response: the server's Connection header {found:?} lacks the \
+                     \"upgrade\" token; the endpoint or a proxy in between does not speak \
+                     WebSocket"
+                ),
+                None => write!(
+                    f,
+                    "handshake response: the server's 101 response has no Connection header; \
+                     the endpoint or a proxy in between does not speak WebSocket"
+                ),
+            },
+            Self::MissingAccept => write!(
+                f,
+                "handshake response: the server's 101 response has no Sec-WebSocket-Accept \
+                 header; it is not a conforming WebSocket server (or a cache replayed an old \
+                 response)"
+            ),
+            Self::AcceptMismatch { expected, found } => write!(
+                f,
+                "handshake response: the server's Sec-WebSocket-Accept is {found:?} but our \
+                 key requires {expected:?}; the server (or a proxy/cache in between) is not \
+                 answering this request"
+            ),
+            Self::UnrequestedSubprotocol { protocol } => write!(
+                f,
+                "handshake response: the server selected the subprotocol {protocol:?}, which \
+                 we did not offer; offer it with RequestBuilder::subprotocol() or fix the server"
+            ),
+            Self::MultipleSubprotocols { value } => write!(
+                f,
+                "handshake response: the server selected several subprotocols ({value:?}); \
+                 it must select exactly one of those offered"
+            ),
+            Self::UnrequestedExtension { name } => write!(
+                f,
+                "handshake response: the server accepted the extension {name:?}, which we did \
+                 not offer; offer it with RequestBuilder::extensions() or fix the server"
+            ),
+            Self::InvalidExtensions { value, reason } => write!(
+                f,
+                "handshake: the Sec-WebSocket-Extensions value {value:?} is malformed \
+                 ({reason}); see RFC 6455 section 9.1 for the syntax"
+            ),
+            Self::ExtensionNegotiation { extension, reason } => write!(
+                f,
+                "handshake response: the server's {extension} answer is invalid: {reason}; \
+                 fix the server or connect without compression"
+            ),
+            Self::RequestMethod { method } => write!(
+                f,
+                "handshake request: the client used method {method:?}; a WebSocket upgrade \
+                 must be a GET"
+            ),
+            Self::RequestHttpVersion { minor } => write!(
+                f,
+                "handshake request: the client speaks HTTP/1.{minor}; a WebSocket upgrade \
+                 needs HTTP/1.1"
+            ),
+            Self::RequestMissingHost => write!(
+                f,
+                "handshake request: the client sent no Host header, which HTTP/1.1 requires"
+            ),
+            Self::RequestUpgradeHeader { found } => match found {
+                Some(found) => write!(
+                    f,
+                    "handshake request: the client's Upgrade header is {found:?}, not \
+                     \"websocket\"; this is not a WebSocket upgrade request"
+                ),
+                None => write!(
+                    f,
+                    "handshake request: the client sent no Upgrade header; this is a plain \
+                     HTTP request, not a WebSocket upgrade"
+                ),
+            },
+            Self::RequestConnectionHeader { found } => match found {
+                Some(found) => write!(
+                    f,
+                    "handshake request: the client's Connection header {found:?} lacks the \
+                     \"upgrade\" token; this is not a WebSocket upgrade request"
+                ),
+                None => write!(
+                    f,
+                    "handshake request: the client sent no Connection header; this is not a \
+                     WebSocket upgrade request"
+                ),
+            },
+            Self::UnsupportedWebSocketVersion { found } => match found {
+                Some(found) => write!(
+                    f,
+                    "handshake request: the client asks for WebSocket version {found:?}; only \
+                     version 13 (RFC 6455) is supported (answer 426 Upgrade Required)"
+                ),
+                None => write!(
+                    f,
+                    "handshake request: the client sent no Sec-WebSocket-Version; version 13 \
+                     (RFC 6455) is required"
+                ),
+            },
+            Self::MissingKey => write!(
+                f,
+                "handshake request: the client sent no Sec-WebSocket-Key header"
+            ),
+            Self::InvalidKey { key } => write!(
+                f,
+                "handshake request: the client's Sec-WebSocket-Key {key:?} is not the base64 \
+                 encoding of 16 bytes"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for HandshakeError {}
+
+/// Longest string kept from peer or caller input in an error.
+const SHORT: usize = 100;
+
+/// Shortens `s` to about [`SHORT`] characters for storage in an error.
+pub(crate) fn shorten(s: &str) -> String {
+    match s.char_indices().nth(SHORT) {
+        Some((cut, _)) => {
+            let mut out = String::with_capacity(cut + 3);
+            out.push_str(&s[..cut]);
+            out.push_str("...");
+            out
+        }
+        None => s.to_owned(),
+    }
+}
+
+/// Lossily decodes and shortens network bytes for storage in an error.
+pub(crate) fn shorten_bytes(b: &[u8]) -> String {
+    let end = b.len().min(SHORT * 4);
+    let mut out = shorten(&String::from_utf8_lossy(&b[..end]));
+    if end < b.len() && !out.ends_with("...") {
+        out.push_str("...");
+    }
+    out
+}

@@ -1,0 +1,317 @@
+//! Server role: reading and validating a client's upgrade request, answering it.
+
+use std::fmt;
+use std::fmt::Write as _;
+use std::ops::Range;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+
+use crate::client::accept_key;
+use crate::error::{shorten, shorten_bytes, HandshakeError};
+use crate::extensions::{parse_extensions, Extension};
+use crate::head::{parse_error, positions, range_in, trim_ows, Head, HeadReader, Limits};
+
+/// Reads a client's HTTP request head incrementally; the server-role twin of
+/// [`ResponseParser`](crate::ResponseParser), with the same limits and linear-time
+/// behaviour.
+///
+/// ```
+/// use ws_handshake::{Limits, RequestParser};
+///
+/// let mut parser = RequestParser::new(Limits::default());
+/// let raw = b"GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
+///             Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+///             Sec-WebSocket-Version: 13\r\n\r\n";
+/// let request = parser.feed(raw)?.expect("complete");
+/// request.validate()?;
+/// let answer = request.accept(None, None);
+/// assert!(answer.starts_with(b"HTTP/1.1 101 Switching Protocols\r\n"));
+/// # Ok::<(), ws_handshake::HandshakeError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct RequestParser {
+    reader: HeadReader,
+}
+
+impl RequestParser {
+    /// A parser enforcing `limits`.
+    pub fn new(limits: Limits) -> Self {
+        RequestParser {
+            reader: HeadReader::new(limits),
+        }
+    }
+
+    /// Adds bytes received from the client: `Ok(None)` while the head is incomplete,
+    /// `Ok(Some(request))` once it is; errors as for
+    /// [`ResponseParser::feed`](crate::ResponseParser::feed). The request is only parsed,
+    /// not validated: call [`Request::validate`].
+    pub fn feed(&mut self, data: &[u8]) -> Result<Option<Request>, HandshakeError> {
+        let Some(raw) = self.reader.push(data)? else {
+            return Ok(None);
+        };
+        let limits = self.reader.limits;
+        let slots = raw.lines.min(limits.max_headers);
+        let mut headers = vec![httparse::EMPTY_HEADER; slots];
+        let head = &raw.buf[..raw.head_len];
+        let mut parsed = httparse::Request::new(&mut headers);
+        match parsed.parse(head) {
+            Ok(httparse::Status::Complete(_)) => {}
+            Ok(httparse::Status::Partial) => {
+                return Err(HandshakeError::MalformedHead {
+                    reason: "the head ended in the middle of a line".into(),
+                })
+            }
+            Err(e) => return Err(parse_error(e, &limits)),
+        }
+        let method = range_in(head, parsed.method.unwrap_or_default().as_bytes());
+        let path = range_in(head, parsed.path.unwrap_or_default().as_bytes());
+        let minor = parsed.version.unwrap_or_default();
+        let positions = positions(head, parsed.headers);
+        Ok(Some(Request {
+            method,
+            path,
+            minor,
+            head: Head {
+                buf: raw.buf,
+                head_len: raw.head_len,
+                headers: positions,
+            },
+        }))
+    }
+
+    /// Bytes held while waiting for the rest of the head. Never more than
+    /// [`Limits::max_head_size`].
+    pub fn buffered(&self) -> usize {
+        self.reader.buffered()
+    }
+
+    /// The limits this parser enforces.
+    pub fn limits(&self) -> Limits {
+        self.reader.limits
+    }
+}
+
+/// A client's parsed HTTP request head, plus the bytes that arrived after it.
+#[derive(Clone)]
+pub struct Request {
+    method: Range<usize>,
+    path: Range<usize>,
+    minor: u8,
+    head: Head,
+}
+
+impl Request {
+    /// The method, e.g. `GET`.
+    pub fn method(&self) -> &str {
+        self.head.str_at(&self.method)
+    }
+
+    /// The request target, e.g. `/chat?room=1`.
+    pub fn path(&self) -> &str {
+        self.head.str_at(&self.path)
+    }
+
+    /// The HTTP minor version: `1` for HTTP/1.1.
+    pub fn http_minor_version(&self) -> u8 {
+        self.minor
+    }
+
+    /// The first header called `name` (ASCII-case-insensitive), if present and UTF-8.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.header(name)
+    }
+
+    /// All headers in order, as `(name, raw value)`.
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.head.headers()
+    }
+
+    /// The `Sec-WebSocket-Key`, trimmed, if present and UTF-8 (not checked; see
+    /// [`validate`](Self::validate)).
+    pub fn key(&self) -> Option<&str> {
+        self.header("Sec-WebSocket-Key")
+            .map(|k| k.trim_matches([' ', '\t']))
+    }
+
+    /// The subprotocols offered in `Sec-WebSocket-Protocol` (all such headers, comma lists
+    /// split, blanks and non-UTF-8 values skipped), in the client's order of preference.
+    pub fn subprotocols(&self) -> Vec<String> {
+        self.head
+            .values("Sec-WebSocket-Protocol")
+            .flat_map(|v| v.split(|&b| b == b','))
+            .map(trim_ows)
+            .filter(|p| !p.is_empty())
+            .filter_map(|p| std::str::from_utf8(p).ok())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The extensions offered in `Sec-WebSocket-Extensions` (all such headers), parsed with
+    /// [`parse_extensions`]. Hand them to e.g.
+    /// `permessage_deflate::DeflateConfig::accept_offer`.
+    pub fn extensions(&self) -> Result<Vec<Extension>, HandshakeError> {
+        let mut out = Vec::new();
+        for v in self.head.values("Sec-WebSocket-Extensions") {
+            let text = std::str::from_utf8(v).map_err(|_| HandshakeError::InvalidExtensions {
+                value: shorten_bytes(v),
+                reason: "it is not valid UTF-8",
+            })?;
+            out.extend(parse_extensions(text)?);
+        }
+        Ok(out)
+    }
+
+    /// The bytes received after the head (a client may pipeline its first frames).
+    pub fn rest(&self) -> &[u8] {
+        self.head.rest()
+    }
+
+    /// Like [`rest`](Self::rest), by value (without copying the bytes).
+    pub fn into_rest(self) -> Vec<u8> {
+        self.head.into_rest()
+    }
+
+    /// Checks that this is a WebSocket upgrade request (RFC 6455 section 4.2.1): method
+    /// `GET`, HTTP/1.1 or later, a `Host` header, `Upgrade: websocket`, `Connection`
+    /// containing `upgrade` (comma lists, any case), `Sec-WebSocket-Version: 13`, and a
+    /// `Sec-WebSocket-Key` that is the base64 of 16 bytes. On failure,
+    /// [`HandshakeError::http_status`] gives the status to answer with [`reject`].
+    pub fn validate(&self) -> Result<(), HandshakeError> {
+        if self.method() != "GET" {
+            return Err(HandshakeError::RequestMethod {
+                method: shorten(self.method()),
+            });
+        }
+        if self.minor < 1 {
+            return Err(HandshakeError::RequestHttpVersion { minor: self.minor });
+        }
+        if self.head.values("Host").next().is_none() {
+            return Err(HandshakeError::RequestMissingHost);
+        }
+        if !self.head.has_token("Upgrade", "websocket") {
+            return Err(HandshakeError::RequestUpgradeHeader {
+                found: self.head.joined("Upgrade"),
+            });
+        }
+        if !self.head.has_token("Connection", "upgrade") {
+            return Err(HandshakeError::RequestConnectionHeader {
+                found: self.head.joined("Connection"),
+            });
+        }
+        match self.head.values("Sec-WebSocket-Version").next() {
+            Some(v) if trim_ows(v) == b"13" => {}
+            _ => {
+                return Err(HandshakeError::UnsupportedWebSocketVersion {
+                    found: self.head.joined("Sec-WebSocket-Version"),
+                })
+            }
+        }
+        let Some(key) = self.head.values("Sec-WebSocket-Key").next() else {
+            return Err(HandshakeError::MissingKey);
+        };
+        let key = trim_ows(key);
+        // 16 bytes are 24 base64 characters; check the length before decoding.
+        let valid = key.len() == 24 && STANDARD.decode(key).is_ok_and(|k| k.len() == 16);
+        if !valid {
+            return Err(HandshakeError::InvalidKey {
+                key: shorten_bytes(key),
+            });
+        }
+        Ok(())
+    }
+
+    /// The `101 Switching Protocols` response accepting this request, with the selected
+    /// `subprotocol` (it should be one of [`subprotocols`](Self::subprotocols)) and the
+    /// accepted `extensions` header value, if any.
+    ///
+    /// Call [`validate`](Self::validate) first. Control characters (CR, LF, ...) in
+    /// `subprotocol` or `extensions` are removed, so they cannot inject headers; a value
+    /// that is empty once cleaned is not sent.
+    pub fn accept(&self, subprotocol: Option<&str>, extensions: Option<&str>) -> Vec<u8> {
+        let key = self
+            .head
+            .values("Sec-WebSocket-Key")
+            .next()
+            .map(trim_ows)
+            .unwrap_or_default();
+        let mut out = String::with_capacity(160);
+        let _ = write!(
+            out,
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Accept: {}\r\n",
+            accept_key(key)
+        );
+        if let Some(p) = subprotocol.map(clean).filter(|p| !p.is_empty()) {
+            let _ = write!(out, "Sec-WebSocket-Protocol: {p}\r\n");
+        }
+        if let Some(e) = extensions.map(clean).filter(|e| !e.is_empty()) {
+            let _ = write!(out, "Sec-WebSocket-Extensions: {e}\r\n");
+        }
+        out.push_str("\r\n");
+        out.into_bytes()
+    }
+}
+
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request")
+            .field("method", &self.method())
+            .field("path", &self.path())
+            .field(
+                "headers",
+                &self
+                    .headers()
+                    .map(|(n, v)| (n, String::from_utf8_lossy(v)))
+                    .collect::<Vec<_>>(),
+            )
+            .field("rest_len", &self.rest().len())
+            .finish()
+    }
+}
+
+/// Removes control characters (except TAB) and trims surrounding whitespace.
+fn clean(s: &str) -> String {
+    s.chars()
+        .filter(|&c| c == '\t' || !c.is_control())
+        .collect::<String>()
+        .trim_matches([' ', '\t'])
+        .to_owned()
+}
+
+/// A complete HTTP response refusing an upgrade, e.g. `reject(403, "Forbidden")`:
+/// status line, `Content-Type: text/plain`, `Content-Length`, `Connection: close`, and the
+/// reason (plus a newline) as body. For status 426 it adds `Sec-WebSocket-Version: 13`
+/// (RFC 6455 section 4.4). A status outside 100-999 is sent as 400; control characters in
+/// `reason` are removed.
+///
+/// ```
+/// let answer = ws_handshake::reject(403, "Forbidden");
+/// assert_eq!(
+///     answer,
+///     b"HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain; charset=utf-8\r\n\
+///       Content-Length: 10\r\nConnection: close\r\n\r\nForbidden\n"
+/// );
+/// ```
+pub fn reject(status: u16, reason: &str) -> Vec<u8> {
+    let status = if (100..=999).contains(&status) {
+        status
+    } else {
+        400
+    };
+    let reason = clean(reason);
+    let body = format!("{reason}\n");
+    let mut out = String::with_capacity(128 + 2 * reason.len());
+    let _ = write!(
+        out,
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\n\
+         Content-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    if status == 426 {
+        out.push_str("Sec-WebSocket-Version: 13\r\n");
+    }
+    out.push_str("\r\n");
+    out.push_str(&body);
+    out.into_bytes()
+}
