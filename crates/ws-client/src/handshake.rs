@@ -1,1 +1,322 @@
-//! Under construction.
+//! Async drivers of the opening handshake over any `futures-io` stream:
+//! [`client_handshake`] (our client role) and [`server_accept`] (our server role).
+//!
+//! Both read the peer's head incrementally (each byte parsed once, the head bounded by
+//! [`Limits`](ws_handshake::Limits)), negotiate permessage-deflate, and hand any bytes that
+//! followed the head (a peer may send its first frame in the same packet) to the new
+//! [`Connection`], so nothing is lost between the handshake and the first `recv`.
+
+use std::future::{poll_fn, Future};
+use std::io;
+use std::pin::{pin, Pin};
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+use futures_io::{AsyncRead, AsyncWrite};
+use ws_frame::Role;
+use ws_handshake::{reject, ClientRequest, Request, RequestParser, Response, ResponseParser};
+
+use crate::config::Config;
+use crate::error::{Error, Step};
+use crate::options::{ConnectOptions, ServerOptions};
+use crate::proto::Connection;
+use crate::rt::{Deadline, Timed, Timer};
+use crate::stream::WebSocket;
+
+/// Bytes read per call while the head is incomplete.
+const HEAD_READ: usize = 4 << 10;
+
+/// Runs the client side of the opening handshake on a connected stream (plain or TLS):
+/// writes `request`, reads and checks the server's response (status 101, `Upgrade`,
+/// `Connection`, `Sec-WebSocket-Accept`, subprotocol, extensions), negotiates
+/// permessage-deflate, and returns the open [`WebSocket`] with the server's response.
+///
+/// `request` should come from [`ConnectOptions::build_request`] (it carries the options'
+/// headers, subprotocols and compression offer); the options also give the limits, the
+/// open timeout and the connection [`Config`]. Without a `timer` there is no open timeout
+/// (and no keepalive or close timeout later).
+///
+/// Errors: [`Error::Handshake`] when the response is not an acceptable upgrade (a redirect
+/// is `HandshakeError::Redirect` with its `Location`), [`Error::Io`] when the stream fails
+/// or the server closes it before a complete response, and
+/// `Error::Timeout { step: Step::Handshake }` after the open timeout.
+///
+/// # Cancel safety
+/// Not cancel safe: dropping the future leaves the stream mid-handshake; drop the stream.
+pub async fn client_handshake<S>(
+    stream: S,
+    request: ClientRequest,
+    options: &ConnectOptions,
+    timer: Option<Arc<dyn Timer>>,
+) -> Result<(WebSocket<S>, Response), Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    client_handshake_within(stream, request, options, timer, options.open_timeout).await
+}
+
+/// [`client_handshake`] bounded by `timeout` instead of the options' open timeout.
+pub(crate) async fn client_handshake_within<S>(
+    stream: S,
+    request: ClientRequest,
+    options: &ConnectOptions,
+    timer: Option<Arc<dyn Timer>>,
+    timeout: Option<Duration>,
+) -> Result<(WebSocket<S>, Response), Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let fut = client_handshake_untimed(stream, &request, options, timer.clone());
+    with_timeout(fut, timer.as_ref(), timeout, Step::Handshake).await
+}
+
+async fn client_handshake_untimed<S>(
+    mut stream: S,
+    request: &ClientRequest,
+    options: &ConnectOptions,
+    timer: Option<Arc<dyn Timer>>,
+) -> Result<(WebSocket<S>, Response), Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    write_all(&mut stream, request.as_bytes())
+        .await
+        .map_err(|e| context(e, "sending the opening handshake request"))?;
+
+    let mut parser = ResponseParser::new(options.limits);
+    let mut buf = vec![0u8; HEAD_READ];
+    let response = loop {
+        let n = read(&mut stream, &mut buf)
+            .await
+            .map_err(|e| context(e, "reading the server's handshake response"))?;
+        if n == 0 {
+            return Err(Error::Io(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the server closed the connection during the opening handshake, before a \
+                 complete HTTP response; check that the URL is a WebSocket endpoint and the \
+                 scheme (ws:// vs wss://) matches the port",
+            )));
+        }
+        if let Some(response) = parser.feed(&buf[..n])? {
+            break response;
+        }
+    };
+    drop(buf);
+
+    let accepted = request.check(&response)?;
+    #[allow(unused_mut)]
+    let mut config = options.config.clone();
+    #[cfg(feature = "deflate")]
+    {
+        config.deflate = match &options.compression {
+            Some(deflate) => deflate.negotiate(&accepted.extensions)?,
+            None => None,
+        };
+    }
+    let mut ws = open(stream, Role::Client, config, response.rest(), timer);
+    ws.set_subprotocol(accepted.subprotocol);
+    Ok((ws, response))
+}
+
+/// Runs the server side of the opening handshake on an accepted stream: reads and validates
+/// the client's request, runs the [`ServerOptions`] check hook, selects a subprotocol and
+/// permessage-deflate parameters, writes the `101` response and returns the open
+/// [`WebSocket`] (server role).
+///
+/// A request that is malformed, fails validation or is refused by the check hook is
+/// answered with an HTTP error (400, 405, 426, 431, or the hook's status) and the stream
+/// is shut down; the error is then returned ([`Error::Handshake`] for invalid requests, an
+/// [`Error::Io`] of kind `PermissionDenied` naming the status for a refusal).
+///
+/// # Cancel safety
+/// Not cancel safe: dropping the future leaves the stream mid-handshake; drop the stream.
+pub async fn server_accept<S>(
+    stream: S,
+    options: &ServerOptions,
+    timer: Option<Arc<dyn Timer>>,
+) -> Result<WebSocket<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let fut = server_accept_untimed(stream, options, timer.clone());
+    with_timeout(fut, timer.as_ref(), options.open_timeout, Step::Handshake).await
+}
+
+async fn server_accept_untimed<S>(
+    mut stream: S,
+    options: &ServerOptions,
+    timer: Option<Arc<dyn Timer>>,
+) -> Result<WebSocket<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut parser = RequestParser::new(options.limits);
+    let mut buf = vec![0u8; HEAD_READ];
+    let request = loop {
+        let n = read(&mut stream, &mut buf)
+            .await
+            .map_err(|e| context(e, "reading the client's handshake request"))?;
+        if n == 0 {
+            return Err(Error::Io(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the client closed the connection during the opening handshake, before a \
+                 complete HTTP request",
+            )));
+        }
+        match parser.feed(&buf[..n]) {
+            Ok(Some(request)) => break request,
+            Ok(None) => {}
+            Err(e) => {
+                let status = e.http_status().unwrap_or(400);
+                refuse(&mut stream, status, &e.to_string()).await;
+                return Err(e.into());
+            }
+        }
+    };
+    drop(buf);
+
+    if let Err(e) = request.validate() {
+        let status = e.http_status().unwrap_or(400);
+        refuse(&mut stream, status, &e.to_string()).await;
+        return Err(e.into());
+    }
+    if let Some(check) = &options.check {
+        if let Err((status, reason)) = check(&request) {
+            refuse(&mut stream, status, &reason).await;
+            return Err(Error::Io(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!(
+                    "the opening handshake was refused by the request check with HTTP \
+                     {status}: {reason}"
+                ),
+            )));
+        }
+    }
+
+    let subprotocol = select_subprotocol(&request, &options.subprotocols);
+    #[allow(unused_mut)]
+    let mut config = options.config.clone();
+    #[allow(unused_mut)]
+    let mut extensions_answer: Option<String> = None;
+    #[cfg(feature = "deflate")]
+    {
+        config.deflate = None;
+        if let Some(deflate) = &options.compression {
+            let offers = match request.extensions() {
+                Ok(offers) => offers,
+                Err(e) => {
+                    refuse(&mut stream, e.http_status().unwrap_or(400), &e.to_string()).await;
+                    return Err(e.into());
+                }
+            };
+            if let Some((params, answer)) = deflate.accept_offer(&offers) {
+                config.deflate = Some(params);
+                extensions_answer = Some(answer);
+            }
+        }
+    }
+    let response = request.accept(subprotocol, extensions_answer.as_deref());
+    write_all(&mut stream, &response)
+        .await
+        .map_err(|e| context(e, "sending the handshake response"))?;
+
+    let mut ws = open(stream, Role::Server, config, request.rest(), timer);
+    ws.set_subprotocol(subprotocol.map(str::to_owned));
+    Ok(ws)
+}
+
+/// The first of our subprotocols (in our order) that the client offered.
+fn select_subprotocol<'a>(request: &Request, ours: &'a [String]) -> Option<&'a str> {
+    if ours.is_empty() {
+        return None;
+    }
+    let offered = request.subprotocols();
+    ours.iter()
+        .find(|p| offered.iter().any(|o| o == *p))
+        .map(String::as_str)
+}
+
+/// Builds the connection, feeds it the bytes that followed the head, wraps it.
+fn open<S>(
+    stream: S,
+    role: Role,
+    config: Config,
+    rest: &[u8],
+    timer: Option<Arc<dyn Timer>>,
+) -> WebSocket<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let close_timeout = config.close_timeout;
+    let write_high = config.write_buffer_high;
+    let mut conn = Connection::new(role, config);
+    if !rest.is_empty() {
+        conn.receive_data(rest);
+    }
+    WebSocket::from_connection(stream, conn, close_timeout, write_high, timer)
+}
+
+/// Answers a refused upgrade with an HTTP error and shuts the stream down (best effort:
+/// the caller reports the refusal either way).
+async fn refuse<S: AsyncWrite + Unpin>(stream: &mut S, status: u16, reason: &str) {
+    let answer = reject(status, reason);
+    if write_all(stream, &answer).await.is_ok() {
+        let _ = poll_fn(|cx| Pin::new(&mut *stream).poll_close(cx)).await;
+    }
+}
+
+/// Adds what we were doing to an I/O error, keeping its kind.
+pub(crate) fn context(e: io::Error, doing: &str) -> Error {
+    Error::Io(io::Error::new(e.kind(), format!("{doing} failed: {e}")))
+}
+
+/// Reads once, retrying on `Interrupted`.
+async fn read<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut [u8]) -> io::Result<usize> {
+    poll_fn(|cx| loop {
+        match Pin::new(&mut *stream).poll_read(cx, buf) {
+            Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    })
+    .await
+}
+
+/// Writes all of `buf` and flushes.
+async fn write_all<S: AsyncWrite + Unpin>(stream: &mut S, mut buf: &[u8]) -> io::Result<()> {
+    poll_fn(|cx| {
+        while !buf.is_empty() {
+            match Pin::new(&mut *stream).poll_write(cx, buf) {
+                Poll::Ready(Ok(0)) => {
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::WriteZero,
+                        "the transport accepted no more bytes",
+                    )))
+                }
+                Poll::Ready(Ok(n)) => buf = &buf[n..],
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        Pin::new(&mut *stream).poll_flush(cx)
+    })
+    .await
+}
+
+/// Bounds `fut` by `timeout` measured with `timer`, failing with a timeout at `step`.
+pub(crate) async fn with_timeout<F, T>(
+    fut: F,
+    timer: Option<&Arc<dyn Timer>>,
+    timeout: Option<Duration>,
+    step: Step,
+) -> Result<T, Error>
+where
+    F: Future<Output = Result<T, Error>>,
+{
+    let fut = pin!(fut);
+    match Deadline::new(fut, timer, timeout).await {
+        Timed::Done(result) => result,
+        Timed::Elapsed => Err(Error::Timeout { step }),
+    }
+}

@@ -1,1 +1,435 @@
-//! Under construction.
+//! Runtime-neutral options for opening a WebSocket: [`ConnectOptions`] (our client role)
+//! and [`ServerOptions`] (our server role, used by tests and small servers).
+//!
+//! Both are plain builders: every setter takes and returns `self`, nothing is checked
+//! until the connection is opened (a bad URL or header then fails with a
+//! [`HandshakeError`](ws_handshake::HandshakeError) before any byte is sent).
+//!
+//! Defaults follow Python `websockets`, which users rarely need to touch:
+//!
+//! | setting | default |
+//! |---|---|
+//! | connect timeout (DNS + TCP) | 10 s |
+//! | open timeout (TLS + WebSocket handshake) | 10 s |
+//! | close timeout (wait for the peer's close frame, then for TCP to close) | 10 s |
+//! | keepalive | a ping every 20 s; the connection fails if no pong arrives within 20 s |
+//! | compression (feature `deflate`) | permessage-deflate offered with default parameters |
+//! | limits | those of [`Config::default`] (64 MiB messages, 16 MiB frames) |
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[cfg(feature = "deflate")]
+use ws_handshake::permessage_deflate::DeflateConfig;
+use ws_handshake::{ClientRequest, Limits, Request, RequestBuilder};
+
+use crate::config::{Config, Keepalive};
+use crate::error::Error;
+
+/// Default bound on DNS resolution + TCP connect.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default bound on the opening handshake (TLS and HTTP upgrade).
+pub const DEFAULT_OPEN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default bound on each wait of the closing handshake.
+pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time between keepalive pings.
+pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(20);
+/// Default time a pong may take before the connection is considered dead.
+pub const DEFAULT_PING_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The default keepalive: a ping every 20 s, fail when no pong arrives within 20 s.
+fn default_keepalive() -> Keepalive {
+    Keepalive {
+        interval: DEFAULT_PING_INTERVAL,
+        timeout: DEFAULT_PING_TIMEOUT,
+    }
+}
+
+/// One extra request header, in the order the user added it.
+#[derive(Clone, Debug)]
+enum HeaderLine {
+    Pair(String, String),
+    Raw(String),
+}
+
+/// How to open a client WebSocket: URL, request headers, limits, timeouts, keepalive and
+/// compression. Runtime-neutral: the runtime crates' `connect_with` take it as is.
+///
+/// ```
+/// use std::time::Duration;
+/// use ws_client::options::ConnectOptions;
+///
+/// let options = ConnectOptions::new("wss://example.com/feed")
+///     .header("Authorization", "Bearer abc")
+///     .subprotocol("v2.feed")
+///     .max_message_size(Some(1 << 20))
+///     .open_timeout(Some(Duration::from_secs(5)))
+///     .keepalive(Duration::from_secs(30), Duration::from_secs(10));
+/// assert_eq!(options.url(), "wss://example.com/feed");
+/// ```
+#[derive(Clone, Debug)]
+pub struct ConnectOptions {
+    url: String,
+    headers: Vec<HeaderLine>,
+    origin: Option<String>,
+    subprotocols: Vec<String>,
+    pub(crate) config: Config,
+    pub(crate) connect_timeout: Option<Duration>,
+    pub(crate) open_timeout: Option<Duration>,
+    pub(crate) limits: Limits,
+    #[cfg(feature = "deflate")]
+    pub(crate) compression: Option<DeflateConfig>,
+}
+
+impl ConnectOptions {
+    /// Options for `url` (`ws://` or `wss://`) with the defaults listed in the
+    /// [module docs](self).
+    pub fn new(url: impl Into<String>) -> Self {
+        let config = Config {
+            close_timeout: Some(DEFAULT_CLOSE_TIMEOUT),
+            keepalive: Some(default_keepalive()),
+            ..Config::default()
+        };
+        ConnectOptions {
+            url: url.into(),
+            headers: Vec::new(),
+            origin: None,
+            subprotocols: Vec::new(),
+            config,
+            connect_timeout: Some(DEFAULT_CONNECT_TIMEOUT),
+            open_timeout: Some(DEFAULT_OPEN_TIMEOUT),
+            limits: Limits::default(),
+            #[cfg(feature = "deflate")]
+            compression: Some(DeflateConfig::default()),
+        }
+    }
+
+    /// Adds a request header `name: value`. Headers the handshake owns (`Host`, `Upgrade`,
+    /// `Connection`, `Sec-WebSocket-*`) are refused when the request is built.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push(HeaderLine::Pair(name.into(), value.into()));
+        self
+    }
+
+    /// Adds a raw header line `"Name: value"` (no CR/LF), e.g. as typed on a command line.
+    pub fn raw_header(mut self, line: impl Into<String>) -> Self {
+        self.headers.push(HeaderLine::Raw(line.into()));
+        self
+    }
+
+    /// Sets the `Origin` header (browsers send it; some servers require it).
+    pub fn origin(mut self, origin: impl Into<String>) -> Self {
+        self.origin = Some(origin.into());
+        self
+    }
+
+    /// Offers a subprotocol (`Sec-WebSocket-Protocol`); repeat for several, most preferred
+    /// first. The server's choice is [`WebSocket::subprotocol`](crate::stream::WebSocket::subprotocol).
+    pub fn subprotocol(mut self, proto: impl Into<String>) -> Self {
+        self.subprotocols.push(proto.into());
+        self
+    }
+
+    /// Replaces the whole connection [`Config`], including the close timeout and keepalive
+    /// set so far: call it before the finer setters. `Config::deflate` is ignored (the
+    /// handshake sets it from what the server accepted).
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Largest message accepted, after decompression (`None`: no limit). Default 64 MiB.
+    pub fn max_message_size(mut self, max: Option<usize>) -> Self {
+        self.config.max_message_size = max;
+        self
+    }
+
+    /// Largest single frame accepted (`None`: no limit). Default 16 MiB.
+    pub fn max_frame_size(mut self, max: Option<usize>) -> Self {
+        self.config.max_frame_size = max;
+        self
+    }
+
+    /// Bound on DNS resolution + TCP connect (`None`: no bound). Default 10 s.
+    pub fn connect_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Bound on the opening handshake: TLS plus the HTTP upgrade (`None`: no bound).
+    /// Default 10 s.
+    pub fn open_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.open_timeout = timeout;
+        self
+    }
+
+    /// Bound on each wait of the closing handshake: for the peer's close frame, then for the
+    /// server to close TCP (`None`: wait forever). Default 10 s.
+    pub fn close_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.config.close_timeout = timeout;
+        self
+    }
+
+    /// Sends a ping after `interval` and fails the connection (close code 1011, a timeout
+    /// error from `recv`) when no pong arrives within `timeout`. Default 20 s / 20 s, like
+    /// Python `websockets`.
+    pub fn keepalive(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.config.keepalive = Some(Keepalive { interval, timeout });
+        self
+    }
+
+    /// Turns keepalive pings off.
+    pub fn no_keepalive(mut self) -> Self {
+        self.config.keepalive = None;
+        self
+    }
+
+    /// Limits on the server's response head (size, header count).
+    pub fn handshake_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// permessage-deflate (RFC 7692) parameters to offer, or `None` to offer nothing.
+    /// Default: offered with [`DeflateConfig::default`].
+    #[cfg(feature = "deflate")]
+    pub fn compression(mut self, compression: Option<DeflateConfig>) -> Self {
+        self.compression = compression;
+        self
+    }
+
+    /// Offers no compression (same as `compression(None)`; also available without the
+    /// `deflate` feature, where it changes nothing).
+    pub fn no_compression(self) -> Self {
+        #[cfg(feature = "deflate")]
+        {
+            let mut this = self;
+            this.compression = None;
+            this
+        }
+        #[cfg(not(feature = "deflate"))]
+        {
+            self
+        }
+    }
+
+    /// The URL to connect to.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The connection config the `WebSocket` will run with (before compression is
+    /// negotiated).
+    pub fn connection_config(&self) -> &Config {
+        &self.config
+    }
+
+    /// A [`RequestBuilder`] carrying the URL, headers, Origin, subprotocols and the
+    /// compression offer: the seam for callers that need to adjust the request (e.g. a
+    /// redirect to another URL).
+    pub fn request_builder(&self) -> Result<RequestBuilder, Error> {
+        self.request_builder_for(&self.url)
+    }
+
+    /// Like [`request_builder`](Self::request_builder) for another URL (a redirect target).
+    pub fn request_builder_for(&self, url: &str) -> Result<RequestBuilder, Error> {
+        let mut builder = RequestBuilder::new(url)?;
+        for line in &self.headers {
+            builder = match line {
+                HeaderLine::Pair(name, value) => builder.header(name.clone(), value.clone()),
+                HeaderLine::Raw(raw) => builder.raw_header(raw.clone()),
+            };
+        }
+        if let Some(origin) = &self.origin {
+            builder = builder.origin(origin.clone());
+        }
+        for proto in &self.subprotocols {
+            builder = builder.subprotocol(proto.clone());
+        }
+        #[cfg(feature = "deflate")]
+        if let Some(deflate) = &self.compression {
+            builder = builder.extensions(deflate.offer());
+        }
+        Ok(builder)
+    }
+
+    /// Builds the opening request (with a fresh random key).
+    pub fn build_request(&self) -> Result<ClientRequest, Error> {
+        Ok(self.request_builder()?.build()?)
+    }
+}
+
+/// A hook that inspects an opening request and may refuse it with an HTTP status and a
+/// reason (sent as the response body), e.g. `Err((403, "origin not allowed".into()))`.
+pub type RequestCheck = Arc<dyn Fn(&Request) -> Result<(), (u16, String)> + Send + Sync>;
+
+/// How our server role accepts a WebSocket: supported subprotocols, a request check,
+/// compression, limits and timeouts.
+///
+/// ```
+/// use ws_client::options::ServerOptions;
+///
+/// let options = ServerOptions::new()
+///     .subprotocol("chat.v2")
+///     .check(|req| match req.header("origin") {
+///         Some("https://example.com") | None => Ok(()),
+///         Some(_) => Err((403, "origin not allowed".into())),
+///     });
+/// assert_eq!(options.subprotocols(), ["chat.v2"]);
+/// ```
+#[derive(Clone)]
+pub struct ServerOptions {
+    pub(crate) subprotocols: Vec<String>,
+    pub(crate) check: Option<RequestCheck>,
+    pub(crate) config: Config,
+    pub(crate) open_timeout: Option<Duration>,
+    pub(crate) limits: Limits,
+    #[cfg(feature = "deflate")]
+    pub(crate) compression: Option<DeflateConfig>,
+}
+
+impl fmt::Debug for ServerOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("ServerOptions");
+        d.field("subprotocols", &self.subprotocols)
+            .field("check", &self.check.as_ref().map(|_| "Fn(&Request)"))
+            .field("config", &self.config)
+            .field("open_timeout", &self.open_timeout)
+            .field("limits", &self.limits);
+        #[cfg(feature = "deflate")]
+        d.field("compression", &self.compression);
+        d.finish()
+    }
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ServerOptions {
+    /// Server options with the same defaults as [`ConnectOptions`]: 10 s open and close
+    /// timeouts, keepalive 20 s / 20 s, permessage-deflate accepted (feature `deflate`), no
+    /// subprotocol, no request check.
+    pub fn new() -> Self {
+        let config = Config {
+            close_timeout: Some(DEFAULT_CLOSE_TIMEOUT),
+            keepalive: Some(default_keepalive()),
+            ..Config::default()
+        };
+        ServerOptions {
+            subprotocols: Vec::new(),
+            check: None,
+            config,
+            open_timeout: Some(DEFAULT_OPEN_TIMEOUT),
+            limits: Limits::default(),
+            #[cfg(feature = "deflate")]
+            compression: Some(DeflateConfig::default()),
+        }
+    }
+
+    /// Adds a supported subprotocol. When the client offers several, the first one in
+    /// the server's order (the order of these calls) that the client offered is chosen.
+    pub fn subprotocol(mut self, proto: impl Into<String>) -> Self {
+        self.subprotocols.push(proto.into());
+        self
+    }
+
+    /// Sets a request check, called after the request is validated. `Err((status,
+    /// reason))` refuses the upgrade with that HTTP status; `accept` then fails with a
+    /// handshake error naming the status.
+    pub fn check<F>(mut self, check: F) -> Self
+    where
+        F: Fn(&Request) -> Result<(), (u16, String)> + Send + Sync + 'static,
+    {
+        self.check = Some(Arc::new(check));
+        self
+    }
+
+    /// Replaces the connection [`Config`] (close timeout and keepalive included).
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Largest message accepted, after decompression (`None`: no limit).
+    pub fn max_message_size(mut self, max: Option<usize>) -> Self {
+        self.config.max_message_size = max;
+        self
+    }
+
+    /// Largest single frame accepted (`None`: no limit).
+    pub fn max_frame_size(mut self, max: Option<usize>) -> Self {
+        self.config.max_frame_size = max;
+        self
+    }
+
+    /// Bound on reading the request and writing the response (`None`: no bound).
+    pub fn open_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.open_timeout = timeout;
+        self
+    }
+
+    /// Bound on the wait for the client's close frame (`None`: wait forever).
+    pub fn close_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.config.close_timeout = timeout;
+        self
+    }
+
+    /// Keepalive pings (see [`ConnectOptions::keepalive`]).
+    pub fn keepalive(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.config.keepalive = Some(Keepalive { interval, timeout });
+        self
+    }
+
+    /// Turns keepalive pings off.
+    pub fn no_keepalive(mut self) -> Self {
+        self.config.keepalive = None;
+        self
+    }
+
+    /// Limits on the client's request head.
+    pub fn handshake_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Which permessage-deflate offers to accept (`None`: never compress).
+    #[cfg(feature = "deflate")]
+    pub fn compression(mut self, compression: Option<DeflateConfig>) -> Self {
+        self.compression = compression;
+        self
+    }
+
+    /// Accepts no compression.
+    pub fn no_compression(self) -> Self {
+        #[cfg(feature = "deflate")]
+        {
+            let mut this = self;
+            this.compression = None;
+            this
+        }
+        #[cfg(not(feature = "deflate"))]
+        {
+            self
+        }
+    }
+
+    /// The supported subprotocols, in preference order.
+    pub fn subprotocols(&self) -> &[String] {
+        &self.subprotocols
+    }
+
+    /// The request check, if any.
+    pub fn request_check(&self) -> Option<&RequestCheck> {
+        self.check.as_ref()
+    }
+
+    /// The connection config.
+    pub fn connection_config(&self) -> &Config {
+        &self.config
+    }
+
+}

@@ -1,1 +1,727 @@
-//! Under construction.
+//! The async [`WebSocket`]: the sans-I/O [`Connection`] driven over any `futures-io`
+//! stream, with timers from a [`Timer`].
+//!
+//! Everything is built on four poll functions (`poll_recv`, `poll_ready`, `poll_flush`,
+//! `poll_close`), used by the async methods, by the [`Stream`] and [`Sink`] impls and by the
+//! [`split`](WebSocket::split) halves. All state lives in the `WebSocket` (none in the
+//! futures), which is what makes [`recv`](WebSocket::recv) cancel safe.
+//!
+//! # What happens without the user asking
+//! - Pings are answered, and the peer's close frame is echoed, while receiving: owed replies
+//!   are written before the next read from the socket (a pong never waits for a `send`).
+//! - Keepalive pings and the pong deadline, and the close timeout, run from the
+//!   connection's deadlines with one [`Sleep`] per distinct deadline.
+//! - After the close handshake a client waits (bounded by the close timeout) for the
+//!   server to close TCP, as RFC 6455 §7.1.1 asks; a server closes TCP at once.
+//!
+//! # Reading
+//! Bytes are read straight into the connection's read buffer
+//! ([`Connection::read_buf`]), so no copy sits between the socket and the frame parser.
+//! `futures-io` reads need an initialized `&mut [u8]`; since this crate has no `unsafe`, the
+//! buffer is extended with zeros before each read and truncated to what arrived. To keep
+//! that cost proportional to the traffic (rather than zeroing a large fixed buffer per read,
+//! which is what makes some libraries slow on small messages), the read window adapts: it
+//! starts at 4 KiB, doubles (up to 256 KiB) while reads fill it and halves when they come
+//! back mostly empty.
+//!
+//! # Writing
+//! Messages are encoded into the connection's output buffer; `send` flushes once, `feed`
+//! only queues (batch several, then [`flush`](WebSocket::flush)). The output buffer is
+//! bounded: `send`/`feed`/`poll_ready` wait while more than
+//! [`Config::write_buffer_high`] bytes are queued, so a peer that stops reading makes the
+//! sender wait instead of growing memory.
+
+use std::fmt;
+use std::future::poll_fn;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+use std::time::{Duration, Instant};
+
+use futures_core::Stream;
+use futures_io::{AsyncRead, AsyncWrite};
+use futures_sink::Sink;
+use ws_frame::{CloseCode, Role};
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::message::{CloseFrame, Message};
+use crate::proto::{Connection, State};
+use crate::rt::{Sleep, Timer};
+use crate::split::{WsReceiver, WsSender};
+
+/// Smallest read window.
+const MIN_READ: usize = 4 << 10;
+/// Largest read window.
+const MAX_READ: usize = 256 << 10;
+/// Bytes discarded per read while waiting for the server to close TCP.
+const DRAIN_READ: usize = 1 << 10;
+
+/// Where the driver is in the connection's life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Messages flow (the connection may be in its closing handshake).
+    Open,
+    /// The connection is over: write what is owed (close reply or error close), then (a
+    /// client after a clean close) wait for the server's EOF, then shut the stream down.
+    Finishing {
+        /// Wait for the peer to close TCP before shutting down (client, clean close).
+        wait_eof: bool,
+    },
+    /// Nothing more will happen: `recv` reports a stored error once, then `None`.
+    Done,
+}
+
+/// The shared engine of [`WebSocket`] and its split halves.
+pub(crate) struct Core<S> {
+    stream: S,
+    conn: Connection,
+    timer: Option<Arc<dyn Timer>>,
+    /// The current sleep and its deadline. Replaced only when an earlier deadline appears;
+    /// a later deadline keeps the sleep (it fires early once and is then re-armed).
+    sleep: Option<(Instant, Pin<Box<dyn Sleep>>)>,
+    /// Our own deadline for finishing (flush + wait for EOF + shutdown) after the close.
+    finish_deadline: Option<Instant>,
+    close_timeout: Option<Duration>,
+    write_high: usize,
+    read_window: usize,
+    /// Bytes were written since the last stream flush.
+    needs_flush: bool,
+    /// The stream reported EOF.
+    eof: bool,
+    phase: Phase,
+    /// An error to report from `recv` (once).
+    error: Option<Error>,
+    /// The transport failed (write side): sends fail with this kind.
+    broken: Option<io::ErrorKind>,
+    /// Bumped when something another task may be waiting for changes (state, phase, output
+    /// drained). The split halves wake each other when it moves.
+    pub(crate) events: u64,
+    subprotocol: Option<String>,
+}
+
+impl<S> Core<S> {
+    pub(crate) fn state(&self) -> State {
+        self.conn.state()
+    }
+
+    pub(crate) fn close_frame(&self) -> Option<&CloseFrame> {
+        self.conn.close_frame()
+    }
+
+    pub(crate) fn subprotocol(&self) -> Option<&str> {
+        self.subprotocol.as_deref()
+    }
+
+    pub(crate) fn role(&self) -> Role {
+        self.conn.role()
+    }
+
+    fn now(&self) -> Option<Instant> {
+        self.timer.as_ref().map(|t| t.now())
+    }
+
+    fn finish(&mut self, wait_eof: bool, fresh_deadline: bool) {
+        if self.phase != Phase::Open {
+            return;
+        }
+        self.phase = Phase::Finishing { wait_eof };
+        self.events += 1;
+        if fresh_deadline || self.finish_deadline.is_none() {
+            self.finish_deadline = match (self.now(), self.close_timeout) {
+                (Some(now), Some(t)) => now.checked_add(t),
+                _ => None,
+            };
+        }
+    }
+
+    fn done(&mut self) {
+        if self.phase != Phase::Done {
+            self.phase = Phase::Done;
+            self.events += 1;
+            self.sleep = None;
+        }
+    }
+
+    /// Records a transport failure: the connection is over, `recv` reports it once.
+    fn fail_io(&mut self, e: io::Error) -> Error {
+        self.broken = Some(e.kind());
+        self.done();
+        Error::Io(e)
+    }
+
+    /// The error a write returns once the connection cannot carry data any more.
+    fn write_closed_error(&self) -> Option<Error> {
+        if let Some(kind) = self.broken {
+            return Some(Error::Io(io::Error::new(
+                kind,
+                "an earlier write or read on this WebSocket failed",
+            )));
+        }
+        if self.phase != Phase::Open {
+            return Some(Error::ConnectionClosed);
+        }
+        None
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
+    pub(crate) fn new(
+        stream: S,
+        conn: Connection,
+        close_timeout: Option<Duration>,
+        write_high: usize,
+        timer: Option<Arc<dyn Timer>>,
+    ) -> Self {
+        let mut core = Core {
+            stream,
+            conn,
+            timer,
+            sleep: None,
+            finish_deadline: None,
+            close_timeout,
+            write_high,
+            read_window: MIN_READ,
+            needs_flush: false,
+            eof: false,
+            phase: Phase::Open,
+            error: None,
+            broken: None,
+            events: 0,
+            subprotocol: None,
+        };
+        // Start the connection's clock (keepalive) at the moment the WebSocket opens.
+        if let Some(now) = core.now() {
+            core.conn.handle_timeout(now);
+        }
+        core
+    }
+
+    /// Arms the sleep for the next deadline and handles deadlines that passed. Returns
+    /// `true` when our finishing deadline has passed.
+    ///
+    /// One [`Sleep`] per distinct deadline: the sleep is replaced only when an earlier
+    /// deadline appears. A later one keeps it (it fires early once, then is re-armed), so
+    /// timers cost nothing per message.
+    fn poll_timers(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(timer) = self.timer.clone() else {
+            return false;
+        };
+        // Each handled deadline may produce the next one; the bound guards against a
+        // deadline that does not move (we then ask to be polled again).
+        for _ in 0..8 {
+            let conn_next = if self.phase == Phase::Open {
+                self.conn.poll_timeout()
+            } else {
+                None
+            };
+            let next = match (conn_next, self.finish_deadline) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let Some(next) = next else {
+                self.sleep = None;
+                return false;
+            };
+            let now = match &mut self.sleep {
+                Some((at, _)) if *at <= next => {
+                    let at = *at;
+                    let Some((_, sleep)) = self.sleep.as_mut() else {
+                        return false;
+                    };
+                    if sleep.as_mut().poll(cx).is_pending() {
+                        return false;
+                    }
+                    self.sleep = None;
+                    let now = timer.now();
+                    if at == next {
+                        // The timer says this deadline passed, even if its clock lags.
+                        now.max(at)
+                    } else {
+                        now
+                    }
+                }
+                _ => {
+                    let now = timer.now();
+                    if next > now {
+                        self.sleep = Some((next, timer.sleep_until(next)));
+                        continue;
+                    }
+                    // Already due (e.g. a timer that starts "now"): no sleep needed.
+                    now
+                }
+            };
+            if self.finish_deadline.is_some_and(|d| d <= now) {
+                self.finish_deadline = None;
+                return true;
+            }
+            if conn_next.is_some_and(|d| d <= now) {
+                let before = self.conn.state();
+                self.conn.handle_timeout(now);
+                if self.conn.state() != before || self.conn.wants_write() {
+                    self.events += 1;
+                }
+            }
+        }
+        cx.waker().wake_by_ref();
+        false
+    }
+
+    /// Writes queued output until it is all written (`Ready(Ok)`), the stream is full
+    /// (`Pending`) or at most `keep` bytes remain. Flushes the stream when everything is
+    /// written.
+    fn poll_write_out(&mut self, cx: &mut Context<'_>, keep: usize) -> Poll<io::Result<()>> {
+        let start = self.conn.pending_output().len();
+        let result = loop {
+            let out = self.conn.pending_output();
+            if out.is_empty() || (keep > 0 && out.len() <= keep) {
+                break Poll::Ready(Ok(()));
+            }
+            match Pin::new(&mut self.stream).poll_write(cx, out) {
+                Poll::Ready(Ok(0)) => {
+                    break Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::WriteZero,
+                        "the transport accepted no more bytes",
+                    )))
+                }
+                Poll::Ready(Ok(n)) => {
+                    self.conn.consume_output(n);
+                    self.needs_flush = true;
+                }
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                Poll::Ready(Err(e)) => break Poll::Ready(Err(e)),
+                Poll::Pending => break Poll::Pending,
+            }
+        };
+        if start > self.write_high && self.conn.pending_output().len() <= self.write_high {
+            // A sender waiting in `poll_ready` may go on.
+            self.events += 1;
+        }
+        match result {
+            Poll::Ready(Ok(())) if self.needs_flush && self.conn.pending_output().is_empty() => {
+                ready!(Pin::new(&mut self.stream).poll_flush(cx))?;
+                self.needs_flush = false;
+                Poll::Ready(Ok(()))
+            }
+            other => other,
+        }
+    }
+
+    /// Reads once into the connection's read buffer. `Ok(false)` means EOF.
+    fn poll_read_in(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<bool>> {
+        let window = self.read_window;
+        let buf = self.conn.read_buf();
+        let len = buf.len();
+        buf.resize(len + window, 0);
+        let result = Pin::new(&mut self.stream).poll_read(cx, &mut buf[len..]);
+        let n = match &result {
+            Poll::Ready(Ok(n)) => *n,
+            _ => 0,
+        };
+        buf.truncate(len + n);
+        match result {
+            Poll::Ready(Ok(0)) => Poll::Ready(Ok(false)),
+            Poll::Ready(Ok(n)) => {
+                if n == window {
+                    self.read_window = (window * 2).min(MAX_READ);
+                } else if n < window / 4 {
+                    self.read_window = (window / 2).max(MIN_READ);
+                }
+                Poll::Ready(Ok(true))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// Drives the end of the connection: flush, wait for EOF (client), shut down.
+    fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            let Phase::Finishing { wait_eof } = self.phase else {
+                return Poll::Ready(());
+            };
+            if self.poll_timers(cx) {
+                // The peer took too long: give up on a clean end.
+                self.done();
+                return Poll::Ready(());
+            }
+            match self.poll_write_out(cx, 0) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(_)) => {
+                    self.done();
+                    return Poll::Ready(());
+                }
+                Poll::Ready(Ok(())) => {}
+            }
+            if wait_eof && !self.eof {
+                let mut scratch = [0u8; DRAIN_READ];
+                match Pin::new(&mut self.stream).poll_read(cx, &mut scratch) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => self.eof = true,
+                    Poll::Ready(Ok(_)) => {}
+                }
+                continue;
+            }
+            // Shutting down is best effort: the connection is over either way.
+            if Pin::new(&mut self.stream).poll_close(cx).is_pending() {
+                return Poll::Pending;
+            }
+            self.done();
+            return Poll::Ready(());
+        }
+    }
+
+    /// Enters the finishing phase once the peer's close arrived (our echo may still be
+    /// queued) or the connection failed.
+    fn finish_if_closed(&mut self) {
+        if self.phase != Phase::Open {
+            return;
+        }
+        if self.conn.close_received() {
+            // A client waits for the server to close TCP after a clean close handshake.
+            let wait_eof = self.conn.role() == Role::Client && !self.eof;
+            self.finish(wait_eof, true);
+        } else if self.conn.state() == State::Closed {
+            self.finish(false, true);
+        }
+    }
+
+    pub(crate) fn poll_recv(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Message, Error>>> {
+        loop {
+            match self.phase {
+                Phase::Done => return Poll::Ready(self.error.take().map(Err)),
+                Phase::Finishing { .. } => {
+                    ready!(self.poll_finish(cx));
+                    continue;
+                }
+                Phase::Open => {}
+            }
+            // In the open phase only the connection's deadlines are armed.
+            self.poll_timers(cx);
+            match self.conn.poll_message() {
+                Ok(Some(msg)) => {
+                    if matches!(msg, Message::Ping(_) | Message::Close(_)) {
+                        // Send the owed pong / close echo now rather than at the next call;
+                        // if the stream is full it goes before the next read.
+                        if let Poll::Ready(Err(e)) = self.poll_write_out(cx, 0) {
+                            self.error = Some(self.fail_io(e));
+                        }
+                        self.finish_if_closed();
+                    }
+                    return Poll::Ready(Some(Ok(msg)));
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    // The connection failed (a close frame may be queued): write it and shut
+                    // down now if the stream lets us, else during the next calls.
+                    self.finish_if_closed();
+                    let _ = self.poll_finish(cx);
+                    return Poll::Ready(Some(Err(e)));
+                }
+            }
+            if self.conn.state() != State::Open && self.conn.state() != State::ClosingLocal {
+                // Closed without a message for us (the connection reported its error
+                // already, or has none): finish and end.
+                self.finish_if_closed();
+                continue;
+            }
+            if self.eof {
+                // Unreachable with a correct connection: EOF is reported by `poll_message`.
+                self.error = Some(Error::Io(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the peer closed the transport without a close handshake",
+                )));
+                self.done();
+                continue;
+            }
+            // Owed replies (pongs, close echo, keepalive pings) and anything fed by the
+            // user go out before we wait for input. A full stream does not block reading.
+            if self.conn.wants_write() || self.needs_flush {
+                if let Poll::Ready(Err(e)) = self.poll_write_out(cx, 0) {
+                    let e = self.fail_io(e);
+                    return Poll::Ready(Some(Err(e)));
+                }
+            }
+            match ready!(self.poll_read_in(cx)) {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.eof = true;
+                    self.conn.receive_eof();
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let e = self.fail_io(e);
+                    return Poll::Ready(Some(Err(e)));
+                }
+            }
+        }
+    }
+
+    pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        loop {
+            if let Some(e) = self.write_closed_error() {
+                return Poll::Ready(Err(e));
+            }
+            self.poll_timers(cx);
+            if self.conn.state() != State::Open
+                || self.conn.pending_output().len() <= self.write_high
+            {
+                // Not open: `start_send` reports why.
+                return Poll::Ready(Ok(()));
+            }
+            match ready!(self.poll_write_out(cx, self.write_high)) {
+                Ok(()) => {}
+                Err(e) => return Poll::Ready(Err(self.fail_io(e))),
+            }
+        }
+    }
+
+    pub(crate) fn start_send(&mut self, msg: Message) -> Result<(), Error> {
+        if let Some(e) = self.write_closed_error() {
+            return Err(e);
+        }
+        let before = self.conn.state();
+        let result = self.conn.send(msg);
+        if self.conn.state() != before {
+            self.events += 1;
+        }
+        result
+    }
+
+    /// Queues our close frame (validating `code` and `reason`); does nothing once a close
+    /// was sent or received or the connection failed.
+    pub(crate) fn start_close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        let was_open = self.conn.is_open();
+        self.conn.close(code, reason)?;
+        if was_open && self.phase == Phase::Open {
+            self.events += 1;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if self.broken.is_some() {
+            return Poll::Ready(Err(self
+                .write_closed_error()
+                .unwrap_or(Error::ConnectionClosed)));
+        }
+        if self.phase == Phase::Done {
+            // Nothing can be written any more, and nothing is owed.
+            return Poll::Ready(Ok(()));
+        }
+        self.poll_timers(cx);
+        match ready!(self.poll_write_out(cx, 0)) {
+            Ok(()) => Poll::Ready(Ok(())),
+            Err(e) => Poll::Ready(Err(self.fail_io(e))),
+        }
+    }
+
+    /// Runs the connection to its end, discarding incoming messages: used by `close`.
+    pub(crate) fn poll_closed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            match ready!(self.poll_recv(cx)) {
+                None => return Poll::Ready(()),
+                Some(_) => {}
+            }
+        }
+    }
+}
+
+/// An open WebSocket over the stream `S` (TCP, TLS, or any `futures-io` stream).
+///
+/// Obtain one from a runtime crate's `connect`, from
+/// [`client_handshake`](crate::handshake::client_handshake) /
+/// [`server_accept`](crate::handshake::server_accept), or with [`from_raw`](Self::from_raw)
+/// on a stream whose handshake already happened.
+///
+/// Receive with [`recv`](Self::recv) (or as a [`Stream`]), send with
+/// [`send`](Self::send) (or as a [`Sink`]), end with [`close`](Self::close). For one task
+/// that reads while another writes, [`split`](Self::split) it.
+pub struct WebSocket<S> {
+    pub(crate) core: Core<S>,
+}
+
+impl<S> fmt::Debug for WebSocket<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebSocket")
+            .field("role", &self.core.role())
+            .field("state", &self.core.state())
+            .field("subprotocol", &self.core.subprotocol)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
+    /// Wraps a stream whose opening handshake is done. `role` is our role. Without a
+    /// `timer` there are no keepalive pings and no timeouts.
+    pub fn from_raw(stream: S, role: Role, config: Config, timer: Option<Arc<dyn Timer>>) -> Self {
+        let close_timeout = config.close_timeout;
+        let write_high = config.write_buffer_high;
+        Self::from_connection(stream, Connection::new(role, config), close_timeout, write_high, timer)
+    }
+
+    /// Wraps a stream and a [`Connection`] already fed with any bytes that followed the
+    /// handshake. `close_timeout` bounds each wait of the closing sequence; `write_high`
+    /// is the output high-water mark (both normally from the [`Config`]).
+    pub fn from_connection(
+        stream: S,
+        conn: Connection,
+        close_timeout: Option<Duration>,
+        write_high: usize,
+        timer: Option<Arc<dyn Timer>>,
+    ) -> Self {
+        WebSocket {
+            core: Core::new(stream, conn, close_timeout, write_high, timer),
+        }
+    }
+
+    pub(crate) fn set_subprotocol(&mut self, proto: Option<String>) {
+        self.core.subprotocol = proto;
+    }
+
+    /// Receives the next message: `None` once the connection is over.
+    ///
+    /// Pings arrive as [`Message::Ping`] after their pong was queued (and written when the
+    /// stream allows); the peer's close arrives as [`Message::Close`] after our reply was
+    /// queued. After that (or after an error, reported once), the connection winds down and
+    /// `recv` returns `None`.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: all progress (bytes read, partial frames, partial messages) is kept in
+    /// the `WebSocket`, none in the future. Dropping the future (e.g. in `select!`) loses
+    /// nothing; the next `recv` continues where it stopped.
+    pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
+        poll_fn(|cx| self.core.poll_recv(cx)).await
+    }
+
+    /// Sends a message and flushes it (and anything queued before it) to the stream.
+    ///
+    /// Waits first while the output buffer holds more than `write_buffer_high` bytes.
+    /// Text and binary messages are fragmented after `write_frame_size` and compressed when
+    /// negotiated; `Message::Close` starts the closing handshake (prefer [`close`](Self::close)).
+    ///
+    /// # Cancel safety
+    /// Not cancel safe in the sense that the message can be resent: if the future is dropped
+    /// while waiting for buffer space, the message was not queued and is lost; if it is
+    /// dropped while flushing, the message was queued whole and goes out with the next
+    /// `send`, `flush`, `recv` or `close`. A message is never sent partially by
+    /// cancellation. Use the [`Sink`] API (`poll_ready` then `start_send`) to know which.
+    pub async fn send(&mut self, msg: Message) -> Result<(), Error> {
+        self.feed(msg).await?;
+        self.flush().await
+    }
+
+    /// Queues a message without flushing: for batches, `feed` several then
+    /// [`flush`](Self::flush) once (one write for the batch). Waits while the output buffer
+    /// holds more than `write_buffer_high` bytes.
+    ///
+    /// # Cancel safety
+    /// Cancel safe up to losing the message: dropped before it resolves, the message was
+    /// not queued. Once it resolves the message is queued.
+    pub async fn feed(&mut self, msg: Message) -> Result<(), Error> {
+        poll_fn(|cx| self.core.poll_ready(cx)).await?;
+        self.core.start_send(msg)
+    }
+
+    /// Writes everything queued to the stream and flushes it.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: what was written stays written, the rest stays queued.
+    pub async fn flush(&mut self) -> Result<(), Error> {
+        poll_fn(|cx| self.core.poll_flush(cx)).await
+    }
+
+    /// Closes the connection: sends a close frame with `code` and `reason`, waits for the
+    /// peer's close frame (messages that arrive meanwhile are discarded), then for TCP to
+    /// close, each wait bounded by the close timeout. Returns `Ok` once the connection is
+    /// over, whether the peer answered or not; only an invalid `code` or `reason` (nothing
+    /// is sent then) is an error. [`close_frame`](Self::close_frame) then tells what the peer
+    /// answered, if anything.
+    ///
+    /// Closing a connection that is already closing or closed just waits for its end.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: once started, the closing handshake continues with the next `recv` or
+    /// `close`; the close frame is queued once.
+    pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        self.core.start_close(code, reason)?;
+        poll_fn(|cx| self.core.poll_closed(cx)).await;
+        Ok(())
+    }
+
+    /// Splits into a sending and a receiving half, usable from two tasks. The receiver keeps
+    /// answering pings and closes while the sender waits on a slow peer.
+    /// [`WsSender::reunite`] puts them back together.
+    pub fn split(self) -> (WsSender<S>, WsReceiver<S>) {
+        crate::split::split(self.core)
+    }
+}
+
+impl<S> WebSocket<S> {
+    /// The subprotocol the server selected, if any.
+    pub fn subprotocol(&self) -> Option<&str> {
+        self.core.subprotocol()
+    }
+
+    /// The peer's close frame, once it arrived.
+    pub fn close_frame(&self) -> Option<&CloseFrame> {
+        self.core.close_frame()
+    }
+
+    /// The connection's state (open, closing, closed).
+    pub fn state(&self) -> State {
+        self.core.state()
+    }
+
+    /// Our role.
+    pub fn role(&self) -> Role {
+        self.core.role()
+    }
+
+    /// The underlying stream.
+    pub fn get_ref(&self) -> &S {
+        &self.core.stream
+    }
+
+    /// The sans-I/O connection (for inspection).
+    pub fn connection(&self) -> &Connection {
+        &self.core.conn
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocket<S> {
+    type Item = Result<Message, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().core.poll_recv(cx)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocket<S> {
+    type Error = Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().core.poll_ready(cx)
+    }
+
+    fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
+        self.get_mut().core.start_send(item)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().core.poll_flush(cx)
+    }
+
+    /// Starts the closing handshake with 1000 (if not started) and runs the connection to
+    /// its end, like [`WebSocket::close`].
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let core = &mut self.get_mut().core;
+        core.start_close(CloseCode::NORMAL, "")?;
+        ready!(core.poll_closed(cx));
+        Poll::Ready(Ok(()))
+    }
+}
