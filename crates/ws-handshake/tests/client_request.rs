@@ -1,0 +1,471 @@
+//! Building the client's upgrade request: URLs, headers, and refusals.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on failure
+
+use ws_handshake::{HandshakeError, RequestBuilder, Target};
+
+const KEY: [u8; 16] = *b"the sample nonce"; // base64: dGhlIHNhbXBsZSBub25jZQ==
+
+fn head(b: RequestBuilder) -> String {
+    let req = b.build_with_key(KEY).unwrap();
+    String::from_utf8(req.as_bytes().to_vec()).unwrap()
+}
+
+fn header_lines(head: &str) -> Vec<&str> {
+    head.split("\r\n")
+        .skip(1)
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+#[test]
+fn minimal_request_is_exact() {
+    let h = head(RequestBuilder::new("ws://example.com/chat").unwrap());
+    assert_eq!(
+        h,
+        "GET /chat HTTP/1.1\r\n\
+         Host: example.com\r\n\
+         Upgrade: websocket\r\n\
+         Connection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Version: 13\r\n\
+         \r\n"
+    );
+}
+
+#[test]
+fn targets_and_host_headers() {
+    let cases: &[(&str, &str, u16, bool, &str, &str)] = &[
+        // url, host, port, secure, Host header, request target
+        (
+            "ws://example.com",
+            "example.com",
+            80,
+            false,
+            "example.com",
+            "/",
+        ),
+        (
+            "wss://example.com",
+            "example.com",
+            443,
+            true,
+            "example.com",
+            "/",
+        ),
+        (
+            "ws://example.com:80/",
+            "example.com",
+            80,
+            false,
+            "example.com",
+            "/",
+        ),
+        (
+            "wss://example.com:443/a",
+            "example.com",
+            443,
+            true,
+            "example.com",
+            "/a",
+        ),
+        (
+            "ws://example.com:443/",
+            "example.com",
+            443,
+            false,
+            "example.com:443",
+            "/",
+        ),
+        (
+            "wss://example.com:8443/x?y=1&z",
+            "example.com",
+            8443,
+            true,
+            "example.com:8443",
+            "/x?y=1&z",
+        ),
+        ("ws://[::1]:9000/x", "::1", 9000, false, "[::1]:9000", "/x"),
+        (
+            "wss://[2001:db8::1]/",
+            "2001:db8::1",
+            443,
+            true,
+            "[2001:db8::1]",
+            "/",
+        ),
+        (
+            "ws://127.0.0.1:8080/p/q",
+            "127.0.0.1",
+            8080,
+            false,
+            "127.0.0.1:8080",
+            "/p/q",
+        ),
+        (
+            "ws://EXAMPLE.com/Path",
+            "example.com",
+            80,
+            false,
+            "example.com",
+            "/Path",
+        ),
+        (
+            "ws://example.com/a#frag",
+            "example.com",
+            80,
+            false,
+            "example.com",
+            "/a",
+        ),
+        (
+            "ws://example.com?q",
+            "example.com",
+            80,
+            false,
+            "example.com",
+            "/?q",
+        ),
+        (
+            "http://example.com:8080/h",
+            "example.com",
+            8080,
+            false,
+            "example.com:8080",
+            "/h",
+        ),
+        (
+            "https://example.com/h",
+            "example.com",
+            443,
+            true,
+            "example.com",
+            "/h",
+        ),
+    ];
+    for &(url, host, port, secure, host_header, target) in cases {
+        let req = RequestBuilder::new(url)
+            .unwrap()
+            .build_with_key(KEY)
+            .unwrap();
+        assert_eq!(
+            req.target(),
+            &Target {
+                host: host.into(),
+                port,
+                secure
+            },
+            "{url}"
+        );
+        let h = String::from_utf8(req.as_bytes().to_vec()).unwrap();
+        assert!(
+            h.starts_with(&format!("GET {target} HTTP/1.1\r\nHost: {host_header}\r\n")),
+            "{url}: {h}"
+        );
+        assert!(matches!(req.url().scheme(), "ws" | "wss"), "{url}");
+        assert_eq!(req.url().fragment(), None);
+    }
+}
+
+#[test]
+fn http_schemes_map_to_ws() {
+    let req = RequestBuilder::new("https://example.com:9443/x")
+        .unwrap()
+        .build()
+        .unwrap();
+    assert_eq!(req.url().as_str(), "wss://example.com:9443/x");
+    let req = RequestBuilder::new("http://example.com/x")
+        .unwrap()
+        .build()
+        .unwrap();
+    assert_eq!(req.url().as_str(), "ws://example.com/x");
+}
+
+#[test]
+fn bad_urls_are_refused() {
+    assert!(matches!(
+        RequestBuilder::new("not a url"),
+        Err(HandshakeError::InvalidUrl { .. })
+    ));
+    assert!(matches!(
+        RequestBuilder::new("ftp://example.com/"),
+        Err(HandshakeError::UnsupportedScheme { scheme }) if scheme == "ftp"
+    ));
+    assert!(matches!(
+        RequestBuilder::new("mailto:someone@example.com"),
+        Err(HandshakeError::UnsupportedScheme { .. })
+    ));
+    let url = url::Url::parse("ws://example.com/").unwrap();
+    assert!(RequestBuilder::from_url(url).is_ok());
+}
+
+#[test]
+fn keys_are_fresh_and_well_formed() {
+    let a = RequestBuilder::new("ws://h/").unwrap().build().unwrap();
+    let b = RequestBuilder::new("ws://h/").unwrap().build().unwrap();
+    assert_ne!(a.key(), b.key());
+    use base64::Engine as _;
+    for r in [&a, &b] {
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(r.key())
+            .unwrap();
+        assert_eq!(raw.len(), 16);
+        let h = String::from_utf8(r.as_bytes().to_vec()).unwrap();
+        assert!(h.contains(&format!("\r\nSec-WebSocket-Key: {}\r\n", r.key())));
+    }
+}
+
+#[test]
+fn options_are_sent() {
+    let h = head(
+        RequestBuilder::new("wss://example.com/s")
+            .unwrap()
+            .origin("https://example.com")
+            .subprotocol("chat")
+            .subprotocol("superchat")
+            .extensions("permessage-deflate; client_max_window_bits")
+            .header("Cookie", "a=b")
+            .header("X-Empty", "")
+            .raw_header("User-Agent: crawler/1.0")
+            .raw_header("X-Trim:   spaced value  \r\n"),
+    );
+    let lines = header_lines(&h);
+    assert_eq!(
+        lines,
+        [
+            "Host: example.com",
+            "Upgrade: websocket",
+            "Connection: Upgrade",
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+            "Sec-WebSocket-Version: 13",
+            "Origin: https://example.com",
+            "Sec-WebSocket-Protocol: chat, superchat",
+            "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits",
+            "Cookie: a=b",
+            "X-Empty: ",
+            "User-Agent: crawler/1.0",
+            "X-Trim: spaced value",
+        ]
+    );
+    assert!(!h.contains("User-Agent") || h.matches("User-Agent").count() == 1);
+}
+
+#[test]
+fn no_default_user_agent() {
+    let h = head(RequestBuilder::new("ws://example.com/").unwrap());
+    assert!(!h.to_ascii_lowercase().contains("user-agent"));
+}
+
+#[test]
+fn host_and_origin_may_be_overridden() {
+    let h = head(
+        RequestBuilder::new("ws://10.0.0.1:8080/")
+            .unwrap()
+            .header("host", "virtual.example")
+            .origin("https://first.example")
+            .raw_header("Origin: https://second.example"),
+    );
+    let lines = header_lines(&h);
+    assert_eq!(lines[0], "Host: virtual.example");
+    assert_eq!(lines.iter().filter(|l| l.starts_with("Host")).count(), 1);
+    let origins: Vec<_> = lines.iter().filter(|l| l.starts_with("Origin")).collect();
+    assert_eq!(origins, [&"Origin: https://second.example"]);
+
+    // The other order: .origin() last wins too; the last Host wins.
+    let h = head(
+        RequestBuilder::new("ws://10.0.0.1/")
+            .unwrap()
+            .header("Origin", "https://a.example")
+            .origin("https://b.example")
+            .header("Host", "one")
+            .header("HOST", "two"),
+    );
+    let lines = header_lines(&h);
+    assert_eq!(lines[0], "Host: two");
+    assert!(lines.contains(&"Origin: https://b.example"));
+    assert!(!h.contains("a.example"));
+    assert!(!h.contains("Host: one"));
+}
+
+#[test]
+fn reserved_headers_are_refused() {
+    for name in [
+        "Upgrade",
+        "connection",
+        "Sec-WebSocket-Key",
+        "SEC-WEBSOCKET-VERSION",
+        "Sec-WebSocket-Accept",
+        "Content-Length",
+        "Transfer-Encoding",
+    ] {
+        let err = RequestBuilder::new("ws://h/")
+            .unwrap()
+            .header(name, "x")
+            .build()
+            .unwrap_err();
+        assert_eq!(err, HandshakeError::ReservedHeader { name: name.into() });
+        let err = RequestBuilder::new("ws://h/")
+            .unwrap()
+            .raw_header(format!("{name}: x"))
+            .build()
+            .unwrap_err();
+        assert_eq!(err, HandshakeError::ReservedHeader { name: name.into() });
+    }
+}
+
+#[test]
+fn protocol_and_extension_headers_point_to_builder_methods() {
+    let err = RequestBuilder::new("ws://h/")
+        .unwrap()
+        .header("Sec-WebSocket-Protocol", "chat")
+        .build()
+        .unwrap_err();
+    assert!(matches!(
+        &err,
+        HandshakeError::UseBuilderMethod { method, .. } if method.contains("subprotocol")
+    ));
+    assert!(err.to_string().contains("subprotocol()"), "{err}");
+    let err = RequestBuilder::new("ws://h/")
+        .unwrap()
+        .raw_header("sec-websocket-extensions: permessage-deflate")
+        .build()
+        .unwrap_err();
+    assert!(matches!(
+        &err,
+        HandshakeError::UseBuilderMethod { method, .. } if method.contains("extensions")
+    ));
+}
+
+#[test]
+fn header_injection_is_refused() {
+    let attempts: Vec<RequestBuilder> = vec![
+        RequestBuilder::new("ws://h/")
+            .unwrap()
+            .header("X", "a\r\nUpgrade: h2c"),
+        RequestBuilder::new("ws://h/")
+            .unwrap()
+            .header("X", "a\nEvil: 1"),
+        RequestBuilder::new("ws://h/").unwrap().header("X", "a\rb"),
+        RequestBuilder::new("ws://h/").unwrap().header("X", "a\0b"),
+        RequestBuilder::new("ws://h/")
+            .unwrap()
+            .header("X", "a\x01b"),
+        RequestBuilder::new("ws://h/")
+            .unwrap()
+            .header("Host", "h\r\n\r\nGET /evil"),
+        RequestBuilder::new("ws://h/")
+            .unwrap()
+            .origin("https://o\r\nX: y"),
+        RequestBuilder::new("ws://h/")
+            .unwrap()
+            .raw_header("X: a\r\nEvil: 1"),
+        RequestBuilder::new("ws://h/")
+            .unwrap()
+            .extensions("permessage-deflate\r\nX: y"),
+    ];
+    for b in attempts {
+        let err = b.build().unwrap_err();
+        assert!(
+            matches!(err, HandshakeError::InvalidHeaderValue { .. }),
+            "{err:?}"
+        );
+    }
+    let bad_names: Vec<RequestBuilder> = vec![
+        RequestBuilder::new("ws://h/")
+            .unwrap()
+            .header("X\r\nEvil", "1"),
+        RequestBuilder::new("ws://h/").unwrap().header("X Y", "1"),
+        RequestBuilder::new("ws://h/").unwrap().header("", "1"),
+        RequestBuilder::new("ws://h/").unwrap().header("X\0", "1"),
+        RequestBuilder::new("ws://h/").unwrap().header("Name(", "1"),
+        RequestBuilder::new("ws://h/")
+            .unwrap()
+            .raw_header(": value"),
+        RequestBuilder::new("ws://h/")
+            .unwrap()
+            .raw_header("Bad Name: value"),
+    ];
+    for b in bad_names {
+        let err = b.build().unwrap_err();
+        assert!(
+            matches!(err, HandshakeError::InvalidHeaderName { .. }),
+            "{err:?}"
+        );
+    }
+    let err = RequestBuilder::new("ws://h/")
+        .unwrap()
+        .raw_header("no colon here")
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        err,
+        HandshakeError::MalformedRawHeader {
+            line: "no colon here".into()
+        }
+    );
+    // Tabs and non-ASCII text are fine in values.
+    let h = head(
+        RequestBuilder::new("ws://h/")
+            .unwrap()
+            .header("X-Tab", "a\tb")
+            .header("X-Utf8", "héllo"),
+    );
+    assert!(h.contains("X-Tab: a\tb\r\n") && h.contains("X-Utf8: héllo\r\n"));
+}
+
+#[test]
+fn bad_subprotocols_and_extension_offers_are_refused() {
+    for p in ["", "a b", "a,b", "a\r\nb", "ü"] {
+        let err = RequestBuilder::new("ws://h/")
+            .unwrap()
+            .subprotocol(p)
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(err, HandshakeError::InvalidSubprotocol { .. }),
+            "{p:?}: {err:?}"
+        );
+    }
+    let err = RequestBuilder::new("ws://h/")
+        .unwrap()
+        .extensions("permessage-deflate;")
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(err, HandshakeError::InvalidExtensions { .. }),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn userinfo_becomes_basic_auth_unless_given() {
+    let h = head(RequestBuilder::new("ws://al%20ice:p%40ss@example.com/").unwrap());
+    // base64("al ice:p@ss")
+    assert!(
+        h.contains("\r\nAuthorization: Basic YWwgaWNlOnBAc3M=\r\n"),
+        "{h}"
+    );
+    assert!(!h.contains("al%20ice"));
+    let h = head(
+        RequestBuilder::new("ws://user:pw@example.com/")
+            .unwrap()
+            .header("Authorization", "Bearer t"),
+    );
+    assert!(h.contains("\r\nAuthorization: Bearer t\r\n"));
+    assert_eq!(h.matches("Authorization").count(), 1);
+    assert!(h.contains("Host: example.com\r\n"));
+}
+
+#[test]
+fn errors_read_well() {
+    let err = RequestBuilder::new("ftp://x/").unwrap_err().to_string();
+    assert!(err.contains("ws://") && err.contains("\"ftp\""), "{err}");
+    let err = RequestBuilder::new("ws://h/")
+        .unwrap()
+        .header("Upgrade", "x")
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("building the handshake request"), "{err}");
+    assert!(err.contains("\"Upgrade\""), "{err}");
+}
