@@ -1,2 +1,181 @@
-//! `ws-tokio` — not implemented yet (see ARCHITECTURE.md).
+//! # ws-tokio — run `ws-client` WebSockets on tokio
+//!
+//! The glue between the runtime-neutral `ws-client` and tokio, and nothing else: DNS + TCP
+//! (with `TCP_NODELAY`), TLS for `wss://` through native-tls, timers through
+//! `tokio::time`, and an adapter from tokio's I/O traits to the `futures-io` traits
+//! `ws-client` is written against. The connect flow (timeouts, which step failed, the
+//! opening handshake) is `ws_client::connect`, shared with every runtime.
+//!
+//! ```text
+//!  connect(url) ─▶ ws_client::connect::connect(&TokioRuntime, options)
+//!                    ├─ TokioRuntime::connect_tcp  (tokio DNS + TcpStream, nodelay)
+//!                    ├─ TokioRuntime::tls          (tokio-native-tls, wss:// only)
+//!                    └─ client_handshake           (ws-client, over MaybeTlsStream)
+//! ```
+//!
+//! ```no_run
+//! use ws_client::Message;
+//!
+//! # async fn demo() -> Result<(), ws_client::Error> {
+//! let mut ws = ws_tokio::connect("ws://127.0.0.1:9001/").await?;
+//! ws.send(Message::text("hello")).await?;
+//! if let Some(reply) = ws.recv().await {
+//!     println!("{:?}", reply?);
+//! }
+//! ws.close(ws_client::CloseCode::NORMAL, "bye").await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Our server role runs on any accepted tokio stream with [`accept`]; a stream you opened
+//! yourself (a Unix socket, a proxy tunnel) takes the client handshake with [`connect_on`].
+//!
+//! Features: `native-tls` (default) enables `wss://`; without it a `wss://` URL fails with
+//! a clear error. `deflate` (default) enables permessage-deflate in `ws-client`.
 #![forbid(unsafe_code)]
+
+mod io;
+mod runtime;
+mod stream;
+mod timer;
+
+use ws_client::options::{ConnectOptions, ServerOptions};
+use ws_client::Error;
+use ws_handshake::Response;
+
+pub use crate::io::TokioIo;
+pub use crate::runtime::TokioRuntime;
+pub use crate::stream::MaybeTlsStream;
+pub use crate::timer::TokioTimer;
+
+/// A WebSocket opened by [`connect`] / [`connect_with`]: plain or TLS over tokio TCP.
+pub type WebSocket = ws_client::stream::WebSocket<MaybeTlsStream>;
+
+/// Opens a WebSocket to `url` (`ws://` or `wss://`) with the default options: 10 s connect
+/// and open timeouts, keepalive pings, permessage-deflate offered (feature `deflate`),
+/// the system's trust roots for TLS.
+///
+/// Errors name the failing step: DNS/TCP (`connecting to host:port failed: ...`), TLS, the
+/// HTTP upgrade, or a timeout ([`ws_client::Step`]).
+///
+/// # Cancel safety
+/// Dropping the future abandons the attempt and closes whatever was opened.
+pub async fn connect(url: &str) -> Result<WebSocket, Error> {
+    connect_with(ConnectOptions::new(url))
+        .await
+        .map(|(ws, _)| ws)
+}
+
+/// Opens a WebSocket as `options` say (headers, Origin, subprotocols, limits, timeouts,
+/// keepalive, compression) and returns it with the server's handshake response.
+///
+/// For a custom TLS connector (private root CA, client certificate) use
+/// [`TokioRuntime::with_tls_connector`] and [`TokioRuntime::connect`].
+///
+/// # Cancel safety
+/// Dropping the future abandons the attempt and closes whatever was opened.
+pub async fn connect_with(options: ConnectOptions) -> Result<(WebSocket, Response), Error> {
+    TokioRuntime::new().connect(options).await
+}
+
+/// Runs the client opening handshake over a tokio stream you connected yourself (TLS
+/// already done for `wss://`). The URL in `options` still gives the `Host` header and the
+/// path; the open timeout, keepalive and close timeout run on [`TokioTimer`].
+///
+/// # Cancel safety
+/// Not cancel safe: dropping the future leaves the stream mid-handshake; drop the stream.
+pub async fn connect_on<S>(
+    stream: S,
+    options: ConnectOptions,
+) -> Result<(ws_client::stream::WebSocket<TokioIo<S>>, Response), Error>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    ws_client::connect::connect_on(TokioIo::new(stream), &options, Some(timer())).await
+}
+
+/// Accepts a WebSocket in our server role on a tokio stream (a `TcpStream` from a
+/// `TcpListener`, a TLS stream, a `DuplexStream`): reads and checks the client's request,
+/// runs the [`ServerOptions`] check hook, answers `101` (or an HTTP error, which is then
+/// returned as the error), and returns the open WebSocket.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use ws_client::options::ServerOptions;
+///
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// let (tcp, _) = listener.accept().await?;
+/// let mut ws = ws_tokio::accept(tcp, &ServerOptions::new()).await?;
+/// while let Some(msg) = ws.recv().await {
+///     let msg = msg?;
+///     if msg.is_data() {
+///         ws.send(msg).await?;
+///     }
+/// }
+/// # Ok(()) }
+/// ```
+///
+/// # Cancel safety
+/// Not cancel safe: dropping the future leaves the stream mid-handshake; drop the stream.
+pub async fn accept<S>(
+    stream: S,
+    options: &ServerOptions,
+) -> Result<ws_client::stream::WebSocket<TokioIo<S>>, Error>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    ws_client::handshake::server_accept(TokioIo::new(stream), options, Some(timer())).await
+}
+
+fn timer() -> std::sync::Arc<dyn ws_client::rt::Timer> {
+    std::sync::Arc::new(TokioTimer)
+}
+
+/// A TLS failure, worded for the user and keeping the native-tls error as its source.
+#[cfg(feature = "native-tls")]
+pub(crate) fn tls_error(domain: &str, e: native_tls::Error) -> Error {
+    Error::Io(std::io::Error::other(TlsError {
+        domain: domain.to_owned(),
+        source: e,
+    }))
+}
+
+/// The error `tls_error` wraps.
+#[cfg(feature = "native-tls")]
+#[derive(Debug)]
+struct TlsError {
+    domain: String,
+    source: native_tls::Error,
+}
+
+#[cfg(feature = "native-tls")]
+impl std::fmt::Display for TlsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "TLS handshake with {} failed: {}; check that the server speaks TLS on this port \
+             and that its certificate is trusted (for a private CA, build a \
+             native_tls::TlsConnector with add_root_certificate and use \
+             TokioRuntime::with_tls_connector)",
+            self.domain, self.source
+        )
+    }
+}
+
+#[cfg(feature = "native-tls")]
+impl std::error::Error for TlsError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// `wss://` without the `native-tls` feature.
+#[cfg(not(feature = "native-tls"))]
+pub(crate) fn no_tls_error(domain: &str) -> Error {
+    Error::Io(std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        format!(
+            "cannot open wss:// to {domain}: ws-tokio was built without TLS; enable its \
+             `native-tls` feature (on by default)"
+        ),
+    ))
+}
