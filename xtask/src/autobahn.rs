@@ -1,5 +1,1279 @@
-//! Under construction.
+//! `cargo xtask autobahn`: run the Autobahn TestSuite fuzzing server against our client on
+//! each runtime and fail unless every case passes.
+//!
+//! Steps:
+//! 1. Install the TestSuite into `target/autobahn/venv` (Python 2.7 through pyenv) unless a
+//!    working install is already there.
+//! 2. Write `target/autobahn/spec.json`, start `wstest -m fuzzingserver` on a free port of
+//!    127.0.0.1 and wait until it accepts connections.
+//! 3. Run `examples/autobahn_client.rs` (release build) once per runtime, each with its own
+//!    agent name (`aiowebsocket-tokio`, `aiowebsocket-async-std`).
+//! 4. Stop the server (also when a step fails), read `target/autobahn/reports/index.json`,
+//!    print a summary per agent and every case that did not pass, with the suite's reason.
+//!
+//! A case passes when both its `behavior` and `behaviorClose` are `OK` or `INFORMATIONAL`.
+//! `UNIMPLEMENTED` is accepted only for the compression groups 12 and 13, and only while
+//! [`ALLOW_UNIMPLEMENTED_COMPRESSION`] (or `--allow-unimplemented-compression`) says so.
+//!
+//! Options:
+//! - `--cases 1.*,2.*` run only these cases (Autobahn patterns; default `*`)
+//! - `--exclude 9.*,12.*` leave these cases out
+//! - `--runtime tokio|async-std|both` (default `both`)
+//! - `--skip-install` use the TestSuite already in `target/autobahn/venv`, never install
+//! - `--allow-unimplemented-compression` / `--deny-unimplemented-compression`
+//! - `--report-only` analyse the existing `index.json` without running anything
+//! - `--verbose` one line per case from the client
 
-pub(crate) fn run(_args: &[String]) -> Result<(), String> {
-    Err("not implemented yet".into())
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsString;
+use std::fmt::Write as _;
+use std::fs;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::workspace_root;
+
+/// Whether `UNIMPLEMENTED` is accepted for cases 12.* and 13.* (permessage-deflate).
+///
+/// `true` until compression lands in the client; then flip it to `false` so that the
+/// compression cases must pass like every other case.
+pub(crate) const ALLOW_UNIMPLEMENTED_COMPRESSION: bool = true;
+
+/// The TestSuite release we pin (the last one; it runs on Python 2.7 only).
+const AUTOBAHN_TESTSUITE_VERSION: &str = "25.10.1";
+/// The pyenv Python that runs the TestSuite.
+const PYTHON2_VERSION: &str = "2.7.18";
+/// The newest virtualenv that still creates Python 2.7 environments.
+const VIRTUALENV_REQUIREMENT: &str = "virtualenv<20.22";
+/// Cases left out of every run (none: we aim to pass the whole suite).
+const EXCLUDE_CASES: &[&str] = &[];
+/// How long the fuzzing server may take to accept connections after it starts.
+const SERVER_START_TIMEOUT: Duration = Duration::from_secs(60);
+/// The example that speaks the Autobahn client protocol.
+const CLIENT_EXAMPLE: &str = "autobahn_client";
+/// The package that holds [`CLIENT_EXAMPLE`].
+const EXAMPLES_PACKAGE: &str = "aiowebsocket-examples";
+
+/// Behaviours that count as a pass (for both `behavior` and `behaviorClose`).
+const PASSING: &[&str] = &["OK", "INFORMATIONAL"];
+/// The behaviour the suite reports for extension cases the client did not negotiate.
+const UNIMPLEMENTED: &str = "UNIMPLEMENTED";
+/// The case groups that test permessage-deflate.
+const COMPRESSION_GROUPS: &[u32] = &[12, 13];
+
+/// A runtime the client example can run on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Runtime {
+    Tokio,
+    AsyncStd,
+}
+
+impl Runtime {
+    /// The value of the example's `--runtime` flag.
+    fn flag(self) -> &'static str {
+        match self {
+            Runtime::Tokio => "tokio",
+            Runtime::AsyncStd => "async-std",
+        }
+    }
+
+    /// The agent name the run reports under.
+    fn agent(self) -> String {
+        format!("aiowebsocket-{}", self.flag())
+    }
+}
+
+/// Parsed command line.
+#[derive(Debug)]
+struct Options {
+    cases: Vec<String>,
+    exclude: Vec<String>,
+    runtimes: Vec<Runtime>,
+    skip_install: bool,
+    allow_unimplemented_compression: bool,
+    report_only: bool,
+    verbose: bool,
+}
+
+const USAGE: &str = "usage: cargo xtask autobahn [--cases 1.*,2.*] [--exclude 9.*] \
+[--runtime tokio|async-std|both] [--skip-install] [--allow-unimplemented-compression | \
+--deny-unimplemented-compression] [--report-only] [--verbose]";
+
+impl Options {
+    fn parse(args: &[String]) -> Result<Options, String> {
+        let mut options = Options {
+            cases: vec!["*".to_owned()],
+            exclude: EXCLUDE_CASES.iter().map(|s| (*s).to_owned()).collect(),
+            runtimes: vec![Runtime::Tokio, Runtime::AsyncStd],
+            skip_install: false,
+            allow_unimplemented_compression: ALLOW_UNIMPLEMENTED_COMPRESSION,
+            report_only: false,
+            verbose: false,
+        };
+        let mut args = args.iter();
+        while let Some(arg) = args.next() {
+            let (name, inline) = match arg.split_once('=') {
+                Some((name, value)) if name.starts_with("--") => (name, Some(value.to_owned())),
+                _ => (arg.as_str(), None),
+            };
+            let mut value = |name: &str| {
+                inline
+                    .clone()
+                    .or_else(|| args.next().cloned())
+                    .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
+            };
+            match name {
+                "--cases" => options.cases = split_list(&value(name)?),
+                "--exclude" => options.exclude.extend(split_list(&value(name)?)),
+                "--runtime" => {
+                    options.runtimes = match value(name)?.as_str() {
+                        "tokio" => vec![Runtime::Tokio],
+                        "async-std" | "async_std" => vec![Runtime::AsyncStd],
+                        "both" => vec![Runtime::Tokio, Runtime::AsyncStd],
+                        other => {
+                            return Err(format!(
+                                "unknown runtime {other:?}: use tokio, async-std or both"
+                            ))
+                        }
+                    }
+                }
+                "--skip-install" => options.skip_install = true,
+                "--allow-unimplemented-compression" => {
+                    options.allow_unimplemented_compression = true
+                }
+                "--deny-unimplemented-compression" => {
+                    options.allow_unimplemented_compression = false
+                }
+                "--report-only" => options.report_only = true,
+                "--verbose" | "-v" => options.verbose = true,
+                "--help" | "-h" => return Err(USAGE.to_owned()),
+                other => return Err(format!("unknown option {other:?}\n{USAGE}")),
+            }
+        }
+        if options.cases.is_empty() {
+            return Err(format!("--cases needs at least one pattern\n{USAGE}"));
+        }
+        Ok(options)
+    }
+}
+
+fn split_list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Where everything of this task lives: `target/autobahn/`.
+struct Paths {
+    root: PathBuf,
+    dir: PathBuf,
+    venv: PathBuf,
+    reports: PathBuf,
+}
+
+impl Paths {
+    fn new() -> Paths {
+        let root = workspace_root();
+        let dir = root.join("target").join("autobahn");
+        Paths {
+            venv: dir.join("venv"),
+            reports: dir.join("reports"),
+            dir,
+            root,
+        }
+    }
+
+    fn wstest(&self) -> PathBuf {
+        self.venv.join("bin").join("wstest")
+    }
+
+    fn index(&self) -> PathBuf {
+        self.reports.join("index.json")
+    }
+}
+
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    let options = Options::parse(args)?;
+    let paths = Paths::new();
+    let started = Instant::now();
+
+    if !options.report_only {
+        fs::create_dir_all(&paths.dir)
+            .map_err(|e| format!("cannot create {}: {e}", paths.dir.display()))?;
+        let step = Instant::now();
+        install(&paths, options.skip_install)?;
+        println!("autobahn: TestSuite ready ({:.1?})", step.elapsed());
+
+        let step = Instant::now();
+        build_client(&paths)?;
+        println!("autobahn: client built ({:.1?})", step.elapsed());
+
+        run_suite(&paths, &options)?;
+    }
+
+    let index = fs::read_to_string(paths.index()).map_err(|e| {
+        format!(
+            "cannot read {}: {e} (did the client reach /updateReports?)",
+            paths.index().display()
+        )
+    })?;
+    let agents: Vec<String> = options.runtimes.iter().map(|r| r.agent()).collect();
+    let verdict = analyse(
+        &index,
+        &paths.reports,
+        &agents,
+        options.allow_unimplemented_compression,
+    )?;
+    print!("{}", verdict.text);
+    println!("autobahn: total {:.1?}", started.elapsed());
+    if verdict.failures > 0 {
+        return Err(format!(
+            "{} case result(s) did not pass; details above and in {}",
+            verdict.failures,
+            paths.reports.display()
+        ));
+    }
+    println!("autobahn: all cases passed");
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Install
+
+fn install(paths: &Paths, skip_install: bool) -> Result<(), String> {
+    if wstest_works(paths) {
+        return Ok(());
+    }
+    if skip_install {
+        return Err(format!(
+            "--skip-install given but {} does not run; drop --skip-install to install the \
+             Autobahn TestSuite there",
+            paths.wstest().display()
+        ));
+    }
+    println!(
+        "autobahn: installing autobahntestsuite=={AUTOBAHN_TESTSUITE_VERSION} into {} \
+         (Python {PYTHON2_VERSION})",
+        paths.venv.display()
+    );
+    if paths.venv.exists() {
+        fs::remove_dir_all(&paths.venv)
+            .map_err(|e| format!("cannot remove broken {}: {e}", paths.venv.display()))?;
+    }
+    let log = paths.dir.join("install.log");
+    let python = python2();
+    run_logged(
+        python2_command(&python)
+            .args(["-m", "pip", "install", "--quiet"])
+            .arg(VIRTUALENV_REQUIREMENT),
+        &log,
+        "installing virtualenv for Python 2.7",
+    )?;
+    run_logged(
+        python2_command(&python)
+            .args(["-m", "virtualenv"])
+            .arg(&paths.venv),
+        &log,
+        "creating the Python 2.7 virtualenv",
+    )?;
+    run_logged(
+        Command::new(paths.venv.join("bin").join("pip"))
+            .args(["install", "--quiet"])
+            .arg(format!("autobahntestsuite=={AUTOBAHN_TESTSUITE_VERSION}")),
+        &log,
+        "installing autobahntestsuite",
+    )?;
+    if !wstest_works(paths) {
+        return Err(format!(
+            "autobahntestsuite installed but {} --help fails; see {}",
+            paths.wstest().display(),
+            log.display()
+        ));
+    }
+    Ok(())
+}
+
+/// Whether the cached TestSuite runs.
+fn wstest_works(paths: &Paths) -> bool {
+    paths.wstest().is_file()
+        && Command::new(paths.wstest())
+            .arg("--help")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+}
+
+/// The Python 2.7 interpreter: `$AIOWS_PYTHON2`, else pyenv's 2.7.18 by path, else the
+/// `python` shim with `PYENV_VERSION` set.
+fn python2() -> OsString {
+    if let Some(python) = std::env::var_os("AIOWS_PYTHON2") {
+        return python;
+    }
+    let pyenv_root = std::env::var_os("PYENV_ROOT")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".pyenv")));
+    if let Some(root) = pyenv_root {
+        let python = root
+            .join("versions")
+            .join(PYTHON2_VERSION)
+            .join("bin")
+            .join("python");
+        if python.is_file() {
+            return python.into_os_string();
+        }
+    }
+    OsString::from("python")
+}
+
+fn python2_command(python: &OsString) -> Command {
+    let mut command = Command::new(python);
+    command.env("PYENV_VERSION", PYTHON2_VERSION);
+    command
+}
+
+/// Runs `command` with its output appended to `log`; on failure the error shows the log's
+/// tail.
+fn run_logged(command: &mut Command, log: &Path, what: &str) -> Result<(), String> {
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .map_err(|e| format!("cannot open {}: {e}", log.display()))?;
+    let err_file = file
+        .try_clone()
+        .map_err(|e| format!("cannot open {}: {e}", log.display()))?;
+    let status = command
+        .stdin(Stdio::null())
+        .stdout(file)
+        .stderr(err_file)
+        .status()
+        .map_err(|e| {
+            format!(
+                "{what}: cannot start {:?}: {e} (is pyenv with Python {PYTHON2_VERSION} \
+                 installed? set AIOWS_PYTHON2 to a Python 2.7 interpreter otherwise)",
+                command.get_program()
+            )
+        })?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} failed ({status}); last lines of {}:\n{}",
+            log.display(),
+            tail(log, 20)
+        ))
+    }
+}
+
+/// The last `lines` lines of a text file (empty if unreadable).
+fn tail(path: &Path, lines: usize) -> String {
+    let text = fs::read(path)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+// ---------------------------------------------------------------------------------------
+// Run
+
+fn cargo() -> OsString {
+    std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"))
+}
+
+fn client_command(paths: &Paths, subcommand: &str) -> Command {
+    let mut command = Command::new(cargo());
+    command
+        .current_dir(&paths.root)
+        .args([subcommand, "--release", "--package", EXAMPLES_PACKAGE])
+        .args(["--example", CLIENT_EXAMPLE])
+        .stdin(Stdio::null());
+    command
+}
+
+/// Builds the client before the server starts, so the build does not race the server.
+fn build_client(paths: &Paths) -> Result<(), String> {
+    let status = client_command(paths, "build")
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "building the {CLIENT_EXAMPLE} example failed ({status})"
+        ))
+    }
+}
+
+/// The fuzzing server; killed when dropped, so every exit path stops it.
+struct Server {
+    child: Child,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // The server may already be gone; both calls failing is fine then.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn run_suite(paths: &Paths, options: &Options) -> Result<(), String> {
+    if paths.reports.exists() {
+        fs::remove_dir_all(&paths.reports)
+            .map_err(|e| format!("cannot clear old reports {}: {e}", paths.reports.display()))?;
+    }
+    let port = free_port()?;
+    let spec = paths.dir.join("spec.json");
+    fs::write(&spec, spec_json(port, &paths.reports, options))
+        .map_err(|e| format!("cannot write {}: {e}", spec.display()))?;
+
+    let log = paths.dir.join("server.log");
+    let log_file =
+        fs::File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
+    let err_file = log_file
+        .try_clone()
+        .map_err(|e| format!("cannot open {}: {e}", log.display()))?;
+    let step = Instant::now();
+    let child = Command::new(paths.wstest())
+        .current_dir(&paths.dir)
+        .args(["--mode", "fuzzingserver", "--webport", "0", "--spec"])
+        .arg(&spec)
+        .stdin(Stdio::null())
+        .stdout(log_file)
+        .stderr(err_file)
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", paths.wstest().display()))?;
+    let mut server = Server { child };
+    wait_for_port(&mut server, port, &log)?;
+    println!(
+        "autobahn: fuzzing server on ws://127.0.0.1:{port} ({:.1?}; log {})",
+        step.elapsed(),
+        log.display()
+    );
+
+    let mut failed = Vec::new();
+    for runtime in &options.runtimes {
+        let step = Instant::now();
+        let agent = runtime.agent();
+        println!("autobahn: running agent {agent}");
+        let mut command = client_command(paths, "run");
+        command
+            .arg("--")
+            .args(["--url", &format!("ws://127.0.0.1:{port}")])
+            .args(["--agent", &agent])
+            .args(["--runtime", runtime.flag()]);
+        if options.verbose {
+            command.arg("--verbose");
+        }
+        let status = command
+            .status()
+            .map_err(|e| format!("cannot run cargo: {e}"))?;
+        println!(
+            "autobahn: agent {agent} finished in {:.1?} ({status})",
+            step.elapsed()
+        );
+        if !status.success() {
+            failed.push(agent);
+        }
+    }
+    drop(server);
+
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        // Show what the reports hold before failing, when there are any.
+        if let Ok(index) = fs::read_to_string(paths.index()) {
+            let agents: Vec<String> = options.runtimes.iter().map(|r| r.agent()).collect();
+            if let Ok(verdict) = analyse(
+                &index,
+                &paths.reports,
+                &agents,
+                options.allow_unimplemented_compression,
+            ) {
+                print!("{}", verdict.text);
+            }
+        }
+        Err(format!(
+            "the client failed for agent(s) {} (its output above says why)",
+            failed.join(", ")
+        ))
+    }
+}
+
+/// A port on 127.0.0.1 that was free a moment ago.
+fn free_port() -> Result<u16, String> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .map_err(|e| format!("cannot find a free port on 127.0.0.1: {e}"))?;
+    listener
+        .local_addr()
+        .map(|addr| addr.port())
+        .map_err(|e| format!("cannot find a free port on 127.0.0.1: {e}"))
+}
+
+fn wait_for_port(server: &mut Server, port: u16, log: &Path) -> Result<(), String> {
+    let deadline = Instant::now() + SERVER_START_TIMEOUT;
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    loop {
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok() {
+            return Ok(());
+        }
+        match server.child.try_wait() {
+            Ok(Some(status)) => {
+                return Err(format!(
+                    "the fuzzing server exited ({status}) before accepting connections; last \
+                     lines of {}:\n{}",
+                    log.display(),
+                    tail(log, 20)
+                ))
+            }
+            Ok(None) => {}
+            Err(e) => return Err(format!("cannot watch the fuzzing server: {e}")),
+        }
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "the fuzzing server did not accept connections on 127.0.0.1:{port} within \
+                 {SERVER_START_TIMEOUT:?}; last lines of {}:\n{}",
+                log.display(),
+                tail(log, 20)
+            ));
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn spec_json(port: u16, outdir: &Path, options: &Options) -> String {
+    let list = |items: &[String]| {
+        items
+            .iter()
+            .map(|s| json_string(s))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "{{\n  \"url\": \"ws://127.0.0.1:{port}\",\n  \"outdir\": {},\n  \"cases\": [{}],\n  \
+         \"exclude-cases\": [{}],\n  \"exclude-agent-cases\": {{}}\n}}\n",
+        json_string(&outdir.to_string_lossy()),
+        list(&options.cases),
+        list(&options.exclude),
+    )
+}
+
+fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+// ---------------------------------------------------------------------------------------
+// Analysis
+
+/// The printed summary and how many case results failed.
+#[derive(Debug)]
+struct Verdict {
+    text: String,
+    failures: usize,
+}
+
+/// One case result from `index.json`.
+#[derive(Debug)]
+struct CaseResult {
+    id: String,
+    behavior: String,
+    behavior_close: String,
+    report_file: Option<String>,
+}
+
+/// How a case result is judged.
+#[derive(Debug, PartialEq, Eq)]
+enum Judgement {
+    Pass,
+    /// UNIMPLEMENTED compression case, accepted by the flag.
+    Exempt,
+    Fail,
+}
+
+fn judge(case: &CaseResult, allow_unimplemented_compression: bool) -> Judgement {
+    let passing = |b: &str| PASSING.contains(&b);
+    if passing(&case.behavior) && passing(&case.behavior_close) {
+        return Judgement::Pass;
+    }
+    if allow_unimplemented_compression
+        && COMPRESSION_GROUPS.contains(&group(&case.id))
+        && case.behavior == UNIMPLEMENTED
+        && (case.behavior_close == UNIMPLEMENTED || passing(&case.behavior_close))
+    {
+        return Judgement::Exempt;
+    }
+    Judgement::Fail
+}
+
+/// The case group: the number before the first dot (`6` for `6.4.1`).
+fn group(id: &str) -> u32 {
+    id.split('.')
+        .next()
+        .and_then(|g| g.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Sort key for case ids: numerically by each dotted part.
+fn case_key(id: &str) -> Vec<u32> {
+    id.split('.')
+        .map(|p| p.parse().unwrap_or(u32::MAX))
+        .collect()
+}
+
+/// Reads `index.json`, checks `agents` ran and prints the summary.
+fn analyse(
+    index: &str,
+    reports: &Path,
+    agents: &[String],
+    allow_unimplemented_compression: bool,
+) -> Result<Verdict, String> {
+    let value = json::parse(index).map_err(|e| format!("index.json is not valid JSON: {e}"))?;
+    let json::Value::Object(all) = value else {
+        return Err("index.json: expected an object of agents".to_owned());
+    };
+    let mut results: BTreeMap<String, Vec<CaseResult>> = BTreeMap::new();
+    for (agent, cases) in &all {
+        let json::Value::Object(cases) = cases else {
+            return Err(format!("index.json: agent {agent:?} is not an object"));
+        };
+        let mut list = Vec::new();
+        for (id, case) in cases {
+            let field = |name: &str| case.get(name).and_then(json::Value::as_str);
+            list.push(CaseResult {
+                id: id.clone(),
+                behavior: field("behavior").unwrap_or("MISSING").to_owned(),
+                behavior_close: field("behaviorClose").unwrap_or("MISSING").to_owned(),
+                report_file: field("reportfile").map(str::to_owned),
+            });
+        }
+        list.sort_by_key(|c| case_key(&c.id));
+        results.insert(agent.clone(), list);
+    }
+
+    // Every case any agent ran is expected from every agent we asked for.
+    let all_ids: BTreeSet<String> = results
+        .values()
+        .flat_map(|cases| cases.iter().map(|c| c.id.clone()))
+        .collect();
+
+    let mut text = String::new();
+    let mut failures = 0;
+    for agent in agents {
+        let Some(cases) = results.get(agent) else {
+            let _ = writeln!(text, "\nagent {agent}: NO RESULTS in index.json");
+            failures += 1;
+            continue;
+        };
+        let (summary, agent_failures) = agent_summary(
+            agent,
+            cases,
+            &all_ids,
+            reports,
+            allow_unimplemented_compression,
+        );
+        text.push_str(&summary);
+        failures += agent_failures;
+    }
+    Ok(Verdict { text, failures })
+}
+
+fn agent_summary(
+    agent: &str,
+    cases: &[CaseResult],
+    all_ids: &BTreeSet<String>,
+    reports: &Path,
+    allow_unimplemented_compression: bool,
+) -> (String, usize) {
+    let mut text = String::new();
+    // Columns: every behaviour value seen, passing ones first.
+    let mut columns: Vec<String> = PASSING.iter().map(|s| (*s).to_owned()).collect();
+    for case in cases {
+        if !columns.contains(&case.behavior) {
+            columns.push(case.behavior.clone());
+        }
+    }
+    let mut per_group: BTreeMap<u32, BTreeMap<&str, usize>> = BTreeMap::new();
+    let mut close_counts: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut failing = Vec::new();
+    let mut exempt = 0usize;
+    for case in cases {
+        *per_group
+            .entry(group(&case.id))
+            .or_default()
+            .entry(case.behavior.as_str())
+            .or_default() += 1;
+        *close_counts
+            .entry(case.behavior_close.as_str())
+            .or_default() += 1;
+        match judge(case, allow_unimplemented_compression) {
+            Judgement::Pass => {}
+            Judgement::Exempt => exempt += 1,
+            Judgement::Fail => failing.push(case),
+        }
+    }
+    let ran: BTreeSet<&str> = cases.iter().map(|c| c.id.as_str()).collect();
+    let mut missing: Vec<&String> = all_ids
+        .iter()
+        .filter(|id| !ran.contains(id.as_str()))
+        .collect();
+    missing.sort_by_key(|id| case_key(id));
+
+    let _ = writeln!(text, "\nagent {agent}: {} cases", cases.len());
+    let width = |s: &str| s.len().max(5);
+    let _ = write!(text, "  {:>5} {:>5}", "group", "cases");
+    for column in &columns {
+        let _ = write!(text, " {:>w$}", column, w = width(column));
+    }
+    text.push('\n');
+    let mut totals: BTreeMap<&str, usize> = BTreeMap::new();
+    for (group, counts) in &per_group {
+        let n: usize = counts.values().sum();
+        let _ = write!(text, "  {group:>5} {n:>5}");
+        for column in &columns {
+            let count = counts.get(column.as_str()).copied().unwrap_or(0);
+            *totals.entry(column.as_str()).or_default() += count;
+            let shown = if count == 0 {
+                ".".to_owned()
+            } else {
+                count.to_string()
+            };
+            let _ = write!(text, " {:>w$}", shown, w = width(column));
+        }
+        text.push('\n');
+    }
+    let _ = write!(text, "  {:>5} {:>5}", "all", cases.len());
+    for column in &columns {
+        let count = totals.get(column.as_str()).copied().unwrap_or(0);
+        let _ = write!(text, " {:>w$}", count, w = width(column));
+    }
+    text.push('\n');
+    let close: Vec<String> = close_counts
+        .iter()
+        .map(|(behaviour, n)| format!("{behaviour} {n}"))
+        .collect();
+    let _ = writeln!(text, "  behaviorClose: {}", close.join(", "));
+    if exempt > 0 {
+        let _ = writeln!(
+            text,
+            "  {exempt} compression case(s) UNIMPLEMENTED, accepted while \
+             --allow-unimplemented-compression is on (ALLOW_UNIMPLEMENTED_COMPRESSION)"
+        );
+    }
+    if !failing.is_empty() {
+        let _ = writeln!(text, "  {} case(s) did not pass:", failing.len());
+        for case in &failing {
+            let _ = writeln!(
+                text,
+                "    {:<8} behavior={} behaviorClose={}",
+                case.id, case.behavior, case.behavior_close
+            );
+            if let Some(detail) = case
+                .report_file
+                .as_deref()
+                .and_then(|f| case_detail(&reports.join(f)))
+            {
+                text.push_str(&detail);
+            }
+        }
+    }
+    if !missing.is_empty() {
+        let ids: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
+        let _ = writeln!(
+            text,
+            "  {} case(s) MISSING (run by another agent, not by this one): {}",
+            missing.len(),
+            ids.join(" ")
+        );
+    }
+    (text, failing.len() + missing.len())
+}
+
+/// The suite's own explanation of a case result, from its per-case JSON report:
+/// what it expected, what it received and how the connection closed.
+fn case_detail(path: &Path) -> Option<String> {
+    let text = fs::read_to_string(path).ok()?;
+    let value = json::parse(&text).ok()?;
+    let field = |name: &str| value.get(name).map(json::Value::to_compact);
+    let mut out = String::new();
+    for (name, label, max) in [
+        ("description", "case", 160),
+        ("result", "result", 300),
+        ("expected", "expected", 300),
+        ("received", "received", 300),
+        ("resultClose", "close", 300),
+        ("expectedClose", "expectedClose", 300),
+    ] {
+        if let Some(s) = field(name) {
+            let _ = writeln!(out, "             {label}: {}", shorten(&s, max));
+        }
+    }
+    let codes: Vec<String> = [
+        "localCloseCode",
+        "remoteCloseCode",
+        "remoteCloseReason",
+        "wasClean",
+        "wasNotCleanReason",
+    ]
+    .iter()
+    .filter_map(|name| field(name).map(|v| format!("{name}={}", shorten(&v, 80))))
+    .collect();
+    if !codes.is_empty() {
+        let _ = writeln!(out, "             {}", codes.join(", "));
+    }
+    Some(out)
+}
+
+fn shorten(s: &str, max: usize) -> String {
+    let flat: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() <= max {
+        flat
+    } else {
+        let cut: String = flat.chars().take(max).collect();
+        format!("{cut} ...")
+    }
+}
+
+/// Just enough JSON to read Autobahn's reports (std only).
+mod json {
+    use std::collections::BTreeMap;
+    use std::fmt::Write as _;
+
+    /// A parsed JSON value. Numbers keep their source text.
+    #[derive(Debug, Clone, PartialEq)]
+    pub(super) enum Value {
+        Null,
+        Bool(bool),
+        Number(String),
+        String(String),
+        Array(Vec<Value>),
+        Object(BTreeMap<String, Value>),
+    }
+
+    impl Value {
+        pub(super) fn get(&self, key: &str) -> Option<&Value> {
+            match self {
+                Value::Object(map) => map.get(key),
+                _ => None,
+            }
+        }
+
+        pub(super) fn as_str(&self) -> Option<&str> {
+            match self {
+                Value::String(s) => Some(s),
+                _ => None,
+            }
+        }
+
+        /// A short rendering for messages (strings without quotes).
+        pub(super) fn to_compact(&self) -> String {
+            match self {
+                Value::Null => "null".to_owned(),
+                Value::Bool(b) => b.to_string(),
+                Value::Number(n) => n.clone(),
+                Value::String(s) => s.clone(),
+                Value::Array(items) => {
+                    let inner: Vec<String> = items.iter().map(Value::to_compact).collect();
+                    format!("[{}]", inner.join(", "))
+                }
+                Value::Object(map) => {
+                    let mut out = String::from("{");
+                    for (i, (k, v)) in map.iter().enumerate() {
+                        if i > 0 {
+                            out.push_str(", ");
+                        }
+                        let _ = write!(out, "{k}: {}", v.to_compact());
+                    }
+                    out.push('}');
+                    out
+                }
+            }
+        }
+    }
+
+    /// Deepest nesting accepted (the reports nest a few levels).
+    const MAX_DEPTH: usize = 128;
+
+    pub(super) fn parse(text: &str) -> Result<Value, String> {
+        let mut parser = Parser {
+            bytes: text.as_bytes(),
+            pos: 0,
+        };
+        let value = parser.value(0)?;
+        parser.skip_ws();
+        if parser.pos != parser.bytes.len() {
+            return Err(parser.error("trailing characters"));
+        }
+        Ok(value)
+    }
+
+    struct Parser<'a> {
+        bytes: &'a [u8],
+        pos: usize,
+    }
+
+    impl Parser<'_> {
+        fn error(&self, what: &str) -> String {
+            format!("{what} at byte {}", self.pos)
+        }
+
+        fn skip_ws(&mut self) {
+            while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes.get(self.pos) {
+                self.pos += 1;
+            }
+        }
+
+        fn peek(&self) -> Option<u8> {
+            self.bytes.get(self.pos).copied()
+        }
+
+        fn expect(&mut self, byte: u8) -> Result<(), String> {
+            if self.peek() == Some(byte) {
+                self.pos += 1;
+                Ok(())
+            } else {
+                Err(self.error(&format!("expected '{}'", byte as char)))
+            }
+        }
+
+        fn literal(&mut self, word: &str, value: Value) -> Result<Value, String> {
+            if self.bytes[self.pos..].starts_with(word.as_bytes()) {
+                self.pos += word.len();
+                Ok(value)
+            } else {
+                Err(self.error("unexpected token"))
+            }
+        }
+
+        fn value(&mut self, depth: usize) -> Result<Value, String> {
+            if depth > MAX_DEPTH {
+                return Err(self.error("nested too deeply"));
+            }
+            self.skip_ws();
+            match self.peek() {
+                Some(b'{') => self.object(depth),
+                Some(b'[') => self.array(depth),
+                Some(b'"') => self.string().map(Value::String),
+                Some(b't') => self.literal("true", Value::Bool(true)),
+                Some(b'f') => self.literal("false", Value::Bool(false)),
+                Some(b'n') => self.literal("null", Value::Null),
+                Some(b'-' | b'0'..=b'9') => self.number(),
+                Some(_) => Err(self.error("unexpected character")),
+                None => Err(self.error("unexpected end")),
+            }
+        }
+
+        fn object(&mut self, depth: usize) -> Result<Value, String> {
+            self.expect(b'{')?;
+            let mut map = BTreeMap::new();
+            self.skip_ws();
+            if self.peek() == Some(b'}') {
+                self.pos += 1;
+                return Ok(Value::Object(map));
+            }
+            loop {
+                self.skip_ws();
+                let key = self.string()?;
+                self.skip_ws();
+                self.expect(b':')?;
+                let value = self.value(depth + 1)?;
+                map.insert(key, value);
+                self.skip_ws();
+                match self.peek() {
+                    Some(b',') => self.pos += 1,
+                    Some(b'}') => {
+                        self.pos += 1;
+                        return Ok(Value::Object(map));
+                    }
+                    _ => return Err(self.error("expected ',' or '}'")),
+                }
+            }
+        }
+
+        fn array(&mut self, depth: usize) -> Result<Value, String> {
+            self.expect(b'[')?;
+            let mut items = Vec::new();
+            self.skip_ws();
+            if self.peek() == Some(b']') {
+                self.pos += 1;
+                return Ok(Value::Array(items));
+            }
+            loop {
+                items.push(self.value(depth + 1)?);
+                self.skip_ws();
+                match self.peek() {
+                    Some(b',') => self.pos += 1,
+                    Some(b']') => {
+                        self.pos += 1;
+                        return Ok(Value::Array(items));
+                    }
+                    _ => return Err(self.error("expected ',' or ']'")),
+                }
+            }
+        }
+
+        fn number(&mut self) -> Result<Value, String> {
+            let start = self.pos;
+            while let Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9') = self.peek() {
+                self.pos += 1;
+            }
+            let text = std::str::from_utf8(&self.bytes[start..self.pos])
+                .map_err(|_| self.error("bad number"))?;
+            if text.parse::<f64>().is_err() {
+                return Err(self.error("bad number"));
+            }
+            Ok(Value::Number(text.to_owned()))
+        }
+
+        fn hex4(&mut self) -> Result<u32, String> {
+            let digits = self
+                .bytes
+                .get(self.pos..self.pos + 4)
+                .ok_or_else(|| self.error("short \\u escape"))?;
+            let text = std::str::from_utf8(digits).map_err(|_| self.error("bad \\u escape"))?;
+            let value = u32::from_str_radix(text, 16).map_err(|_| self.error("bad \\u escape"))?;
+            self.pos += 4;
+            Ok(value)
+        }
+
+        fn string(&mut self) -> Result<String, String> {
+            self.expect(b'"')?;
+            let mut out = Vec::new();
+            loop {
+                let byte = self
+                    .peek()
+                    .ok_or_else(|| self.error("unterminated string"))?;
+                self.pos += 1;
+                match byte {
+                    b'"' => break,
+                    b'\\' => {
+                        let escape = self.peek().ok_or_else(|| self.error("bad escape"))?;
+                        self.pos += 1;
+                        let c = match escape {
+                            b'"' => '"',
+                            b'\\' => '\\',
+                            b'/' => '/',
+                            b'b' => '\u{8}',
+                            b'f' => '\u{c}',
+                            b'n' => '\n',
+                            b'r' => '\r',
+                            b't' => '\t',
+                            b'u' => {
+                                let first = self.hex4()?;
+                                let code = if (0xD800..0xDC00).contains(&first)
+                                    && self.bytes[self.pos..].starts_with(b"\\u")
+                                {
+                                    self.pos += 2;
+                                    let second = self.hex4()?;
+                                    if (0xDC00..0xE000).contains(&second) {
+                                        0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00)
+                                    } else {
+                                        0xFFFD
+                                    }
+                                } else {
+                                    first
+                                };
+                                char::from_u32(code).unwrap_or('\u{FFFD}')
+                            }
+                            _ => return Err(self.error("bad escape")),
+                        };
+                        let mut buf = [0u8; 4];
+                        out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                    }
+                    b => out.push(b),
+                }
+            }
+            String::from_utf8(out).map_err(|_| self.error("string is not UTF-8"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INDEX: &str = r#"{
+   "aiowebsocket-tokio": {
+      "1.1.1": {"behavior": "OK", "behaviorClose": "OK", "duration": 2,
+                "remoteCloseCode": 1000, "reportfile": "x_1_1_1.json"},
+      "6.4.1": {"behavior": "NON-STRICT", "behaviorClose": "OK", "duration": 2,
+                "remoteCloseCode": 1007, "reportfile": "x_6_4_1.json"},
+      "7.1.6": {"behavior": "INFORMATIONAL", "behaviorClose": "INFORMATIONAL",
+                "duration": 2, "remoteCloseCode": null, "reportfile": "x_7_1_6.json"},
+      "12.1.1": {"behavior": "UNIMPLEMENTED", "behaviorClose": "UNIMPLEMENTED",
+                 "duration": 0, "remoteCloseCode": null, "reportfile": "x_12_1_1.json"},
+      "2.10": {"behavior": "OK", "behaviorClose": "WRONG CODE", "duration": 1,
+               "remoteCloseCode": 1002, "reportfile": "x_2_10.json"}
+   },
+   "aiowebsocket-async-std": {
+      "1.1.1": {"behavior": "OK", "behaviorClose": "OK", "duration": 2,
+                "remoteCloseCode": 1000, "reportfile": "y_1_1_1.json"}
+   }
+}"#;
+
+    fn agents() -> Vec<String> {
+        vec![
+            "aiowebsocket-tokio".to_owned(),
+            "aiowebsocket-async-std".to_owned(),
+        ]
+    }
+
+    #[test]
+    fn json_parses_nested_values_and_escapes() {
+        let v = json::parse(r#" {"a": [1, -2.5e3, true, null], "b": "x\"\u00e9\ud83d\ude00\n"} "#)
+            .unwrap();
+        assert_eq!(v.get("b").and_then(json::Value::as_str), Some("x\"é😀\n"));
+        assert_eq!(
+            v.get("a").map(json::Value::to_compact).as_deref(),
+            Some("[1, -2.5e3, true, null]")
+        );
+    }
+
+    #[test]
+    fn json_rejects_malformed_input() {
+        for bad in [
+            "",
+            "{",
+            r#"{"a" 1}"#,
+            r#"{"a": 1,}"#,
+            "[1 2]",
+            r#""unterminated"#,
+            "tru",
+            "{} x",
+            "1.2.3",
+        ] {
+            assert!(json::parse(bad).is_err(), "{bad:?} should not parse");
+        }
+        let deep = "[".repeat(1000) + &"]".repeat(1000);
+        assert!(json::parse(&deep).is_err());
+    }
+
+    #[test]
+    fn analysis_counts_failures_exemptions_and_missing_cases() {
+        let dir = Path::new("/nonexistent");
+        let verdict = analyse(INDEX, dir, &agents(), true).unwrap();
+        // tokio: 6.4.1 NON-STRICT and 2.10 WRONG CODE fail; 12.1.1 exempt.
+        // async-std: 4 cases missing.
+        assert_eq!(verdict.failures, 2 + 4, "{}", verdict.text);
+        assert!(verdict.text.contains("6.4.1"), "{}", verdict.text);
+        assert!(verdict.text.contains("behaviorClose=WRONG CODE"));
+        assert!(verdict.text.contains("1 compression case(s) UNIMPLEMENTED"));
+        assert!(verdict.text.contains("4 case(s) MISSING"));
+
+        let strict = analyse(INDEX, dir, &agents(), false).unwrap();
+        assert_eq!(strict.failures, 3 + 4, "{}", strict.text);
+    }
+
+    #[test]
+    fn analysis_reports_an_agent_without_results() {
+        let verdict = analyse(
+            INDEX,
+            Path::new("/nonexistent"),
+            &["someone-else".to_owned()],
+            true,
+        )
+        .unwrap();
+        assert_eq!(verdict.failures, 1);
+        assert!(verdict.text.contains("NO RESULTS"));
+    }
+
+    #[test]
+    fn only_compression_groups_may_be_unimplemented() {
+        let case = |id: &str, b: &str, c: &str| CaseResult {
+            id: id.to_owned(),
+            behavior: b.to_owned(),
+            behavior_close: c.to_owned(),
+            report_file: None,
+        };
+        let u = UNIMPLEMENTED;
+        assert_eq!(judge(&case("13.7.18", u, u), true), Judgement::Exempt);
+        assert_eq!(judge(&case("13.7.18", u, u), false), Judgement::Fail);
+        assert_eq!(judge(&case("5.1", u, u), true), Judgement::Fail);
+        assert_eq!(
+            judge(&case("12.1.1", "OK", "FAILED"), true),
+            Judgement::Fail
+        );
+        assert_eq!(
+            judge(&case("7.1.6", "INFORMATIONAL", "OK"), false),
+            Judgement::Pass
+        );
+        assert_eq!(judge(&case("1.1.1", "FAILED", "OK"), true), Judgement::Fail);
+    }
+
+    #[test]
+    fn case_ids_sort_numerically() {
+        let mut ids = vec!["10.1.1", "9.1.1", "1.1.10", "1.1.2", "12.1.1"];
+        ids.sort_by_key(|id| case_key(id));
+        assert_eq!(ids, ["1.1.2", "1.1.10", "9.1.1", "10.1.1", "12.1.1"]);
+    }
+
+    #[test]
+    fn options_parse_and_reject() {
+        let args = |s: &[&str]| s.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>();
+        let o = Options::parse(&args(&[
+            "--cases",
+            "1.*, 2.*",
+            "--runtime=async-std",
+            "--skip-install",
+        ]))
+        .unwrap();
+        assert_eq!(o.cases, ["1.*", "2.*"]);
+        assert_eq!(o.runtimes, [Runtime::AsyncStd]);
+        assert!(o.skip_install);
+        assert_eq!(
+            o.allow_unimplemented_compression,
+            ALLOW_UNIMPLEMENTED_COMPRESSION
+        );
+        let o = Options::parse(&args(&["--deny-unimplemented-compression"])).unwrap();
+        assert!(!o.allow_unimplemented_compression);
+        assert_eq!(o.runtimes.len(), 2);
+        assert!(Options::parse(&args(&["--runtime", "smol"])).is_err());
+        assert!(Options::parse(&args(&["--cases"])).is_err());
+        assert!(Options::parse(&args(&["--bogus"])).is_err());
+    }
+
+    #[test]
+    fn spec_is_valid_json_with_escaped_paths() {
+        let o = Options::parse(&["--exclude".to_owned(), "9.*".to_owned()]).unwrap();
+        let spec = spec_json(9001, Path::new("/tmp/a \"b\"/reports"), &o);
+        let v = json::parse(&spec).unwrap();
+        assert_eq!(
+            v.get("url").and_then(json::Value::as_str),
+            Some("ws://127.0.0.1:9001")
+        );
+        assert_eq!(
+            v.get("outdir").and_then(json::Value::as_str),
+            Some("/tmp/a \"b\"/reports")
+        );
+        assert_eq!(
+            v.get("exclude-cases")
+                .map(json::Value::to_compact)
+                .as_deref(),
+            Some("[9.*]")
+        );
+    }
 }
