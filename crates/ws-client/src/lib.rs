@@ -1,4 +1,39 @@
-//! `ws-client` — under construction (see ARCHITECTURE.md for the contract).
+//! # ws-client — the WebSocket connection, sans-I/O core and async driver
+//!
+//! `ws-client` sits between the byte-level crates and the runtimes:
+//!
+//! ```text
+//!  socket ─bytes─▶ ws_frame::HeaderDecoder ─▶ proto::Connection ─Message─▶ user
+//!                  (headers, unmasking)       (UTF-8, inflate, assembly,
+//!                                              limits, ping/close replies)
+//!  user ─Message─▶ proto::Connection ─▶ header encode + mask ─bytes─▶ socket
+//! ```
+//!
+//! * [`Connection`] ([`proto`]) is the deterministic state machine of one connection after
+//!   the opening handshake: bytes and time in, [`Message`]s and bytes out, no I/O, no
+//!   clock. Every rule of RFC 6455 (and RFC 7692 compression, feature `deflate`) lives there.
+//! * [`Message`], [`Utf8Bytes`], [`CloseFrame`] ([`message`]) are what users send and get.
+//! * [`Config`] ([`config`]) holds limits, timeouts, keepalive and compression settings.
+//! * [`Error`] ([`error`]) is the one error type, grouped by who is at fault.
+//! * The async `WebSocket` over any `futures-io` stream, its split halves and the handshake
+//!   drivers live in `stream`, `split` and `handshake`; runtime crates supply sockets and
+//!   timers.
+//!
+//! ```
+//! use ws_client::{CloseCode, Config, Connection, Message, Role};
+//!
+//! let mut client = Connection::new(Role::Client, Config::default());
+//! let mut server = Connection::new(Role::Server, Config::default());
+//!
+//! client.send(Message::text("ping me"))?;
+//! client.close(CloseCode::NORMAL, "done")?;
+//! server.receive_data(client.pending_output()); // a driver moves these bytes
+//!
+//! assert_eq!(server.poll_message()?, Some(Message::text("ping me")));
+//! assert_eq!(server.poll_message()?, Some(Message::close(CloseCode::NORMAL, "done")));
+//! assert!(server.wants_write()); // the echoed close, queued automatically
+//! # Ok::<(), ws_client::Error>(())
+//! ```
 #![forbid(unsafe_code)]
 
 pub mod config;
@@ -13,3 +48,9 @@ pub mod rt;
 pub mod split;
 pub mod stream;
 pub mod utf8;
+
+pub use config::{Config, Keepalive};
+pub use error::{Error, ProtocolError, Step, UsageError};
+pub use message::{CloseFrame, Message, Utf8Bytes};
+pub use proto::{Connection, State};
+pub use ws_frame::{CloseCode, Role};
