@@ -112,9 +112,9 @@ fn median(v: &mut [f64]) -> f64 {
 
 /// Formats a byte count as `20 B`, `16 KiB`, `4 MiB`.
 fn human_size(n: usize) -> String {
-    if n >= 1 << 20 && n % (1 << 20) == 0 {
+    if n >= 1 << 20 && n.trailing_zeros() >= 20 {
         format!("{} MiB", n >> 20)
-    } else if n >= 1 << 10 && n % (1 << 10) == 0 {
+    } else if n >= 1 << 10 && n.trailing_zeros() >= 10 {
         format!("{} KiB", n >> 10)
     } else {
         format!("{n} B")
