@@ -1,5 +1,6 @@
 //! Client role: building the upgrade request and checking the server's answer.
 
+use std::fmt;
 use std::fmt::Write as _;
 
 use base64::engine::general_purpose::STANDARD;
@@ -92,7 +93,7 @@ enum UserHeader {
 /// * `Origin`: the same as [`origin`](Self::origin); whichever is given last is sent, once.
 /// * anything else (`User-Agent`, `Cookie`, `Authorization`, ...): sent as given, in the
 ///   order given, after the handshake's own headers. No `User-Agent` is sent by default.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct RequestBuilder {
     url: Url,
     target: Target,
@@ -379,8 +380,39 @@ fn percent_decode(s: &str) -> Vec<u8> {
     out
 }
 
+/// Debug output shows header names but not values, and no URL password, so that it can be
+/// logged without leaking credentials or cookies.
+impl fmt::Debug for RequestBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self
+            .headers
+            .iter()
+            .map(|h| match h {
+                UserHeader::Pair(n, _) => n.as_str(),
+                UserHeader::Malformed(_) => "<malformed>",
+            })
+            .collect();
+        f.debug_struct("RequestBuilder")
+            .field("url", &redacted(&self.url))
+            .field("target", &self.target)
+            .field("headers", &names)
+            .field("subprotocols", &self.protocols)
+            .field("extensions", &self.extensions)
+            .finish()
+    }
+}
+
+/// The URL without its password, for Debug output.
+fn redacted(url: &Url) -> String {
+    let mut u = url.clone();
+    if u.password().is_some() {
+        let _ = u.set_password(Some("***"));
+    }
+    u.to_string()
+}
+
 /// An encoded upgrade request, and what is needed to check the server's answer.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ClientRequest {
     bytes: Vec<u8>,
     key: String,
@@ -388,6 +420,21 @@ pub struct ClientRequest {
     url: Url,
     protocols: Vec<String>,
     extensions: Vec<String>,
+}
+
+/// Debug output shows the target, key and subprotocols but not the header bytes, and no URL
+/// password.
+impl fmt::Debug for ClientRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientRequest")
+            .field("url", &redacted(&self.url))
+            .field("target", &self.target)
+            .field("key", &self.key)
+            .field("subprotocols", &self.protocols)
+            .field("extensions", &self.extensions)
+            .field("len", &self.bytes.len())
+            .finish()
+    }
 }
 
 /// What the server agreed to in a valid 101 response.

@@ -1,2 +1,76 @@
-//! `ws-handshake` — not implemented yet (see ARCHITECTURE.md).
+//! The WebSocket opening handshake (RFC 6455 section 4) as plain bytes in and out.
+//!
+//! Before any frame, a WebSocket client sends an HTTP/1.1 `GET` asking to upgrade and the
+//! server answers `101 Switching Protocols`. This crate builds and checks those two heads,
+//! for the client role (the main use) and a small server role (for tests, examples and the
+//! CLI). It does no I/O and never reads the clock: the caller moves the bytes.
+//!
+//! ```text
+//!  client                                                        server
+//!  RequestBuilder::new(url)..build() ── ClientRequest::as_bytes() ──▶ RequestParser::feed()
+//!                                                                     Request::validate()
+//!  ResponseParser::feed() ◀────────────────── Request::accept(..) / reject(..)
+//!  ClientRequest::check(&Response) ──▶ Accepted { subprotocol, extensions }
+//!  Response::rest() ──▶ first frame bytes, for the frame layer
+//! ```
+//!
+//! Both parsers are incremental and bounded: feed them bytes as they arrive; each byte is
+//! scanned once for the end of the head, the HTTP parser ([`httparse`]) runs once on the
+//! complete head, and [`Limits`] (64 KiB, 128 headers by default) are enforced before the
+//! head is complete. Bytes that arrive after the head (a server may send its first frame in
+//! the same packet) are kept in [`Response::rest`].
+//!
+//! Extensions are offered and answered as raw `Sec-WebSocket-Extensions` values, parsed by
+//! [`parse_extensions`]; [`permessage_deflate`] negotiates RFC 7692 compression on top.
+//!
+//! Every failure is a [`HandshakeError`] variant whose `Display` says what went wrong, at which
+//! step, and what to do. Nothing here panics on network input.
+//!
+//! # Example: a full handshake in memory
+//!
+//! ```
+//! use ws_handshake::{Limits, RequestBuilder, RequestParser, ResponseParser};
+//!
+//! // Client: build the request; write `request.as_bytes()` to the connection.
+//! let request = RequestBuilder::new("ws://example.com/chat")?
+//!     .subprotocol("chat")
+//!     .build()?;
+//!
+//! // Server: read the request, check it, answer.
+//! let mut server = RequestParser::new(Limits::default());
+//! let incoming = server.feed(request.as_bytes())?.expect("whole request arrived");
+//! incoming.validate()?;
+//! assert_eq!(incoming.subprotocols(), ["chat"]);
+//! let mut answer = incoming.accept(Some("chat"), None);
+//! answer.extend_from_slice(b"\x81\x05hello"); // a first frame in the same packet
+//!
+//! // Client: read the answer as it arrives (here in two pieces) and check it.
+//! let mut client = ResponseParser::new(Limits::default());
+//! let (first, second) = answer.split_at(10);
+//! assert!(client.feed(first)?.is_none());
+//! let response = client.feed(second)?.expect("whole response arrived");
+//! let accepted = request.check(&response)?;
+//! assert_eq!(accepted.subprotocol.as_deref(), Some("chat"));
+//! assert_eq!(response.rest(), b"\x81\x05hello"); // hand these to the frame decoder
+//! # Ok::<(), ws_handshake::HandshakeError>(())
+//! ```
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod client;
+mod error;
+mod extensions;
+mod head;
+pub mod permessage_deflate;
+mod response;
+mod server;
+
+pub use client::{accept_key, Accepted, ClientRequest, RequestBuilder, Target};
+pub use error::HandshakeError;
+pub use extensions::{parse_extensions, Extension};
+pub use head::Limits;
+pub use response::{Response, ResponseParser};
+pub use server::{reject, Request, RequestParser};
+
+/// The GUID appended to the key before hashing (RFC 6455 section 1.3).
+pub const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";

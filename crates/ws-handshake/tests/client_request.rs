@@ -469,3 +469,49 @@ fn errors_read_well() {
     assert!(err.starts_with("building the handshake request"), "{err}");
     assert!(err.contains("\"Upgrade\""), "{err}");
 }
+
+#[test]
+fn urls_cannot_inject_into_the_request_line() {
+    for url in [
+        "ws://h/a\r\nX-Evil: 1",
+        "ws://h/a b?c d",
+        "ws://h/?q=\r\n\r\nGET /",
+        "ws://h\r\nX: y/",
+    ] {
+        let Ok(b) = RequestBuilder::new(url) else {
+            continue;
+        };
+        let req = b.build().unwrap();
+        let head = req.as_bytes();
+        let first_line_end = head.windows(2).position(|w| w == b"\r\n").unwrap();
+        let first = std::str::from_utf8(&head[..first_line_end]).unwrap();
+        assert_eq!(first.split(' ').count(), 3, "{first:?}");
+        // Whatever the URL parser made of the CR/LF, no header line came out of it.
+        assert!(
+            !String::from_utf8_lossy(head).contains("\r\nX-Evil"),
+            "{url:?}"
+        );
+        let parsed = ws_handshake::RequestParser::new(ws_handshake::Limits::default())
+            .feed(head)
+            .unwrap()
+            .unwrap();
+        parsed.validate().unwrap();
+        assert_eq!(parsed.headers().count(), 5);
+    }
+}
+
+#[test]
+fn debug_output_hides_secrets() {
+    let b = RequestBuilder::new("ws://user:secret@h/")
+        .unwrap()
+        .header("Cookie", "session=hunter2");
+    let dbg = format!("{b:?}");
+    assert!(
+        dbg.contains("Cookie") && !dbg.contains("hunter2") && !dbg.contains("secret"),
+        "{dbg}"
+    );
+    let req = b.build().unwrap();
+    let dbg = format!("{req:?}");
+    assert!(!dbg.contains("hunter2") && !dbg.contains("secret"), "{dbg}");
+    assert!(dbg.contains(req.key()));
+}
