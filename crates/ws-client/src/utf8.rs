@@ -186,6 +186,44 @@ mod tests {
         assert!(v.finish().is_ok());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn random_bytes_and_splits_agree_with_std(
+            data in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::num::u8::ANY,
+                    0x80u8..0xc0,
+                    proptest::sample::select(vec![0xc2u8, 0xe0, 0xed, 0xef, 0xf0, 0xf4, 0xf5]),
+                ],
+                0..64,
+            ),
+            cuts in proptest::collection::vec(0usize..64, 0..6),
+            text in "\\PC{0,20}",
+        ) {
+            // Mostly-valid input (real text) with random bytes spliced in.
+            let mut input = text.into_bytes();
+            let at = input.len() / 2;
+            input.splice(at..at, data);
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(input.len())).collect();
+            cuts.sort_unstable();
+            let mut v = Utf8Validator::new();
+            let mut ok = true;
+            let mut prev = 0;
+            for c in cuts.into_iter().chain([input.len()]) {
+                ok = ok && v.feed(&input[prev..c]).is_ok();
+                // Fail fast: once a prefix can never be valid, the validator has said so.
+                if let Err(e) = std::str::from_utf8(&input[..c]) {
+                    if e.error_len().is_some() {
+                        proptest::prop_assert!(!ok, "missed an error in {:x?}", &input[..c]);
+                    }
+                }
+                prev = c;
+            }
+            ok = ok && v.finish().is_ok();
+            proptest::prop_assert_eq!(ok, std::str::from_utf8(&input).is_ok());
+        }
+    }
+
     #[test]
     fn one_byte_at_a_time() {
         let s = "a\u{e9}\u{20ac}\u{10348}".as_bytes();

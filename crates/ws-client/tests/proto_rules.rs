@@ -805,3 +805,41 @@ fn eof_while_waiting_for_the_peers_close_is_abnormal() {
     assert_eq!(err.close_code(), Some(CloseCode::ABNORMAL));
     assert!(c.is_closed());
 }
+
+// ----- misc -----
+
+#[test]
+fn connection_is_send_and_sync() {
+    fn check<T: Send + Sync + std::fmt::Debug>() {}
+    check::<Connection>();
+    check::<Message>();
+    check::<Error>();
+    let c = client();
+    let dbg = format!("{c:?}");
+    assert!(dbg.contains("Client") && dbg.contains("Open"), "{dbg}");
+}
+
+#[test]
+fn read_buf_is_emptied_once_input_is_closed() {
+    let mut c = client();
+    feed(&mut c, &sframe(true, CLOSE, b""));
+    c.read_buf().extend_from_slice(&[0u8; 1000]);
+    assert!(c.read_buf().is_empty());
+    assert!(!c.wants_read());
+    assert!(matches!(c.poll_message(), Ok(None)));
+}
+
+#[test]
+fn pongs_still_flow_with_a_zero_high_water_mark() {
+    let mut c = Connection::new(Role::Client, Config::default().write_buffer_high(0));
+    let mut input = Vec::new();
+    for i in 0..3u8 {
+        input.extend(sframe(true, PING, &[i]));
+    }
+    feed(&mut c, &input);
+    let mut pongs = Vec::new();
+    while c.wants_write() {
+        pongs.extend(drain_frames(&mut c).into_iter().map(|f| f.payload));
+    }
+    assert_eq!(pongs, vec![vec![0], vec![1], vec![2]]);
+}
