@@ -1,0 +1,149 @@
+//! Echo and memory benchmark: our client side by side with the fastest Rust WebSocket clients
+//! and a plain TCP ceiling (project issue #7).
+//!
+//! Run it with `cargo xtask bench echo [--quick]` (or `cargo xtask bench mem`), or directly:
+//! `cargo bench -p aiowebsocket-benches --bench echo -- [--quick] [--case ..] [--clients ..]`.
+//! Without `--bench` (that is, under `cargo test --benches`) it runs a few-second smoke check
+//! that every client completes echoes.
+//!
+//! One binary, several modes (it re-executes itself):
+//! - driver (default): starts the servers, runs the clients, prints the tables;
+//! - `server --kind ws|tcp`: the fixed echo server (current-thread tokio, pinned to CPU 0);
+//! - `client --client NAME ...`: one closed-loop run in its own process (pinned to CPU 1), so
+//!   that its CPU time can be read from `/proc/self`;
+//! - `mem-client --client NAME ...`: RSS growth for N idle connections.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[path = "echo/client.rs"]
+mod client;
+#[path = "echo/clients.rs"]
+mod clients;
+#[path = "echo/driver.rs"]
+mod driver;
+#[path = "echo/ours.rs"]
+mod ours;
+#[path = "echo/procfs.rs"]
+mod procfs;
+#[path = "echo/server.rs"]
+mod server;
+
+use crate::client::LoopParams;
+use crate::clients::{ClientKind, Spec};
+use crate::server::ServerKind;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("server") => server_mode(&args[1..]),
+        Some("client") => client_mode(&args[1..], false),
+        Some("mem-client") => client_mode(&args[1..], true),
+        _ if args.iter().any(|a| a == "--help" || a == "-h") => {
+            println!("{}", driver::usage());
+            Ok(())
+        }
+        Some("run") => driver::Options::parse(&args[1..]).and_then(driver::run),
+        // `cargo bench` passes `--bench`; `cargo test --benches` does not: smoke check only.
+        _ if args.iter().any(|a| a == "--bench") => {
+            driver::Options::parse(&args).and_then(driver::run)
+        }
+        _ => driver::run(driver::Options::smoke()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("echo bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--name value` pairs of the internal modes.
+struct Flags<'a>(&'a [String]);
+
+impl Flags<'_> {
+    fn value(&self, name: &str) -> Option<&str> {
+        let pos = self.0.iter().position(|a| a == name)?;
+        self.0.get(pos + 1).map(String::as_str)
+    }
+
+    fn required(&self, name: &str) -> Result<&str, String> {
+        self.value(name).ok_or_else(|| format!("missing {name}"))
+    }
+
+    fn num(&self, name: &str) -> Result<u64, String> {
+        let v = self.required(name)?;
+        v.parse().map_err(|_| format!("{name}: not a number: {v}"))
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.0.iter().any(|a| a == name)
+    }
+}
+
+fn server_mode(args: &[String]) -> Result<(), String> {
+    let flags = Flags(args);
+    let kind = flags.required("--kind")?;
+    let kind = ServerKind::parse(kind).ok_or_else(|| format!("unknown server kind {kind}"))?;
+    let max_secs = flags.num("--max-secs").unwrap_or(3600);
+    server::run(kind, max_secs)
+}
+
+fn client_mode(args: &[String], mem: bool) -> Result<(), String> {
+    let flags = Flags(args);
+    let name = flags.required("--client")?;
+    let kind = ClientKind::parse(name).ok_or_else(|| format!("unknown client {name}"))?;
+    let addr: SocketAddr = flags
+        .required("--addr")?
+        .parse()
+        .map_err(|e| format!("--addr: {e}"))?;
+    let size = flags.num("--size")? as usize;
+    let text = flags.has("--text");
+    let spec = Spec {
+        addr,
+        payload: clients::payload(size, text),
+        text,
+    };
+    let conns = flags.num("--conns")? as usize;
+    if mem {
+        let sample = mem_probe(kind, spec, conns)?;
+        println!("{}", sample.to_line());
+    } else {
+        let params = LoopParams {
+            conns,
+            warmup: Duration::from_millis(flags.num("--warmup-ms")?),
+            duration: Duration::from_millis(flags.num("--duration-ms")?),
+            server_pid: flags.value("--server-pid").and_then(|p| p.parse().ok()),
+        };
+        let sample = closed_loop(kind, spec, params)?;
+        println!("{}", sample.to_line());
+    }
+    // Leave at once: no orderly shutdown of thousands of connections to wait for.
+    std::process::exit(0)
+}
+
+fn closed_loop(kind: ClientKind, spec: Spec, p: LoopParams) -> Result<client::LoopSample, String> {
+    use crate::client::{closed_loop_async_std as on_async_std, closed_loop_tokio as on_tokio};
+    match kind {
+        ClientKind::OursTokio => on_tokio::<ours::OursTokioConn>(spec, p),
+        ClientKind::OursAsyncStd => on_async_std::<ours::OursAsyncStdConn>(spec, p),
+        ClientKind::Tungstenite => on_tokio::<clients::TungsteniteConn>(spec, p),
+        ClientKind::Fastws => on_tokio::<clients::FastwsConn>(spec, p),
+        ClientKind::TokioWs => on_tokio::<clients::TokioWsConn>(spec, p),
+        ClientKind::Tcp => on_tokio::<clients::TcpConn>(spec, p),
+    }
+}
+
+fn mem_probe(kind: ClientKind, spec: Spec, n: usize) -> Result<client::MemSample, String> {
+    use crate::client::{mem_async_std as on_async_std, mem_tokio as on_tokio};
+    match kind {
+        ClientKind::OursTokio => on_tokio::<ours::OursTokioConn>(spec, n),
+        ClientKind::OursAsyncStd => on_async_std::<ours::OursAsyncStdConn>(spec, n),
+        ClientKind::Tungstenite => on_tokio::<clients::TungsteniteConn>(spec, n),
+        ClientKind::Fastws => on_tokio::<clients::FastwsConn>(spec, n),
+        ClientKind::TokioWs => on_tokio::<clients::TokioWsConn>(spec, n),
+        ClientKind::Tcp => on_tokio::<clients::TcpConn>(spec, n),
+    }
+}

@@ -1,0 +1,253 @@
+//! The client process: a closed loop (`client` mode) or the idle-connection memory probe
+//! (`mem-client` mode). One process per run, so its CPU time and RSS are its own.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::clients::{EchoConn, Spec};
+use crate::procfs::{self, CpuTime};
+
+/// Parameters of one closed-loop run.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LoopParams {
+    pub(crate) conns: usize,
+    pub(crate) warmup: Duration,
+    pub(crate) duration: Duration,
+    /// The echo server's pid, to report how busy it was during the window.
+    pub(crate) server_pid: Option<u32>,
+}
+
+/// What one closed-loop run measured over its window.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct LoopSample {
+    pub(crate) msgs: u64,
+    pub(crate) wall_ns: u64,
+    pub(crate) cpu: CpuTime,
+    pub(crate) server_cpu: Option<CpuTime>,
+}
+
+impl LoopSample {
+    /// The line the driver parses.
+    pub(crate) fn to_line(self) -> String {
+        let srv = self.server_cpu.map_or(-1, |c| c.run_ns as i64);
+        format!(
+            "RESULT msgs={} wall_ns={} run_ns={} user_ns={} sys_ns={} srv_run_ns={}",
+            self.msgs, self.wall_ns, self.cpu.run_ns, self.cpu.user_ns, self.cpu.sys_ns, srv
+        )
+    }
+
+    pub(crate) fn parse(line: &str) -> Option<LoopSample> {
+        let rest = line.strip_prefix("RESULT ")?;
+        let get = |key: &str| -> Option<i64> {
+            rest.split_whitespace()
+                .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))?
+                .parse()
+                .ok()
+        };
+        let srv = get("srv_run_ns")?;
+        Some(LoopSample {
+            msgs: get("msgs")? as u64,
+            wall_ns: get("wall_ns")? as u64,
+            cpu: CpuTime {
+                run_ns: get("run_ns")? as u64,
+                user_ns: get("user_ns")? as u64,
+                sys_ns: get("sys_ns")? as u64,
+            },
+            server_cpu: (srv >= 0).then(|| CpuTime {
+                run_ns: srv as u64,
+                ..CpuTime::default()
+            }),
+        })
+    }
+}
+
+#[derive(Default)]
+struct Shared {
+    count: AtomicU64,
+    stop: AtomicBool,
+    error: Mutex<Option<String>>,
+}
+
+impl Shared {
+    fn fail(&self, e: String) {
+        if let Ok(mut slot) = self.error.lock() {
+            slot.get_or_insert(e);
+        }
+    }
+}
+
+struct Snapshot {
+    count: u64,
+    at: Instant,
+    cpu: CpuTime,
+    server: Option<CpuTime>,
+}
+
+impl Snapshot {
+    fn take(shared: &Shared, server_pid: Option<u32>) -> Snapshot {
+        Snapshot {
+            count: shared.count.load(Ordering::Relaxed),
+            at: Instant::now(),
+            cpu: CpuTime::of("self").unwrap_or_default(),
+            server: server_pid.and_then(|pid| CpuTime::of(&pid.to_string())),
+        }
+    }
+}
+
+type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// The runtime-neutral closed loop: open `conns` connections, start one echo loop per
+/// connection, measure the window after the warm-up, then stop the loops.
+async fn closed_loop<C, Sl, F>(
+    spec: Spec,
+    p: LoopParams,
+    spawn: impl Fn(Task),
+    sleep: Sl,
+) -> Result<LoopSample, String>
+where
+    C: EchoConn,
+    Sl: Fn(Duration) -> F,
+    F: Future<Output = ()>,
+{
+    let mut conns = Vec::with_capacity(p.conns);
+    for _ in 0..p.conns {
+        conns.push(C::open(spec.clone()).await?);
+    }
+    let shared = Arc::new(Shared::default());
+    for mut conn in conns {
+        let shared = Arc::clone(&shared);
+        spawn(Box::pin(async move {
+            while !shared.stop.load(Ordering::Relaxed) {
+                match conn.echo().await {
+                    Ok(()) => {
+                        shared.count.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) => return shared.fail(e),
+                }
+            }
+        }));
+    }
+    sleep(p.warmup).await;
+    let a = Snapshot::take(&shared, p.server_pid);
+    sleep(p.duration).await;
+    let b = Snapshot::take(&shared, p.server_pid);
+    shared.stop.store(true, Ordering::Relaxed);
+    if let Some(e) = shared.error.lock().ok().and_then(|mut slot| slot.take()) {
+        return Err(e);
+    }
+    Ok(LoopSample {
+        msgs: b.count - a.count,
+        wall_ns: (b.at - a.at).as_nanos() as u64,
+        cpu: b.cpu.since(a.cpu),
+        server_cpu: b.server.zip(a.server).map(|(b, a)| b.since(a)),
+    })
+}
+
+/// The closed loop on a current-thread tokio runtime.
+pub(crate) fn closed_loop_tokio<C: EchoConn>(
+    spec: Spec,
+    p: LoopParams,
+) -> Result<LoopSample, String> {
+    tokio_runtime()?.block_on(closed_loop::<C, _, _>(
+        spec,
+        p,
+        |task| {
+            tokio::spawn(task);
+        },
+        tokio::time::sleep,
+    ))
+}
+
+/// The closed loop on async-std (its global executor).
+pub(crate) fn closed_loop_async_std<C: EchoConn>(
+    spec: Spec,
+    p: LoopParams,
+) -> Result<LoopSample, String> {
+    async_std::task::block_on(closed_loop::<C, _, _>(
+        spec,
+        p,
+        |task| {
+            async_std::task::spawn(task);
+        },
+        async_std::task::sleep,
+    ))
+}
+
+/// RSS of this process before and after opening `n` connections (one echo on each).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct MemSample {
+    pub(crate) conns: u64,
+    pub(crate) before_kib: u64,
+    pub(crate) after_kib: u64,
+}
+
+impl MemSample {
+    pub(crate) fn to_line(self) -> String {
+        format!(
+            "MEM conns={} before_kib={} after_kib={}",
+            self.conns, self.before_kib, self.after_kib
+        )
+    }
+
+    pub(crate) fn parse(line: &str) -> Option<MemSample> {
+        let rest = line.strip_prefix("MEM ")?;
+        let get = |key: &str| -> Option<u64> {
+            rest.split_whitespace()
+                .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))?
+                .parse()
+                .ok()
+        };
+        Some(MemSample {
+            conns: get("conns")?,
+            before_kib: get("before_kib")?,
+            after_kib: get("after_kib")?,
+        })
+    }
+
+    /// Bytes of RSS growth per connection.
+    pub(crate) fn per_conn_bytes(self) -> f64 {
+        (self.after_kib as f64 - self.before_kib as f64) * 1024.0 / self.conns.max(1) as f64
+    }
+}
+
+async fn idle_conns<C: EchoConn>(spec: Spec, n: usize) -> Result<MemSample, String> {
+    // One connection first, kept open and not counted: one-time set-up (lazy statics, the
+    // runtime's first registration, thread-local RNGs) is not a per-connection cost.
+    let mut first = C::open(spec.clone()).await?;
+    first.echo().await?;
+    let mut conns = Vec::with_capacity(n);
+    let before_kib = procfs::rss_kib().ok_or("no VmRSS in /proc/self/status")?;
+    for _ in 0..n {
+        let mut conn = C::open(spec.clone()).await?;
+        conn.echo().await?;
+        conns.push(conn);
+    }
+    let after_kib = procfs::rss_kib().ok_or("no VmRSS in /proc/self/status")?;
+    drop(conns);
+    drop(first);
+    Ok(MemSample {
+        conns: n as u64,
+        before_kib,
+        after_kib,
+    })
+}
+
+/// The memory probe on a current-thread tokio runtime.
+pub(crate) fn mem_tokio<C: EchoConn>(spec: Spec, n: usize) -> Result<MemSample, String> {
+    tokio_runtime()?.block_on(idle_conns::<C>(spec, n))
+}
+
+/// The memory probe on async-std.
+pub(crate) fn mem_async_std<C: EchoConn>(spec: Spec, n: usize) -> Result<MemSample, String> {
+    async_std::task::block_on(idle_conns::<C>(spec, n))
+}
+
+fn tokio_runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot build the tokio runtime: {e}"))
+}

@@ -1,0 +1,372 @@
+//! One echo connection per client library, all behind [`EchoConn`]: open a connection to the
+//! fixed server, then `echo()` sends one message and waits for its echo (checking its kind and
+//! length). Every client gets the same input: a `Bytes` payload (or the same bytes as text),
+//! `TCP_NODELAY` on the socket, the library's default configuration.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use base64::Engine;
+use bytes::Bytes;
+use fastwebsockets::{FragmentCollector, Frame, OpCode, Payload, Role, WebSocket};
+use futures_util::{SinkExt, StreamExt};
+use sha1::{Digest, Sha1};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// The clients we measure, in table order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ClientKind {
+    /// `aiowebsocket` on tokio.
+    OursTokio,
+    /// `aiowebsocket` on async-std.
+    OursAsyncStd,
+    /// `tokio-tungstenite`.
+    Tungstenite,
+    /// `fastwebsockets` (hand-made upgrade, `FragmentCollector` for whole messages).
+    Fastws,
+    /// `tokio-websockets`.
+    TokioWs,
+    /// Plain TCP: write S bytes, read S bytes (the ceiling; the bare-socket memory baseline).
+    Tcp,
+}
+
+impl ClientKind {
+    /// Every client, in table order.
+    pub(crate) const ALL: [ClientKind; 6] = [
+        ClientKind::OursTokio,
+        ClientKind::OursAsyncStd,
+        ClientKind::Tungstenite,
+        ClientKind::Fastws,
+        ClientKind::TokioWs,
+        ClientKind::Tcp,
+    ];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            ClientKind::OursTokio => "ours-tokio",
+            ClientKind::OursAsyncStd => "ours-async-std",
+            ClientKind::Tungstenite => "tokio-tungstenite",
+            ClientKind::Fastws => "fastwebsockets",
+            ClientKind::TokioWs => "tokio-websockets",
+            ClientKind::Tcp => "tcp",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Option<ClientKind> {
+        ClientKind::ALL.into_iter().find(|c| c.name() == s)
+    }
+
+    /// Whether this client speaks WebSocket (else it talks to the TCP server).
+    pub(crate) fn is_ws(self) -> bool {
+        self != ClientKind::Tcp
+    }
+}
+
+/// What every connection of one run sends.
+#[derive(Clone, Debug)]
+pub(crate) struct Spec {
+    pub(crate) addr: SocketAddr,
+    pub(crate) payload: Bytes,
+    /// Send text messages (the payload is valid UTF-8) instead of binary ones.
+    pub(crate) text: bool,
+}
+
+impl Spec {
+    pub(crate) fn url(&self) -> String {
+        format!("ws://{}/", self.addr)
+    }
+}
+
+/// An S-byte payload: arbitrary bytes, or mixed 1-3 byte UTF-8 for text messages.
+pub(crate) fn payload(size: usize, text: bool) -> Bytes {
+    if text {
+        let pattern = "websocket écho ✓ données ";
+        let mut s = String::with_capacity(size);
+        'fill: while s.len() < size {
+            for ch in pattern.chars() {
+                if s.len() + ch.len_utf8() > size {
+                    break 'fill;
+                }
+                s.push(ch);
+            }
+        }
+        while s.len() < size {
+            s.push('x');
+        }
+        Bytes::from(s)
+    } else {
+        (0..size)
+            .map(|i| (i % 251) as u8)
+            .collect::<Vec<u8>>()
+            .into()
+    }
+}
+
+/// One open echo connection of some client library.
+pub(crate) trait EchoConn: Sized + Send + 'static {
+    /// Connects (TCP + upgrade) to the server in `spec`.
+    fn open(spec: Spec) -> impl Future<Output = Result<Self, String>> + Send;
+    /// Sends one message and waits for its echo.
+    fn echo(&mut self) -> impl Future<Output = Result<(), String>> + Send;
+}
+
+async fn tcp_connect(addr: SocketAddr) -> Result<TcpStream, String> {
+    let stream = TcpStream::connect(addr)
+        .await
+        .map_err(|e| format!("connect to {addr}: {e}"))?;
+    stream
+        .set_nodelay(true)
+        .map_err(|e| format!("TCP_NODELAY: {e}"))?;
+    Ok(stream)
+}
+
+fn unexpected(what: impl std::fmt::Debug, spec_len: usize) -> String {
+    format!("expected the echo of a {spec_len}-byte message, got {what:?}")
+}
+
+/// Plain TCP: the same bytes with no framing.
+pub(crate) struct TcpConn {
+    stream: TcpStream,
+    payload: Bytes,
+    buf: Vec<u8>,
+}
+
+impl EchoConn for TcpConn {
+    async fn open(spec: Spec) -> Result<Self, String> {
+        let stream = tcp_connect(spec.addr).await?;
+        let buf = vec![0; spec.payload.len()];
+        Ok(TcpConn {
+            stream,
+            payload: spec.payload,
+            buf,
+        })
+    }
+
+    async fn echo(&mut self) -> Result<(), String> {
+        self.stream
+            .write_all(&self.payload)
+            .await
+            .map_err(|e| format!("tcp write: {e}"))?;
+        self.stream
+            .read_exact(&mut self.buf)
+            .await
+            .map_err(|e| format!("tcp read: {e}"))?;
+        Ok(())
+    }
+}
+
+/// tokio-tungstenite over a plain `TcpStream` (`client_async`, default config).
+pub(crate) struct TungsteniteConn {
+    ws: tokio_tungstenite::WebSocketStream<TcpStream>,
+    msg: tokio_tungstenite::tungstenite::Message,
+    len: usize,
+    text: bool,
+}
+
+impl EchoConn for TungsteniteConn {
+    async fn open(spec: Spec) -> Result<Self, String> {
+        use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+        let stream = tcp_connect(spec.addr).await?;
+        let (ws, _) = tokio_tungstenite::client_async(spec.url(), stream)
+            .await
+            .map_err(|e| format!("tokio-tungstenite handshake: {e}"))?;
+        let len = spec.payload.len();
+        let msg = if spec.text {
+            let text = Utf8Bytes::try_from(spec.payload).map_err(|e| e.to_string())?;
+            Message::Text(text)
+        } else {
+            Message::Binary(spec.payload)
+        };
+        Ok(TungsteniteConn {
+            ws,
+            msg,
+            len,
+            text: spec.text,
+        })
+    }
+
+    async fn echo(&mut self) -> Result<(), String> {
+        use tokio_tungstenite::tungstenite::Message;
+        self.ws
+            .send(self.msg.clone())
+            .await
+            .map_err(|e| format!("tokio-tungstenite send: {e}"))?;
+        loop {
+            match self.ws.next().await {
+                Some(Ok(Message::Binary(b))) if !self.text && b.len() == self.len => return Ok(()),
+                Some(Ok(Message::Text(t))) if self.text && t.len() == self.len => return Ok(()),
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                other => return Err(unexpected(other, self.len)),
+            }
+        }
+    }
+}
+
+/// tokio-websockets (`ClientBuilder::connect_on`, default config).
+pub(crate) struct TokioWsConn {
+    ws: tokio_websockets::WebSocketStream<TcpStream>,
+    msg: tokio_websockets::Message,
+    len: usize,
+    text: bool,
+}
+
+impl EchoConn for TokioWsConn {
+    async fn open(spec: Spec) -> Result<Self, String> {
+        use tokio_websockets::Message;
+        let stream = tcp_connect(spec.addr).await?;
+        let builder = tokio_websockets::ClientBuilder::new()
+            .uri(&spec.url())
+            .map_err(|e| e.to_string())?;
+        let (ws, _) = builder
+            .connect_on(stream)
+            .await
+            .map_err(|e| format!("tokio-websockets handshake: {e}"))?;
+        let len = spec.payload.len();
+        let msg = if spec.text {
+            let text = String::from_utf8(spec.payload.to_vec()).map_err(|e| e.to_string())?;
+            Message::text(text)
+        } else {
+            Message::binary(spec.payload)
+        };
+        Ok(TokioWsConn {
+            ws,
+            msg,
+            len,
+            text: spec.text,
+        })
+    }
+
+    async fn echo(&mut self) -> Result<(), String> {
+        self.ws
+            .send(self.msg.clone())
+            .await
+            .map_err(|e| format!("tokio-websockets send: {e}"))?;
+        loop {
+            match self.ws.next().await {
+                Some(Ok(m)) if m.is_ping() || m.is_pong() => continue,
+                Some(Ok(m))
+                    if (if self.text {
+                        m.is_text()
+                    } else {
+                        m.is_binary()
+                    }) && m.as_payload().len() == self.len =>
+                {
+                    return Ok(())
+                }
+                other => return Err(unexpected(other, self.len)),
+            }
+        }
+    }
+}
+
+/// fastwebsockets: the HTTP upgrade by hand (no hyper), then `FragmentCollector` so that
+/// `read_frame` yields whole messages like the other clients.
+pub(crate) struct FastwsConn {
+    ws: FragmentCollector<TcpStream>,
+    payload: Bytes,
+    text: bool,
+}
+
+impl EchoConn for FastwsConn {
+    async fn open(spec: Spec) -> Result<Self, String> {
+        let mut stream = tcp_connect(spec.addr).await?;
+        client_upgrade(&mut stream, spec.addr).await?;
+        let ws = FragmentCollector::new(WebSocket::after_handshake(stream, Role::Client));
+        Ok(FastwsConn {
+            ws,
+            payload: spec.payload,
+            text: spec.text,
+        })
+    }
+
+    async fn echo(&mut self) -> Result<(), String> {
+        let payload = Payload::Borrowed(&self.payload);
+        let frame = if self.text {
+            Frame::text(payload)
+        } else {
+            Frame::binary(payload)
+        };
+        self.ws
+            .write_frame(frame)
+            .await
+            .map_err(|e| format!("fastwebsockets write: {e}"))?;
+        let want = if self.text {
+            OpCode::Text
+        } else {
+            OpCode::Binary
+        };
+        loop {
+            let frame = self
+                .ws
+                .read_frame()
+                .await
+                .map_err(|e| format!("fastwebsockets read: {e}"))?;
+            match frame.opcode {
+                OpCode::Ping | OpCode::Pong => continue,
+                op if op == want && frame.payload.len() == self.payload.len() => return Ok(()),
+                op => return Err(unexpected((op, frame.payload.len()), self.payload.len())),
+            }
+        }
+    }
+}
+
+/// The client side of the HTTP/1.1 upgrade for fastwebsockets (which leaves it to hyper).
+async fn client_upgrade(stream: &mut TcpStream, addr: SocketAddr) -> Result<(), String> {
+    const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+    static NONCE: AtomicU64 = AtomicU64::new(0x5eed_1234_abcd_0001);
+    let nonce = NONCE.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
+    let mut raw = [0u8; 16];
+    raw[..8].copy_from_slice(&nonce.to_le_bytes());
+    raw[8..].copy_from_slice(&nonce.rotate_left(29).to_be_bytes());
+    let key = base64::engine::general_purpose::STANDARD.encode(raw);
+    let request = format!(
+        "GET / HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .map_err(|e| format!("fastwebsockets upgrade write: {e}"))?;
+    let mut head = Vec::with_capacity(256);
+    let mut chunk = [0u8; 512];
+    loop {
+        let n = stream
+            .read(&mut chunk)
+            .await
+            .map_err(|e| format!("fastwebsockets upgrade read: {e}"))?;
+        if n == 0 {
+            return Err("fastwebsockets upgrade: eof before the response head".into());
+        }
+        head.extend_from_slice(&chunk[..n]);
+        if let Some(pos) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+            if pos + 4 != head.len() {
+                return Err("fastwebsockets upgrade: frames before our first message".into());
+            }
+            break;
+        }
+        if head.len() > 16 * 1024 {
+            return Err("fastwebsockets upgrade: response head too large".into());
+        }
+    }
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut resp = httparse::Response::new(&mut headers);
+    resp.parse(&head).map_err(|e| e.to_string())?;
+    if resp.code != Some(101) {
+        return Err(format!("fastwebsockets upgrade: status {:?}", resp.code));
+    }
+    let mut sha = Sha1::new();
+    sha.update(key.as_bytes());
+    sha.update(GUID.as_bytes());
+    let expected = base64::engine::general_purpose::STANDARD.encode(sha.finalize());
+    let accept = resp
+        .headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case("sec-websocket-accept"))
+        .map(|h| h.value);
+    if accept != Some(expected.as_bytes()) {
+        return Err("fastwebsockets upgrade: bad Sec-WebSocket-Accept".into());
+    }
+    Ok(())
+}

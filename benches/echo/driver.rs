@@ -1,0 +1,776 @@
+//! The driver: starts the fixed servers pinned to core 0, runs one client process per
+//! (case, client, round) pinned to core 1, interleaving the clients round by round so that
+//! drift (thermal, other load) spreads evenly, then prints median tables.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::client::{LoopSample, MemSample};
+use crate::clients::ClientKind;
+use crate::server::ServerKind;
+
+/// One echo case: `conns` closed-loop connections, each sending `size`-byte messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Case {
+    pub(crate) text: bool,
+    pub(crate) conns: usize,
+    pub(crate) size: usize,
+}
+
+impl Case {
+    const fn bin(conns: usize, size: usize) -> Case {
+        Case {
+            text: false,
+            conns,
+            size,
+        }
+    }
+
+    const fn text(conns: usize, size: usize) -> Case {
+        Case {
+            text: true,
+            conns,
+            size,
+        }
+    }
+
+    pub(crate) fn name(self) -> String {
+        let kind = if self.text { "text" } else { "bin" };
+        format!("{kind} {}x{}", self.conns, size_label(self.size))
+    }
+}
+
+/// The issue's matrix: C in {1, 100} x S in {20 B, 1 KiB, 16 KiB}, 1 x 1 MiB, and text
+/// variants where UTF-8 validation is on the path.
+pub(crate) const CASES: [Case; 10] = [
+    Case::bin(1, 20),
+    Case::bin(100, 20),
+    Case::bin(1, 1024),
+    Case::bin(100, 1024),
+    Case::bin(1, 16 * 1024),
+    Case::bin(100, 16 * 1024),
+    Case::bin(1, 1024 * 1024),
+    Case::text(100, 20),
+    Case::text(1, 16 * 1024),
+    Case::text(1, 1024 * 1024),
+];
+
+fn size_label(size: usize) -> String {
+    if size >= 1 << 20 && size.is_multiple_of(1 << 20) {
+        format!("{}MiB", size >> 20)
+    } else if size >= 1024 && size.is_multiple_of(1024) {
+        format!("{}KiB", size >> 10)
+    } else {
+        format!("{size}B")
+    }
+}
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub(crate) struct Options {
+    pub(crate) rounds: usize,
+    pub(crate) warmup: Duration,
+    pub(crate) duration: Duration,
+    /// Substrings selecting cases by name ("bin 100x20B", "text", "1MiB", "mem"); empty = all.
+    pub(crate) case_filter: Vec<String>,
+    pub(crate) clients: Vec<ClientKind>,
+    pub(crate) mem_conns: usize,
+    pub(crate) mem_rounds: usize,
+    pub(crate) pin: bool,
+    /// Split user/system time by `perf record -e cpu-clock` samples instead of tick counts.
+    pub(crate) perf: bool,
+    pub(crate) out: Option<PathBuf>,
+    /// Only check that every client works (tiny run, no table claims).
+    pub(crate) smoke: bool,
+}
+
+impl Options {
+    /// The full run (about 6-8 minutes with every client).
+    pub(crate) fn full() -> Options {
+        Options {
+            rounds: 5,
+            warmup: Duration::from_millis(300),
+            duration: Duration::from_millis(1000),
+            case_filter: Vec::new(),
+            clients: ClientKind::ALL.to_vec(),
+            mem_conns: 5000,
+            mem_rounds: 2,
+            pin: true,
+            perf: false,
+            out: None,
+            smoke: false,
+        }
+    }
+
+    /// `--quick` (about a minute).
+    pub(crate) fn quick() -> Options {
+        Options {
+            rounds: 2,
+            warmup: Duration::from_millis(100),
+            duration: Duration::from_millis(250),
+            mem_rounds: 1,
+            ..Options::full()
+        }
+    }
+
+    /// What `cargo test --benches` runs: every client once on tiny cases.
+    pub(crate) fn smoke() -> Options {
+        Options {
+            rounds: 1,
+            warmup: Duration::from_millis(20),
+            duration: Duration::from_millis(100),
+            case_filter: vec!["bin 1x20B".into(), "text 1x16KiB".into(), "mem".into()],
+            mem_conns: 20,
+            mem_rounds: 1,
+            pin: false,
+            smoke: true,
+            ..Options::full()
+        }
+    }
+
+    /// Parses the driver's flags on top of the full-run defaults.
+    pub(crate) fn parse(args: &[String]) -> Result<Options, String> {
+        let mut o = if args.iter().any(|a| a == "--quick") {
+            Options::quick()
+        } else {
+            Options::full()
+        };
+        let mut it = args.iter();
+        while let Some(arg) = it.next() {
+            let mut value = |name: &str| {
+                it.next()
+                    .cloned()
+                    .ok_or_else(|| format!("{name} needs a value"))
+            };
+            let num = |name: &str, v: String| {
+                v.parse::<u64>()
+                    .map_err(|_| format!("{name}: not a number: {v}"))
+            };
+            match arg.as_str() {
+                "--quick" | "--bench" | "run" => {}
+                "--rounds" => o.rounds = num(arg, value(arg)?)?.max(1) as usize,
+                "--warmup-ms" => o.warmup = Duration::from_millis(num(arg, value(arg)?)?),
+                "--duration-ms" => o.duration = Duration::from_millis(num(arg, value(arg)?)?),
+                "--mem-conns" => o.mem_conns = num(arg, value(arg)?)?.max(1) as usize,
+                "--mem-rounds" => o.mem_rounds = num(arg, value(arg)?)?.max(1) as usize,
+                "--no-pin" => o.pin = false,
+                "--perf" => o.perf = true,
+                "--out" => o.out = Some(PathBuf::from(value(arg)?)),
+                "--case" => o.case_filter.extend(
+                    value(arg)?
+                        .split(',')
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty()),
+                ),
+                "--clients" => {
+                    let list = value(arg)?;
+                    o.clients = list
+                        .split(',')
+                        .map(|s| {
+                            ClientKind::parse(s.trim()).ok_or_else(|| {
+                                let known: Vec<&str> =
+                                    ClientKind::ALL.iter().map(|c| c.name()).collect();
+                                format!("unknown client {s:?}; known: {}", known.join(", "))
+                            })
+                        })
+                        .collect::<Result<_, _>>()?;
+                }
+                other => return Err(format!("unknown option {other:?}\n{}", usage())),
+            }
+        }
+        Ok(o)
+    }
+
+    fn selects(&self, name: &str) -> bool {
+        self.case_filter.is_empty() || self.case_filter.iter().any(|f| name.contains(f.as_str()))
+    }
+}
+
+pub(crate) fn usage() -> &'static str {
+    "usage: echo [run] [--quick] [--rounds N] [--warmup-ms N] [--duration-ms N]\n\
+     \x20           [--case SUBSTR,..] [--clients NAME,..] [--mem-conns N] [--mem-rounds N]\n\
+     \x20           [--no-pin] [--perf] [--out FILE]\n\
+     cases: bin|text CxS (e.g. \"bin 100x20B\", \"text\", \"1MiB\") and \"mem\"\n\
+     clients: ours-tokio, ours-async-std, tokio-tungstenite, fastwebsockets, tokio-websockets, tcp\n\
+     internal modes: server --kind ws|tcp | client ... | mem-client ..."
+}
+
+/// A server child process; closing its stdin stops it.
+struct Server {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    addr: SocketAddr,
+}
+
+impl Server {
+    fn start(exe: &Path, kind: ServerKind, pin: bool) -> Result<Server, String> {
+        let mut cmd = pinned(pin, "0");
+        cmd.arg(exe)
+            .args(["server", "--kind", kind.name()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot start the {} server: {e}", kind.name()))?;
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().ok_or("server stdout not piped")?;
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let mut server = Server {
+            child,
+            stdin,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        };
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .map_err(|_| format!("the {} server did not announce its address", kind.name()))?;
+        server.addr = line
+            .trim()
+            .strip_prefix("LISTENING ")
+            .and_then(|a| a.parse().ok())
+            .ok_or_else(|| format!("bad server announcement {line:?}"))?;
+        Ok(server)
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        drop(self.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `taskset -c <cpu>` when pinning, run through `sh` so that the fd limit can be raised to
+/// the hard limit first (the memory probe holds thousands of sockets).
+fn pinned(pin: bool, cpu: &str) -> Command {
+    let mut cmd = Command::new("sh");
+    cmd.args([
+        "-c",
+        "ulimit -n \"$(ulimit -Hn)\" 2>/dev/null; exec \"$@\"",
+        "sh",
+    ]);
+    if pin {
+        cmd.args(["taskset", "-c", cpu]);
+    }
+    cmd
+}
+
+/// Whether `taskset` works and there are two cores to split.
+fn can_pin() -> bool {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    cores >= 2
+        && Command::new("taskset")
+            .args(["-c", "1", "true"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+}
+
+/// Runs one client process to completion (or kills it at `timeout`) and returns its stdout.
+fn run_client(
+    exe: &Path,
+    pin: bool,
+    perf_data: Option<&Path>,
+    args: &[String],
+    timeout: Duration,
+) -> Result<String, String> {
+    let mut cmd = pinned(pin, "1");
+    if let Some(data) = perf_data {
+        cmd.args([
+            "perf",
+            "record",
+            "-q",
+            "-F",
+            "10000",
+            "-e",
+            "cpu-clock",
+            "-o",
+        ])
+        .arg(data)
+        .arg("--");
+    }
+    cmd.arg(exe)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot start client: {e}"))?;
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("client timed out after {timeout:?}: {args:?}"));
+            }
+            Err(e) => return Err(format!("waiting for the client: {e}")),
+        }
+    };
+    let mut out = String::new();
+    let mut err = String::new();
+    if let Some(mut s) = child.stdout.take() {
+        let _ = s.read_to_string(&mut out);
+    }
+    if let Some(mut s) = child.stderr.take() {
+        let _ = s.read_to_string(&mut err);
+    }
+    if !status.success() {
+        return Err(format!("client {args:?} failed ({status}): {}", err.trim()));
+    }
+    Ok(out)
+}
+
+/// Whether `perf record -e cpu-clock` works here (it needs perf_event_paranoid <= 2).
+fn can_perf() -> bool {
+    let data =
+        std::env::temp_dir().join(format!("echo-bench-perf-probe-{}.data", std::process::id()));
+    let ok = Command::new("perf")
+        .args(["record", "-q", "-e", "cpu-clock", "-o"])
+        .arg(&data)
+        .args(["--", "true"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    let _ = std::fs::remove_file(&data);
+    ok
+}
+
+/// The share of `perf record` samples taken in the kernel.
+fn kernel_share(data: &Path) -> Result<f64, String> {
+    let out = Command::new("perf")
+        .args(["report", "--stdio", "-q", "--sort", "dso", "-i"])
+        .arg(data)
+        .stderr(Stdio::null())
+        .output()
+        .map_err(|e| format!("perf report: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let (mut kernel, mut total) = (0.0, 0.0);
+    for line in text.lines() {
+        let mut parts = line.split_whitespace();
+        let (Some(pct), Some(dso)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        let Ok(pct) = pct.trim_end_matches('%').parse::<f64>() else {
+            continue;
+        };
+        total += pct;
+        if dso.starts_with("[kernel") || dso.starts_with("[guest.kernel") {
+            kernel += pct;
+        }
+    }
+    if total <= 0.0 {
+        return Err("perf report found no samples".into());
+    }
+    Ok(kernel / total)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[mid]
+    } else {
+        (v[mid - 1] + v[mid]) / 2.0
+    }
+}
+
+/// The medians of one (case, client) cell.
+#[derive(Clone, Copy, Debug)]
+struct Cell {
+    rate: f64,
+    cpu_us: f64,
+    user_us: f64,
+    sys_us: f64,
+    server_busy: f64,
+    min_rate: f64,
+    max_rate: f64,
+}
+
+impl Cell {
+    fn of(samples: &[LoopSample]) -> Option<Cell> {
+        let ok: Vec<&LoopSample> = samples.iter().filter(|s| s.msgs > 0).collect();
+        if ok.is_empty() {
+            return None;
+        }
+        let per_rt = |f: &dyn Fn(&LoopSample) -> u64| {
+            median(
+                ok.iter()
+                    .map(|s| f(s) as f64 / s.msgs as f64 / 1000.0)
+                    .collect(),
+            )
+        };
+        let rates: Vec<f64> = ok
+            .iter()
+            .map(|s| s.msgs as f64 * 1e9 / s.wall_ns.max(1) as f64)
+            .collect();
+        // The user/system split is pooled over the rounds: tick counts are coarse per round.
+        let msgs: u64 = ok.iter().map(|s| s.msgs).sum();
+        let pooled = |f: &dyn Fn(&LoopSample) -> u64| {
+            ok.iter().map(|s| f(s) as f64).sum::<f64>() / msgs.max(1) as f64 / 1000.0
+        };
+        Some(Cell {
+            rate: median(rates.clone()),
+            cpu_us: per_rt(&|s| s.cpu.run_ns),
+            user_us: pooled(&|s| s.cpu.user_ns),
+            sys_us: pooled(&|s| s.cpu.sys_ns),
+            server_busy: median(
+                ok.iter()
+                    .filter_map(|s| Some(s.server_cpu?.run_ns as f64 / s.wall_ns.max(1) as f64))
+                    .collect(),
+            ),
+            min_rate: rates.iter().copied().fold(f64::INFINITY, f64::min),
+            max_rate: rates.iter().copied().fold(0.0, f64::max),
+        })
+    }
+}
+
+fn ratio(x: f64, base: Option<f64>) -> String {
+    match base {
+        Some(b) if b > 0.0 && x.is_finite() => format!("{:.2}x", x / b),
+        _ => "-".into(),
+    }
+}
+
+const ECHO_HEADER: &str = "| case | client | msg/s | vs ours | CPU us/rt | vs ours | user us/rt | sys us/rt | server busy | msg/s spread |\n\
+                           |---|---|---:|---:|---:|---:|---:|---:|---:|---:|";
+
+fn case_rows(case: Case, clients: &[ClientKind], cells: &BTreeMap<&str, Cell>) -> String {
+    let ours = [ClientKind::OursTokio, ClientKind::OursAsyncStd]
+        .iter()
+        .find_map(|c| cells.get(c.name()).copied());
+    let mut rows = String::new();
+    for client in clients {
+        let Some(c) = cells.get(client.name()) else {
+            continue;
+        };
+        let spread = if c.rate > 0.0 {
+            format!(
+                "{:+.0}%/{:+.0}%",
+                (c.min_rate / c.rate - 1.0) * 100.0,
+                (c.max_rate / c.rate - 1.0) * 100.0
+            )
+        } else {
+            "-".into()
+        };
+        let busy = if c.server_busy.is_finite() {
+            format!("{:.0}%", c.server_busy * 100.0)
+        } else {
+            "n/a".into()
+        };
+        rows.push_str(&format!(
+            "| {} | {} | {:.0} | {} | {:.2} | {} | {:.2} | {:.2} | {} | {} |\n",
+            case.name(),
+            client.name(),
+            c.rate,
+            ratio(c.rate, ours.map(|o| o.rate)),
+            c.cpu_us,
+            ratio(c.cpu_us, ours.map(|o| o.cpu_us)),
+            c.user_us,
+            c.sys_us,
+            busy,
+            spread
+        ));
+    }
+    rows
+}
+
+fn environment(pin: bool) -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let pinning = if pin {
+        "server pinned to CPU 0, clients to CPU 1 (taskset)"
+    } else {
+        "NOT pinned (taskset unavailable, one core, or --no-pin)"
+    };
+    format!(
+        "{cpu}, {cores} cores; {pinning}; load average at start: {}",
+        loadavg()
+    )
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "n/a".into())
+}
+
+/// Runs the benchmark described by `o` and prints (and optionally writes) the tables.
+pub(crate) fn run(mut o: Options) -> Result<(), String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
+    if o.pin && !can_pin() {
+        o.pin = false;
+    }
+    if o.perf && !can_perf() {
+        eprintln!("perf record does not work here: user/sys split falls back to tick counts");
+        o.perf = false;
+    }
+    let perf_data = o
+        .perf
+        .then(|| std::env::temp_dir().join(format!("echo-bench-{}.perf.data", std::process::id())));
+    let started = Instant::now();
+    let mut report = String::new();
+    let mut out = |s: &str| {
+        println!("{s}");
+        let _ = std::io::stdout().flush();
+        report.push_str(s);
+        report.push('\n');
+    };
+    out(&format!("# echo benchmark\n\n{}\n", environment(o.pin)));
+    let split = if o.perf {
+        "perf record cpu-clock samples (10 kHz) over the whole client run"
+    } else {
+        "/proc stat tick counts, pooled over rounds (coarse, and biased towards sys when the \
+         client sleeps and wakes often: use --perf for a sampled split)"
+    };
+    out(&format!(
+        "rounds {}, warm-up {:?}, window {:?} per run; msg/s and CPU are medians over rounds; \
+         \"vs ours\" = client / ours-tokio (ours-async-std if ours-tokio is absent); CPU = client \
+         process on-CPU time (schedstat, ns) per round trip; user/sys split: {split}; server busy = \
+         echo server CPU / wall time.\n",
+        o.rounds, o.warmup, o.duration
+    ));
+
+    let cases: Vec<Case> = CASES.into_iter().filter(|c| o.selects(&c.name())).collect();
+    let run_mem = o.selects("mem");
+    let needs_ws = o.clients.iter().any(|c| c.is_ws());
+    let needs_tcp = o.clients.contains(&ClientKind::Tcp);
+    let ws_server = if needs_ws {
+        Some(Server::start(&exe, ServerKind::Ws, o.pin)?)
+    } else {
+        None
+    };
+    let tcp_server = if needs_tcp {
+        Some(Server::start(&exe, ServerKind::Tcp, o.pin)?)
+    } else {
+        None
+    };
+    let server_for = |client: ClientKind| {
+        if client.is_ws() {
+            ws_server.as_ref()
+        } else {
+            tcp_server.as_ref()
+        }
+    };
+    let mut failures = Vec::new();
+    let mut all_rows = String::new();
+    if !cases.is_empty() {
+        out(ECHO_HEADER);
+    }
+    for case in &cases {
+        let clients: Vec<ClientKind> = o
+            .clients
+            .iter()
+            .copied()
+            .filter(|c| !case.text || c.is_ws())
+            .collect();
+        let mut samples: BTreeMap<&str, Vec<LoopSample>> = BTreeMap::new();
+        for round in 0..o.rounds {
+            // Rotate the order each round so that no client always runs first.
+            for i in 0..clients.len() {
+                let client = clients[(i + round) % clients.len()];
+                let Some(server) = server_for(client) else {
+                    continue;
+                };
+                let mut args = vec![
+                    "client".to_string(),
+                    "--client".into(),
+                    client.name().into(),
+                    "--addr".into(),
+                    server.addr.to_string(),
+                    "--conns".into(),
+                    case.conns.to_string(),
+                    "--size".into(),
+                    case.size.to_string(),
+                    "--warmup-ms".into(),
+                    o.warmup.as_millis().to_string(),
+                    "--duration-ms".into(),
+                    o.duration.as_millis().to_string(),
+                    "--server-pid".into(),
+                    server.pid().to_string(),
+                ];
+                if case.text {
+                    args.push("--text".into());
+                }
+                let timeout = o.warmup + o.duration + Duration::from_secs(60);
+                let result = run_client(&exe, o.pin, perf_data.as_deref(), &args, timeout)
+                    .and_then(|stdout| {
+                        let mut s = stdout
+                            .lines()
+                            .find_map(LoopSample::parse)
+                            .ok_or_else(|| format!("no RESULT line from {}", client.name()))?;
+                        if let Some(data) = &perf_data {
+                            let k = kernel_share(data)?;
+                            s.cpu.sys_ns = (s.cpu.run_ns as f64 * k) as u64;
+                            s.cpu.user_ns = s.cpu.run_ns - s.cpu.sys_ns;
+                        }
+                        Ok(s)
+                    });
+                match result {
+                    Ok(s) => samples.entry(client.name()).or_default().push(s),
+                    Err(e) => failures.push(format!("{} {}: {e}", case.name(), client.name())),
+                }
+            }
+        }
+        let cells: BTreeMap<&str, Cell> = samples
+            .iter()
+            .filter_map(|(k, v)| Some((*k, Cell::of(v)?)))
+            .collect();
+        if o.smoke {
+            for client in &clients {
+                if !cells.contains_key(client.name()) {
+                    failures.push(format!(
+                        "{} {}: no echo completed",
+                        case.name(),
+                        client.name()
+                    ));
+                }
+            }
+        }
+        let rows = case_rows(*case, &clients, &cells);
+        print!("{rows}");
+        let _ = std::io::stdout().flush();
+        all_rows.push_str(&rows);
+    }
+    if !cases.is_empty() {
+        report.push_str(&all_rows);
+        report.push('\n');
+        println!();
+    }
+
+    if run_mem {
+        let mut out = |s: &str| {
+            println!("{s}");
+            report.push_str(s);
+            report.push('\n');
+        };
+        out(&format!(
+            "## memory: RSS growth per idle connection after one 20-byte echo, N = {} (median of {} rounds)\n",
+            o.mem_conns, o.mem_rounds
+        ));
+        out("| client | bytes/conn | KiB/conn | vs ours | RSS before MiB | RSS after MiB |\n|---|---:|---:|---:|---:|---:|");
+        let mut mem: BTreeMap<&str, Vec<MemSample>> = BTreeMap::new();
+        for round in 0..o.mem_rounds {
+            for i in 0..o.clients.len() {
+                let client = o.clients[(i + round) % o.clients.len()];
+                let Some(server) = server_for(client) else {
+                    continue;
+                };
+                let args = vec![
+                    "mem-client".to_string(),
+                    "--client".into(),
+                    client.name().into(),
+                    "--addr".into(),
+                    server.addr.to_string(),
+                    "--conns".into(),
+                    o.mem_conns.to_string(),
+                    "--size".into(),
+                    "20".into(),
+                ];
+                let result = run_client(&exe, o.pin, None, &args, Duration::from_secs(120))
+                    .and_then(|stdout| {
+                        stdout
+                            .lines()
+                            .find_map(MemSample::parse)
+                            .ok_or_else(|| format!("no MEM line from {}", client.name()))
+                    });
+                match result {
+                    Ok(s) => mem.entry(client.name()).or_default().push(s),
+                    Err(e) => failures.push(format!("mem {}: {e}", client.name())),
+                }
+            }
+        }
+        let per_conn = |name: &str| {
+            mem.get(name)
+                .map(|v| median(v.iter().map(|s| s.per_conn_bytes()).collect()))
+        };
+        let ours = per_conn(ClientKind::OursTokio.name())
+            .or_else(|| per_conn(ClientKind::OursAsyncStd.name()));
+        for client in &o.clients {
+            let (Some(v), Some(b)) = (mem.get(client.name()), per_conn(client.name())) else {
+                continue;
+            };
+            let before = median(v.iter().map(|s| s.before_kib as f64 / 1024.0).collect());
+            let after = median(v.iter().map(|s| s.after_kib as f64 / 1024.0).collect());
+            out(&format!(
+                "| {} | {:.0} | {:.1} | {} | {:.1} | {:.1} |",
+                client.name(),
+                b,
+                b / 1024.0,
+                ratio(b, ours),
+                before,
+                after
+            ));
+        }
+        out("");
+    }
+
+    let footer = format!(
+        "finished in {:.0} s; load average at end: {}",
+        started.elapsed().as_secs_f64(),
+        loadavg()
+    );
+    println!("{footer}");
+    report.push_str(&footer);
+    report.push('\n');
+    drop(ws_server);
+    drop(tcp_server);
+    if let Some(data) = &perf_data {
+        let _ = std::fs::remove_file(data);
+    }
+    if let Some(path) = &o.out {
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        std::fs::write(path, &report)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        println!("table written to {}", path.display());
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} run(s) failed:\n  {}",
+            failures.len(),
+            failures.join("\n  ")
+        ))
+    }
+}

@@ -1,0 +1,73 @@
+//! Our client, on tokio and on async-std, with default options (`connect(url)`): the same
+//! `EchoConn` contract as the peers.
+
+use crate::clients::{EchoConn, Spec};
+
+// The facade re-exports both runtime crates as `aiowebsocket::tokio` / `aiowebsocket::async_std`.
+use ws_async_std as ours_async_std;
+use ws_client::Message;
+use ws_tokio as ours_tokio;
+
+macro_rules! ours_conn {
+    ($name:ident, $rt:ident, $what:literal) => {
+        #[doc = concat!("aiowebsocket on ", $what, " (`connect(url)`, default options).")]
+        pub(crate) struct $name {
+            ws: $rt::WebSocket,
+            msg: Message,
+            len: usize,
+            text: bool,
+        }
+
+        impl EchoConn for $name {
+            async fn open(spec: Spec) -> Result<Self, String> {
+                let ws = $rt::connect(&spec.url())
+                    .await
+                    .map_err(|e| format!(concat!("ours (", $what, ") connect: {}"), e))?;
+                let len = spec.payload.len();
+                let msg = if spec.text {
+                    let text =
+                        ws_client::Utf8Bytes::try_from(spec.payload).map_err(|e| e.to_string())?;
+                    Message::text(text)
+                } else {
+                    Message::binary(spec.payload)
+                };
+                Ok($name {
+                    ws,
+                    msg,
+                    len,
+                    text: spec.text,
+                })
+            }
+
+            async fn echo(&mut self) -> Result<(), String> {
+                self.ws
+                    .send(self.msg.clone())
+                    .await
+                    .map_err(|e| format!(concat!("ours (", $what, ") send: {}"), e))?;
+                loop {
+                    match self.ws.recv().await {
+                        Some(Ok(m)) if m.is_ping() || m.is_pong() => continue,
+                        Some(Ok(m))
+                            if (if self.text {
+                                m.is_text()
+                            } else {
+                                m.is_binary()
+                            }) && m.len() == self.len =>
+                        {
+                            return Ok(())
+                        }
+                        other => {
+                            return Err(format!(
+                                "expected the echo of a {}-byte message, got {other:?}",
+                                self.len
+                            ))
+                        }
+                    }
+                }
+            }
+        }
+    };
+}
+
+ours_conn!(OursTokioConn, ours_tokio, "tokio");
+ours_conn!(OursAsyncStdConn, ours_async_std, "async-std");

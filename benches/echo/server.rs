@@ -1,0 +1,180 @@
+//! The fixed echo servers every client talks to: a WebSocket one (fastwebsockets' server role
+//! behind a minimal hand-written HTTP upgrade) and a plain TCP one for the ceiling.
+//!
+//! Both run on a current-thread tokio runtime, one task per connection, `TCP_NODELAY` on. The
+//! server prints `LISTENING <addr>` on stdout and exits when its stdin closes (the driver
+//! holds the pipe) or after `max_secs`, whichever comes first.
+
+use std::io::{BufRead, Write};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use base64::Engine;
+use fastwebsockets::{Frame, OpCode, Role, WebSocket};
+use sha1::{Digest, Sha1};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Which server to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ServerKind {
+    /// WebSocket echo (text and binary messages, frame by frame).
+    Ws,
+    /// Byte echo.
+    Tcp,
+}
+
+impl ServerKind {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            ServerKind::Ws => "ws",
+            ServerKind::Tcp => "tcp",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Option<ServerKind> {
+        match s {
+            "ws" => Some(ServerKind::Ws),
+            "tcp" => Some(ServerKind::Tcp),
+            _ => None,
+        }
+    }
+}
+
+/// Runs a server until stdin closes or `max_secs` pass.
+pub(crate) fn run(kind: ServerKind, max_secs: u64) -> Result<(), String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("server: cannot build the tokio runtime: {e}"))?;
+    rt.block_on(async move {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| format!("server: cannot bind 127.0.0.1:0: {e}"))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| format!("server: no local address: {e}"))?;
+        announce(addr)?;
+        watch_stdin();
+        let serve = async {
+            loop {
+                let (stream, _) = match listener.accept().await {
+                    Ok(pair) => pair,
+                    // EMFILE and friends: back off briefly instead of spinning.
+                    Err(_) => {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                match kind {
+                    ServerKind::Ws => tokio::spawn(serve_ws(stream)),
+                    ServerKind::Tcp => tokio::spawn(serve_tcp(stream)),
+                };
+            }
+        };
+        // The accept loop never ends; the lifetime cap stops the process.
+        let _ = tokio::time::timeout(Duration::from_secs(max_secs), serve).await;
+        Ok(())
+    })
+}
+
+fn announce(addr: SocketAddr) -> Result<(), String> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "LISTENING {addr}")
+        .and_then(|()| out.flush())
+        .map_err(|e| format!("server: cannot write to stdout: {e}"))
+}
+
+/// Exits the process when stdin reaches EOF (the driver went away or is done).
+fn watch_stdin() {
+    std::thread::spawn(|| {
+        let mut line = String::new();
+        let stdin = std::io::stdin();
+        let mut lock = stdin.lock();
+        while matches!(lock.read_line(&mut line), Ok(n) if n > 0) {
+            line.clear();
+        }
+        std::process::exit(0);
+    });
+}
+
+async fn serve_tcp(mut stream: TcpStream) {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if stream.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn serve_ws(mut stream: TcpStream) {
+    if upgrade(&mut stream).await.is_err() {
+        return;
+    }
+    let mut ws = WebSocket::after_handshake(stream, Role::Server);
+    // Echo frame by frame (continuations keep their order, so fragmented messages echo too).
+    while let Ok(frame) = ws.read_frame().await {
+        match frame.opcode {
+            OpCode::Close => return,
+            OpCode::Text | OpCode::Binary | OpCode::Continuation => {
+                // A received frame keeps its masking key after `read_frame` unmasked it; a
+                // server must send unmasked frames, so rebuild the frame without the key.
+                let frame = Frame::new(frame.fin, frame.opcode, None, frame.payload);
+                if ws.write_frame(frame).await.is_err() {
+                    return;
+                }
+            }
+            OpCode::Ping | OpCode::Pong => {}
+        }
+    }
+}
+
+/// A minimal server side of the HTTP/1.1 upgrade: read the request head, answer 101.
+async fn upgrade(stream: &mut TcpStream) -> Result<(), String> {
+    const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+    let mut head = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 1024];
+    let end = loop {
+        let n = stream.read(&mut chunk).await.map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Err("eof before the request head".into());
+        }
+        head.extend_from_slice(&chunk[..n]);
+        if let Some(pos) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+            break pos + 4;
+        }
+        if head.len() > 16 * 1024 {
+            return Err("request head too large".into());
+        }
+    };
+    if end != head.len() {
+        // No client we measure sends frames before the 101: refuse rather than lose bytes.
+        return Err("bytes after the request head".into());
+    }
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut req = httparse::Request::new(&mut headers);
+    req.parse(&head).map_err(|e| e.to_string())?;
+    let key = req
+        .headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case("sec-websocket-key"))
+        .map(|h| h.value.trim_ascii())
+        .ok_or("no Sec-WebSocket-Key")?;
+    let mut sha = Sha1::new();
+    sha.update(key);
+    sha.update(GUID.as_bytes());
+    let accept = base64::engine::general_purpose::STANDARD.encode(sha.finalize());
+    let response = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Accept: {accept}\r\n\r\n"
+    );
+    stream
+        .write_all(response.as_bytes())
+        .await
+        .map_err(|e| e.to_string())
+}
