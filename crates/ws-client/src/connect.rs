@@ -79,7 +79,14 @@ pub async fn open_transport<R: Runtime>(
     options: &ConnectOptions,
     timer: &Arc<dyn Timer>,
 ) -> Result<(R::Stream, Instant), Error> {
-    let tcp = connect_tcp(rt, &target.host, target.port, options.connect_timeout, timer).await?;
+    let tcp = connect_tcp(
+        rt,
+        &target.host,
+        target.port,
+        options.connect_timeout,
+        timer,
+    )
+    .await?;
     let opened_at = timer.now();
     if !target.secure {
         return Ok((rt.plain(tcp), opened_at));

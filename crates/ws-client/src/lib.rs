@@ -37,6 +37,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod connect;
 #[cfg(feature = "deflate")]
 pub mod deflate;
 pub mod error;
@@ -52,5 +53,9 @@ pub mod utf8;
 pub use config::{Config, Keepalive};
 pub use error::{Error, ProtocolError, Step, UsageError};
 pub use message::{CloseFrame, Message, Utf8Bytes};
+pub use options::{ConnectOptions, ServerOptions};
 pub use proto::{Connection, State};
+pub use rt::{Runtime, Sleep, Timer};
+pub use split::{ReuniteError, WsReceiver, WsSender};
+pub use stream::WebSocket;
 pub use ws_frame::{CloseCode, Role};

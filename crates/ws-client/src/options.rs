@@ -108,7 +108,8 @@ impl ConnectOptions {
     /// Adds a request header `name: value`. Headers the handshake owns (`Host`, `Upgrade`,
     /// `Connection`, `Sec-WebSocket-*`) are refused when the request is built.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers.push(HeaderLine::Pair(name.into(), value.into()));
+        self.headers
+            .push(HeaderLine::Pair(name.into(), value.into()));
         self
     }
 
@@ -431,5 +432,4 @@ impl ServerOptions {
     pub fn connection_config(&self) -> &Config {
         &self.config
     }
-
 }

@@ -75,7 +75,11 @@ pub trait Runtime: Send + Sync + 'static {
     /// The caller bounds this with the open timeout. Errors should say that TLS failed and
     /// why (certificate, protocol), e.g. via
     /// [`Error::tls`](crate::error::Error) style constructors of [`Error`].
-    fn tls<'a>(&'a self, domain: &'a str, tcp: Self::Tcp) -> BoxFuture<'a, Result<Self::Stream, Error>>;
+    fn tls<'a>(
+        &'a self,
+        domain: &'a str,
+        tcp: Self::Tcp,
+    ) -> BoxFuture<'a, Result<Self::Stream, Error>>;
 
     /// The timer given to every [`WebSocket`](crate::stream::WebSocket) this runtime opens.
     fn timer(&self) -> Arc<dyn Timer>;

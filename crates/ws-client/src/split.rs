@@ -244,7 +244,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsSender<S> {
     /// # Cancel safety
     /// Dropped before it resolves, the message was not queued.
     pub async fn feed(&mut self, msg: Message) -> Result<(), Error> {
-        poll_fn(|cx| self.shared.poll_with(Half::Sender, cx, |c, cx| c.poll_ready(cx))).await?;
+        poll_fn(|cx| {
+            self.shared
+                .poll_with(Half::Sender, cx, |c, cx| c.poll_ready(cx))
+        })
+        .await?;
         self.shared.with(Half::Sender, |c| c.start_send(msg))
     }
 
@@ -253,7 +257,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsSender<S> {
     /// # Cancel safety
     /// Cancel safe: the rest stays queued.
     pub async fn flush(&mut self) -> Result<(), Error> {
-        poll_fn(|cx| self.shared.poll_with(Half::Sender, cx, |c, cx| c.poll_flush(cx))).await
+        poll_fn(|cx| {
+            self.shared
+                .poll_with(Half::Sender, cx, |c, cx| c.poll_flush(cx))
+        })
+        .await
     }
 
     /// Starts the closing handshake: queues a close frame with `code` and `reason` and
@@ -281,7 +289,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsSender<S> {
         drop(receiver);
         match Arc::try_unwrap(self.shared) {
             Ok(shared) => {
-                let core = shared.core.into_inner().unwrap_or_else(PoisonError::into_inner);
+                let core = shared
+                    .core
+                    .into_inner()
+                    .unwrap_or_else(PoisonError::into_inner);
                 Ok(WebSocket { core })
             }
             // Unreachable: the halves hold the only two references. Rebuild both.
@@ -302,7 +313,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReceiver<S> {
     /// # Cancel safety
     /// Cancel safe: all progress is kept in the shared connection.
     pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
-        poll_fn(|cx| self.shared.poll_with(Half::Receiver, cx, |c, cx| c.poll_recv(cx))).await
+        poll_fn(|cx| {
+            self.shared
+                .poll_with(Half::Receiver, cx, |c, cx| c.poll_recv(cx))
+        })
+        .await
     }
 
     /// Puts the halves back together; see [`WsSender::reunite`].
@@ -315,7 +330,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WsReceiver<S> {
     type Item = Result<Message, Error>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.shared.poll_with(Half::Receiver, cx, |c, cx| c.poll_recv(cx))
+        self.shared
+            .poll_with(Half::Receiver, cx, |c, cx| c.poll_recv(cx))
     }
 }
 
@@ -323,7 +339,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WsSender<S> {
     type Error = Error;
 
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.shared.poll_with(Half::Sender, cx, |c, cx| c.poll_ready(cx))
+        self.shared
+            .poll_with(Half::Sender, cx, |c, cx| c.poll_ready(cx))
     }
 
     fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
@@ -331,7 +348,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WsSender<S> {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.shared.poll_with(Half::Sender, cx, |c, cx| c.poll_flush(cx))
+        self.shared
+            .poll_with(Half::Sender, cx, |c, cx| c.poll_flush(cx))
     }
 
     /// Queues a close frame (1000) if the closing handshake has not started, and flushes.

@@ -522,12 +522,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
 
     /// Runs the connection to its end, discarding incoming messages: used by `close`.
     pub(crate) fn poll_closed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        loop {
-            match ready!(self.poll_recv(cx)) {
-                None => return Poll::Ready(()),
-                Some(_) => {}
-            }
-        }
+        // Messages (and errors, reported by the state) that arrive meanwhile are dropped.
+        while ready!(self.poll_recv(cx)).is_some() {}
+        Poll::Ready(())
     }
 }
 
@@ -561,7 +558,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     pub fn from_raw(stream: S, role: Role, config: Config, timer: Option<Arc<dyn Timer>>) -> Self {
         let close_timeout = config.close_timeout;
         let write_high = config.write_buffer_high;
-        Self::from_connection(stream, Connection::new(role, config), close_timeout, write_high, timer)
+        Self::from_connection(
+            stream,
+            Connection::new(role, config),
+            close_timeout,
+            write_high,
+            timer,
+        )
     }
 
     /// Wraps a stream and a [`Connection`] already fed with any bytes that followed the

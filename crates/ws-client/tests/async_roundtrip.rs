@@ -1,6 +1,7 @@
 //! Client and server roles joined by an in-memory pipe, through the real handshakes:
 //! text, binary, fragmented and large messages, subprotocols, compression, refusal, and a
 //! first frame that arrives in the same read as the 101 response.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod async_util;
 
@@ -28,14 +29,23 @@ fn text_and_binary_round_trip() {
     assert_eq!(server.role(), Role::Server);
     block_on(async {
         client.send(Message::text("héllo")).await.unwrap();
-        client.send(Message::binary(vec![0u8, 1, 2, 255])).await.unwrap();
+        client
+            .send(Message::binary(vec![0u8, 1, 2, 255]))
+            .await
+            .unwrap();
         client.send(Message::binary(Vec::new())).await.unwrap();
-        assert_eq!(server.recv().await.unwrap().unwrap(), Message::text("héllo"));
+        assert_eq!(
+            server.recv().await.unwrap().unwrap(),
+            Message::text("héllo")
+        );
         assert_eq!(
             server.recv().await.unwrap().unwrap(),
             Message::binary(vec![0u8, 1, 2, 255])
         );
-        assert_eq!(server.recv().await.unwrap().unwrap(), Message::binary(Vec::new()));
+        assert_eq!(
+            server.recv().await.unwrap().unwrap(),
+            Message::binary(Vec::new())
+        );
         server.send(Message::text("back")).await.unwrap();
         assert_eq!(client.recv().await.unwrap().unwrap(), Message::text("back"));
     });
@@ -47,11 +57,16 @@ fn fragmented_messages_are_reassembled() {
         .no_compression()
         .config(Config::default().write_frame_size(7));
     let (mut client, mut server) = pair_with(1 << 20, client_opts, server_options(), None);
-    let text: String = (0..1000).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+    let text: String = (0..1000)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
     block_on(async {
         client.send(Message::text(text.clone())).await.unwrap();
         // 1000 bytes in frames of 7: many fragments on the wire.
-        assert_eq!(server.recv().await.unwrap().unwrap(), Message::text(text.clone()));
+        assert_eq!(
+            server.recv().await.unwrap().unwrap(),
+            Message::text(text.clone())
+        );
     });
     echo_once_text_check(&mut client, &mut server, "short");
 }
@@ -62,7 +77,10 @@ fn echo_once_text_check(client: &mut WebSocket<Pipe>, server: &mut WebSocket<Pip
     });
     echo_once(server);
     block_on(async {
-        assert_eq!(client.recv().await.unwrap().unwrap(), Message::text(s.to_owned()));
+        assert_eq!(
+            client.recv().await.unwrap().unwrap(),
+            Message::text(s.to_owned())
+        );
     });
 }
 
@@ -95,8 +113,12 @@ fn sixteen_mib_message_both_ways() {
 
 #[test]
 fn subprotocol_is_negotiated() {
-    let client_opts = client_options().subprotocol("v1.chat").subprotocol("v2.chat");
-    let server_opts = server_options().subprotocol("v2.chat").subprotocol("v1.chat");
+    let client_opts = client_options()
+        .subprotocol("v1.chat")
+        .subprotocol("v2.chat");
+    let server_opts = server_options()
+        .subprotocol("v2.chat")
+        .subprotocol("v1.chat");
     let (client, server) = pair_with(1 << 16, client_opts, server_opts, None);
     // The server picks by its own preference among those offered.
     assert_eq!(client.subprotocol(), Some("v2.chat"));
@@ -126,10 +148,17 @@ fn compression_is_negotiated_and_used() {
     let before = probe.written();
     block_on(async {
         client.send(Message::text(text.clone())).await.unwrap();
-        assert_eq!(server.recv().await.unwrap().unwrap(), Message::text(text.clone()));
+        assert_eq!(
+            server.recv().await.unwrap().unwrap(),
+            Message::text(text.clone())
+        );
     });
     let on_wire = probe.written() - before;
-    assert!(on_wire < text.len() / 10, "{on_wire} bytes for {}", text.len());
+    assert!(
+        on_wire < text.len() / 10,
+        "{on_wire} bytes for {}",
+        text.len()
+    );
 }
 
 #[test]
@@ -172,7 +201,9 @@ fn invalid_request_gets_an_http_error() {
     block_on(async {
         let server = async { server_accept(b, &server_options(), None).await };
         let client = async {
-            a.write_all(b"GET /chat HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+            a.write_all(b"GET /chat HTTP/1.1\r\nHost: x\r\n\r\n")
+                .await
+                .unwrap();
             let mut answer = Vec::new();
             a.read_to_end(&mut answer).await.unwrap();
             answer
@@ -200,7 +231,10 @@ fn server_closing_during_handshake_is_a_clear_error() {
         let (c, ()) = futures::join!(client, server);
         let e = c.unwrap_err();
         assert!(e.is_io(), "{e}");
-        assert!(e.to_string().contains("during the opening handshake"), "{e}");
+        assert!(
+            e.to_string().contains("during the opening handshake"),
+            "{e}"
+        );
     });
 }
 
@@ -275,7 +309,10 @@ fn first_frame_in_the_handshake_packet_is_kept() {
                 .unwrap();
         assert_eq!(response.status(), 101);
         assert_eq!(ws.recv().await.unwrap().unwrap(), Message::text("hi"));
-        assert_eq!(ws.recv().await.unwrap().unwrap(), Message::binary(vec![7u8]));
+        assert_eq!(
+            ws.recv().await.unwrap().unwrap(),
+            Message::binary(vec![7u8])
+        );
         assert!(ws.get_ref().request.starts_with(b"GET /chat HTTP/1.1\r\n"));
     });
 }
@@ -296,7 +333,11 @@ fn stream_and_sink_impls() {
         let got: Vec<Message> = (&mut server).take(3).map(|m| m.unwrap()).collect().await;
         assert_eq!(
             got,
-            vec![Message::text("a"), Message::text("b"), Message::binary(vec![1u8])]
+            vec![
+                Message::text("a"),
+                Message::text("b"),
+                Message::binary(vec![1u8])
+            ]
         );
         // Sink::close runs the whole closing handshake.
         let closing = async { SinkExt::close(&mut client).await.unwrap() };
@@ -307,7 +348,10 @@ fn stream_and_sink_impls() {
         };
         futures::join!(closing, serving);
         assert_eq!(client.state(), State::Closed);
-        assert_eq!(client.close_frame().map(|f| f.code), Some(CloseCode::NORMAL));
+        assert_eq!(
+            client.close_frame().map(|f| f.code),
+            Some(CloseCode::NORMAL)
+        );
     });
 }
 

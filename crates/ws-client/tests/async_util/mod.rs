@@ -1,6 +1,6 @@
 //! Test helpers for the async layer: an in-memory duplex pipe (futures-io), a manual timer
 //! with a virtual clock, and a client/server pair joined by the real handshakes.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::VecDeque;
 use std::future::Future;

@@ -1,0 +1,180 @@
+//! Keepalive pings and the bounded write buffer, on a manual clock.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod async_util;
+
+use std::cell::RefCell;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::Poll;
+use std::time::Duration;
+
+use async_util::{client_options, pair_with, poll_once, server_options, ManualTimer};
+use futures::executor::{block_on, LocalPool};
+use futures::task::LocalSpawnExt;
+use futures::Sink;
+use ws_client::{CloseCode, Error, Message, State, Step};
+
+#[test]
+fn keepalive_pings_are_answered_and_the_connection_stays_up() {
+    let timer = ManualTimer::new();
+    let opts = client_options().keepalive(Duration::from_secs(10), Duration::from_secs(5));
+    let (client, server) = pair_with(1 << 16, opts, server_options(), Some(timer.arc()));
+    let pongs = Rc::new(RefCell::new(0usize));
+    let pings_seen = Rc::new(RefCell::new(0usize));
+    let ended = Rc::new(RefCell::new(None::<Option<String>>));
+    let mut pool = LocalPool::new();
+    let (p, e) = (pongs.clone(), ended.clone());
+    pool.spawner()
+        .spawn_local(async move {
+            let mut client = client;
+            loop {
+                match client.recv().await {
+                    Some(Ok(Message::Pong(_))) => *p.borrow_mut() += 1,
+                    Some(Ok(_)) => {}
+                    Some(Err(err)) => {
+                        *e.borrow_mut() = Some(Some(err.to_string()));
+                        return;
+                    }
+                    None => {
+                        *e.borrow_mut() = Some(None);
+                        return;
+                    }
+                }
+            }
+        })
+        .unwrap();
+    let ps = pings_seen.clone();
+    pool.spawner()
+        .spawn_local(async move {
+            let mut server = server;
+            // The server only receives; its pongs go out by themselves.
+            while let Some(Ok(m)) = server.recv().await {
+                if m.is_ping() {
+                    *ps.borrow_mut() += 1;
+                }
+            }
+        })
+        .unwrap();
+    pool.run_until_stalled();
+    for round in 1..=5 {
+        timer.advance(Duration::from_secs(10));
+        pool.run_until_stalled();
+        assert_eq!(*pings_seen.borrow(), round, "a ping per interval");
+        assert_eq!(*pongs.borrow(), round, "each ping answered");
+        assert!(ended.borrow().is_none(), "{:?}", ended.borrow());
+    }
+    // One sleep per deadline, not per poll or message (a handful per round).
+    assert!(
+        timer.sleeps_created() <= 3 * 5 + 2,
+        "{}",
+        timer.sleeps_created()
+    );
+}
+
+#[test]
+fn keepalive_fails_when_the_peer_stops_answering() {
+    let timer = ManualTimer::new();
+    let opts = client_options().keepalive(Duration::from_secs(10), Duration::from_secs(5));
+    // The server never reads, so it never answers pings.
+    let (client, _server) = pair_with(1 << 16, opts, server_options(), Some(timer.arc()));
+    let results = Rc::new(RefCell::new(Vec::new()));
+    let mut pool = LocalPool::new();
+    let r = results.clone();
+    pool.spawner()
+        .spawn_local(async move {
+            let mut client = client;
+            while let Some(item) = client.recv().await {
+                r.borrow_mut().push(item);
+            }
+            assert_eq!(client.state(), State::Closed);
+        })
+        .unwrap();
+    pool.run_until_stalled();
+    timer.advance(Duration::from_secs(10)); // ping sent
+    pool.run_until_stalled();
+    assert!(results.borrow().is_empty());
+    timer.advance(Duration::from_secs(4));
+    pool.run_until_stalled();
+    assert!(results.borrow().is_empty(), "not yet");
+    timer.advance(Duration::from_secs(1)); // pong deadline
+    pool.run_until_stalled();
+    let results = results.borrow();
+    assert_eq!(results.len(), 1, "{results:?}");
+    match &results[0] {
+        Err(
+            e @ Error::Timeout {
+                step: Step::Keepalive,
+            },
+        ) => {
+            assert_eq!(e.close_code(), Some(CloseCode::INTERNAL_ERROR));
+        }
+        other => panic!("expected a keepalive timeout, got {other:?}"),
+    }
+}
+
+#[test]
+fn send_waits_when_the_peer_never_reads_and_memory_stays_bounded() {
+    const CHUNK: usize = 32 << 10;
+    const PIPE: usize = 64 << 10;
+    let opts = client_options().no_compression();
+    let (mut client, mut server) = pair_with(PIPE, opts, server_options(), None);
+    let high = client.connection().config().write_buffer_high;
+    // Queue through the Sink API until it refuses: that is the bound.
+    let mut queued = 0usize;
+    let mut refused = false;
+    for i in 0..1000usize {
+        let ready = {
+            let mut pinned = Pin::new(&mut client);
+            poll_once(&mut futures::future::poll_fn(|cx| {
+                pinned.as_mut().poll_ready(cx)
+            }))
+        };
+        match ready {
+            Poll::Ready(Ok(())) => {
+                Pin::new(&mut client)
+                    .start_send(Message::binary(vec![i as u8; CHUNK]))
+                    .unwrap();
+                queued += 1;
+            }
+            Poll::Ready(Err(e)) => panic!("{e}"),
+            Poll::Pending => {
+                refused = true;
+                break;
+            }
+        }
+    }
+    assert!(refused, "the sink never pushed back");
+    let pending = client.connection().pending_output().len();
+    assert!(pending <= high + CHUNK + 14, "{pending} bytes queued");
+    assert!(
+        queued <= (PIPE + high) / CHUNK + 2,
+        "{queued} messages accepted"
+    );
+
+    // `send` stays pending while the peer does not read.
+    {
+        let mut send = Box::pin(client.send(Message::text("one more")));
+        for _ in 0..10 {
+            assert!(poll_once(&mut send).is_pending());
+        }
+        // Dropped while waiting for space: the message was not queued.
+    }
+    assert!(client.connection().pending_output().len() <= high + CHUNK + 14);
+
+    // Once the server reads, everything arrives in order.
+    block_on(async {
+        let drain = async {
+            for i in 0..queued {
+                let m = server.recv().await.unwrap().unwrap();
+                assert_eq!(m, Message::binary(vec![i as u8; CHUNK]), "message {i}");
+            }
+            assert_eq!(server.recv().await.unwrap().unwrap(), Message::text("last"));
+        };
+        let send = async {
+            client.flush().await.unwrap();
+            client.send(Message::text("last")).await.unwrap();
+        };
+        futures::join!(drain, send);
+    });
+}
