@@ -1,2 +1,184 @@
-//! `aiowebsocket` — not implemented yet (see ARCHITECTURE.md).
+//! # aiowebsocket — a fast, light, complete async WebSocket client
+//!
+//! RFC 6455 WebSockets with RFC 7692 permessage-deflate, for tokio (default) and async-std
+//! (which also serves smol). Connect, send, receive:
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), aiowebsocket::Error> {
+//! let mut ws = aiowebsocket::connect("wss://echo.example/").await?;
+//! ws.send(aiowebsocket::Message::text("hello")).await?;
+//! let reply = ws.recv().await; // Some(Ok(Message::Text("hello")))
+//! # drop(reply); Ok(()) }
+//! ```
+//!
+//! Headers, Origin, subprotocols, limits, timeouts and a custom TLS connector go through
+//! [`builder`]:
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), aiowebsocket::Error> {
+//! use aiowebsocket::{CloseCode, Message};
+//!
+//! let mut ws = aiowebsocket::builder("ws://127.0.0.1:9001/chat")
+//!     .header("X-Token", "s3cret")
+//!     .subprotocol("chat.v1")
+//!     .connect()
+//!     .await?;
+//! while let Some(msg) = ws.recv().await {
+//!     match msg? {
+//!         Message::Text(text) => println!("{text}"),
+//!         Message::Close(_) => break,
+//!         _ => {}
+//!     }
+//! }
+//! ws.close(CloseCode::NORMAL, "bye").await?;
+//! # Ok(()) }
+//! ```
+//!
+//! ## How it is built
+//!
+//! ```text
+//!  socket ─bytes─▶ ws_frame (headers, unmasking) ─▶ ws_client::Connection ─Message─▶ you
+//!  you ─Message─▶ ws_client::Connection ─▶ ws_frame (encode, mask) ─bytes─▶ socket
+//!  ws_handshake: the HTTP/1.1 upgrade, before any frame
+//!  ws_tokio / ws_async_std: sockets, DNS, TLS and timers only
+//! ```
+//!
+//! The protocol core is sans-I/O (no sockets, no clock) and shared by every runtime; this
+//! crate re-exports it and picks a runtime through cargo features.
+//!
+//! ## Features
+//!
+//! | feature      | default | what it adds |
+//! |--------------|---------|--------------|
+//! | `tokio`      | yes     | [`tokio`] module; the runtime of the top-level [`connect`] / [`builder`] |
+//! | `async-std`  | no      | `async_std` module (works under smol and any `futures-io` executor) |
+//! | `native-tls` | yes     | `wss://` through the platform TLS library; re-exports [`native_tls`] |
+//! | `deflate`    | yes     | permessage-deflate (RFC 7692), offered by default |
+//!
+//! The top-level [`connect`], [`connect_with`], [`builder`]`(..).connect()` and
+//! [`WebSocket`] use tokio whenever the `tokio` feature is on, otherwise async-std, so
+//! turning a feature on never changes what the defaults do. Code written for async-std
+//! should call `aiowebsocket::async_std::connect` (or `builder(..).connect_async_std()`) explicitly:
+//! then another crate turning `tokio` on cannot move it to a runtime it does not run.
+//!
+//! With neither `tokio` nor `async-std` the crate still builds and offers the
+//! runtime-neutral parts ([`Message`], [`ConnectOptions`], [`WebSocketStream`] over any
+//! `futures-io` stream, the sans-I/O [`ws_client::Connection`]), but nothing that opens a
+//! socket: enable a runtime feature for [`connect`].
+//!
+//! Without `native-tls`, a `wss://` URL fails with an error saying to enable it.
+//!
+//! ## Defaults
+//!
+//! | setting | default | change with |
+//! |---------|---------|-------------|
+//! | connect timeout (DNS + TCP) | 10 s | [`ClientBuilder::connect_timeout`] |
+//! | open timeout (TLS + HTTP upgrade) | 10 s | [`ClientBuilder::open_timeout`] |
+//! | close timeout (each wait of the closing handshake) | 10 s | [`ClientBuilder::close_timeout`] |
+//! | keepalive | a ping every 20 s, fail if no pong within 20 s | [`ClientBuilder::keepalive`], [`ClientBuilder::no_keepalive`] |
+//! | max message size (after decompression) | 64 MiB | [`ClientBuilder::max_message_size`] |
+//! | max frame size | 16 MiB | [`ClientBuilder::max_frame_size`] |
+//! | max fragments per message | 100 000 | [`Config::max_fragments`] |
+//! | outgoing frame size (larger messages are fragmented) | 16 MiB | [`Config::write_frame_size`] |
+//! | send waits while more than this is queued | 128 KiB | [`Config::write_buffer_high`] |
+//! | handshake response head | 64 KiB, 128 headers | [`ClientBuilder::handshake_limits`] |
+//! | compression | permessage-deflate offered, level 1, messages under 64 bytes sent plain | [`ClientBuilder::compression`], [`ClientBuilder::no_compression`] |
+//! | TLS | system trust roots, SNI on | [`ClientBuilder::tls_connector`] |
+//! | TCP | `TCP_NODELAY` on | — |
+//!
+//! ## Cancel safety
+//!
+//! * [`WebSocketStream::recv`] (and the `Stream` impl) is cancel safe: all progress lives in
+//!   the WebSocket, so `recv` can sit in a `select!` loop and lose nothing.
+//! * `send` never puts half a message on the wire. Cancelled while waiting for buffer
+//!   space, the message was not queued; cancelled while flushing, it was queued whole and
+//!   goes out with the next `send`, `flush`, `recv` or `close`. The `Sink` API tells which.
+//! * `flush` and `close` are cancel safe: the next call continues where it stopped.
+//! * `connect*` and `accept` are not meant to be resumed: dropping them abandons the
+//!   attempt and closes the socket.
+//! * The halves of [`WebSocketStream::split`] keep answering pings and closes while the
+//!   other half is busy.
+//!
+//! ## Errors
+//!
+//! One [`Error`] type, grouped by who is at fault (peer, transport, handshake, timeout,
+//! misuse); each message says at which step it happened and what to do. Use the queries
+//! ([`Error::is_timeout`], [`Error::close_code`], ...) rather than matching every variant.
 #![forbid(unsafe_code)]
+// The docs link to items of the default features; with fewer features some links dangle.
+#![cfg_attr(
+    not(all(feature = "tokio", feature = "native-tls", feature = "deflate")),
+    allow(rustdoc::broken_intra_doc_links)
+)]
+
+mod builder;
+
+pub use builder::{builder, ClientBuilder};
+#[cfg(feature = "native-tls")]
+pub use native_tls;
+pub use ws_client::error::{ProtocolError, Step, UsageError};
+pub use ws_client::options::{ConnectOptions, RequestCheck, ServerOptions};
+pub use ws_client::split::{ReuniteError, WsReceiver, WsSender};
+/// A WebSocket over any `futures-io` stream `S` (what [`WebSocket`] is for the default
+/// runtime's `MaybeTlsStream`).
+pub use ws_client::stream::WebSocket as WebSocketStream;
+pub use ws_client::{
+    CloseCode, CloseFrame, Config, Error, Keepalive, Message, Role, State, Utf8Bytes,
+};
+#[cfg(feature = "deflate")]
+pub use ws_handshake::permessage_deflate::DeflateConfig;
+pub use ws_handshake::{HandshakeError, Limits, Request, Response};
+#[doc(no_inline)]
+pub use {ws_client, ws_frame, ws_handshake};
+
+#[cfg(feature = "tokio")]
+use ws_tokio as default_runtime;
+
+#[cfg(all(feature = "async-std", not(feature = "tokio")))]
+use ws_async_std as default_runtime;
+
+/// tokio: [`connect`](ws_tokio::connect), [`connect_with`](ws_tokio::connect_with),
+/// [`connect_on`](ws_tokio::connect_on) (your own stream), [`accept`](ws_tokio::accept) (our
+/// server role), the [`TokioRuntime`](ws_tokio::TokioRuntime) holding a TLS connector, and
+/// the [`TokioIo`](ws_tokio::TokioIo) adapter.
+#[cfg(feature = "tokio")]
+pub mod tokio {
+    pub use ws_tokio::*;
+}
+
+/// async-std (and smol, and any `futures-io` executor): [`connect`](ws_async_std::connect),
+/// [`connect_with`](ws_async_std::connect_with), [`connect_on`](ws_async_std::connect_on),
+/// [`accept`](ws_async_std::accept), and the
+/// [`AsyncStdRuntime`](ws_async_std::AsyncStdRuntime) holding a TLS connector.
+#[cfg(feature = "async-std")]
+pub mod async_std {
+    pub use ws_async_std::*;
+}
+
+/// The WebSocket [`connect`] returns: on tokio when the `tokio` feature is on, otherwise on
+/// async-std.
+#[cfg(any(feature = "tokio", feature = "async-std"))]
+pub type WebSocket = default_runtime::WebSocket;
+
+/// Opens a WebSocket to `url` (`ws://` or `wss://`) with the [defaults](crate#defaults), on
+/// tokio when the `tokio` feature is on, otherwise on async-std.
+///
+/// Errors name the failing step (DNS/TCP, TLS, HTTP upgrade, or a timeout) and say what to
+/// check.
+///
+/// # Cancel safety
+/// Dropping the future abandons the attempt and closes whatever was opened.
+#[cfg(any(feature = "tokio", feature = "async-std"))]
+pub async fn connect(url: &str) -> Result<WebSocket, Error> {
+    default_runtime::connect(url).await
+}
+
+/// Opens a WebSocket as `options` say and returns it with the server's handshake response.
+/// [`builder`] is the same with a TLS connector on top.
+///
+/// # Cancel safety
+/// Dropping the future abandons the attempt and closes whatever was opened.
+#[cfg(any(feature = "tokio", feature = "async-std"))]
+pub async fn connect_with(options: ConnectOptions) -> Result<(WebSocket, Response), Error> {
+    default_runtime::connect_with(options).await
+}

@@ -16,7 +16,8 @@ use std::task::{Context, Poll, Waker};
 
 use futures_io::{AsyncRead, AsyncWrite};
 
-/// A TLS session over the stream `S` (client side once [`connect`] returns).
+/// A TLS session over the stream `S`, client side (from `wss://` connects) or server side
+/// (from [`accept`]).
 pub struct TlsStream<S> {
     inner: native_tls::TlsStream<Bridge<S>>,
     shut_down: bool,

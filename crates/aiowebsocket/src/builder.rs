@@ -1,0 +1,246 @@
+//! [`ClientBuilder`]: connect options plus the TLS connector, then `.connect()`.
+
+use std::time::Duration;
+
+use ws_client::options::ConnectOptions;
+use ws_client::Config;
+#[cfg(any(feature = "tokio", feature = "async-std"))]
+use ws_client::Error;
+#[cfg(feature = "deflate")]
+use ws_handshake::permessage_deflate::DeflateConfig;
+use ws_handshake::Limits;
+#[cfg(any(feature = "tokio", feature = "async-std"))]
+use ws_handshake::Response;
+
+/// Starts a [`ClientBuilder`] for `url` (`ws://` or `wss://`) with the
+/// [defaults](crate#defaults).
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), aiowebsocket::Error> {
+/// use std::time::Duration;
+///
+/// let mut ws = aiowebsocket::builder("wss://example.com/feed")
+///     .header("Authorization", "Bearer abc")
+///     .origin("https://example.com")
+///     .keepalive(Duration::from_secs(30), Duration::from_secs(10))
+///     .connect()
+///     .await?;
+/// # drop(ws); Ok(()) }
+/// ```
+pub fn builder(url: impl Into<String>) -> ClientBuilder {
+    ClientBuilder::new(url)
+}
+
+/// Everything needed to open a client WebSocket: the runtime-neutral [`ConnectOptions`]
+/// (URL, headers, Origin, subprotocols, limits, timeouts, keepalive, compression) and, with
+/// the `native-tls` feature, the TLS connector for `wss://`.
+///
+/// The setters mirror [`ConnectOptions`]'s; [`options`](Self::options) reaches any other.
+/// [`connect`](Self::connect) runs on tokio when the `tokio` feature is on (the default),
+/// otherwise on async-std; `connect_tokio` (feature `tokio`) and `connect_async_std`
+/// (feature `async-std`) choose explicitly.
+#[derive(Clone, Debug)]
+#[must_use = "a ClientBuilder does nothing until .connect().await"]
+pub struct ClientBuilder {
+    options: ConnectOptions,
+    #[cfg(feature = "native-tls")]
+    tls: Option<native_tls::TlsConnector>,
+}
+
+impl ClientBuilder {
+    /// A builder for `url` with the defaults.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self::from_options(ConnectOptions::new(url))
+    }
+
+    /// A builder around existing options.
+    pub fn from_options(options: ConnectOptions) -> Self {
+        ClientBuilder {
+            options,
+            #[cfg(feature = "native-tls")]
+            tls: None,
+        }
+    }
+
+    /// Adds a request header `name: value` (see [`ConnectOptions::header`]).
+    pub fn header(self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.options(|o| o.header(name, value))
+    }
+
+    /// Adds a raw header line `"Name: value"` (see [`ConnectOptions::raw_header`]).
+    pub fn raw_header(self, line: impl Into<String>) -> Self {
+        self.options(|o| o.raw_header(line))
+    }
+
+    /// Sets the `Origin` header.
+    pub fn origin(self, origin: impl Into<String>) -> Self {
+        self.options(|o| o.origin(origin))
+    }
+
+    /// Offers a subprotocol; repeat for several, most preferred first.
+    pub fn subprotocol(self, proto: impl Into<String>) -> Self {
+        self.options(|o| o.subprotocol(proto))
+    }
+
+    /// Replaces the whole connection [`Config`] (including close timeout and keepalive):
+    /// call it before the finer setters.
+    pub fn config(self, config: Config) -> Self {
+        self.options(|o| o.config(config))
+    }
+
+    /// Largest message accepted, after decompression (`None`: no limit). Default 64 MiB.
+    pub fn max_message_size(self, max: Option<usize>) -> Self {
+        self.options(|o| o.max_message_size(max))
+    }
+
+    /// Largest single frame accepted (`None`: no limit). Default 16 MiB.
+    pub fn max_frame_size(self, max: Option<usize>) -> Self {
+        self.options(|o| o.max_frame_size(max))
+    }
+
+    /// Bound on DNS resolution + TCP connect (`None`: no bound). Default 10 s.
+    pub fn connect_timeout(self, timeout: Option<Duration>) -> Self {
+        self.options(|o| o.connect_timeout(timeout))
+    }
+
+    /// Bound on TLS plus the HTTP upgrade (`None`: no bound). Default 10 s.
+    pub fn open_timeout(self, timeout: Option<Duration>) -> Self {
+        self.options(|o| o.open_timeout(timeout))
+    }
+
+    /// Bound on each wait of the closing handshake (`None`: wait forever). Default 10 s.
+    pub fn close_timeout(self, timeout: Option<Duration>) -> Self {
+        self.options(|o| o.close_timeout(timeout))
+    }
+
+    /// A ping every `interval`; the connection fails (1011) when a pong takes longer than
+    /// `timeout`. Default 20 s / 20 s.
+    pub fn keepalive(self, interval: Duration, timeout: Duration) -> Self {
+        self.options(|o| o.keepalive(interval, timeout))
+    }
+
+    /// Turns keepalive pings off.
+    pub fn no_keepalive(self) -> Self {
+        self.options(ConnectOptions::no_keepalive)
+    }
+
+    /// Limits on the server's response head (size, header count).
+    pub fn handshake_limits(self, limits: Limits) -> Self {
+        self.options(|o| o.handshake_limits(limits))
+    }
+
+    /// permessage-deflate parameters to offer, or `None` to offer nothing. Default: offered.
+    #[cfg(feature = "deflate")]
+    pub fn compression(self, compression: Option<DeflateConfig>) -> Self {
+        self.options(|o| o.compression(compression))
+    }
+
+    /// Offers no compression.
+    pub fn no_compression(self) -> Self {
+        self.options(ConnectOptions::no_compression)
+    }
+
+    /// Applies any [`ConnectOptions`] setter:
+    /// `builder(url).options(|o| o.max_frame_size(None))`.
+    pub fn options(mut self, f: impl FnOnce(ConnectOptions) -> ConnectOptions) -> Self {
+        self.options = f(self.options);
+        self
+    }
+
+    /// Uses `connector` for `wss://` instead of the system's trust roots: for a private
+    /// root CA (`add_root_certificate`), a client certificate (`identity`), or pinned
+    /// protocol versions.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use aiowebsocket::native_tls::{Certificate, TlsConnector};
+    ///
+    /// let ca = Certificate::from_pem(&std::fs::read("ca.pem")?)?;
+    /// let connector = TlsConnector::builder().add_root_certificate(ca).build()?;
+    /// let ws = aiowebsocket::builder("wss://internal.example:8443/")
+    ///     .tls_connector(connector)
+    ///     .connect()
+    ///     .await?;
+    /// # drop(ws); Ok(()) }
+    /// ```
+    #[cfg(feature = "native-tls")]
+    pub fn tls_connector(mut self, connector: native_tls::TlsConnector) -> Self {
+        self.tls = Some(connector);
+        self
+    }
+
+    /// The connect options so far.
+    pub fn connect_options(&self) -> &ConnectOptions {
+        &self.options
+    }
+
+    /// The connect options, for a runtime crate's own `connect_with` or `connect_on`.
+    pub fn into_options(self) -> ConnectOptions {
+        self.options
+    }
+
+    /// Opens the WebSocket on the default runtime: tokio when the `tokio` feature is on
+    /// (the default), otherwise async-std.
+    ///
+    /// # Cancel safety
+    /// Dropping the future abandons the attempt and closes whatever was opened.
+    #[cfg(any(feature = "tokio", feature = "async-std"))]
+    pub async fn connect(self) -> Result<crate::WebSocket, Error> {
+        self.connect_with_response().await.map(|(ws, _)| ws)
+    }
+
+    /// Like [`connect`](Self::connect), also returning the server's handshake response
+    /// (its headers, e.g. cookies or a chosen subprotocol).
+    ///
+    /// # Cancel safety
+    /// Dropping the future abandons the attempt and closes whatever was opened.
+    #[cfg(any(feature = "tokio", feature = "async-std"))]
+    pub async fn connect_with_response(self) -> Result<(crate::WebSocket, Response), Error> {
+        #[cfg(feature = "tokio")]
+        {
+            self.connect_tokio().await
+        }
+        #[cfg(not(feature = "tokio"))]
+        {
+            self.connect_async_std().await
+        }
+    }
+
+    /// Opens the WebSocket on tokio (must run inside a tokio runtime).
+    ///
+    /// # Cancel safety
+    /// Dropping the future abandons the attempt and closes whatever was opened.
+    #[cfg(feature = "tokio")]
+    pub async fn connect_tokio(self) -> Result<(ws_tokio::WebSocket, Response), Error> {
+        #[cfg(feature = "native-tls")]
+        let rt = match self.tls {
+            Some(connector) => ws_tokio::TokioRuntime::with_tls_connector(connector),
+            None => ws_tokio::TokioRuntime::new(),
+        };
+        #[cfg(not(feature = "native-tls"))]
+        let rt = ws_tokio::TokioRuntime::new();
+        rt.connect(self.options).await
+    }
+
+    /// Opens the WebSocket on async-std (works under smol and other executors too).
+    ///
+    /// # Cancel safety
+    /// Dropping the future abandons the attempt and closes whatever was opened.
+    #[cfg(feature = "async-std")]
+    pub async fn connect_async_std(self) -> Result<(ws_async_std::WebSocket, Response), Error> {
+        #[cfg(feature = "native-tls")]
+        let rt = match self.tls {
+            Some(connector) => ws_async_std::AsyncStdRuntime::with_tls_connector(connector),
+            None => ws_async_std::AsyncStdRuntime::new(),
+        };
+        #[cfg(not(feature = "native-tls"))]
+        let rt = ws_async_std::AsyncStdRuntime::new();
+        rt.connect(self.options).await
+    }
+}
+
+impl From<ConnectOptions> for ClientBuilder {
+    fn from(options: ConnectOptions) -> Self {
+        Self::from_options(options)
+    }
+}

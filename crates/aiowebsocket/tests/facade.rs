@@ -1,0 +1,188 @@
+//! The facade's promises: the default runtime, both runtime modules, the builder (headers,
+//! Origin, TLS connector), and the re-exported types working together.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use aiowebsocket::native_tls::{Certificate, Identity, TlsAcceptor, TlsConnector};
+use aiowebsocket::{CloseCode, Message, ServerOptions, WebSocketStream};
+
+/// With the `tokio` feature on (the default), the top-level types are tokio's.
+#[test]
+fn default_runtime_is_tokio() {
+    fn same(ws: aiowebsocket::WebSocket) -> aiowebsocket::tokio::WebSocket {
+        ws
+    }
+    let _ = same;
+}
+
+/// Echoes data messages back; with `check`, refuses requests the hook refuses.
+async fn tokio_echo_server(options: ServerOptions) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let options = options.clone();
+            tokio::spawn(async move {
+                if let Ok(ws) = aiowebsocket::tokio::accept(tcp, &options).await {
+                    echo(ws).await;
+                }
+            });
+        }
+    });
+    addr
+}
+
+async fn echo<S>(mut ws: WebSocketStream<S>)
+where
+    S: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin,
+{
+    while let Some(Ok(msg)) = ws.recv().await {
+        if msg.is_data() && ws.send(msg).await.is_err() {
+            break;
+        }
+    }
+}
+
+#[tokio::test]
+async fn top_level_connect_runs_on_tokio() {
+    let addr = tokio_echo_server(ServerOptions::new()).await;
+    let mut ws = aiowebsocket::connect(&format!("ws://{addr}/"))
+        .await
+        .unwrap();
+    ws.send(Message::text("hello")).await.unwrap();
+    assert_eq!(ws.recv().await.unwrap().unwrap(), Message::text("hello"));
+    ws.close(CloseCode::NORMAL, "").await.unwrap();
+    assert_eq!(ws.close_frame().unwrap().code, CloseCode::NORMAL);
+}
+
+#[tokio::test]
+async fn builder_sends_origin_and_headers() {
+    let options = ServerOptions::new().check(|req| {
+        let origin_ok = req.header("origin") == Some("https://app.example");
+        let token_ok = req.header("x-token") == Some("s3cret");
+        if origin_ok && token_ok {
+            Ok(())
+        } else {
+            Err((403, "origin or token refused".into()))
+        }
+    });
+    let addr = tokio_echo_server(options).await;
+    let url = format!("ws://{addr}/");
+
+    let err = aiowebsocket::builder(&url)
+        .origin("https://evil.example")
+        .header("X-Token", "s3cret")
+        .connect()
+        .await
+        .unwrap_err();
+    assert!(err.is_handshake(), "{err:?}");
+    assert!(err.to_string().contains("403"), "{err}");
+
+    let (mut ws, response) = aiowebsocket::builder(&url)
+        .origin("https://app.example")
+        .header("X-Token", "s3cret")
+        .keepalive(Duration::from_secs(5), Duration::from_secs(5))
+        .connect_with_response()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 101);
+    ws.send(Message::binary(vec![1u8, 2, 3])).await.unwrap();
+    assert_eq!(
+        ws.recv().await.unwrap().unwrap(),
+        Message::binary(vec![1u8, 2, 3])
+    );
+    ws.close(CloseCode::NORMAL, "").await.unwrap();
+}
+
+/// A wss:// echo server run by async-std, with a certificate generated now; returns the
+/// address and the certificate (PEM) a client must trust.
+async fn async_std_wss_server() -> (SocketAddr, String) {
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let cert_pem = ck.cert.pem();
+    let identity = Identity::from_pkcs8(
+        cert_pem.as_bytes(),
+        ck.signing_key.serialize_pem().as_bytes(),
+    )
+    .unwrap();
+    let acceptor = TlsAcceptor::new(identity).unwrap();
+    let listener = async_std::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    async_std::task::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            async_std::task::spawn(async move {
+                let Ok(tls) = aiowebsocket::async_std::tls::accept(&acceptor, tcp).await else {
+                    return;
+                };
+                if let Ok(ws) = aiowebsocket::async_std::accept(tls, &ServerOptions::new()).await {
+                    echo(ws).await;
+                }
+            });
+        }
+    });
+    (addr, cert_pem)
+}
+
+#[tokio::test]
+async fn builder_tls_connector_trusts_a_private_certificate() {
+    let (addr, cert_pem) = async_std_wss_server().await;
+    let url = format!("wss://localhost:{}/", addr.port());
+
+    // Without the certificate: a TLS error that says what to do.
+    let err = aiowebsocket::builder(&url).connect().await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("TLS handshake with localhost failed"),
+        "{err}"
+    );
+
+    let connector = TlsConnector::builder()
+        .add_root_certificate(Certificate::from_pem(cert_pem.as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let mut ws = aiowebsocket::builder(&url)
+        .tls_connector(connector)
+        .connect()
+        .await
+        .unwrap();
+    assert!(ws.get_ref().is_tls());
+    ws.send(Message::text("secret")).await.unwrap();
+    assert_eq!(ws.recv().await.unwrap().unwrap(), Message::text("secret"));
+    ws.close(CloseCode::NORMAL, "").await.unwrap();
+}
+
+#[async_std::test]
+async fn async_std_module_and_builder() {
+    let (addr, cert_pem) = async_std_wss_server().await;
+    let connector = TlsConnector::builder()
+        .add_root_certificate(Certificate::from_pem(cert_pem.as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let (mut ws, _) = aiowebsocket::builder(format!("wss://localhost:{}/", addr.port()))
+        .tls_connector(connector)
+        .no_compression()
+        .connect_async_std()
+        .await
+        .unwrap();
+    ws.send(Message::text("on async-std")).await.unwrap();
+    assert_eq!(
+        ws.recv().await.unwrap().unwrap(),
+        Message::text("on async-std")
+    );
+    ws.close(CloseCode::NORMAL, "").await.unwrap();
+
+    // The module's plain connect reports a refused port readably.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let err = aiowebsocket::async_std::connect(&format!("ws://127.0.0.1:{port}/"))
+        .await
+        .unwrap_err();
+    assert!(err.is_io(), "{err:?}");
+    assert!(err.to_string().contains("connecting to 127.0.0.1"), "{err}");
+}
