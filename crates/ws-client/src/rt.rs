@@ -72,9 +72,10 @@ pub trait Runtime: Send + Sync + 'static {
 
     /// Runs a TLS client handshake for `domain` over `tcp` (`wss://`).
     ///
-    /// The caller bounds this with the open timeout. Errors should say that TLS failed and
-    /// why (certificate, protocol), e.g. via
-    /// [`Error::tls`](crate::error::Error) style constructors of [`Error`].
+    /// The caller bounds this with the open timeout (a timeout is reported as
+    /// `Error::Timeout` with [`Step::Tls`](crate::error::Step::Tls)). Errors should say that
+    /// TLS failed, for which host, and why (certificate, protocol): typically an
+    /// [`Error::Io`] whose message starts with "TLS handshake with {domain} failed".
     fn tls<'a>(
         &'a self,
         domain: &'a str,

@@ -14,6 +14,10 @@
 //! - After the close handshake a client waits (bounded by the close timeout) for the
 //!   server to close TCP, as RFC 6455 §7.1.1 asks; a server closes TCP at once.
 //!
+//! Input is processed only while someone receives. Keep a task in [`recv`](WebSocket::recv)
+//! (or on a split [`WsReceiver`]): a connection that only sends never reads the pongs that
+//! answer its keepalive pings, and fails with a keepalive timeout after interval + timeout.
+//!
 //! # Reading
 //! Bytes are read straight into the connection's read buffer
 //! ([`Connection::read_buf`]), so no copy sits between the socket and the frame parser.
@@ -205,7 +209,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
     /// deadline appears. A later one keeps it (it fires early once, then is re-armed), so
     /// timers cost nothing per message.
     fn poll_timers(&mut self, cx: &mut Context<'_>) -> bool {
-        let Some(timer) = self.timer.clone() else {
+        let Some(timer) = &self.timer else {
             return false;
         };
         // Each handled deadline may produce the next one; the bound guards against a
@@ -225,14 +229,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
                 return false;
             };
             let now = match &mut self.sleep {
-                Some((at, _)) if *at <= next => {
-                    let at = *at;
-                    let Some((_, sleep)) = self.sleep.as_mut() else {
-                        return false;
-                    };
+                Some((at, sleep)) if *at <= next => {
                     if sleep.as_mut().poll(cx).is_pending() {
                         return false;
                     }
+                    let at = *at;
                     self.sleep = None;
                     let now = timer.now();
                     if at == next {
