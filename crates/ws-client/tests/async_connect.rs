@@ -1,0 +1,263 @@
+//! The runtime-neutral connect flow (`connect::connect`) over a fake `Runtime`: the steps,
+//! their timeouts and the wording of their errors.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod async_util;
+
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::Poll;
+use std::thread;
+use std::time::Duration;
+
+use async_util::{client_options, duplex, poll_once, server_options, ManualTimer, Pipe};
+use futures::executor::block_on;
+use ws_client::connect::connect;
+use ws_client::handshake::server_accept;
+use ws_client::rt::{BoxFuture, Runtime, Timer};
+use ws_client::{Error, Message, Step};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TcpMode {
+    /// Connect, and serve the other end with our server role on a thread.
+    Serve,
+    /// Fail with "connection refused".
+    Refuse,
+    /// Never complete.
+    Hang,
+}
+
+#[derive(Debug)]
+struct FakeRuntime {
+    tcp: TcpMode,
+    tls_hangs: bool,
+    timer: Arc<dyn Timer>,
+    tls_domain: Mutex<Option<String>>,
+    connected_to: Mutex<Option<(String, u16)>>,
+    plain_used: AtomicBool,
+}
+
+impl FakeRuntime {
+    fn new(tcp: TcpMode, timer: Arc<dyn Timer>) -> Self {
+        FakeRuntime {
+            tcp,
+            tls_hangs: false,
+            timer,
+            tls_domain: Mutex::new(None),
+            connected_to: Mutex::new(None),
+            plain_used: AtomicBool::new(false),
+        }
+    }
+}
+
+impl Runtime for FakeRuntime {
+    type Tcp = Pipe;
+    type Stream = Pipe;
+
+    fn connect_tcp<'a>(&'a self, host: &'a str, port: u16) -> BoxFuture<'a, io::Result<Pipe>> {
+        *self.connected_to.lock().unwrap() = Some((host.to_owned(), port));
+        match self.tcp {
+            TcpMode::Refuse => Box::pin(async {
+                Err(io::Error::new(
+                    io::ErrorKind::ConnectionRefused,
+                    "connection refused",
+                ))
+            }),
+            TcpMode::Hang => Box::pin(futures::future::pending()),
+            TcpMode::Serve => {
+                let (a, b) = duplex(1 << 16);
+                thread::spawn(move || {
+                    block_on(async {
+                        let mut ws = server_accept(b, &server_options(), None).await.unwrap();
+                        while let Some(Ok(m)) = ws.recv().await {
+                            if m.is_data() {
+                                ws.send(m).await.unwrap();
+                            }
+                        }
+                    })
+                });
+                Box::pin(async move { Ok(a) })
+            }
+        }
+    }
+
+    fn plain(&self, tcp: Pipe) -> Pipe {
+        self.plain_used.store(true, Ordering::Relaxed);
+        tcp
+    }
+
+    fn tls<'a>(&'a self, domain: &'a str, tcp: Pipe) -> BoxFuture<'a, Result<Pipe, Error>> {
+        *self.tls_domain.lock().unwrap() = Some(domain.to_owned());
+        if self.tls_hangs {
+            Box::pin(futures::future::pending())
+        } else {
+            // "TLS" that is a no-op: the bytes go through as they are.
+            Box::pin(async move { Ok(tcp) })
+        }
+    }
+
+    fn timer(&self) -> Arc<dyn Timer> {
+        self.timer.clone()
+    }
+}
+
+#[test]
+fn connects_plain_and_echoes() {
+    let rt = FakeRuntime::new(TcpMode::Serve, ManualTimer::new().arc());
+    let opts = ws_client::ConnectOptions::new("ws://echo.example:8080/x").no_keepalive();
+    block_on(async {
+        let (mut ws, response) = connect(&rt, &opts).await.unwrap();
+        assert_eq!(response.status(), 101);
+        ws.send(Message::text("hi")).await.unwrap();
+        assert_eq!(ws.recv().await.unwrap().unwrap(), Message::text("hi"));
+    });
+    assert_eq!(
+        *rt.connected_to.lock().unwrap(),
+        Some(("echo.example".to_owned(), 8080))
+    );
+    assert!(rt.plain_used.load(Ordering::Relaxed));
+    assert!(rt.tls_domain.lock().unwrap().is_none());
+}
+
+#[test]
+fn wss_runs_tls_for_the_host_on_port_443() {
+    let rt = FakeRuntime::new(TcpMode::Serve, ManualTimer::new().arc());
+    let opts = ws_client::ConnectOptions::new("wss://secure.example/feed").no_keepalive();
+    block_on(async {
+        let (mut ws, _) = connect(&rt, &opts).await.unwrap();
+        ws.send(Message::binary(vec![1u8, 2, 3])).await.unwrap();
+        assert_eq!(
+            ws.recv().await.unwrap().unwrap(),
+            Message::binary(vec![1u8, 2, 3])
+        );
+    });
+    assert_eq!(
+        *rt.connected_to.lock().unwrap(),
+        Some(("secure.example".to_owned(), 443))
+    );
+    assert_eq!(
+        rt.tls_domain.lock().unwrap().as_deref(),
+        Some("secure.example")
+    );
+    assert!(!rt.plain_used.load(Ordering::Relaxed));
+}
+
+#[test]
+fn refused_connection_names_host_and_port() {
+    let rt = FakeRuntime::new(TcpMode::Refuse, ManualTimer::new().arc());
+    let opts = client_options();
+    let e = block_on(connect(&rt, &opts)).unwrap_err();
+    assert!(e.is_io(), "{e}");
+    let text = e.to_string();
+    assert!(
+        text.contains("connecting to example.test:80 failed"),
+        "{text}"
+    );
+    assert!(text.contains("connection refused"), "{text}");
+    match e {
+        Error::Io(io) => assert_eq!(io.kind(), io::ErrorKind::ConnectionRefused),
+        other => panic!("{other}"),
+    }
+}
+
+#[test]
+fn ipv6_hosts_are_bracketed_in_errors() {
+    let rt = FakeRuntime::new(TcpMode::Refuse, ManualTimer::new().arc());
+    let opts = ws_client::ConnectOptions::new("ws://[::1]:9001/");
+    let e = block_on(connect(&rt, &opts)).unwrap_err();
+    assert!(
+        e.to_string().contains("connecting to [::1]:9001 failed"),
+        "{e}"
+    );
+}
+
+#[test]
+fn bad_url_fails_before_connecting() {
+    let rt = FakeRuntime::new(TcpMode::Serve, ManualTimer::new().arc());
+    let opts = ws_client::ConnectOptions::new("ftp://nope.example/");
+    let e = block_on(connect(&rt, &opts)).unwrap_err();
+    assert!(e.is_handshake(), "{e}");
+    assert!(rt.connected_to.lock().unwrap().is_none());
+}
+
+fn expect_timeout<F>(timer: &ManualTimer, fut: F, after: Duration, step: Step)
+where
+    F: std::future::Future<
+        Output = Result<(ws_client::WebSocket<Pipe>, ws_handshake::Response), Error>,
+    >,
+{
+    let mut fut = Box::pin(fut);
+    assert!(poll_once(&mut fut).is_pending());
+    timer.advance(after - Duration::from_millis(1));
+    assert!(poll_once(&mut fut).is_pending(), "timed out early");
+    timer.advance(Duration::from_millis(1));
+    match poll_once(&mut fut) {
+        Poll::Ready(Err(Error::Timeout { step: s })) => assert_eq!(s, step),
+        Poll::Ready(Err(e)) => panic!("expected a {step} timeout, got {e}"),
+        Poll::Ready(Ok(_)) => panic!("expected a {step} timeout, got a connection"),
+        Poll::Pending => panic!("expected a {step} timeout, still pending"),
+    }
+}
+
+#[test]
+fn connect_timeout_bounds_tcp() {
+    let timer = ManualTimer::new();
+    let rt = FakeRuntime::new(TcpMode::Hang, timer.arc());
+    let opts = client_options().connect_timeout(Some(Duration::from_secs(7)));
+    expect_timeout(
+        &timer,
+        connect(&rt, &opts),
+        Duration::from_secs(7),
+        Step::Connect,
+    );
+}
+
+#[test]
+fn open_timeout_bounds_tls() {
+    let timer = ManualTimer::new();
+    let mut rt = FakeRuntime::new(TcpMode::Serve, timer.arc());
+    rt.tls_hangs = true;
+    let opts = ws_client::ConnectOptions::new("wss://slow.example/")
+        .open_timeout(Some(Duration::from_secs(4)));
+    expect_timeout(
+        &timer,
+        connect(&rt, &opts),
+        Duration::from_secs(4),
+        Step::Tls,
+    );
+}
+
+#[test]
+fn open_timeout_bounds_the_handshake() {
+    let timer = ManualTimer::new();
+    // A TCP peer that accepts and never answers.
+    #[derive(Debug)]
+    struct Silent(ManualTimer, Mutex<Option<Pipe>>);
+    impl Runtime for Silent {
+        type Tcp = Pipe;
+        type Stream = Pipe;
+        fn connect_tcp<'a>(&'a self, _: &'a str, _: u16) -> BoxFuture<'a, io::Result<Pipe>> {
+            let (a, b) = duplex(1 << 16);
+            *self.1.lock().unwrap() = Some(b); // kept open, never read
+            Box::pin(async move { Ok(a) })
+        }
+        fn plain(&self, tcp: Pipe) -> Pipe {
+            tcp
+        }
+        fn tls<'a>(&'a self, _: &'a str, tcp: Pipe) -> BoxFuture<'a, Result<Pipe, Error>> {
+            Box::pin(async move { Ok(tcp) })
+        }
+        fn timer(&self) -> Arc<dyn Timer> {
+            self.0.arc()
+        }
+    }
+    let rt = Silent(timer.clone(), Mutex::new(None));
+    let opts = client_options().open_timeout(Some(Duration::from_secs(5)));
+    expect_timeout(
+        &timer,
+        connect(&rt, &opts),
+        Duration::from_secs(5),
+        Step::Handshake,
+    );
+}
