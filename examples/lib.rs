@@ -1,1 +1,447 @@
-//! Shared helpers for the examples.
+//! Shared code of the aiowebsocket examples: the embedded local server (our server role,
+//! plain or TLS, with an optional Origin check), a run-time self-signed certificate,
+//! timestamps, argument parsing and error reporting.
+//!
+//! Every example talks to the URL given on its command line, or, with none, starts an
+//! [`EchoServer`] on `127.0.0.1:0` and talks to that, so it runs offline.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aiowebsocket::native_tls;
+use aiowebsocket::{CloseCode, Message, ServerOptions, WebSocketStream};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// Any error, boxed.
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// The error type of the examples' `main`: `?` converts any error into it, and when `main`
+/// returns it the message and its causes are printed as sentences, not as a debug dump.
+pub struct Report(BoxError);
+
+impl<E: Into<BoxError>> From<E> for Report {
+    fn from(e: E) -> Self {
+        Report(e.into())
+    }
+}
+
+impl fmt::Debug for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            // Skip causes whose text the message above already contains.
+            if !self.0.to_string().contains(&cause.to_string()) {
+                write!(f, "\n  caused by: {cause}")?;
+            }
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+/// The current time as `YYYY-MM-DD HH:MM:SS`, in UTC (computed from `SystemTime`, so no
+/// date crate and no time-zone database).
+pub fn timestamp() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    format_utc(secs)
+}
+
+/// Formats seconds since the Unix epoch as `YYYY-MM-DD HH:MM:SS` (UTC).
+pub fn format_utc(secs: u64) -> String {
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (hour, minute, second) = (rem / 3600, rem % 3600 / 60, rem % 60);
+    // Days to a civil date (Howard Hinnant's algorithm, proleptic Gregorian calendar).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02}")
+}
+
+/// The command line every example understands: `[URL] [--rounds N]`, plus the options
+/// `extra` names (each `--name VALUE`, repeatable).
+#[derive(Debug, Default)]
+pub struct Cli {
+    /// The server to talk to; `None` starts the embedded server.
+    pub url: Option<String>,
+    /// How many messages to exchange.
+    pub rounds: usize,
+    /// The `--name VALUE` options listed in `extra`, in order.
+    pub options: Vec<(String, String)>,
+}
+
+impl Cli {
+    /// Parses `std::env::args()`. `usage` is printed for `--help` and after a mistake.
+    pub fn parse(usage: &str, default_rounds: usize, extra: &[&str]) -> Result<Cli, Report> {
+        Self::parse_from(std::env::args().skip(1), usage, default_rounds, extra)
+    }
+
+    /// Parses `args` (without the program name).
+    pub fn parse_from(
+        args: impl IntoIterator<Item = String>,
+        usage: &str,
+        default_rounds: usize,
+        extra: &[&str],
+    ) -> Result<Cli, Report> {
+        let mut cli = Cli {
+            rounds: default_rounds,
+            ..Cli::default()
+        };
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "-h" | "--help" => {
+                    println!("{usage}");
+                    std::process::exit(0);
+                }
+                "--rounds" => {
+                    let value = args.next().ok_or_else(|| missing("--rounds", usage))?;
+                    cli.rounds = value.parse().map_err(|_| {
+                        format!("--rounds takes a number, not {value:?}\n\n{usage}")
+                    })?;
+                }
+                flag if flag.starts_with("--") && extra.contains(&&flag[2..]) => {
+                    let value = args.next().ok_or_else(|| missing(flag, usage))?;
+                    cli.options.push((flag[2..].to_owned(), value));
+                }
+                flag if flag.starts_with('-') => {
+                    return Err(format!("unknown option {flag}\n\n{usage}").into());
+                }
+                url if cli.url.is_none() => cli.url = Some(url.to_owned()),
+                extra_arg => {
+                    return Err(format!("unexpected argument {extra_arg:?}\n\n{usage}").into())
+                }
+            }
+        }
+        Ok(cli)
+    }
+
+    /// The values given for `--name`, in order.
+    pub fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.options
+            .iter()
+            .filter(move |(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn missing(flag: &str, usage: &str) -> String {
+    format!("{flag} needs a value\n\n{usage}")
+}
+
+/// Receives until the next text or binary message (pings and pongs are answered and
+/// skipped), and describes it for printing.
+///
+/// # Errors
+/// When the connection fails, or when it ends (the server closed it) before a message.
+pub async fn next_message<S>(ws: &mut WebSocketStream<S>) -> Result<String, Report>
+where
+    S: futures::io::AsyncRead + futures::io::AsyncWrite + Unpin,
+{
+    loop {
+        match ws.recv().await {
+            Some(Ok(Message::Text(text))) => return Ok(text.to_string()),
+            Some(Ok(Message::Binary(data))) => return Ok(format!("<{} bytes>", data.len())),
+            Some(Ok(Message::Close(frame))) => {
+                let why = frame.map_or_else(|| "no close code".to_owned(), |f| f.to_string());
+                return Err(format!("the server closed the connection ({why})").into());
+            }
+            Some(Ok(_)) => {} // ping or pong
+            Some(Err(e)) => return Err(e.into()),
+            None => return Err("the connection ended".into()),
+        }
+    }
+}
+
+/// Says how a connection closed, for the last line of an example.
+pub fn describe_close(close: Option<&aiowebsocket::CloseFrame>) -> String {
+    match close {
+        Some(frame) if frame.code == CloseCode::NORMAL => {
+            format!("closed cleanly: the server answered {frame}")
+        }
+        Some(frame) => format!("closed: the server answered {frame}"),
+        None => "closed without the server's close frame (it did not answer in time)".to_owned(),
+    }
+}
+
+/// A self-signed certificate for `localhost` and `127.0.0.1`, generated at run time with
+/// rcgen: nothing is read from or written to disk.
+#[derive(Clone)]
+pub struct SelfSigned {
+    /// The certificate, PEM: what a client must trust.
+    pub cert_pem: String,
+    key_pem: String,
+}
+
+impl fmt::Debug for SelfSigned {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SelfSigned").finish_non_exhaustive()
+    }
+}
+
+impl SelfSigned {
+    /// Generates a fresh key pair and certificate.
+    pub fn generate() -> Result<SelfSigned, BoxError> {
+        let ck = rcgen::generate_simple_self_signed(vec![
+            "localhost".to_owned(),
+            "127.0.0.1".to_owned(),
+        ])?;
+        Ok(SelfSigned {
+            cert_pem: ck.cert.pem(),
+            key_pem: ck.signing_key.serialize_pem(),
+        })
+    }
+
+    /// The server side: a native-tls acceptor presenting this certificate.
+    pub fn acceptor(&self) -> Result<native_tls::TlsAcceptor, BoxError> {
+        let identity =
+            native_tls::Identity::from_pkcs8(self.cert_pem.as_bytes(), self.key_pem.as_bytes())?;
+        Ok(native_tls::TlsAcceptor::new(identity)?)
+    }
+
+    /// The client side: a connector that trusts this certificate (on top of the system's
+    /// roots), to hand to `aiowebsocket::builder(..).tls_connector(..)`.
+    pub fn connector(&self) -> Result<native_tls::TlsConnector, BoxError> {
+        let cert = native_tls::Certificate::from_pem(self.cert_pem.as_bytes())?;
+        Ok(native_tls::TlsConnector::builder()
+            .add_root_certificate(cert)
+            .build()?)
+    }
+}
+
+/// How the embedded server behaves. It echoes every text and binary message back; the
+/// options add TLS and an Origin check.
+///
+/// If the opening request carries an `X-Token` header, the server's first message is
+/// `X-Token: <value>` (the `headers` example shows custom headers arriving).
+#[derive(Clone, Debug, Default)]
+pub struct EchoServer {
+    tls: Option<SelfSigned>,
+    origin: Option<String>,
+}
+
+impl EchoServer {
+    /// A plain `ws://` echo server accepting any Origin.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Serves `wss://` with this certificate.
+    pub fn tls(mut self, cert: SelfSigned) -> Self {
+        self.tls = Some(cert);
+        self
+    }
+
+    /// Refuses (HTTP 403) every request whose `Origin` is not exactly `origin`.
+    pub fn require_origin(mut self, origin: impl Into<String>) -> Self {
+        self.origin = Some(origin.into());
+        self
+    }
+
+    /// Binds `127.0.0.1:0` and serves connections on the current tokio runtime until the
+    /// returned handle is dropped.
+    pub async fn start(self) -> Result<RunningServer, BoxError> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let acceptor = match &self.tls {
+            Some(cert) => Some(tokio_native_tls::TlsAcceptor::from(cert.acceptor()?)),
+            None => None,
+        };
+        let origin = self.origin.map(Arc::<str>::from);
+        let task = tokio::spawn(async move {
+            loop {
+                let (tcp, peer) = match listener.accept().await {
+                    Ok(conn) => conn,
+                    Err(e) => {
+                        eprintln!("[server] accept failed: {e}");
+                        continue;
+                    }
+                };
+                let acceptor = acceptor.clone();
+                let origin = origin.clone();
+                tokio::spawn(async move {
+                    let result = match acceptor {
+                        Some(acceptor) => match acceptor.accept(tcp).await {
+                            Ok(tls) => serve(tls, origin).await,
+                            Err(e) => Err(format!("TLS handshake failed: {e}").into()),
+                        },
+                        None => serve(tcp, origin).await,
+                    };
+                    if let Err(e) = result {
+                        eprintln!("[server] connection from {peer}: {e}");
+                    }
+                });
+            }
+        });
+        Ok(RunningServer {
+            addr,
+            tls: self.tls.is_some(),
+            task,
+        })
+    }
+}
+
+/// One connection of the embedded server: handshake (with the Origin check), the optional
+/// `X-Token` greeting, then echo until the client closes.
+async fn serve<S>(stream: S, origin: Option<Arc<str>>) -> Result<(), BoxError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    // What the request check saw: the X-Token header, and why it refused, if it did.
+    let seen: Arc<Mutex<(Option<String>, Option<String>)>> = Arc::default();
+    let slot = Arc::clone(&seen);
+    let options = ServerOptions::new().check(move |request| {
+        let token = request.header("x-token").map(str::to_owned);
+        let verdict = match (&origin, request.header("origin")) {
+            (None, _) => Ok(()),
+            (Some(want), Some(got)) if **want == *got => Ok(()),
+            (Some(want), got) => Err((
+                403,
+                format!(
+                    "Origin {} is not allowed here; only {want} is",
+                    got.unwrap_or("(none)")
+                ),
+            )),
+        };
+        if let Ok(mut slot) = slot.lock() {
+            *slot = (token, verdict.as_ref().err().map(|(_, why)| why.clone()));
+        }
+        verdict
+    });
+    let accepted = aiowebsocket::tokio::accept(stream, &options).await;
+    let (token, refusal) = seen.lock().map(|s| s.clone()).unwrap_or_default();
+    let mut ws = match (accepted, refusal) {
+        (Ok(ws), _) => ws,
+        (Err(_), Some(why)) => return Err(format!("refused with HTTP 403: {why}").into()),
+        (Err(e), None) => return Err(e.into()),
+    };
+    if let Some(value) = token {
+        ws.send(Message::text(format!("X-Token: {value}"))).await?;
+    }
+    while let Some(msg) = ws.recv().await {
+        let msg = msg?;
+        if msg.is_data() {
+            ws.send(msg).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The URL to talk to: `url` if one was given, otherwise that of `server`, started now.
+/// Keep the returned [`RunningServer`] alive while talking to it.
+pub async fn url_or_embedded(
+    url: Option<String>,
+    server: EchoServer,
+) -> Result<(String, Option<RunningServer>), BoxError> {
+    match url {
+        Some(url) => Ok((url, None)),
+        None => {
+            let running = server.start().await?;
+            Ok((running.url(), Some(running)))
+        }
+    }
+}
+
+/// A started [`EchoServer`]; dropping it stops accepting connections.
+#[derive(Debug)]
+pub struct RunningServer {
+    addr: SocketAddr,
+    tls: bool,
+    task: JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// The server's address (127.0.0.1 and the port the system chose).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The URL to connect to: `ws://127.0.0.1:PORT/`, or `wss://localhost:PORT/` with TLS
+    /// (the certificate names `localhost`).
+    pub fn url(&self) -> String {
+        if self.tls {
+            format!("wss://localhost:{}/", self.addr.port())
+        } else {
+            format!("ws://{}/", self.addr)
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_utc_dates() {
+        assert_eq!(format_utc(0), "1970-01-01 00:00:00");
+        assert_eq!(format_utc(951_782_400), "2000-02-29 00:00:00");
+        assert_eq!(format_utc(1_709_164_800), "2024-02-29 00:00:00");
+        assert_eq!(format_utc(1_741_355_035), "2025-03-07 13:43:55");
+        assert_eq!(format_utc(4_102_444_799), "2099-12-31 23:59:59");
+    }
+
+    #[test]
+    fn parses_the_command_line() {
+        let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let cli = Cli::parse_from(args(&[]), "usage", 5, &[]).unwrap();
+        assert_eq!((cli.url, cli.rounds), (None, 5));
+
+        let cli = Cli::parse_from(
+            args(&[
+                "wss://x.example/",
+                "--rounds",
+                "2",
+                "--header",
+                "A: b",
+                "--header",
+                "C: d",
+            ]),
+            "usage",
+            5,
+            &["header"],
+        )
+        .unwrap();
+        assert_eq!(cli.url.as_deref(), Some("wss://x.example/"));
+        assert_eq!(cli.rounds, 2);
+        assert_eq!(cli.values("header").collect::<Vec<_>>(), ["A: b", "C: d"]);
+
+        let err = Cli::parse_from(args(&["--rounds", "many"]), "usage", 5, &[]).unwrap_err();
+        assert!(format!("{err}").contains("--rounds takes a number"));
+        let err = Cli::parse_from(args(&["--bogus"]), "usage", 5, &[]).unwrap_err();
+        assert!(format!("{err}").contains("unknown option --bogus"));
+        let err = Cli::parse_from(args(&["a", "b"]), "usage", 5, &[]).unwrap_err();
+        assert!(format!("{err}").contains("unexpected argument"));
+    }
+
+    #[test]
+    fn report_prints_the_cause_chain_once() {
+        let io = std::io::Error::other("inner cause");
+        let report = Report::from(io);
+        assert_eq!(format!("{report:?}"), "inner cause");
+    }
+}

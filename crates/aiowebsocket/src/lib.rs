@@ -182,3 +182,8 @@ pub async fn connect(url: &str) -> Result<WebSocket, Error> {
 pub async fn connect_with(options: ConnectOptions) -> Result<(WebSocket, Response), Error> {
     default_runtime::connect_with(options).await
 }
+
+/// The README's Rust examples, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
