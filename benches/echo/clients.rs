@@ -126,7 +126,8 @@ fn unexpected(what: impl std::fmt::Debug, spec_len: usize) -> String {
     format!("expected the echo of a {spec_len}-byte message, got {what:?}")
 }
 
-/// Plain TCP: the same bytes with no framing.
+/// Plain TCP: the same bytes with no framing (after a one-time size preamble, so that the
+/// server echoes whole messages like the WebSocket server does).
 pub(crate) struct TcpConn {
     stream: TcpStream,
     payload: Bytes,
@@ -135,7 +136,13 @@ pub(crate) struct TcpConn {
 
 impl EchoConn for TcpConn {
     async fn open(spec: Spec) -> Result<Self, String> {
-        let stream = tcp_connect(spec.addr).await?;
+        let mut stream = tcp_connect(spec.addr).await?;
+        // The server's preamble: our message size, so that it echoes whole messages.
+        let size = spec.payload.len() as u64;
+        stream
+            .write_all(&size.to_le_bytes())
+            .await
+            .map_err(|e| format!("tcp write: {e}"))?;
         let buf = vec![0; spec.payload.len()];
         Ok(TcpConn {
             stream,

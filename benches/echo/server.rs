@@ -99,18 +99,39 @@ fn watch_stdin() {
     });
 }
 
+/// The TCP ceiling: the client first sends its message size (u64, little endian), then each
+/// message is read whole and written back whole, as the WebSocket server does with a frame.
 async fn serve_tcp(mut stream: TcpStream) {
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut size = [0u8; 8];
+    if stream.read_exact(&mut size).await.is_err() {
+        return;
+    }
+    let Ok(size) = usize::try_from(u64::from_le_bytes(size)) else {
+        return;
+    };
+    if size == 0 || size > MAX_TCP_MESSAGE {
+        return;
+    }
+    // Grows with what arrives (as the WebSocket server's buffer does), not with the claim.
+    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; size.min(64 * 1024)];
     loop {
-        let n = match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => n,
-        };
-        if stream.write_all(&buf[..n]).await.is_err() {
+        buf.clear();
+        while buf.len() < size {
+            let want = (size - buf.len()).min(chunk.len());
+            match stream.read(&mut chunk[..want]).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+        if stream.write_all(&buf).await.is_err() {
             return;
         }
     }
 }
+
+/// The largest message the TCP echo server accepts (the benchmark's largest is 1 MiB).
+const MAX_TCP_MESSAGE: usize = 64 << 20;
 
 async fn serve_ws(mut stream: TcpStream) {
     if upgrade(&mut stream).await.is_err() {

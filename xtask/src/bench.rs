@@ -3,6 +3,8 @@
 //! Suites (run in this order; none named = all):
 //! - `mask`: masking throughput of every implementation this CPU has, next to
 //!   `copy_from_slice` of the same buffer (the memory ceiling), measured in one run.
+//! - `echo`: echo round trips and idle-connection memory, ours next to the fastest Rust
+//!   clients (`bench_echo.rs`); `cargo xtask bench echo|mem [flags]` takes its own flags.
 //!
 //! The machine is shared and noisy, so every number is the median of many short samples
 //! taken in interleaved rounds: each round measures every case once, in a rotating order,
@@ -46,9 +48,21 @@ impl Options {
 type Suite = fn(&Options) -> Result<(), String>;
 
 /// Every suite, by name, in the order `cargo xtask bench` runs them.
-const SUITES: &[(&str, Suite)] = &[("mask", mask::run)];
+const SUITES: &[(&str, Suite)] = &[("mask", mask::run), ("echo", echo_suite)];
+
+/// The echo and memory benchmark with `--quick` passed on (its own flags: `bench echo ...`).
+fn echo_suite(options: &Options) -> Result<(), String> {
+    let mut args = vec!["echo".to_string()];
+    if options.quick {
+        args.push("--quick".into());
+    }
+    crate::bench_echo::run(&args)
+}
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    if matches!(args.first().map(String::as_str), Some("echo" | "mem")) {
+        return crate::bench_echo::run(args);
+    }
     let mut quick = false;
     let mut chosen: Vec<(&str, Suite)> = Vec::new();
     for arg in args {

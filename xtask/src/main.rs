@@ -6,6 +6,7 @@
 
 mod autobahn;
 mod bench;
+mod bench_echo;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

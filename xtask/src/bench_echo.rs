@@ -1,0 +1,63 @@
+//! `cargo xtask bench echo|mem [--quick] [--case ..] [--clients ..] [--perf] [...]`: the echo
+//! and memory benchmark of project issue #7.
+//!
+//! The measuring instrument itself is the `echo` bench target of `aiowebsocket-benches`
+//! (`benches/echo.rs`): it starts a fixed echo server pinned to CPU 0, runs one client process
+//! per measurement pinned to CPU 1 (ours on tokio and async-std, tokio-tungstenite,
+//! fastwebsockets, tokio-websockets, and a plain TCP ceiling), interleaves the clients round by
+//! round and prints median tables. This task builds it with the bench profile, runs it, and
+//! keeps the table in `target/bench/echo.md` (`target/bench/mem.md` for `mem`).
+//!
+//! - `echo`: every echo case (binary and text) and the memory table; ~6-8 min, `--quick` ~1 min.
+//! - `mem`: only the memory table (RSS growth per idle connection after one echo).
+//!
+//! Other flags go to the bench binary unchanged (`--case "bin 100x20B,text"`, `--clients
+//! ours-tokio,fastwebsockets`, `--rounds N`, `--duration-ms N`, `--perf`, `--no-pin`, ...; see
+//! `cargo xtask bench echo --help`).
+
+use std::process::Command;
+
+/// Runs `echo` or `mem` (the first argument) with the rest of `args` passed through.
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    let (suite, rest) = match args.split_first() {
+        Some((suite, rest)) if suite == "echo" || suite == "mem" => (suite.as_str(), rest),
+        _ => ("echo", args),
+    };
+    let root = crate::workspace_root();
+    let mut pass: Vec<String> = vec!["run".into()];
+    if rest.iter().any(|a| a == "-h" || a == "--help") {
+        pass = vec!["--help".into()];
+    } else {
+        if suite == "mem" {
+            pass.extend(["--case".into(), "mem".into()]);
+        }
+        pass.extend(rest.iter().cloned());
+        if !rest.iter().any(|a| a == "--out") {
+            let out = root
+                .join("target")
+                .join("bench")
+                .join(format!("{suite}.md"));
+            pass.extend(["--out".into(), out.display().to_string()]);
+        }
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(&root)
+        .args([
+            "bench",
+            "--quiet",
+            "-p",
+            "aiowebsocket-benches",
+            "--bench",
+            "echo",
+            "--",
+        ])
+        .args(&pass)
+        .status()
+        .map_err(|e| format!("cannot run cargo bench: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("the echo benchmark failed ({status})"))
+    }
+}
