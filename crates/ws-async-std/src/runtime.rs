@@ -17,19 +17,6 @@ use crate::timer::AsyncStdTimer;
 /// Holds the TLS connector used for `wss://`. [`AsyncStdRuntime::new`] uses the system's
 /// trust roots with SNI on; [`AsyncStdRuntime::with_tls_connector`] takes one you built (a
 /// private root CA, a client certificate, pinned protocol versions).
-///
-/// ```no_run
-/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-/// use ws_client::options::ConnectOptions;
-///
-/// let pem = std::fs::read("my-ca.pem")?;
-/// let connector = native_tls::TlsConnector::builder()
-///     .add_root_certificate(native_tls::Certificate::from_pem(&pem)?)
-///     .build()?;
-/// let rt = ws_async_std::AsyncStdRuntime::with_tls_connector(connector);
-/// let (ws, _response) = rt.connect(ConnectOptions::new("wss://internal.example:8443/")).await?;
-/// # drop(ws); Ok(()) }
-/// ```
 #[derive(Clone, Debug, Default)]
 pub struct AsyncStdRuntime {
     #[cfg(feature = "native-tls")]
@@ -43,6 +30,19 @@ impl AsyncStdRuntime {
     }
 
     /// A runtime using `connector` for every `wss://` connection it opens.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use ws_client::options::ConnectOptions;
+    ///
+    /// let pem = std::fs::read("my-ca.pem")?;
+    /// let connector = native_tls::TlsConnector::builder()
+    ///     .add_root_certificate(native_tls::Certificate::from_pem(&pem)?)
+    ///     .build()?;
+    /// let rt = ws_async_std::AsyncStdRuntime::with_tls_connector(connector);
+    /// let (ws, _response) = rt.connect(ConnectOptions::new("wss://internal.example:8443/")).await?;
+    /// # drop(ws); Ok(()) }
+    /// ```
     #[cfg(feature = "native-tls")]
     pub fn with_tls_connector(connector: native_tls::TlsConnector) -> Self {
         AsyncStdRuntime {

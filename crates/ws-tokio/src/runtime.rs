@@ -17,19 +17,6 @@ use crate::timer::TokioTimer;
 /// Holds the TLS connector used for `wss://`. [`TokioRuntime::new`] uses the system's trust
 /// roots with SNI on; [`TokioRuntime::with_tls_connector`] takes one you built (a private
 /// root CA, a client certificate, pinned protocol versions).
-///
-/// ```no_run
-/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-/// use ws_client::options::ConnectOptions;
-///
-/// let pem = std::fs::read("my-ca.pem")?;
-/// let connector = native_tls::TlsConnector::builder()
-///     .add_root_certificate(native_tls::Certificate::from_pem(&pem)?)
-///     .build()?;
-/// let rt = ws_tokio::TokioRuntime::with_tls_connector(connector);
-/// let (ws, _response) = rt.connect(ConnectOptions::new("wss://internal.example:8443/")).await?;
-/// # drop(ws); Ok(()) }
-/// ```
 #[derive(Clone, Debug, Default)]
 pub struct TokioRuntime {
     #[cfg(feature = "native-tls")]
@@ -43,6 +30,19 @@ impl TokioRuntime {
     }
 
     /// A runtime using `connector` for every `wss://` connection it opens.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use ws_client::options::ConnectOptions;
+    ///
+    /// let pem = std::fs::read("my-ca.pem")?;
+    /// let connector = native_tls::TlsConnector::builder()
+    ///     .add_root_certificate(native_tls::Certificate::from_pem(&pem)?)
+    ///     .build()?;
+    /// let rt = ws_tokio::TokioRuntime::with_tls_connector(connector);
+    /// let (ws, _response) = rt.connect(ConnectOptions::new("wss://internal.example:8443/")).await?;
+    /// # drop(ws); Ok(()) }
+    /// ```
     #[cfg(feature = "native-tls")]
     pub fn with_tls_connector(connector: native_tls::TlsConnector) -> Self {
         TokioRuntime {
@@ -54,8 +54,8 @@ impl TokioRuntime {
     /// handshake, each step bounded by its timeout. Same as [`crate::connect_with`] with
     /// this runtime's TLS connector.
     ///
-    /// Cancel safety: not cancel safe; dropping the future abandons the half-open
-    /// connection (nothing leaks, the socket is closed).
+    /// # Cancel safety
+    /// Dropping the future abandons the attempt and closes whatever was opened.
     pub async fn connect(
         &self,
         options: ws_client::options::ConnectOptions,
