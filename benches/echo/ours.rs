@@ -3,10 +3,9 @@
 
 use crate::clients::{EchoConn, Spec};
 
-// The facade re-exports both runtime crates as `aiowebsocket::tokio` / `aiowebsocket::async_std`.
-use ws_async_std as ours_async_std;
-use ws_client::Message;
-use ws_tokio as ours_tokio;
+use aiowebsocket::async_std as ours_async_std;
+use aiowebsocket::tokio as ours_tokio;
+use aiowebsocket::{Message, Utf8Bytes};
 
 macro_rules! ours_conn {
     ($name:ident, $rt:ident, $what:literal) => {
@@ -25,8 +24,7 @@ macro_rules! ours_conn {
                     .map_err(|e| format!(concat!("ours (", $what, ") connect: {}"), e))?;
                 let len = spec.payload.len();
                 let msg = if spec.text {
-                    let text =
-                        ws_client::Utf8Bytes::try_from(spec.payload).map_err(|e| e.to_string())?;
+                    let text = Utf8Bytes::try_from(spec.payload).map_err(|e| e.to_string())?;
                     Message::text(text)
                 } else {
                     Message::binary(spec.payload)
