@@ -208,6 +208,30 @@ impl RequestBuilder {
         self
     }
 
+    /// The same request for the target of a redirect (from
+    /// [`RedirectChain::follow`](crate::redirect::RedirectChain::follow)): the URL is
+    /// replaced, subprotocols and extensions are kept, and the headers are filtered by
+    /// [`redirect::forwards_header`](crate::redirect::forwards_header) (`Authorization`,
+    /// `Cookie` and a `Host` override are dropped when the origin changes;
+    /// `Proxy-Authorization` is always dropped).
+    pub fn redirect(self, to: Url) -> Result<RequestBuilder, HandshakeError> {
+        let from = self.url;
+        let mut next = RequestBuilder::from_url(to)?;
+        next.headers = self
+            .headers
+            .into_iter()
+            .filter(|h| match h {
+                UserHeader::Pair(name, _) => {
+                    crate::redirect::forwards_header(&from, &next.url, name)
+                }
+                UserHeader::Malformed(_) => true,
+            })
+            .collect();
+        next.protocols = self.protocols;
+        next.extensions = self.extensions;
+        Ok(next)
+    }
+
     /// Checks everything and encodes the request with a fresh random `Sec-WebSocket-Key`.
     pub fn build(self) -> Result<ClientRequest, HandshakeError> {
         self.build_with_key(rand::random::<[u8; 16]>())
@@ -361,7 +385,7 @@ fn basic_auth(url: &Url) -> Option<String> {
 }
 
 /// Decodes `%XX` escapes (the URL parser leaves them in user info); invalid escapes are kept.
-fn percent_decode(s: &str) -> Vec<u8> {
+pub(crate) fn percent_decode(s: &str) -> Vec<u8> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -403,7 +427,7 @@ impl fmt::Debug for RequestBuilder {
 }
 
 /// The URL without its password, for Debug output.
-fn redacted(url: &Url) -> String {
+pub(crate) fn redacted(url: &Url) -> String {
     let mut u = url.clone();
     if u.password().is_some() {
         let _ = u.set_password(Some("***"));

@@ -23,6 +23,11 @@
 //! Extensions are offered and answered as raw `Sec-WebSocket-Extensions` values, parsed by
 //! [`parse_extensions`]; [`permessage_deflate`] negotiates RFC 7692 compression on top.
 //!
+//! Two more sans-I/O pieces serve the connect flow: [`proxy`] chooses a proxy (explicit or
+//! from `HTTPS_PROXY`/`NO_PROXY`-style variables) and speaks HTTP `CONNECT` and SOCKS5 to
+//! open a tunnel; [`redirect`] decides whether and where a 3xx answer is followed and which
+//! headers may go along.
+//!
 //! Every failure is a [`HandshakeError`] variant whose `Display` says what went wrong, at which
 //! step, and what to do. Nothing here panics on network input.
 //!
@@ -62,6 +67,8 @@ mod error;
 mod extensions;
 mod head;
 pub mod permessage_deflate;
+pub mod proxy;
+pub mod redirect;
 mod response;
 mod server;
 

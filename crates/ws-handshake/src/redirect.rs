@@ -1,0 +1,302 @@
+//! Following redirects of the opening handshake: decisions only, no I/O.
+//!
+//! A server may answer the upgrade request with a 3xx and a `Location`. Following it means
+//! a new connection (maybe to another host, through another proxy) and a new request; this
+//! module decides whether and where to go, and which headers may follow:
+//!
+//! ```text
+//!  RedirectChain::new(url, policy)
+//!  connect + handshake ──▶ 101: done
+//!                      └─▶ 3xx: chain.follow_response(&response)? ──▶ next URL
+//!                               RequestBuilder::redirect(next) (drops credentials
+//!                               when the origin changes) ──▶ connect again
+//! ```
+//!
+//! Rules, in the order they are checked by [`RedirectChain::follow`]:
+//!
+//! 1. [`RedirectPolicy::enabled`] false: the redirect is reported as
+//!    [`HandshakeError::Redirect`] (as [`ClientRequest::check`](crate::ClientRequest::check)
+//!    does).
+//! 2. Only 301, 302, 303, 307 and 308 are followed ([`is_followed_status`]); other 3xx
+//!    fail with [`HandshakeError::RedirectNotFollowed`]. The method stays `GET` whatever
+//!    the code, so 303 needs no special case.
+//! 3. `Location` is required ([`HandshakeError::RedirectMissingLocation`]); it may be
+//!    absolute or relative (resolved against the current URL, RFC 3986);
+//!    `http`/`https` are mapped to `ws`/`wss`; other schemes fail with
+//!    [`HandshakeError::RedirectUnsupportedScheme`]; a fragment is dropped.
+//! 4. `wss` → `ws` (a TLS downgrade) fails with [`HandshakeError::RedirectDowngrade`];
+//!    `ws` → `wss` is fine.
+//! 5. After [`RedirectPolicy::max_hops`] redirects the next one fails with
+//!    [`HandshakeError::TooManyRedirects`] naming the whole chain; a loop ends there too.
+//!
+//! Headers: see [`forwards_header`].
+//!
+//! # Example
+//!
+//! ```
+//! use ws_handshake::redirect::{RedirectChain, RedirectPolicy};
+//!
+//! let start = url::Url::parse("wss://example.com/old").unwrap();
+//! let mut chain = RedirectChain::new(start, RedirectPolicy::default());
+//! let next = chain.follow(301, Some("https://cdn.example.com/new?x=1"))?;
+//! assert_eq!(next.as_str(), "wss://cdn.example.com/new?x=1");
+//! let next = chain.follow(307, Some("../v2/feed"))?;
+//! assert_eq!(next.as_str(), "wss://cdn.example.com/v2/feed");
+//! assert_eq!(chain.hops(), 2);
+//! assert!(chain.follow(302, Some("ws://cdn.example.com/plain")).is_err()); // downgrade
+//! # Ok::<(), ws_handshake::HandshakeError>(())
+//! ```
+
+use url::Url;
+
+use crate::client::redacted;
+use crate::error::{shorten, HandshakeError};
+use crate::response::Response;
+
+/// Whether and how far redirects are followed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RedirectPolicy {
+    /// Most redirects followed for one connection; the next one fails with
+    /// [`HandshakeError::TooManyRedirects`]. Default: 5. `0` refuses every redirect with
+    /// that error.
+    pub max_hops: usize,
+    /// Whether redirects are followed at all. Default: true.
+    pub enabled: bool,
+}
+
+impl RedirectPolicy {
+    /// Follow up to 5 redirects.
+    pub const DEFAULT: RedirectPolicy = RedirectPolicy {
+        max_hops: 5,
+        enabled: true,
+    };
+
+    /// Follow none: a redirect is reported as [`HandshakeError::Redirect`].
+    pub const NONE: RedirectPolicy = RedirectPolicy {
+        max_hops: 0,
+        enabled: false,
+    };
+
+    /// Follow up to `max_hops` redirects.
+    pub fn limited(max_hops: usize) -> RedirectPolicy {
+        RedirectPolicy {
+            max_hops,
+            enabled: true,
+        }
+    }
+}
+
+impl Default for RedirectPolicy {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// Whether a redirect with this status is followed: 301, 302, 303, 307 and 308.
+pub fn is_followed_status(status: u16) -> bool {
+    matches!(status, 301 | 302 | 303 | 307 | 308)
+}
+
+/// The URL a redirect leads to from `current`, or why it is not followed (rules 2-4 of the
+/// [module docs](self); no hop counting, see [`RedirectChain`] for that).
+///
+/// `current` may be `ws`, `wss`, `http` or `https`; `https` counts as secure like `wss`.
+/// The result is always `ws` or `wss`, without fragment, with a host.
+pub fn next_url(current: &Url, status: u16, location: Option<&str>) -> Result<Url, HandshakeError> {
+    if !is_followed_status(status) {
+        return Err(HandshakeError::RedirectNotFollowed {
+            status,
+            location: location.map(shorten),
+        });
+    }
+    let location = match location.map(str::trim) {
+        Some(l) if !l.is_empty() => l,
+        _ => return Err(HandshakeError::RedirectMissingLocation { status }),
+    };
+    let invalid = |reason: String| HandshakeError::RedirectInvalidLocation {
+        location: shorten(location),
+        reason,
+    };
+    let mut next = current.join(location).map_err(|e| invalid(e.to_string()))?;
+    let secure = match next.scheme() {
+        "ws" | "http" => false,
+        "wss" | "https" => true,
+        other => {
+            return Err(HandshakeError::RedirectUnsupportedScheme {
+                location: shorten(location),
+                scheme: shorten(other),
+            })
+        }
+    };
+    let scheme = if secure { "wss" } else { "ws" };
+    if next.scheme() != scheme {
+        // Between special schemes this cannot fail; report it if it ever does.
+        next.set_scheme(scheme)
+            .map_err(|()| invalid(format!("cannot map its scheme to {scheme}")))?;
+    }
+    next.set_fragment(None);
+    match next.host_str() {
+        Some(h) if !h.is_empty() => {}
+        _ => return Err(invalid("it has no host".to_owned())),
+    }
+    if is_secure(current) && !secure {
+        return Err(HandshakeError::RedirectDowngrade {
+            from: shorten(&redacted(current)),
+            to: shorten(&redacted(&next)),
+        });
+    }
+    Ok(next)
+}
+
+/// The redirects followed for one connection: counts hops, refuses past the limit, and
+/// remembers the URLs for the error.
+///
+/// ```
+/// use ws_handshake::redirect::{RedirectChain, RedirectPolicy};
+/// use ws_handshake::HandshakeError;
+///
+/// let start = url::Url::parse("ws://a.example/").unwrap();
+/// let mut chain = RedirectChain::new(start, RedirectPolicy::limited(2));
+/// chain.follow(302, Some("ws://b.example/"))?;
+/// chain.follow(302, Some("ws://a.example/"))?;
+/// match chain.follow(302, Some("ws://b.example/")) {
+///     Err(HandshakeError::TooManyRedirects { max_hops: 2, chain }) => assert_eq!(
+///         chain,
+///         ["ws://a.example/", "ws://b.example/", "ws://a.example/", "ws://b.example/"],
+///     ),
+///     other => panic!("{other:?}"),
+/// }
+/// # Ok::<(), ws_handshake::HandshakeError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct RedirectChain {
+    policy: RedirectPolicy,
+    urls: Vec<Url>,
+}
+
+impl RedirectChain {
+    /// A chain starting at `start` (the URL first requested; `http(s)` is mapped to
+    /// `ws(s)` as [`RequestBuilder`](crate::RequestBuilder) does).
+    pub fn new(start: Url, policy: RedirectPolicy) -> RedirectChain {
+        RedirectChain {
+            policy,
+            urls: vec![to_ws(start)],
+        }
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> RedirectPolicy {
+        self.policy
+    }
+
+    /// The URL to request now: the start, or the last redirect target.
+    pub fn current(&self) -> &Url {
+        // `urls` is never empty: `new` puts the start in and nothing removes it.
+        &self.urls[self.urls.len() - 1]
+    }
+
+    /// Redirects followed so far.
+    pub fn hops(&self) -> usize {
+        self.urls.len() - 1
+    }
+
+    /// Every URL so far: the start, then each redirect target.
+    pub fn urls(&self) -> &[Url] {
+        &self.urls
+    }
+
+    /// Follows a redirect answered to [`current`](Self::current): returns the URL to request
+    /// next, or the error to report (see the [module docs](self) for the rules).
+    pub fn follow(&mut self, status: u16, location: Option<&str>) -> Result<&Url, HandshakeError> {
+        if !self.policy.enabled {
+            return Err(HandshakeError::Redirect {
+                status,
+                location: location.map(shorten),
+            });
+        }
+        let next = next_url(self.current(), status, location)?;
+        if self.hops() >= self.policy.max_hops {
+            let chain = self
+                .urls
+                .iter()
+                .chain(std::iter::once(&next))
+                .map(|u| shorten(&redacted(u)))
+                .collect();
+            return Err(HandshakeError::TooManyRedirects {
+                max_hops: self.policy.max_hops,
+                chain,
+            });
+        }
+        self.urls.push(next);
+        Ok(self.current())
+    }
+
+    /// [`follow`](Self::follow) with the status and (full, unshortened) `Location` of a
+    /// parsed response. Use this rather than the `location` in
+    /// [`HandshakeError::Redirect`], which is shortened for display.
+    pub fn follow_response(&mut self, response: &Response) -> Result<&Url, HandshakeError> {
+        self.follow(response.status(), response.header("Location"))
+    }
+}
+
+/// Whether a user header called `name` may be sent again after a redirect from `old` to
+/// `new` (ASCII-case-insensitive):
+///
+/// * `Proxy-Authorization`: never (it is for a proxy, never for the server; proxy
+///   credentials belong in the proxy configuration).
+/// * `Authorization`, `Cookie`, `Cookie2` and `Host`: only if the origin is unchanged:
+///   same scheme (`ws`/`wss`, after mapping `http(s)`), same host (case-insensitive) and
+///   same port (explicit or default). Credentials and cookies are for the host that was
+///   asked; a `Host` override is for that host too.
+/// * anything else (`Origin`, `User-Agent`, custom headers): yes.
+///
+/// Credentials written in the URL itself (`ws://user:pass@host/`) follow the URL: a
+/// relative `Location` keeps them, an absolute one replaces them.
+pub fn forwards_header(old: &Url, new: &Url, name: &str) -> bool {
+    let name = name.trim();
+    if name.eq_ignore_ascii_case("Proxy-Authorization") {
+        return false;
+    }
+    let sensitive = ["Authorization", "Cookie", "Cookie2", "Host"]
+        .iter()
+        .any(|s| s.eq_ignore_ascii_case(name));
+    !sensitive || same_origin(old, new)
+}
+
+/// The headers of `headers` that may be sent again after a redirect from `old` to `new`
+/// ([`forwards_header`]), in order.
+pub fn headers_to_keep(
+    old: &Url,
+    new: &Url,
+    headers: &[(String, String)],
+) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter(|(name, _)| forwards_header(old, new, name))
+        .cloned()
+        .collect()
+}
+
+/// Same scheme (after mapping http(s) to ws(s)), host and port.
+fn same_origin(a: &Url, b: &Url) -> bool {
+    let port = |u: &Url| u.port_or_known_default();
+    is_secure(a) == is_secure(b)
+        && matches!((a.host_str(), b.host_str()), (Some(x), Some(y)) if x.eq_ignore_ascii_case(y))
+        && port(a) == port(b)
+}
+
+fn is_secure(url: &Url) -> bool {
+    matches!(url.scheme(), "wss" | "https")
+}
+
+/// Maps `http(s)` to `ws(s)`; leaves other schemes alone.
+fn to_ws(mut url: Url) -> Url {
+    let mapped = match url.scheme() {
+        "http" => "ws",
+        "https" => "wss",
+        _ => return url,
+    };
+    // Between special schemes this cannot fail.
+    let _ = url.set_scheme(mapped);
+    url
+}
