@@ -1,0 +1,528 @@
+//! Redirect decisions: targets, scheme mapping, refusals, hop limits and loops, and which
+//! headers follow.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on failure
+
+use url::Url;
+use ws_handshake::redirect::{
+    forwards_header, headers_to_keep, is_followed_status, next_url, RedirectChain, RedirectPolicy,
+};
+use ws_handshake::{HandshakeError, Limits, RequestBuilder, ResponseParser};
+
+fn url(s: &str) -> Url {
+    Url::parse(s).unwrap()
+}
+
+#[test]
+fn followed_statuses() {
+    for s in [301, 302, 303, 307, 308] {
+        assert!(is_followed_status(s), "{s}");
+    }
+    for s in [200, 300, 304, 305, 306, 309, 399, 101, 0] {
+        assert!(!is_followed_status(s), "{s}");
+    }
+    assert_eq!(
+        RedirectPolicy::default(),
+        RedirectPolicy {
+            max_hops: 5,
+            enabled: true
+        }
+    );
+    assert_eq!(
+        RedirectPolicy::NONE,
+        RedirectPolicy {
+            max_hops: 0,
+            enabled: false
+        }
+    );
+    assert_eq!(RedirectPolicy::limited(2).max_hops, 2);
+}
+
+#[test]
+fn redirect_targets_table() {
+    // (current, status, Location, next)
+    let table: &[(&str, u16, &str, &str)] = &[
+        (
+            "ws://a.example/x",
+            301,
+            "ws://b.example/y",
+            "ws://b.example/y",
+        ),
+        (
+            "ws://a.example/x",
+            302,
+            "http://b.example/y",
+            "ws://b.example/y",
+        ),
+        (
+            "ws://a.example/x",
+            303,
+            "https://b.example/y",
+            "wss://b.example/y",
+        ),
+        (
+            "ws://a.example/x",
+            307,
+            "wss://b.example/y",
+            "wss://b.example/y",
+        ),
+        (
+            "wss://a.example/x",
+            308,
+            "wss://b.example/y",
+            "wss://b.example/y",
+        ),
+        (
+            "wss://a.example/x",
+            301,
+            "https://b.example/",
+            "wss://b.example/",
+        ),
+        ("https://a.example/x", 301, "/y", "wss://a.example/y"),
+        ("http://a.example/x", 301, "/y", "ws://a.example/y"),
+        // relative forms (RFC 3986 section 5)
+        (
+            "wss://a.example/dir/x?q=1",
+            307,
+            "y?z=2",
+            "wss://a.example/dir/y?z=2",
+        ),
+        (
+            "wss://a.example/dir/x",
+            307,
+            "/root",
+            "wss://a.example/root",
+        ),
+        (
+            "wss://a.example/d1/d2/x",
+            307,
+            "../up",
+            "wss://a.example/d1/up",
+        ),
+        (
+            "wss://a.example/x?q=1",
+            307,
+            "?r=2",
+            "wss://a.example/x?r=2",
+        ),
+        (
+            "ws://a.example:8080/x",
+            308,
+            "//b.example/y",
+            "ws://b.example/y",
+        ),
+        ("ws://a.example:9000/x", 302, "/y", "ws://a.example:9000/y"),
+        (
+            "ws://a.example/x",
+            302,
+            "  /padded  ",
+            "ws://a.example/padded",
+        ),
+        // ports, defaults, fragments, IPv6, credentials
+        (
+            "ws://a.example/x",
+            301,
+            "http://b.example:80/",
+            "ws://b.example/",
+        ),
+        (
+            "ws://a.example/x",
+            301,
+            "https://b.example:443/",
+            "wss://b.example/",
+        ),
+        (
+            "ws://a.example/x",
+            301,
+            "https://b.example:8443/",
+            "wss://b.example:8443/",
+        ),
+        (
+            "ws://a.example/x",
+            301,
+            "ws://b.example/y#frag",
+            "ws://b.example/y",
+        ),
+        ("ws://a.example/x#f", 301, "/y", "ws://a.example/y"),
+        (
+            "ws://a.example/x",
+            301,
+            "ws://[::1]:9000/v6",
+            "ws://[::1]:9000/v6",
+        ),
+        (
+            "ws://a.example/x",
+            301,
+            "WS://B.EXAMPLE/Y",
+            "ws://b.example/Y",
+        ),
+        ("ws://u:p@a.example/x", 301, "/y", "ws://u:p@a.example/y"),
+    ];
+    for (current, status, location, want) in table {
+        let got = next_url(&url(current), *status, Some(location))
+            .unwrap_or_else(|e| panic!("{current} {status} {location}: {e}"));
+        assert_eq!(got.as_str(), *want, "{current} {status} {location}");
+    }
+}
+
+#[test]
+fn refused_redirects_table() {
+    type Check = fn(&HandshakeError) -> bool;
+    let table: &[(&str, u16, Option<&str>, Check)] = &[
+        ("wss://a/x", 301, Some("ws://a/x"), |e| {
+            matches!(e, HandshakeError::RedirectDowngrade { .. })
+        }),
+        ("wss://a/x", 302, Some("http://b/x"), |e| {
+            matches!(e, HandshakeError::RedirectDowngrade { .. })
+        }),
+        ("https://a/x", 302, Some("ws://b/x"), |e| {
+            matches!(e, HandshakeError::RedirectDowngrade { .. })
+        }),
+        (
+            "ws://a/x",
+            301,
+            Some("ftp://b/x"),
+            |e| matches!(e, HandshakeError::RedirectUnsupportedScheme { scheme, .. } if scheme == "ftp"),
+        ),
+        ("ws://a/x", 301, Some("javascript:alert(1)"), |e| {
+            matches!(e, HandshakeError::RedirectUnsupportedScheme { .. })
+        }),
+        ("ws://a/x", 301, Some("file:///etc/passwd"), |e| {
+            matches!(e, HandshakeError::RedirectUnsupportedScheme { .. })
+        }),
+        ("ws://a/x", 301, Some("data:text/plain,hi"), |e| {
+            matches!(e, HandshakeError::RedirectUnsupportedScheme { .. })
+        }),
+        ("ws://a/x", 301, Some("http://[::1"), |e| {
+            matches!(e, HandshakeError::RedirectInvalidLocation { .. })
+        }),
+        ("ws://a/x", 301, Some("ws://"), |e| {
+            matches!(e, HandshakeError::RedirectInvalidLocation { .. })
+        }),
+        ("ws://a/x", 301, Some("http://b:99999/"), |e| {
+            matches!(e, HandshakeError::RedirectInvalidLocation { .. })
+        }),
+        ("ws://a/x", 301, None, |e| {
+            matches!(e, HandshakeError::RedirectMissingLocation { status: 301 })
+        }),
+        ("ws://a/x", 302, Some("   "), |e| {
+            matches!(e, HandshakeError::RedirectMissingLocation { status: 302 })
+        }),
+        (
+            "ws://a/x",
+            300,
+            Some("/y"),
+            |e| matches!(e, HandshakeError::RedirectNotFollowed { status: 300, location: Some(l) } if l == "/y"),
+        ),
+        ("ws://a/x", 304, None, |e| {
+            matches!(
+                e,
+                HandshakeError::RedirectNotFollowed {
+                    status: 304,
+                    location: None
+                }
+            )
+        }),
+        ("ws://a/x", 305, Some("http://proxy/"), |e| {
+            matches!(e, HandshakeError::RedirectNotFollowed { status: 305, .. })
+        }),
+        ("ws://a/x", 306, Some("/y"), |e| {
+            matches!(e, HandshakeError::RedirectNotFollowed { status: 306, .. })
+        }),
+        ("ws://a/x", 200, Some("/y"), |e| {
+            matches!(e, HandshakeError::RedirectNotFollowed { status: 200, .. })
+        }),
+    ];
+    for (current, status, location, check) in table {
+        let err = next_url(&url(current), *status, *location).unwrap_err();
+        assert!(check(&err), "{current} {status} {location:?}: {err:?}");
+        assert!(err.to_string().starts_with("handshake response"), "{err}");
+    }
+}
+
+#[test]
+fn downgrade_error_hides_passwords() {
+    let err = next_url(
+        &url("wss://user:hunter2@a.example/x"),
+        301,
+        Some("ws://user:hunter3@b.example/"),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        HandshakeError::RedirectDowngrade {
+            from: "wss://user:***@a.example/x".into(),
+            to: "ws://user:***@b.example/".into(),
+        }
+    );
+    let msg = err.to_string();
+    assert!(
+        msg.contains("leave TLS") && !msg.contains("hunter"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn chain_counts_hops_and_fails_at_the_limit() {
+    let mut chain = RedirectChain::new(url("https://s.example/0"), RedirectPolicy::default());
+    assert_eq!(chain.current().as_str(), "wss://s.example/0");
+    assert_eq!(chain.hops(), 0);
+    for i in 1..=5 {
+        let next = chain.follow(302, Some(&format!("/{i}"))).unwrap().clone();
+        assert_eq!(next.as_str(), format!("wss://s.example/{i}"));
+        assert_eq!(chain.hops(), i);
+    }
+    let err = chain.follow(302, Some("/6")).unwrap_err();
+    let want: Vec<String> = (0..=6).map(|i| format!("wss://s.example/{i}")).collect();
+    assert_eq!(
+        err,
+        HandshakeError::TooManyRedirects {
+            max_hops: 5,
+            chain: want
+        }
+    );
+    let msg = err.to_string();
+    assert!(
+        msg.contains("gave up after 5 redirect(s): wss://s.example/0 -> wss://s.example/1")
+            && msg.contains("RedirectPolicy::max_hops")
+            && !msg.contains("loop"),
+        "{msg}"
+    );
+    // Refused redirects leave the chain as it was.
+    assert_eq!(chain.hops(), 5);
+    assert_eq!(chain.urls().len(), 6);
+    assert!(chain.follow(302, Some("ftp://x/")).is_err());
+    assert_eq!(chain.current().as_str(), "wss://s.example/5");
+}
+
+#[test]
+fn loops_end_at_the_limit_and_say_so() {
+    let mut chain = RedirectChain::new(url("ws://a.example/"), RedirectPolicy::limited(3));
+    let mut result = Ok(());
+    for i in 0..10 {
+        let to = if i % 2 == 0 {
+            "ws://b.example/"
+        } else {
+            "ws://a.example/"
+        };
+        if let Err(e) = chain.follow(307, Some(to)) {
+            result = Err((i, e));
+            break;
+        }
+    }
+    let (at, err) = result.unwrap_err();
+    assert_eq!(at, 3);
+    match &err {
+        HandshakeError::TooManyRedirects { max_hops: 3, chain } => assert_eq!(
+            chain,
+            &[
+                "ws://a.example/",
+                "ws://b.example/",
+                "ws://a.example/",
+                "ws://b.example/",
+                "ws://a.example/"
+            ]
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(err.to_string().contains("redirects in a loop"), "{err}");
+}
+
+#[test]
+fn zero_hops_and_disabled() {
+    let mut chain = RedirectChain::new(url("ws://a/"), RedirectPolicy::limited(0));
+    assert_eq!(
+        chain.follow(301, Some("/b")).unwrap_err(),
+        HandshakeError::TooManyRedirects {
+            max_hops: 0,
+            chain: vec!["ws://a/".into(), "ws://a/b".into()]
+        }
+    );
+    let mut chain = RedirectChain::new(url("ws://a/"), RedirectPolicy::NONE);
+    assert_eq!(chain.policy(), RedirectPolicy::NONE);
+    assert_eq!(
+        chain.follow(301, Some("/b")).unwrap_err(),
+        HandshakeError::Redirect {
+            status: 301,
+            location: Some("/b".into())
+        }
+    );
+    assert_eq!(chain.hops(), 0);
+}
+
+#[test]
+fn chain_passwords_are_hidden() {
+    let mut chain = RedirectChain::new(url("wss://u:hunter2@a/"), RedirectPolicy::limited(0));
+    let err = chain.follow(301, Some("/x")).unwrap_err();
+    assert!(!err.to_string().contains("hunter2"), "{err}");
+    assert!(err.to_string().contains("u:***@a"), "{err}");
+}
+
+#[test]
+fn follow_response_uses_the_full_location() {
+    let long_path = "p".repeat(400);
+    let raw = format!("HTTP/1.1 308 Permanent Redirect\r\nLocation: /{long_path}\r\n\r\n");
+    let response = ResponseParser::new(Limits::default())
+        .feed(raw.as_bytes())
+        .unwrap()
+        .unwrap();
+    let mut chain = RedirectChain::new(url("wss://a.example/"), RedirectPolicy::default());
+    let next = chain.follow_response(&response).unwrap();
+    assert_eq!(next.as_str(), format!("wss://a.example/{long_path}"));
+    let raw = b"HTTP/1.1 302 Found\r\n\r\n";
+    let response = ResponseParser::new(Limits::default())
+        .feed(raw)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        chain.follow_response(&response).unwrap_err(),
+        HandshakeError::RedirectMissingLocation { status: 302 }
+    );
+}
+
+#[test]
+fn which_headers_follow() {
+    let a = url("wss://a.example/x");
+    // (new URL, same origin)
+    let table = [
+        ("wss://a.example/other?q", true),
+        ("wss://A.EXAMPLE/", true),
+        ("wss://a.example:443/", true),
+        ("https://a.example/", true),
+        ("wss://b.example/", false),
+        ("wss://sub.a.example/", false),
+        ("wss://a.example:8443/", false),
+        ("ws://a.example/", false),
+    ];
+    for (new, same) in table {
+        let new = url(new);
+        for name in [
+            "Authorization",
+            "cookie",
+            "COOKIE2",
+            "Host",
+            " Authorization ",
+        ] {
+            assert_eq!(forwards_header(&a, &new, name), same, "{name} to {new}");
+        }
+        for name in ["Origin", "User-Agent", "X-Custom", "Authorization-Extra"] {
+            assert!(forwards_header(&a, &new, name), "{name} to {new}");
+        }
+        assert!(!forwards_header(&a, &new, "Proxy-Authorization"));
+        assert!(!forwards_header(&a, &new, "proxy-authorization"));
+    }
+    let headers: Vec<(String, String)> = [
+        ("User-Agent", "t/1"),
+        ("Authorization", "Bearer x"),
+        ("Proxy-Authorization", "Basic y"),
+        ("Cookie", "s=1"),
+        ("X-Trace", "7"),
+    ]
+    .iter()
+    .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+    .collect();
+    let names = |v: Vec<(String, String)>| v.into_iter().map(|(n, _)| n).collect::<Vec<_>>();
+    assert_eq!(
+        names(headers_to_keep(&a, &url("wss://a.example/y"), &headers)),
+        ["User-Agent", "Authorization", "Cookie", "X-Trace"]
+    );
+    assert_eq!(
+        names(headers_to_keep(&a, &url("wss://b.example/y"), &headers)),
+        ["User-Agent", "X-Trace"]
+    );
+}
+
+#[test]
+fn request_builder_follows_a_redirect() {
+    let builder = RequestBuilder::new("wss://a.example/old")
+        .unwrap()
+        .header("Authorization", "Bearer secret")
+        .raw_header("Cookie: session=1")
+        .header("Proxy-Authorization", "Basic nope")
+        .header("Host", "override.example")
+        .header("X-Trace", "7")
+        .origin("https://app.example")
+        .subprotocol("chat")
+        .extensions("permessage-deflate");
+    let key = *b"the sample nonce";
+
+    // Same origin: everything but Proxy-Authorization.
+    let same = builder
+        .clone()
+        .redirect(url("wss://a.example/new"))
+        .unwrap()
+        .build_with_key(key)
+        .unwrap();
+    assert_eq!(
+        std::str::from_utf8(same.as_bytes()).unwrap(),
+        "GET /new HTTP/1.1\r\nHost: override.example\r\nUpgrade: websocket\r\n\
+Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+Sec-WebSocket-Version: 13\r\nOrigin: https://app.example\r\nSec-WebSocket-Protocol: chat\r\n\
+Sec-WebSocket-Extensions: permessage-deflate\r\nAuthorization: Bearer secret\r\n\
+Cookie: session=1\r\nX-Trace: 7\r\n\r\n"
+    );
+
+    // Another host: credentials, cookies and the Host override stay behind.
+    let other = builder
+        .redirect(url("wss://b.example:8443/new?x=1"))
+        .unwrap()
+        .build_with_key(key)
+        .unwrap();
+    assert_eq!(
+        std::str::from_utf8(other.as_bytes()).unwrap(),
+        "GET /new?x=1 HTTP/1.1\r\nHost: b.example:8443\r\nUpgrade: websocket\r\n\
+Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+Sec-WebSocket-Version: 13\r\nOrigin: https://app.example\r\nSec-WebSocket-Protocol: chat\r\n\
+Sec-WebSocket-Extensions: permessage-deflate\r\nX-Trace: 7\r\n\r\n"
+    );
+    assert_eq!(other.target().host, "b.example");
+    assert_eq!(other.target().port, 8443);
+    assert!(other.target().secure);
+    assert_eq!(other.subprotocols(), ["chat"]);
+
+    // The new URL is checked like any other.
+    assert!(matches!(
+        RequestBuilder::new("ws://a/")
+            .unwrap()
+            .redirect(url("ftp://b/")),
+        Err(HandshakeError::UnsupportedScheme { .. })
+    ));
+}
+
+#[test]
+fn chain_and_builder_together() {
+    // The loop the connect flow will run, with canned responses.
+    let answers: [&[u8]; 3] = [
+        b"HTTP/1.1 301 Moved\r\nLocation: https://b.example/ws\r\n\r\n",
+        b"HTTP/1.1 307 Temporary\r\nLocation: /ws2\r\n\r\n",
+        b"HTTP/1.1 101 Switching Protocols\r\n\r\n",
+    ];
+    let mut builder = RequestBuilder::new("wss://a.example/")
+        .unwrap()
+        .header("Authorization", "Bearer a-token");
+    let mut chain = RedirectChain::new(url("wss://a.example/"), RedirectPolicy::default());
+    let mut requested = Vec::new();
+    for raw in answers {
+        let request = builder.clone().build_with_key([0; 16]).unwrap();
+        requested.push(request.url().to_string());
+        let response = ResponseParser::new(Limits::default())
+            .feed(raw)
+            .unwrap()
+            .unwrap();
+        if response.status() == 101 {
+            break;
+        }
+        let next = chain.follow_response(&response).unwrap().clone();
+        builder = builder.redirect(next).unwrap();
+    }
+    assert_eq!(
+        requested,
+        [
+            "wss://a.example/",
+            "wss://b.example/ws",
+            "wss://b.example/ws2"
+        ]
+    );
+    let last = builder.build_with_key([0; 16]).unwrap();
+    assert!(!String::from_utf8_lossy(last.as_bytes()).contains("a-token"));
+}
