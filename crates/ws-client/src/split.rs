@@ -133,9 +133,12 @@ impl<S> Shared<S> {
         let mut shared_cx = Context::from_waker(&self.waker);
         let (out, changed) = {
             let mut core = self.lock();
-            let before = core.events;
+            let before = (core.events, core.drained);
             let out = f(&mut core, &mut shared_cx);
-            (out, core.events != before)
+            // Output drained by the receiver (pong flushes) lets a sender waiting in
+            // `flush` finish; the sender's own drains concern nobody else.
+            let drained = half == Half::Receiver && core.drained != before.1;
+            (out, core.events != before.0 || drained)
         };
         if changed {
             self.wakers.wake_half(half.other());

@@ -108,6 +108,9 @@ pub(crate) struct Core<S> {
     /// Bumped when something another task may be waiting for changes (state, phase, output
     /// drained). The split halves wake each other when it moves.
     pub(crate) events: u64,
+    /// Bumped when queued output was fully written: a split sender waiting in `flush`
+    /// may go on (the receiver's writes wake it through this).
+    pub(crate) drained: u64,
     subprotocol: Option<String>,
 }
 
@@ -200,6 +203,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             error: None,
             broken: None,
             events: 0,
+            drained: 0,
             subprotocol: None,
         };
         // Start the connection's clock (keepalive) at the moment the WebSocket opens.
@@ -302,9 +306,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
                 Poll::Pending => break Poll::Pending,
             }
         };
-        if start > self.write_high && self.conn.pending_output().len() <= self.write_high {
+        let left = self.conn.pending_output().len();
+        if start > self.write_high && left <= self.write_high {
             // A sender waiting in `poll_ready` may go on.
             self.events += 1;
+        } else if start > 0 && left == 0 {
+            self.drained += 1;
         }
         match result {
             Poll::Ready(Ok(())) if self.needs_flush && self.conn.pending_output().is_empty() => {
