@@ -14,9 +14,11 @@
 //! - After the close handshake a client waits (bounded by the close timeout) for the
 //!   server to close TCP, as RFC 6455 §7.1.1 asks; a server closes TCP at once.
 //!
-//! Input is processed only while someone receives. Keep a task in [`recv`](WebSocket::recv)
-//! (or on a split [`WsReceiver`]): a connection that only sends never reads the pongs that
-//! answer its keepalive pings, and fails with a keepalive timeout after interval + timeout.
+//! Input is processed, and timers run, only while someone receives. Keep a task in
+//! [`recv`](WebSocket::recv) (or on a split [`WsReceiver`]), as with any WebSocket library:
+//! that task answers the server's pings and runs our keepalive. A connection that only
+//! sends sends no keepalive pings and never fails on their account (it cannot read the
+//! pongs); the server's own keepalive then decides its fate.
 //!
 //! # Reading
 //! `futures-io` reads need an initialized `&mut [u8]`, and this crate has no `unsafe`, so
@@ -476,7 +478,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             if let Some(e) = self.write_closed_error() {
                 return Poll::Ready(Err(e));
             }
-            self.poll_timers(cx);
             if self.conn.state() != State::Open
                 || self.conn.pending_output().len() <= self.write_high
             {
@@ -523,7 +524,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             // Nothing can be written any more, and nothing is owed.
             return Poll::Ready(Ok(()));
         }
-        self.poll_timers(cx);
+        // Timers run from the receiving side only (see the module docs): a sender that
+        // cannot read pongs must not fail on a keepalive deadline.
         match ready!(self.poll_write_out(cx, 0)) {
             Ok(()) => Poll::Ready(Ok(())),
             Err(e) => Poll::Ready(Err(self.fail_io(e))),

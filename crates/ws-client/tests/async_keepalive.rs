@@ -178,3 +178,32 @@ fn send_waits_when_the_peer_never_reads_and_memory_stays_bounded() {
         futures::join!(drain, send);
     });
 }
+
+#[test]
+fn a_connection_that_only_sends_is_not_failed_by_keepalive() {
+    let timer = ManualTimer::new();
+    let opts = client_options().keepalive(Duration::from_secs(10), Duration::from_secs(5));
+    let (client, server) = pair_with(1 << 16, opts, server_options(), Some(timer.arc()));
+    let received = Rc::new(RefCell::new(0usize));
+    let mut pool = LocalPool::new();
+    let r = received.clone();
+    pool.spawner()
+        .spawn_local(async move {
+            let mut server = server;
+            while let Some(Ok(m)) = server.recv().await {
+                if m.is_text() {
+                    *r.borrow_mut() += 1;
+                }
+            }
+        })
+        .unwrap();
+    let mut client = client;
+    // The client never calls recv: well past interval + timeout, sends still succeed.
+    for round in 1..=10usize {
+        timer.advance(Duration::from_secs(10));
+        block_on(client.send(Message::text(format!("update {round}")))).unwrap();
+        pool.run_until_stalled();
+        assert_eq!(*received.borrow(), round);
+        assert_eq!(client.state(), State::Open);
+    }
+}
