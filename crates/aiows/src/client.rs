@@ -1,0 +1,556 @@
+//! `aiows URL`: connect, send `--send` messages and stdin lines, print what arrives.
+//!
+//! ```text
+//!  stdin thread ──lines──▶ sender task (WsSender) ──▶ server
+//!                                ▲ stop / barrier
+//!  main task (WsReceiver) ◀──────┴───────────────────── server ──▶ stdout
+//!       ▲ Ctrl-C
+//! ```
+//!
+//! The halves of a split WebSocket run in two tasks so that a slow server never stops
+//! us from reading (the receiver also answers pings). The main task decides when to close
+//! (Ctrl-C, `--once`, stdout gone) and tells the sender task, which sends the close frame;
+//! the main task then reads until the server's close and picks the exit code.
+//!
+//! At the end of stdin the sender sends a ping and waits for its pong before closing: a
+//! server that answers in order has sent its replies to our messages by then, and the
+//! library discards data that arrives after our close frame.
+
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::time::Duration;
+
+use aiowebsocket::native_tls::{Certificate, TlsConnector};
+use aiowebsocket::tokio::MaybeTlsStream;
+use aiowebsocket::ws_client::options::{
+    DEFAULT_CLOSE_TIMEOUT, DEFAULT_PING_INTERVAL, DEFAULT_PING_TIMEOUT,
+};
+use aiowebsocket::{ClientBuilder, CloseCode, CloseFrame, Error, Message, Response, WsSender};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::args::{BinaryOut, ClientArgs, InputMode, Setting};
+use crate::format::{encode_binary, message_from_line, receive_prefix, strip_line_ending};
+use crate::interrupts;
+use crate::report::{
+    connect_error, describe_close, is_normal_close, session_error, Failure, Timeouts,
+    EXIT_ABNORMAL, EXIT_CONNECT, EXIT_INTERRUPTED, EXIT_USAGE,
+};
+
+/// The payload of the ping sent at the end of input; its pong means the server has
+/// processed everything we sent before it.
+const BARRIER: &[u8] = b"aiows: end of input";
+
+/// Lines read from stdin, with their line ending removed.
+type Lines = mpsc::Receiver<io::Result<Vec<u8>>>;
+
+/// Runs the client until the connection is over.
+pub async fn run(args: ClientArgs) -> Result<(), Failure> {
+    let timeouts = Timeouts {
+        connect: args.connect_timeout,
+        close: args.close_timeout,
+        ping: args.ping_timeout,
+    };
+    // Everything the user typed is checked before connecting.
+    let sends = args
+        .sends
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            message_from_line(args.input, text.clone().into_bytes()).map_err(|why| {
+                Failure::new(EXIT_USAGE, format!("--send #{} {text:?} {why}", i + 1))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let builder = client_builder(&args)?;
+    let request = builder.connect_options().build_request().map_err(|e| {
+        let message = match e {
+            Error::Handshake(h) => h.to_string(),
+            other => other.to_string(),
+        };
+        Failure::new(EXIT_USAGE, message)
+    })?;
+    let target = request.target();
+    let authority = if target.host.contains(':') {
+        format!("[{}]:{}", target.host, target.port)
+    } else {
+        format!("{}:{}", target.host, target.port)
+    };
+    if args.verbose {
+        print_request(request.as_bytes());
+    }
+
+    let mut interrupts = interrupts();
+    let (ws, response) = tokio::select! {
+        result = builder.connect_with_response() => result
+            .map_err(|e| Failure::new(EXIT_CONNECT, connect_error(&e, &authority, timeouts)))?,
+        Some(()) = interrupts.recv() => {
+            return Err(Failure::new(EXIT_INTERRUPTED, "interrupted while connecting"));
+        }
+    };
+    if args.verbose {
+        print_response(&response);
+        eprintln!(
+            "aiows: connected to {} (subprotocol: {}, compression: {})",
+            args.url,
+            ws.subprotocol().unwrap_or("none"),
+            if ws.connection().config().deflate_enabled() {
+                "permessage-deflate"
+            } else {
+                "none"
+            }
+        );
+    }
+    let stdin_is_tty = io::stdin().is_terminal();
+    if args.read_stdin && stdin_is_tty && io::stderr().is_terminal() {
+        eprintln!(
+            "aiows: connected to {}; type a line to send it, Ctrl-D to close",
+            args.url
+        );
+    }
+
+    let (tx, mut rx) = ws.split();
+    let (stop_tx, stop_rx) = oneshot::channel();
+    let (barrier_tx, barrier_rx) = oneshot::channel();
+    let plan = SendPlan {
+        sends,
+        lines: args.read_stdin.then(read_stdin),
+        mode: args.input,
+        close_on_eof: !args.once,
+        barrier_wait: match args.close_timeout {
+            Setting::Default => Some(DEFAULT_CLOSE_TIMEOUT),
+            Setting::Off => None,
+            Setting::Set(d) => Some(d),
+        },
+    };
+    let sender = tokio::spawn(send_loop(tx, plan, stop_rx, barrier_rx));
+
+    let mut stop = Some(stop_tx);
+    let mut barrier = Some(barrier_tx);
+    let mut printer = Printer {
+        timestamps: args.timestamps,
+        binary_out: args.binary_out,
+        gone: false,
+    };
+    let mut printed_once = false;
+    let mut error = None;
+    let mut close: Option<Option<CloseFrame>> = None;
+    loop {
+        tokio::select! {
+            msg = rx.recv() => match msg {
+                None => break,
+                Some(Ok(msg)) => {
+                    let line = match &msg {
+                        Message::Text(text) => Some(text.to_string()),
+                        Message::Binary(data) => Some(encode_binary(printer.binary_out, data)),
+                        Message::Ping(data) => {
+                            if args.verbose {
+                                eprintln!("aiows: ping received ({} bytes), pong sent", data.len());
+                            }
+                            None
+                        }
+                        Message::Pong(data) => {
+                            if data.as_ref() == BARRIER {
+                                if let Some(b) = barrier.take() {
+                                    let _ = b.send(());
+                                }
+                            } else if args.verbose {
+                                eprintln!("aiows: pong received ({} bytes)", data.len());
+                            }
+                            None
+                        }
+                        Message::Close(frame) => {
+                            if args.verbose {
+                                eprintln!(
+                                    "aiows: close frame received: {}",
+                                    frame.as_ref().map_or("no status".to_owned(), describe_close)
+                                );
+                            }
+                            close = Some(frame.clone());
+                            None
+                        }
+                    };
+                    // With --once, only the first data message is printed.
+                    if let Some(line) = line.filter(|_| !(args.once && printed_once)) {
+                        if !printer.print(&line) {
+                            // stdout is gone (`aiows URL | head -1`): nothing more to do.
+                            request_stop(&mut stop, CloseCode::GOING_AWAY);
+                        }
+                        if args.once {
+                            printed_once = true;
+                            request_stop(&mut stop, CloseCode::NORMAL);
+                        }
+                    }
+                }
+                Some(Err(e)) => {
+                    // Reported once; the next `recv` returns `None`.
+                    if error.is_none() {
+                        error = Some(e);
+                    }
+                }
+            },
+            Some(()) = interrupts.recv() => {
+                if stop.is_none() {
+                    sender.abort();
+                    return Err(Failure::new(EXIT_INTERRUPTED, "interrupted while closing"));
+                }
+                if io::stderr().is_terminal() {
+                    eprintln!("aiows: closing (Ctrl-C again to quit at once)");
+                }
+                request_stop(&mut stop, CloseCode::NORMAL);
+            }
+        }
+    }
+
+    sender.abort();
+    // Aborted while still waiting (a JoinError): nothing to report.
+    let send_error: Option<Error> = sender.await.unwrap_or_default();
+    if let Some(e) = error {
+        return Err(Failure::new(EXIT_ABNORMAL, session_error(&e, timeouts)));
+    }
+    match close {
+        Some(frame) if is_normal_close(frame.as_ref()) => Ok(()),
+        Some(Some(frame)) => Err(Failure::new(
+            EXIT_ABNORMAL,
+            format!(
+                "the server closed the connection with {}",
+                describe_close(&frame)
+            ),
+        )),
+        _ => Err(Failure::new(
+            EXIT_ABNORMAL,
+            match send_error {
+                Some(e) => session_error(&e, timeouts),
+                None => "the connection ended without a WebSocket close handshake".to_owned(),
+            },
+        )),
+    }
+}
+
+/// Asks the sender task to close (once).
+fn request_stop(stop: &mut Option<oneshot::Sender<CloseCode>>, code: CloseCode) {
+    if let Some(s) = stop.take() {
+        let _ = s.send(code);
+    }
+}
+
+/// The builder for `args`: URL, headers, limits, timeouts, keepalive, TLS.
+fn client_builder(args: &ClientArgs) -> Result<ClientBuilder, Failure> {
+    let mut b = aiowebsocket::builder(&args.url);
+    for line in &args.headers {
+        b = b.raw_header(line);
+    }
+    if let Some(origin) = &args.origin {
+        b = b.origin(origin);
+    }
+    for proto in &args.subprotocols {
+        b = b.subprotocol(proto);
+    }
+    if !args.compression {
+        b = b.no_compression();
+    }
+    match args.max_message_size {
+        Setting::Default => {}
+        Setting::Off => b = b.max_message_size(None),
+        Setting::Set(n) => b = b.max_message_size(Some(n)),
+    }
+    // One option bounds both opening steps: DNS + TCP, then TLS + the HTTP upgrade.
+    match args.connect_timeout {
+        Setting::Default => {}
+        Setting::Off => b = b.connect_timeout(None).open_timeout(None),
+        Setting::Set(d) => b = b.connect_timeout(Some(d)).open_timeout(Some(d)),
+    }
+    match args.close_timeout {
+        Setting::Default => {}
+        Setting::Off => b = b.close_timeout(None),
+        Setting::Set(d) => b = b.close_timeout(Some(d)),
+    }
+    b = match (args.ping_interval, args.ping_timeout) {
+        (Setting::Off, _) => b.no_keepalive(),
+        (Setting::Default, Setting::Default) => b,
+        (interval, timeout) => {
+            let interval = match interval {
+                Setting::Set(d) => d,
+                _ => DEFAULT_PING_INTERVAL,
+            };
+            let timeout = match timeout {
+                Setting::Set(d) => d,
+                // No pong deadline: the library treats an unrepresentable deadline as none.
+                Setting::Off => Duration::MAX,
+                Setting::Default => DEFAULT_PING_TIMEOUT,
+            };
+            b.keepalive(interval, timeout)
+        }
+    };
+    if let Some(connector) = tls_connector(args)? {
+        b = b.tls_connector(connector);
+    }
+    Ok(b)
+}
+
+/// A TLS connector when `--insecure` or `--ca-file` ask for one; `None` means the
+/// system's trust roots.
+fn tls_connector(args: &ClientArgs) -> Result<Option<TlsConnector>, Failure> {
+    if !args.insecure && args.ca_files.is_empty() {
+        return Ok(None);
+    }
+    let mut builder = TlsConnector::builder();
+    for path in &args.ca_files {
+        let shown = path.display();
+        let pem = std::fs::read(path)
+            .map_err(|e| Failure::new(EXIT_USAGE, format!("cannot read --ca-file {shown}: {e}")))?;
+        let blocks = pem_certificates(&pem);
+        if blocks.is_empty() {
+            return Err(Failure::new(
+                EXIT_USAGE,
+                format!("--ca-file {shown} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"),
+            ));
+        }
+        for block in blocks {
+            let cert = Certificate::from_pem(block).map_err(|e| {
+                Failure::new(
+                    EXIT_USAGE,
+                    format!("--ca-file {shown}: invalid certificate: {e}"),
+                )
+            })?;
+            builder.add_root_certificate(cert);
+        }
+    }
+    if args.insecure {
+        eprintln!(
+            "aiows: warning: --insecure: the server's certificate is NOT verified; anyone on \
+             the path can read and change this connection"
+        );
+        builder
+            .danger_accept_invalid_certs(true)
+            .danger_accept_invalid_hostnames(true);
+    }
+    builder
+        .build()
+        .map(Some)
+        .map_err(|e| Failure::new(EXIT_CONNECT, format!("cannot set up TLS: {e}")))
+}
+
+/// Each `-----BEGIN CERTIFICATE-----` ... `-----END CERTIFICATE-----` block of a PEM file
+/// (native-tls reads only the first certificate of a buffer).
+fn pem_certificates(pem: &[u8]) -> Vec<&[u8]> {
+    const BEGIN: &[u8] = b"-----BEGIN CERTIFICATE-----";
+    const END: &[u8] = b"-----END CERTIFICATE-----";
+    let mut blocks = Vec::new();
+    let mut rest = pem;
+    while let Some(start) = find(rest, BEGIN) {
+        let Some(len) = find(&rest[start..], END) else {
+            break;
+        };
+        let end = start + len + END.len();
+        blocks.push(&rest[start..end]);
+        rest = &rest[end..];
+    }
+    blocks
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// `-v`: the request head, one `> ` line per line. The `Sec-WebSocket-Key` shown is not
+/// the one sent: the library builds a fresh random key per connection and does not expose
+/// the request it sent, so the key line is masked.
+fn print_request(head: &[u8]) {
+    let text = String::from_utf8_lossy(head);
+    let mut err = io::stderr().lock();
+    for line in text.split("\r\n").filter(|l| !l.is_empty()) {
+        let shown = match line.split_once(':') {
+            Some((name, _)) if name.eq_ignore_ascii_case("sec-websocket-key") => {
+                format!("{name}: (random, 16 bytes base64)")
+            }
+            _ => line.to_owned(),
+        };
+        let _ = writeln!(err, "> {shown}");
+    }
+}
+
+/// `-v`: the response head, one `< ` line per line.
+fn print_response(response: &Response) {
+    let mut err = io::stderr().lock();
+    let _ = writeln!(
+        err,
+        "< HTTP/1.1 {} {}",
+        response.status(),
+        response.reason()
+    );
+    for (name, value) in response.headers() {
+        let _ = writeln!(err, "< {name}: {}", String::from_utf8_lossy(value));
+    }
+}
+
+/// Writes received messages to stdout, one per line, flushed per message.
+struct Printer {
+    timestamps: bool,
+    binary_out: BinaryOut,
+    /// stdout failed (closed pipe): print nothing more.
+    gone: bool,
+}
+
+impl Printer {
+    /// Prints one message; `false` when stdout is gone.
+    fn print(&mut self, body: &str) -> bool {
+        if self.gone {
+            return false;
+        }
+        let mut line = String::with_capacity(body.len() + 40);
+        if self.timestamps {
+            line.push_str(&receive_prefix());
+        }
+        line.push_str(body);
+        line.push('\n');
+        let mut out = io::stdout().lock();
+        if out
+            .write_all(line.as_bytes())
+            .and_then(|()| out.flush())
+            .is_err()
+        {
+            self.gone = true;
+        }
+        !self.gone
+    }
+}
+
+/// What the sender task sends, in order.
+struct SendPlan {
+    /// `--send` messages.
+    sends: Vec<Message>,
+    /// stdin lines, unless `--no-stdin`.
+    lines: Option<Lines>,
+    mode: InputMode,
+    /// Close at the end of stdin (not with `--once`, which closes after the first message).
+    close_on_eof: bool,
+    /// How long to wait for the end-of-input pong before closing anyway.
+    barrier_wait: Option<Duration>,
+}
+
+/// The sender task: sends the plan, then the close frame when asked (or at the end of
+/// input). Returns the send error that ended it, if any.
+async fn send_loop(
+    mut tx: WsSender<MaybeTlsStream>,
+    plan: SendPlan,
+    mut stop: oneshot::Receiver<CloseCode>,
+    mut barrier: oneshot::Receiver<()>,
+) -> Option<Error> {
+    let code = match feed(&mut tx, plan, &mut stop, &mut barrier).await {
+        Ok(code) => code,
+        Err(e) => return Some(e),
+    };
+    match tx.close(code, "").await {
+        Err(e) if !e.is_closed() => Some(e),
+        _ => None,
+    }
+}
+
+/// Sends everything planned; returns the close code to send.
+async fn feed(
+    tx: &mut WsSender<MaybeTlsStream>,
+    plan: SendPlan,
+    stop: &mut oneshot::Receiver<CloseCode>,
+    barrier: &mut oneshot::Receiver<()>,
+) -> Result<CloseCode, Error> {
+    /// Sends `msg` unless a stop comes first (then returns the stop's close code).
+    macro_rules! send_or_stop {
+        ($msg:expr) => {
+            tokio::select! {
+                biased;
+                code = &mut *stop => return Ok(code.unwrap_or(CloseCode::NORMAL)),
+                sent = tx.send($msg) => sent?,
+            }
+        };
+    }
+    for msg in plan.sends {
+        send_or_stop!(msg);
+    }
+    if let Some(mut lines) = plan.lines {
+        let mut number = 0u64;
+        loop {
+            let line = tokio::select! {
+                biased;
+                code = &mut *stop => return Ok(code.unwrap_or(CloseCode::NORMAL)),
+                line = lines.recv() => line,
+            };
+            match line {
+                Some(Ok(bytes)) => {
+                    number += 1;
+                    match message_from_line(plan.mode, bytes) {
+                        Ok(msg) => send_or_stop!(msg),
+                        Err(why) => eprintln!("aiows: input line {number} {why}; not sent"),
+                    }
+                }
+                Some(Err(e)) => {
+                    eprintln!("aiows: reading stdin failed ({e}); treating it as the end of input");
+                    break;
+                }
+                None => break,
+            }
+        }
+        if plan.close_on_eof {
+            // Let the server answer what we sent before our close frame makes the library
+            // discard its answers: wait for the pong of a ping sent after the last message.
+            send_or_stop!(Message::ping(BARRIER));
+            let wait = async {
+                match plan.barrier_wait {
+                    Some(d) => tokio::time::sleep(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                code = &mut *stop => return Ok(code.unwrap_or(CloseCode::NORMAL)),
+                _ = &mut *barrier => {}
+                () = wait => {}
+            }
+            return Ok(CloseCode::NORMAL);
+        }
+    }
+    // Nothing more to send: wait until the main task asks for the close.
+    Ok(stop.await.unwrap_or(CloseCode::NORMAL))
+}
+
+/// Reads stdin on a thread of its own (a blocked read must not keep the runtime from
+/// ending; the process exits without joining it).
+fn read_stdin() -> Lines {
+    let (tx, rx) = mpsc::channel(64);
+    std::thread::spawn(move || {
+        let stdin = io::stdin();
+        let mut input = stdin.lock();
+        loop {
+            let mut line = Vec::new();
+            match input.read_until(b'\n', &mut line) {
+                Ok(0) => break,
+                Ok(_) => {
+                    strip_line_ending(&mut line);
+                    if tx.blocking_send(Ok(line)).is_err() {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    break;
+                }
+            }
+        }
+    });
+    rx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pem_blocks_are_split() {
+        let one = "-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----";
+        let two = "-----BEGIN CERTIFICATE-----\nBBB\n-----END CERTIFICATE-----";
+        let file = format!("# bundle\n{one}\nsome text\n{two}\n");
+        let blocks = pem_certificates(file.as_bytes());
+        assert_eq!(blocks, [one.as_bytes(), two.as_bytes()]);
+        assert!(pem_certificates(b"no certificate here").is_empty());
+        assert!(pem_certificates(b"-----BEGIN CERTIFICATE-----\nunterminated").is_empty());
+    }
+}

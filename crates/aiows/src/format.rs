@@ -1,0 +1,222 @@
+//! Turning input lines into messages and messages into output lines: hex, base64,
+//! timestamps.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aiowebsocket::Message;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+
+use crate::args::{BinaryOut, InputMode};
+
+/// Builds the message for one line of input (its line ending already removed).
+pub fn message_from_line(mode: InputMode, line: Vec<u8>) -> Result<Message, String> {
+    match mode {
+        InputMode::Text => match String::from_utf8(line) {
+            Ok(text) => Ok(Message::text(text)),
+            Err(_) => Err("is not valid UTF-8 (use --binary to send raw bytes)".to_owned()),
+        },
+        InputMode::Binary => Ok(Message::binary(line)),
+        InputMode::Hex => decode_hex(trim(&line)).map(Message::binary),
+        InputMode::Base64 => STANDARD
+            .decode(trim(&line))
+            .map(Message::binary)
+            .map_err(|e| format!("is not valid base64 ({e})")),
+    }
+}
+
+/// Removes the line ending: `\n`, or `\r\n`.
+pub fn strip_line_ending(line: &mut Vec<u8>) {
+    if line.last() == Some(&b'\n') {
+        line.pop();
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+    }
+}
+
+fn trim(bytes: &[u8]) -> &[u8] {
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |i| i + 1);
+    &bytes[start..end]
+}
+
+/// Decodes hex digits (either case); spaces and `:` between bytes are allowed
+/// (`de ad be ef`, `de:ad:be:ef`).
+pub fn decode_hex(text: &[u8]) -> Result<Vec<u8>, String> {
+    let digits: Vec<u8> = text
+        .iter()
+        .copied()
+        .filter(|b| !matches!(b, b' ' | b'\t' | b':'))
+        .collect();
+    if digits.len() % 2 != 0 {
+        return Err(format!(
+            "is not valid hex (an odd number of digits: {})",
+            digits.len()
+        ));
+    }
+    digits
+        .chunks_exact(2)
+        .map(|pair| match (nibble(pair[0]), nibble(pair[1])) {
+            (Some(hi), Some(lo)) => Ok((hi << 4) | lo),
+            _ => Err(format!(
+                "is not valid hex ({:?} is not a hex digit pair)",
+                String::from_utf8_lossy(pair)
+            )),
+        })
+        .collect()
+}
+
+fn nibble(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Lowercase hex, no separators.
+pub fn encode_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    out
+}
+
+/// How a received binary message is printed.
+pub fn encode_binary(out: BinaryOut, bytes: &[u8]) -> String {
+    match out {
+        BinaryOut::Hex => encode_hex(bytes),
+        BinaryOut::Base64 => STANDARD.encode(bytes),
+    }
+}
+
+/// The timestamp prefix of `--timestamps`: `2019-03-04 15:11:25-Client receive: `.
+pub fn receive_prefix() -> String {
+    format!("{}-Client receive: ", now_utc())
+}
+
+/// The current time as `YYYY-MM-DD HH:MM:SS`, UTC.
+pub fn now_utc() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    format_utc(secs)
+}
+
+/// Formats seconds since the Unix epoch as `YYYY-MM-DD HH:MM:SS` (UTC, proleptic
+/// Gregorian calendar; no date crate, no time zone database).
+pub fn format_utc(secs: u64) -> String {
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    let (hour, minute, second) = (rem / 3600, rem % 3600 / 60, rem % 60);
+    // Civil date from a day count, counted in 400-year eras starting on 0000-03-01 (so the
+    // leap day ends each era's year). `days` fits in i64 for any u64 seconds.
+    let z = (days as i64) + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153; // 0 = March
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_dates() {
+        assert_eq!(format_utc(0), "1970-01-01 00:00:00");
+        // The original library's example line.
+        assert_eq!(format_utc(1_551_712_285), "2019-03-04 15:11:25");
+        // Leap days, century rules, end of year.
+        assert_eq!(format_utc(951_782_400), "2000-02-29 00:00:00");
+        assert_eq!(format_utc(4_107_542_399), "2100-02-28 23:59:59");
+        assert_eq!(format_utc(4_107_542_400), "2100-03-01 00:00:00");
+        assert_eq!(format_utc(1_704_067_199), "2023-12-31 23:59:59");
+        assert_eq!(format_utc(1_709_164_800), "2024-02-29 00:00:00");
+    }
+
+    #[test]
+    fn hex_round_trip() {
+        let all: Vec<u8> = (0..=255).collect();
+        assert_eq!(decode_hex(encode_hex(&all).as_bytes()), Ok(all));
+        assert_eq!(encode_hex(b"\x00\xff\x10"), "00ff10");
+        assert_eq!(
+            decode_hex(b"DE ad:bE\tef"),
+            Ok(vec![0xde, 0xad, 0xbe, 0xef])
+        );
+        assert_eq!(decode_hex(b""), Ok(vec![]));
+        assert!(decode_hex(b"abc").unwrap_err().contains("odd"));
+        assert!(decode_hex(b"zz").unwrap_err().contains("\"zz\""));
+    }
+
+    #[test]
+    fn lines_become_messages() {
+        assert_eq!(
+            message_from_line(InputMode::Text, b"hi".to_vec()),
+            Ok(Message::text("hi"))
+        );
+        assert!(message_from_line(InputMode::Text, vec![0xff])
+            .unwrap_err()
+            .contains("--binary"));
+        assert_eq!(
+            message_from_line(InputMode::Binary, vec![0xff, 0]),
+            Ok(Message::binary(vec![0xff, 0]))
+        );
+        assert_eq!(
+            message_from_line(InputMode::Hex, b" 0aff ".to_vec()),
+            Ok(Message::binary(vec![0x0a, 0xff]))
+        );
+        assert_eq!(
+            message_from_line(InputMode::Base64, b"aGk=".to_vec()),
+            Ok(Message::binary(b"hi".to_vec()))
+        );
+        assert!(message_from_line(InputMode::Base64, b"a!".to_vec())
+            .unwrap_err()
+            .contains("base64"));
+    }
+
+    #[test]
+    fn line_endings() {
+        for (input, want) in [
+            (&b"a\n"[..], &b"a"[..]),
+            (b"a\r\n", b"a"),
+            (b"a", b"a"),
+            (b"a\r", b"a\r"),
+            (b"\n", b""),
+        ] {
+            let mut line = input.to_vec();
+            strip_line_ending(&mut line);
+            assert_eq!(line, want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn binary_output() {
+        assert_eq!(encode_binary(BinaryOut::Hex, b"hi"), "6869");
+        assert_eq!(encode_binary(BinaryOut::Base64, b"hi"), "aGk=");
+        let p = receive_prefix();
+        assert!(p.ends_with("-Client receive: "), "{p}");
+        assert_eq!(p.len(), "2019-03-04 15:11:25-Client receive: ".len());
+    }
+}

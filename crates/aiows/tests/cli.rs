@@ -1,0 +1,940 @@
+//! The real `aiows` binary against `aiows serve` (a child process) and against servers
+//! embedded here on the library's server role, which check what arrives.
+//!
+//! Every child is killed when its guard drops (also when an assertion fails), and every
+//! wait is bounded.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use aiowebsocket::{native_tls, CloseCode, Message, ServerOptions};
+use tokio::net::TcpListener;
+
+/// Bound on every wait in these tests.
+const WAIT: Duration = Duration::from_secs(20);
+
+fn aiows() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_aiows"))
+}
+
+/// Kills the child when dropped.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A pipe's lines, collected on a thread (which ends when the pipe closes).
+struct Lines {
+    all: Arc<Mutex<Vec<String>>>,
+    /// Each line as it arrives.
+    each: Receiver<String>,
+    reader: thread::JoinHandle<()>,
+}
+
+/// Collects a pipe's lines on a thread; each line is also sent on a channel.
+fn collect_lines<R: Read + Send + 'static>(pipe: R) -> Lines {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let (tx, rx) = mpsc::channel();
+    let store = Arc::clone(&lines);
+    let reader = thread::spawn(move || {
+        for line in BufReader::new(pipe).lines() {
+            let Ok(line) = line else { break };
+            store.lock().unwrap().push(line.clone());
+            let _ = tx.send(line);
+        }
+    });
+    Lines {
+        all: lines,
+        each: rx,
+        reader,
+    }
+}
+
+/// Waits (bounded) for the child to exit.
+fn wait_exit(child: &mut Child, what: &str) -> ExitStatus {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not exit within {WAIT:?}"
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The result of one `aiows` run.
+#[derive(Debug)]
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn stdout_lines(&self) -> Vec<&str> {
+        self.stdout.lines().collect()
+    }
+
+    /// The last stderr line, which must be the one-line error.
+    fn error_line(&self) -> &str {
+        let line = self.stderr.lines().last().unwrap_or("");
+        assert!(line.starts_with("aiows: "), "stderr: {}", self.stderr);
+        line
+    }
+}
+
+/// Runs `aiows args...`, feeding `stdin` (then closing it; `None`: /dev/null).
+fn run(args: &[&str], stdin: Option<&[u8]>) -> Run {
+    let mut cmd = aiows();
+    cmd.args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+    let mut guard = Guard(cmd.spawn().unwrap());
+    if let Some(data) = stdin {
+        let mut pipe = guard.0.stdin.take().unwrap();
+        let data = data.to_vec();
+        thread::spawn(move || {
+            let _ = pipe.write_all(&data);
+        });
+    }
+    let out = collect_lines(guard.0.stdout.take().unwrap());
+    let err = collect_lines(guard.0.stderr.take().unwrap());
+    let status = wait_exit(&mut guard.0, &format!("aiows {args:?}"));
+    // The pipes closed with the process (it starts no children): the readers end.
+    let joined = |lines: Lines| {
+        lines.reader.join().unwrap();
+        let mut s = lines.all.lock().unwrap().join("\n");
+        if !s.is_empty() {
+            s.push('\n');
+        }
+        s
+    };
+    Run {
+        code: status.code(),
+        stdout: joined(out),
+        stderr: joined(err),
+    }
+}
+
+/// `aiows serve` on a free port, its stderr collected.
+struct Served {
+    guard: Guard,
+    url: String,
+    log: Arc<Mutex<Vec<String>>>,
+    events: Receiver<String>,
+}
+
+impl Served {
+    fn start(extra: &[&str]) -> Served {
+        let mut child = aiows()
+            .arg("serve")
+            .arg("127.0.0.1:0")
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let guard = Guard(child);
+        let Lines {
+            all: log,
+            each: events,
+            ..
+        } = collect_lines(stderr);
+        let first = events
+            .recv_timeout(WAIT)
+            .expect("aiows serve printed nothing");
+        let url = first
+            .split_whitespace()
+            .find(|w| w.starts_with("ws://"))
+            .unwrap_or_else(|| panic!("no address in {first:?}"))
+            .to_owned();
+        Served {
+            guard,
+            url,
+            log,
+            events,
+        }
+    }
+
+    /// Waits (bounded) for a log line containing all of `words`.
+    fn wait_for(&self, words: &[&str]) -> String {
+        let deadline = Instant::now() + WAIT;
+        if let Some(line) = self
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|l| words.iter().all(|w| l.contains(w)))
+        {
+            return line.clone();
+        }
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.events.recv_timeout(left) {
+                Ok(line) if words.iter().all(|w| line.contains(w)) => return line,
+                Ok(_) => {}
+                Err(_) => panic!(
+                    "no log line with {words:?} in time; log: {:#?}",
+                    self.log.lock().unwrap()
+                ),
+            }
+        }
+    }
+}
+
+/// An `aiows` client whose stdin we type into and whose stdout we read line by line.
+struct Interactive {
+    guard: Guard,
+    stdin: Option<ChildStdin>,
+    out: Receiver<String>,
+    err: Arc<Mutex<Vec<String>>>,
+}
+
+impl Interactive {
+    fn start(args: &[&str]) -> Interactive {
+        let mut child = aiows()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take();
+        let out = collect_lines(child.stdout.take().unwrap()).each;
+        let err = collect_lines(child.stderr.take().unwrap()).all;
+        Interactive {
+            guard: Guard(child),
+            stdin,
+            out,
+            err,
+        }
+    }
+
+    fn type_line(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().unwrap();
+        stdin.write_all(line.as_bytes()).unwrap();
+        stdin.write_all(b"\n").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    fn read_line(&self) -> String {
+        match self.out.recv_timeout(WAIT) {
+            Ok(line) => line,
+            Err(e) => panic!(
+                "no output line ({e:?}); stderr: {:?}",
+                self.err.lock().unwrap()
+            ),
+        }
+    }
+
+    /// Closes stdin and waits for the exit code.
+    fn finish(mut self) -> Option<i32> {
+        drop(self.stdin.take());
+        wait_exit(&mut self.guard.0, "interactive aiows").code()
+    }
+}
+
+/// A port nobody listens on (bound, then released).
+fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+// ---- a server embedded in the test, on the library's server role ---------------------------
+
+/// What the embedded server does once the client connected.
+#[derive(Clone)]
+enum Script {
+    /// Echo text and binary messages until the client closes.
+    Echo,
+    /// Refuse the upgrade with this status and body.
+    Refuse(u16, &'static str),
+    /// Send these messages, then echo.
+    Greet(Vec<&'static str>),
+    /// Close at once with this code and reason.
+    CloseWith(u16, &'static str),
+    /// Drop the TCP connection without a close frame.
+    Vanish,
+    /// Send one text message of this many bytes, then echo.
+    SendBig(usize),
+    /// Accept TCP but never answer the handshake.
+    Silent,
+}
+
+/// What the embedded server saw.
+#[derive(Debug, Default)]
+struct Observed {
+    path: String,
+    headers: Vec<(String, String)>,
+    /// Text messages as is, binary ones as `bin:<hex>`.
+    messages: Vec<String>,
+    /// The client's close frame: `(code, reason)`, or `None` inside when it had no status.
+    close: Option<Option<(u16, String)>>,
+    error: Option<String>,
+}
+
+impl Observed {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+struct Embedded {
+    url: String,
+    addr: SocketAddr,
+    connected: Receiver<()>,
+    done: Receiver<Observed>,
+}
+
+impl Embedded {
+    fn start(script: Script) -> Embedded {
+        Self::start_with(script, None)
+    }
+
+    /// `tls`: serve wss:// with this acceptor.
+    fn start_with(script: Script, tls: Option<native_tls::TlsAcceptor>) -> Embedded {
+        let (addr_tx, addr_rx) = mpsc::channel();
+        let (connected_tx, connected) = mpsc::channel();
+        let (done_tx, done) = mpsc::channel();
+        thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+                addr_tx.send(listener.local_addr().unwrap()).unwrap();
+                let serve = serve_one(listener, script, tls, connected_tx);
+                let observed = match tokio::time::timeout(WAIT, serve).await {
+                    Ok(observed) => observed,
+                    Err(_) => Observed {
+                        error: Some("the embedded server timed out".into()),
+                        ..Observed::default()
+                    },
+                };
+                let _ = done_tx.send(observed);
+            });
+        });
+        let addr = addr_rx.recv_timeout(WAIT).unwrap();
+        Embedded {
+            url: format!("ws://{addr}/path?q=1"),
+            addr,
+            connected,
+            done,
+        }
+    }
+
+    fn wss_url(&self) -> String {
+        format!("wss://127.0.0.1:{}/path", self.addr.port())
+    }
+
+    fn observed(&self) -> Observed {
+        match self.done.recv_timeout(WAIT) {
+            Ok(o) => o,
+            Err(RecvTimeoutError::Timeout) => panic!("the embedded server did not finish"),
+            Err(RecvTimeoutError::Disconnected) => panic!("the embedded server panicked"),
+        }
+    }
+}
+
+async fn serve_one(
+    listener: TcpListener,
+    script: Script,
+    tls: Option<native_tls::TlsAcceptor>,
+    connected: mpsc::Sender<()>,
+) -> Observed {
+    let (tcp, _) = listener.accept().await.unwrap();
+    match tls {
+        Some(acceptor) => {
+            let acceptor = tokio_native_tls::TlsAcceptor::from(acceptor);
+            match acceptor.accept(tcp).await {
+                Ok(stream) => serve_ws(stream, script, connected).await,
+                Err(e) => Observed {
+                    error: Some(format!("TLS: {e}")),
+                    ..Observed::default()
+                },
+            }
+        }
+        None => serve_ws(tcp, script, connected).await,
+    }
+}
+
+async fn serve_ws<S>(stream: S, script: Script, connected: mpsc::Sender<()>) -> Observed
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let mut obs = Observed::default();
+    if let Script::Silent = script {
+        let _ = connected.send(());
+        tokio::time::sleep(WAIT).await;
+        drop(stream);
+        return obs;
+    }
+    let seen = Arc::new(Mutex::new((String::new(), Vec::new())));
+    let refuse = match script {
+        Script::Refuse(status, body) => Some((status, body)),
+        _ => None,
+    };
+    let options = {
+        let seen = Arc::clone(&seen);
+        ServerOptions::new().subprotocol("chat").check(move |req| {
+            let headers = req
+                .headers()
+                .map(|(n, v)| (n.to_owned(), String::from_utf8_lossy(v).into_owned()))
+                .collect();
+            *seen.lock().unwrap() = (req.path().to_owned(), headers);
+            match refuse {
+                Some((status, body)) => Err((status, body.to_owned())),
+                None => Ok(()),
+            }
+        })
+    };
+    let accepted = aiowebsocket::tokio::accept(stream, &options).await;
+    (obs.path, obs.headers) = std::mem::take(&mut *seen.lock().unwrap());
+    let mut ws = match accepted {
+        Ok(ws) => ws,
+        Err(e) => {
+            obs.error = Some(e.to_string());
+            return obs;
+        }
+    };
+    let _ = connected.send(());
+    match script {
+        Script::Greet(messages) => {
+            for m in messages {
+                ws.send(Message::text(m)).await.unwrap();
+            }
+        }
+        Script::CloseWith(code, reason) => {
+            ws.close(CloseCode::new(code), reason).await.unwrap();
+            return obs;
+        }
+        Script::Vanish => return obs,
+        Script::SendBig(n) => ws.send(Message::text("x".repeat(n))).await.unwrap(),
+        _ => {}
+    }
+    while let Some(msg) = ws.recv().await {
+        match msg {
+            Ok(Message::Text(t)) => {
+                obs.messages.push(t.to_string());
+                let _ = ws.send(Message::Text(t)).await;
+            }
+            Ok(Message::Binary(b)) => {
+                let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+                obs.messages.push(format!("bin:{hex}"));
+                let _ = ws.send(Message::Binary(b)).await;
+            }
+            Ok(Message::Close(frame)) => {
+                obs.close = Some(frame.map(|f| (f.code.as_u16(), f.reason.to_string())));
+            }
+            Ok(_) => {}
+            Err(e) => obs.error = Some(e.to_string()),
+        }
+    }
+    obs
+}
+
+/// A self-signed certificate for 127.0.0.1 and its TLS acceptor; the PEM is written to a
+/// temporary file (removed on drop) for `--ca-file`.
+struct TestCert {
+    pem_path: PathBuf,
+    acceptor: native_tls::TlsAcceptor,
+}
+
+impl TestCert {
+    fn generate() -> TestCert {
+        use aiowebsocket::native_tls::{Identity, TlsAcceptor};
+        let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])
+            .unwrap();
+        let cert_pem = ck.cert.pem();
+        let key_pem = ck.signing_key.serialize_pem();
+        let identity = Identity::from_pkcs8(cert_pem.as_bytes(), key_pem.as_bytes()).unwrap();
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let pem_path =
+            std::env::temp_dir().join(format!("aiows-test-{}-{nanos}.pem", std::process::id()));
+        std::fs::write(&pem_path, &cert_pem).unwrap();
+        TestCert {
+            pem_path,
+            acceptor: TlsAcceptor::new(identity).unwrap(),
+        }
+    }
+}
+
+impl Drop for TestCert {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.pem_path);
+    }
+}
+
+// ---- against `aiows serve` -------------------------------------------------------------------
+
+#[test]
+fn typed_lines_are_sent_and_echoes_printed_then_eof_closes() {
+    let server = Served::start(&[]);
+    let mut client = Interactive::start(&[&server.url]);
+    client.type_line("hello");
+    assert_eq!(client.read_line(), "hello");
+    client.type_line("{\"json\": [1, 2]}");
+    assert_eq!(client.read_line(), "{\"json\": [1, 2]}");
+    assert_eq!(client.finish(), Some(0));
+    server.wait_for(&["closed by the client with code 1000", "2 message(s)"]);
+}
+
+#[test]
+fn piped_stdin_gets_its_answers_before_the_close() {
+    let server = Served::start(&[]);
+    let r = run(&[&server.url], Some(b"one\ntwo\r\n\nthree"));
+    assert_eq!(r.code, Some(0), "{r:?}");
+    // The empty line is an empty message; CRLF and a missing final newline are fine.
+    assert_eq!(r.stdout_lines(), ["one", "two", "", "three"], "{r:?}");
+    assert_eq!(r.stderr, "", "nothing on stderr on success");
+
+    // Many lines: every answer still arrives before the close (none discarded).
+    let input: String = (1..=20_000).map(|i| format!("line {i}\n")).collect();
+    let r = run(&[&server.url], Some(input.as_bytes()));
+    assert_eq!(r.code, Some(0), "{:?}", r.stderr);
+    assert_eq!(r.stdout, input, "all 20000 answers, in order");
+}
+
+#[test]
+fn send_works_for_scripts_without_stdin() {
+    let server = Served::start(&[]);
+    let r = run(&[&server.url, "--send", "hi", "-1"], None);
+    assert_eq!((r.code, r.stdout.as_str()), (Some(0), "hi\n"), "{r:?}");
+    // Several --send, in order, with stdin not read at all.
+    let r = run(
+        &[
+            "--send",
+            "a",
+            &server.url,
+            "--send=b",
+            "--send",
+            "c",
+            "--no-stdin",
+            "--once",
+        ],
+        None,
+    );
+    assert_eq!((r.code, r.stdout.as_str()), (Some(0), "a\n"), "{r:?}");
+    // Without --once, the end of (empty) stdin closes after the answers arrived.
+    let r = run(&[&server.url, "--send", "a", "--send", "b"], None);
+    assert_eq!(r.stdout_lines(), ["a", "b"], "{r:?}");
+    assert_eq!(r.code, Some(0));
+    // The URL scheme may be left out.
+    let bare = server.url.trim_start_matches("ws://");
+    let r = run(&[bare, "--send", "no scheme", "-1"], None);
+    assert_eq!(r.stdout, "no scheme\n", "{r:?}");
+}
+
+#[test]
+fn timestamps_have_the_original_shape() {
+    let server = Served::start(&[]);
+    let r = run(
+        &[&server.url, "--send", "hi there", "-1", "--timestamps"],
+        None,
+    );
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let line = r.stdout.trim_end_matches('\n');
+    // 2019-03-04 15:11:25-Client receive: hi there
+    let (stamp, rest) = line.split_at(19);
+    assert_eq!(rest, "-Client receive: hi there", "{line:?}");
+    for (i, c) in stamp.chars().enumerate() {
+        let ok = match i {
+            4 | 7 => c == '-',
+            10 => c == ' ',
+            13 | 16 => c == ':',
+            _ => c.is_ascii_digit(),
+        };
+        assert!(ok, "character {i} of {stamp:?}");
+    }
+    let year: u32 = stamp[..4].parse().unwrap();
+    let month: u32 = stamp[5..7].parse().unwrap();
+    let hour: u32 = stamp[11..13].parse().unwrap();
+    assert!(
+        year >= 2024 && (1..=12).contains(&month) && hour < 24,
+        "{stamp}"
+    );
+}
+
+#[test]
+fn binary_input_and_output_formats() {
+    let server = Served::start(&[]);
+    let r = run(&[&server.url, "--hex"], Some(b"00ff10\nDE AD be:ef\nxyz\n"));
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert_eq!(r.stdout_lines(), ["00ff10", "deadbeef"], "{r:?}");
+    assert!(
+        r.stderr.contains("input line 3 is not valid hex"),
+        "a bad line is reported and skipped: {r:?}"
+    );
+    let r = run(&[&server.url, "--binary"], Some(b"hi\n"));
+    assert_eq!(r.stdout, "6869\n", "{r:?}");
+    let r = run(
+        &[&server.url, "--base64", "--binary-out", "base64"],
+        Some(b"AAEC/w==\n"),
+    );
+    assert_eq!(r.stdout, "AAEC/w==\n", "{r:?}");
+    let r = run(
+        &[
+            &server.url,
+            "--hex",
+            "--send",
+            "0102",
+            "-1",
+            "--binary-out=base64",
+        ],
+        None,
+    );
+    assert_eq!(r.stdout, "AQI=\n", "{r:?}");
+}
+
+#[test]
+fn serve_logs_events_and_broadcasts() {
+    let server = Served::start(&["--broadcast"]);
+    let mut listener = Interactive::start(&[&server.url, "--no-stdin", "-1"]);
+    server.wait_for(&["#1", "connected: GET /"]);
+    let talker = run(
+        &[&format!("{}room?x=1", server.url), "--send", "hello all"],
+        None,
+    );
+    assert_eq!(talker.code, Some(0), "{talker:?}");
+    assert_eq!(talker.stdout, "", "broadcast does not echo to the sender");
+    assert_eq!(listener.read_line(), "hello all");
+    let code = wait_exit(&mut listener.guard.0, "listener").code();
+    assert_eq!(code, Some(0));
+    server.wait_for(&["#2", "connected: GET /room?x=1"]);
+    server.wait_for(&["#2", "closed by the client with code 1000", "1 message(s)"]);
+    server.wait_for(&["#1", "closed by the client with code 1000"]);
+}
+
+#[cfg(unix)]
+#[test]
+fn serve_stops_on_ctrl_c_and_clients_see_going_away() {
+    let mut server = Served::start(&[]);
+    let mut client = Interactive::start(&[&server.url, "--no-stdin"]);
+    server.wait_for(&["#1", "connected"]);
+    let pid = server.guard.0.id().to_string();
+    let sent = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    assert!(sent.success());
+    let code = wait_exit(&mut server.guard.0, "aiows serve").code();
+    assert_eq!(code, Some(0), "serve exits 0 on Ctrl-C");
+    server.wait_for(&["#1", "closed by the server (shutting down)"]);
+    // 1001 (going away) is a normal end for the client.
+    let code = wait_exit(&mut client.guard.0, "client").code();
+    assert_eq!(code, Some(0), "{:?}", client.err.lock().unwrap());
+}
+
+// ---- against servers embedded in the test ----------------------------------------------------
+
+#[test]
+fn headers_origin_and_subprotocol_reach_the_server() {
+    let server = Embedded::start(Script::Echo);
+    let r = run(
+        &[
+            &server.url,
+            "-H",
+            "X-Token: s3cret",
+            "--header=X-Second: two words",
+            "--origin",
+            "https://app.example",
+            "--subprotocol",
+            "other",
+            "--subprotocol",
+            "chat",
+            "-v",
+            "--send",
+            "hi",
+            "-1",
+        ],
+        None,
+    );
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert_eq!(r.stdout, "hi\n");
+    let seen = server.observed();
+    assert_eq!(seen.path, "/path?q=1");
+    assert_eq!(seen.header("x-token"), Some("s3cret"));
+    assert_eq!(seen.header("x-second"), Some("two words"));
+    assert_eq!(seen.header("origin"), Some("https://app.example"));
+    assert_eq!(seen.header("sec-websocket-protocol"), Some("other, chat"));
+    assert_eq!(seen.messages, ["hi"]);
+    // -v shows both heads on stderr, and what was chosen.
+    assert!(
+        r.stderr.contains("> GET /path?q=1 HTTP/1.1"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("> X-Token: s3cret"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("< HTTP/1.1 101 Switching Protocols"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("< Sec-WebSocket-Protocol: chat"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("subprotocol: chat"), "{}", r.stderr);
+}
+
+#[test]
+fn refused_handshake_shows_status_and_body() {
+    let server = Embedded::start(Script::Refuse(403, "token missing or expired"));
+    let r = run(&[&server.url, "--send", "hi"], None);
+    assert_eq!(r.code, Some(1), "{r:?}");
+    let line = r.error_line();
+    assert!(line.contains("403"), "{line}");
+    assert!(line.contains("token missing or expired"), "{line}");
+    assert_eq!(r.stderr.lines().count(), 1, "one line: {}", r.stderr);
+    assert!(server.observed().error.is_some());
+}
+
+#[test]
+fn end_of_input_closes_with_1000() {
+    let server = Embedded::start(Script::Echo);
+    let r = run(&[&server.url], Some(b"first\nsecond\n"));
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert_eq!(r.stdout_lines(), ["first", "second"]);
+    let seen = server.observed();
+    assert_eq!(seen.messages, ["first", "second"]);
+    assert_eq!(seen.close, Some(Some((1000, String::new()))), "{seen:?}");
+    assert_eq!(seen.error, None);
+}
+
+#[test]
+fn once_prints_only_the_first_message_and_closes() {
+    let server = Embedded::start(Script::Greet(vec!["first", "second", "third"]));
+    let r = run(&[&server.url, "-1", "--no-stdin"], None);
+    assert_eq!((r.code, r.stdout.as_str()), (Some(0), "first\n"), "{r:?}");
+    let seen = server.observed();
+    assert_eq!(seen.close, Some(Some((1000, String::new()))), "{seen:?}");
+}
+
+#[test]
+fn binary_from_stdin_arrives_as_binary() {
+    let server = Embedded::start(Script::Echo);
+    let r = run(&[&server.url, "--hex"], Some(b"cafe\n"));
+    assert_eq!(r.stdout, "cafe\n", "{r:?}");
+    assert_eq!(server.observed().messages, ["bin:cafe"]);
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_closes_cleanly() {
+    let server = Embedded::start(Script::Echo);
+    let mut client = Interactive::start(&[&server.url, "--no-stdin"]);
+    server.connected.recv_timeout(WAIT).unwrap();
+    thread::sleep(Duration::from_millis(200));
+    let pid = client.guard.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let code = wait_exit(&mut client.guard.0, "client").code();
+    assert_eq!(code, Some(0), "{:?}", client.err.lock().unwrap());
+    assert_eq!(server.observed().close, Some(Some((1000, String::new()))));
+}
+
+#[test]
+fn server_close_codes_decide_the_exit_code() {
+    let server = Embedded::start(Script::CloseWith(1001, "restarting"));
+    let r = run(&[&server.url, "--no-stdin"], None);
+    assert_eq!(r.code, Some(0), "1001 is a normal end: {r:?}");
+
+    let server = Embedded::start(Script::CloseWith(4000, "kicked"));
+    let r = run(&[&server.url, "--no-stdin"], None);
+    assert_eq!(r.code, Some(3), "{r:?}");
+    let line = r.error_line();
+    assert!(
+        line.contains("code 4000") && line.contains("kicked"),
+        "{line}"
+    );
+}
+
+#[test]
+fn vanishing_server_is_an_abnormal_end() {
+    let server = Embedded::start(Script::Vanish);
+    let r = run(&[&server.url, "--no-stdin"], None);
+    assert_eq!(r.code, Some(3), "{r:?}");
+    assert!(r.error_line().contains("1006"), "{r:?}");
+}
+
+#[test]
+fn message_over_the_limit_names_the_option() {
+    let server = Embedded::start(Script::SendBig(4096));
+    let r = run(
+        &[&server.url, "--no-stdin", "--max-message-size", "1K"],
+        None,
+    );
+    assert_eq!(r.code, Some(3), "{r:?}");
+    let line = r.error_line();
+    assert!(
+        line.contains("--max-message-size") && line.contains("1009"),
+        "{line}"
+    );
+    let seen = server.observed();
+    assert_eq!(
+        seen.close,
+        Some(Some((1009, "message too big".to_owned()))),
+        "{seen:?}"
+    );
+
+    let server = Embedded::start(Script::SendBig(4096));
+    let r = run(
+        &[&server.url, "--no-stdin", "-1", "--max-message-size", "4K"],
+        None,
+    );
+    assert_eq!((r.code, r.stdout.len()), (Some(0), 4097), "{:?}", r.stderr);
+}
+
+#[test]
+fn handshake_timeout_is_reported() {
+    let server = Embedded::start(Script::Silent);
+    let r = run(&[&server.url, "--connect-timeout", "0.5"], None);
+    assert_eq!(r.code, Some(1), "{r:?}");
+    let line = r.error_line();
+    assert!(
+        line.contains("timed out") && line.contains("--connect-timeout"),
+        "{line}"
+    );
+    assert!(line.contains(&server.addr.to_string()), "{line}");
+}
+
+#[test]
+fn connection_refused_is_exit_1() {
+    let port = free_port();
+    let r = run(&[&format!("ws://127.0.0.1:{port}/"), "--send", "x"], None);
+    assert_eq!(r.code, Some(1), "{r:?}");
+    let line = r.error_line();
+    assert!(line.contains(&format!("127.0.0.1:{port}")), "{line}");
+    assert!(line.to_lowercase().contains("refused"), "{line}");
+    assert!(!line.contains("reconnect"), "{line}");
+}
+
+#[test]
+fn wss_trusts_ca_file_or_insecure() {
+    let cert = TestCert::generate();
+    let pem = cert.pem_path.to_str().unwrap().to_owned();
+
+    // Not trusted: a TLS error naming the way out.
+    let server = Embedded::start_with(Script::Echo, Some(cert.acceptor.clone()));
+    let r = run(&[&server.wss_url(), "--send", "x"], None);
+    assert_eq!(r.code, Some(1), "{r:?}");
+    let line = r.error_line();
+    assert!(line.contains("TLS handshake with 127.0.0.1:"), "{line}");
+    assert!(line.contains("--ca-file"), "{line}");
+
+    let server = Embedded::start_with(Script::Echo, Some(cert.acceptor.clone()));
+    let r = run(
+        &[
+            &server.wss_url(),
+            "--ca-file",
+            &pem,
+            "--send",
+            "over tls",
+            "-1",
+        ],
+        None,
+    );
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (Some(0), "over tls\n"),
+        "{r:?}"
+    );
+    assert_eq!(server.observed().messages, ["over tls"]);
+
+    let server = Embedded::start_with(Script::Echo, Some(cert.acceptor.clone()));
+    let r = run(
+        &[
+            &server.wss_url(),
+            "--insecure",
+            "--send",
+            "unverified",
+            "-1",
+        ],
+        None,
+    );
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (Some(0), "unverified\n"),
+        "{r:?}"
+    );
+    assert!(r.stderr.contains("warning: --insecure"), "{r:?}");
+}
+
+// ---- the command line itself -----------------------------------------------------------------
+
+#[test]
+fn usage_errors_exit_2_with_one_line() {
+    for (args, needle) in [
+        (&[][..], "missing URL"),
+        (&["ws://h/", "--bogus"][..], "unknown option --bogus"),
+        (
+            &["ws://h/", "--max-message-size", "12Q"][..],
+            "--max-message-size",
+        ),
+        (&["ws://h/", "-H", "no colon"][..], "Name: value"),
+        (&["ws://h/", "--hex", "--send", "xyz"][..], "--send #1"),
+        (&["ftp://h/"][..], "ftp"),
+        (
+            &["ws://h/", "--ca-file", "/nonexistent/ca.pem"][..],
+            "cannot read --ca-file",
+        ),
+        (&["serve", "nowhere"][..], "host:port"),
+    ] {
+        let r = run(args, None);
+        assert_eq!(r.code, Some(2), "{args:?}: {r:?}");
+        assert!(r.stderr.starts_with("aiows: "), "{args:?}: {r:?}");
+        assert!(r.stderr.contains(needle), "{args:?}: {r:?}");
+    }
+}
+
+#[test]
+fn help_and_version() {
+    let r = run(&["--help"], None);
+    assert_eq!(r.code, Some(0));
+    for needle in [
+        "EXIT CODES",
+        "UTC",
+        "--send",
+        "aiows serve",
+        "EXAMPLES",
+        "--insecure",
+    ] {
+        assert!(r.stdout.contains(needle), "--help lacks {needle}");
+    }
+    let r = run(&["serve", "-h"], None);
+    assert!(r.stdout.contains("--broadcast"), "{r:?}");
+    let r = run(&["--version"], None);
+    assert_eq!(r.stdout, format!("aiows {}\n", env!("CARGO_PKG_VERSION")));
+}
