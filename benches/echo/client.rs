@@ -33,9 +33,18 @@ impl LoopSample {
     /// The line the driver parses.
     pub(crate) fn to_line(self) -> String {
         let srv = self.server_cpu.map_or(-1, |c| c.run_ns as i64);
+        let srv_wait = self.server_cpu.map_or(-1, |c| c.wait_ns as i64);
         format!(
-            "RESULT msgs={} wall_ns={} run_ns={} user_ns={} sys_ns={} srv_run_ns={}",
-            self.msgs, self.wall_ns, self.cpu.run_ns, self.cpu.user_ns, self.cpu.sys_ns, srv
+            "RESULT msgs={} wall_ns={} run_ns={} wait_ns={} user_ns={} sys_ns={} srv_run_ns={} \
+             srv_wait_ns={}",
+            self.msgs,
+            self.wall_ns,
+            self.cpu.run_ns,
+            self.cpu.wait_ns,
+            self.cpu.user_ns,
+            self.cpu.sys_ns,
+            srv,
+            srv_wait
         )
     }
 
@@ -48,16 +57,19 @@ impl LoopSample {
                 .ok()
         };
         let srv = get("srv_run_ns")?;
+        let srv_wait = get("srv_wait_ns")?;
         Some(LoopSample {
             msgs: get("msgs")? as u64,
             wall_ns: get("wall_ns")? as u64,
             cpu: CpuTime {
                 run_ns: get("run_ns")? as u64,
+                wait_ns: get("wait_ns")? as u64,
                 user_ns: get("user_ns")? as u64,
                 sys_ns: get("sys_ns")? as u64,
             },
             server_cpu: (srv >= 0).then(|| CpuTime {
                 run_ns: srv as u64,
+                wait_ns: srv_wait.max(0) as u64,
                 ..CpuTime::default()
             }),
         })

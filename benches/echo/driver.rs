@@ -413,6 +413,8 @@ struct Cell {
     user_us: f64,
     sys_us: f64,
     server_busy: f64,
+    client_wait: f64,
+    server_wait: f64,
     min_rate: f64,
     max_rate: f64,
 }
@@ -449,6 +451,16 @@ impl Cell {
                     .filter_map(|s| Some(s.server_cpu?.run_ns as f64 / s.wall_ns.max(1) as f64))
                     .collect(),
             ),
+            client_wait: median(
+                ok.iter()
+                    .map(|s| s.cpu.wait_ns as f64 / s.wall_ns.max(1) as f64)
+                    .collect(),
+            ),
+            server_wait: median(
+                ok.iter()
+                    .filter_map(|s| Some(s.server_cpu?.wait_ns as f64 / s.wall_ns.max(1) as f64))
+                    .collect(),
+            ),
             min_rate: rates.iter().copied().fold(f64::INFINITY, f64::min),
             max_rate: rates.iter().copied().fold(0.0, f64::max),
         })
@@ -462,8 +474,8 @@ fn ratio(x: f64, base: Option<f64>) -> String {
     }
 }
 
-const ECHO_HEADER: &str = "| case | client | msg/s | vs ours | CPU us/rt | vs ours | user us/rt | sys us/rt | server busy | msg/s spread |\n\
-                           |---|---|---:|---:|---:|---:|---:|---:|---:|---:|";
+const ECHO_HEADER: &str = "| case | client | msg/s | vs ours | CPU us/rt | vs ours | user us/rt | sys us/rt | server busy | run-queue wait cli/srv | msg/s spread |\n\
+                           |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
 
 fn case_rows(case: Case, clients: &[ClientKind], cells: &BTreeMap<&str, Cell>) -> String {
     let ours = [ClientKind::OursTokio, ClientKind::OursAsyncStd]
@@ -483,13 +495,17 @@ fn case_rows(case: Case, clients: &[ClientKind], cells: &BTreeMap<&str, Cell>) -
         } else {
             "-".into()
         };
-        let busy = if c.server_busy.is_finite() {
-            format!("{:.0}%", c.server_busy * 100.0)
-        } else {
-            "n/a".into()
+        let pct = |v: f64| {
+            if v.is_finite() {
+                format!("{:.0}%", v * 100.0)
+            } else {
+                "n/a".into()
+            }
         };
+        let busy = pct(c.server_busy);
+        let wait = format!("{}/{}", pct(c.client_wait), pct(c.server_wait));
         rows.push_str(&format!(
-            "| {} | {} | {:.0} | {} | {:.2} | {} | {:.2} | {:.2} | {} | {} |\n",
+            "| {} | {} | {:.0} | {} | {:.2} | {} | {:.2} | {:.2} | {} | {} | {} |\n",
             case.name(),
             client.name(),
             c.rate,
@@ -499,6 +515,7 @@ fn case_rows(case: Case, clients: &[ClientKind], cells: &BTreeMap<&str, Cell>) -
             c.user_us,
             c.sys_us,
             busy,
+            wait,
             spread
         ));
     }
@@ -565,7 +582,9 @@ pub(crate) fn run(mut o: Options) -> Result<(), String> {
         "rounds {}, warm-up {:?}, window {:?} per run; msg/s and CPU are medians over rounds; \
          \"vs ours\" = client / ours-tokio (ours-async-std if ours-tokio is absent); CPU = client \
          process on-CPU time (schedstat, ns) per round trip; user/sys split: {split}; server busy = \
-         echo server CPU / wall time.\n",
+         echo server CPU / wall time; run-queue wait = time the client / server was runnable but \
+         another process held its CPU, per wall time (other load on the machine: when it is not \
+         near 0%, msg/s is polluted and CPU per round trip is the figure to trust).\n",
         o.rounds, o.warmup, o.duration
     ));
 

@@ -13,6 +13,9 @@ const TICKS_PER_SEC: u64 = 100;
 pub(crate) struct CpuTime {
     /// On-CPU time of the live threads from `schedstat`, in nanoseconds (ns resolution).
     pub(crate) run_ns: u64,
+    /// Time the live threads were runnable but waiting for a CPU (`schedstat`, ns): other
+    /// processes on the same core. Large values mean the wall-clock numbers are polluted.
+    pub(crate) wait_ns: u64,
     /// User time of all threads (live and exited) from `stat`, in nanoseconds (10 ms resolution).
     pub(crate) user_ns: u64,
     /// System time of all threads from `stat`, in nanoseconds (10 ms resolution).
@@ -23,21 +26,22 @@ impl CpuTime {
     /// The CPU time of process `pid` (`"self"` for this process).
     pub(crate) fn of(pid: &str) -> Option<CpuTime> {
         let (user_ns, sys_ns) = stat_times(pid)?;
-        let mut run_ns = 0;
+        let (mut run_ns, mut wait_ns) = (0, 0);
         let tasks = fs::read_dir(format!("/proc/{pid}/task")).ok()?;
         for task in tasks.flatten() {
             let path = task.path().join("schedstat");
             // A thread may exit between read_dir and the read: skip it.
             if let Ok(text) = fs::read_to_string(path) {
-                run_ns += text
+                let mut fields = text
                     .split_whitespace()
-                    .next()
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .unwrap_or(0);
+                    .map(|v| v.parse::<u64>().unwrap_or(0));
+                run_ns += fields.next().unwrap_or(0);
+                wait_ns += fields.next().unwrap_or(0);
             }
         }
         Some(CpuTime {
             run_ns,
+            wait_ns,
             user_ns,
             sys_ns,
         })
@@ -47,6 +51,7 @@ impl CpuTime {
     pub(crate) fn since(self, earlier: CpuTime) -> CpuTime {
         CpuTime {
             run_ns: self.run_ns.saturating_sub(earlier.run_ns),
+            wait_ns: self.wait_ns.saturating_sub(earlier.wait_ns),
             user_ns: self.user_ns.saturating_sub(earlier.user_ns),
             sys_ns: self.sys_ns.saturating_sub(earlier.sys_ns),
         }
