@@ -25,7 +25,7 @@ binary messages as hex (or base64, see --binary-out).
 At the end of stdin (Ctrl-D, or the end of a pipe) aiows waits until the server has
 answered a ping (so that replies to what was sent arrive first), closes with code 1000,
 waits for the server's close frame (bounded by the close timeout) and exits. Ctrl-C
-closes the same way; a second Ctrl-C quits at once.
+closes with 1000 at once (without the ping); a second Ctrl-C quits without waiting.
 
 INPUT:
         --send TEXT           Send TEXT after connecting, before reading stdin
