@@ -283,6 +283,8 @@ enum Script {
     SendBig(usize),
     /// Accept TCP but never answer the handshake.
     Silent,
+    /// Complete the handshake, then never read (no pong, no close reply).
+    Deaf,
 }
 
 /// What the embedded server saw.
@@ -437,6 +439,10 @@ where
             return obs;
         }
         Script::Vanish => return obs,
+        Script::Deaf => {
+            tokio::time::sleep(WAIT).await;
+            return obs;
+        }
         Script::SendBig(n) => ws.send(Message::text("x".repeat(n))).await.unwrap(),
         _ => {}
     }
@@ -815,6 +821,24 @@ fn message_over_the_limit_names_the_option() {
         None,
     );
     assert_eq!((r.code, r.stdout.len()), (Some(0), 4097), "{:?}", r.stderr);
+}
+
+#[test]
+fn unanswered_close_is_bounded_by_the_close_timeout() {
+    let server = Embedded::start(Script::Deaf);
+    let started = Instant::now();
+    let r = run(
+        &[&server.url, "--send", "x", "--close-timeout", "0.3"],
+        None,
+    );
+    assert_eq!(r.code, Some(3), "{r:?}");
+    let line = r.error_line();
+    assert!(
+        line.contains("--close-timeout") && line.contains("0.3 s"),
+        "{line}"
+    );
+    // The end-of-input ping wait and the close wait are each bounded by 0.3 s.
+    assert!(started.elapsed() < WAIT / 2, "{:?}", started.elapsed());
 }
 
 #[test]
