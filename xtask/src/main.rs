@@ -3,10 +3,12 @@
 //! Tasks:
 //! - `cargo xtask bench [--quick]` — masking throughput table (and, later, the echo benchmark).
 //! - `cargo xtask autobahn` — run the Autobahn TestSuite against our clients.
+//! - `cargo xtask interop` — permessage-deflate against Python `websockets` and Node `ws`.
 
 mod autobahn;
 mod bench;
 mod bench_echo;
+mod interop;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,8 +29,11 @@ fn main() -> ExitCode {
     let result = match task.as_str() {
         "bench" => bench::run(&rest),
         "autobahn" => autobahn::run(&rest),
+        "interop" => interop::run(&rest),
         _ => {
-            eprintln!("usage: cargo xtask <bench [--quick] | autobahn [options]>");
+            eprintln!(
+                "usage: cargo xtask <bench [--quick] | autobahn [options] | interop [options]>"
+            );
             return ExitCode::from(2);
         }
     };

@@ -1,0 +1,1016 @@
+//! `cargo xtask interop`: permessage-deflate against real peers (project issue #6).
+//!
+//! Steps:
+//! 1. Install the peers under `target/interop/` unless they are already there with the
+//!    pinned versions: Python `websockets` (pinned in `tests/interop/requirements.txt`) into
+//!    a venv made with the machine's `python3`, and Node `ws` (pinned in
+//!    `tests/interop/package.json` and `package-lock.json`) with `npm ci` into
+//!    `target/interop/node`.
+//! 2. Build `examples/interop_client.rs` (release).
+//! 3. For every peer and mode: start the peer's server (`tests/interop/python_server.py`,
+//!    `node_server.js`) on 127.0.0.1 with a free port (the server prints it), run the
+//!    client against it once per runtime (tokio, async-std), then stop the server. A server
+//!    is killed on every exit path, and also exits by itself when its stdin closes.
+//! 4. Print a table (peer x runtime x mode: negotiated extension, messages, compressed
+//!    messages, payload vs bytes on the wire, time, result) and fail if any run failed.
+//!
+//! The modes (`default`, `no-context-takeover`, `small-window`, `client-offer`) are
+//! described in `examples/interop_client.rs`; the servers configure the same names.
+//!
+//! Every wait is bounded: installs [`INSTALL_TIMEOUT`], server start
+//! [`SERVER_START_TIMEOUT`], each client run [`CLIENT_TIMEOUT`] (and each client step 30 s
+//! inside the client).
+//!
+//! Options:
+//! - `--peer python|node|all` (default `all`)
+//! - `--runtime tokio|async-std|both` (default `both`)
+//! - `--mode default,small-window,...|all` (default `all`)
+//! - `--skip-install` use the peers already in `target/interop`, never install
+//! - `--verbose` print every client's full output
+//!
+//! Environment: `AIOWS_PYTHON3` (default `python3`), `AIOWS_NODE` (default `node`),
+//! `AIOWS_NPM` (default `npm`).
+
+use std::ffi::OsString;
+use std::fmt::Write as _;
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::workspace_root;
+
+/// How long one install command (venv, pip, npm) may take.
+const INSTALL_TIMEOUT: Duration = Duration::from_secs(600);
+/// How long a peer server may take to print its port.
+const SERVER_START_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long one client run may take (it takes well under a second when all is well).
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(180);
+/// Every mode the client and both servers know.
+const MODES: &[&str] = &[
+    "default",
+    "no-context-takeover",
+    "small-window",
+    "client-offer",
+];
+/// The client example and its package.
+const CLIENT_EXAMPLE: &str = "interop_client";
+const EXAMPLES_PACKAGE: &str = "aiowebsocket-examples";
+/// The line a server prints once it listens: `LISTENING <port> <name> <version>`.
+const LISTENING: &str = "LISTENING ";
+/// The line the client prints last when all checks passed.
+const SUMMARY: &str = "INTEROP-SUMMARY ";
+
+const USAGE: &str = "usage: cargo xtask interop [--peer python|node|all] \
+[--runtime tokio|async-std|both] [--mode default,no-context-takeover,small-window,client-offer|all] \
+[--skip-install] [--verbose]";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Peer {
+    Python,
+    Node,
+}
+
+impl Peer {
+    /// The package that serves, as shown in the table.
+    fn name(self) -> &'static str {
+        match self {
+            Peer::Python => "websockets",
+            Peer::Node => "ws",
+        }
+    }
+
+    fn flag(self) -> &'static str {
+        match self {
+            Peer::Python => "python",
+            Peer::Node => "node",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Runtime {
+    Tokio,
+    AsyncStd,
+}
+
+impl Runtime {
+    fn flag(self) -> &'static str {
+        match self {
+            Runtime::Tokio => "tokio",
+            Runtime::AsyncStd => "async-std",
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Options {
+    peers: Vec<Peer>,
+    runtimes: Vec<Runtime>,
+    modes: Vec<&'static str>,
+    skip_install: bool,
+    verbose: bool,
+}
+
+impl Options {
+    fn parse(args: &[String]) -> Result<Options, String> {
+        let mut options = Options {
+            peers: vec![Peer::Python, Peer::Node],
+            runtimes: vec![Runtime::Tokio, Runtime::AsyncStd],
+            modes: MODES.to_vec(),
+            skip_install: false,
+            verbose: false,
+        };
+        let mut args = args.iter();
+        while let Some(arg) = args.next() {
+            let (name, inline) = match arg.split_once('=') {
+                Some((name, value)) if name.starts_with("--") => (name, Some(value.to_owned())),
+                _ => (arg.as_str(), None),
+            };
+            let mut value = |name: &str| {
+                inline
+                    .clone()
+                    .or_else(|| args.next().cloned())
+                    .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
+            };
+            match name {
+                "--peer" => {
+                    options.peers = match value(name)?.as_str() {
+                        "python" | "websockets" => vec![Peer::Python],
+                        "node" | "ws" => vec![Peer::Node],
+                        "all" => vec![Peer::Python, Peer::Node],
+                        other => {
+                            return Err(format!("unknown peer {other:?}: use python, node or all"))
+                        }
+                    }
+                }
+                "--runtime" => {
+                    options.runtimes = match value(name)?.as_str() {
+                        "tokio" => vec![Runtime::Tokio],
+                        "async-std" | "async_std" => vec![Runtime::AsyncStd],
+                        "both" => vec![Runtime::Tokio, Runtime::AsyncStd],
+                        other => {
+                            return Err(format!(
+                                "unknown runtime {other:?}: use tokio, async-std or both"
+                            ))
+                        }
+                    }
+                }
+                "--mode" => options.modes = parse_modes(&value(name)?)?,
+                "--skip-install" => options.skip_install = true,
+                "--verbose" | "-v" => options.verbose = true,
+                "--help" | "-h" => return Err(USAGE.to_owned()),
+                other => return Err(format!("unknown option {other:?}\n{USAGE}")),
+            }
+        }
+        Ok(options)
+    }
+}
+
+/// `all`, or a comma-separated list of [`MODES`].
+fn parse_modes(list: &str) -> Result<Vec<&'static str>, String> {
+    if list == "all" {
+        return Ok(MODES.to_vec());
+    }
+    let modes = list
+        .split(',')
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .map(|m| {
+            MODES
+                .iter()
+                .copied()
+                .find(|known| *known == m)
+                .ok_or_else(|| format!("unknown mode {m:?}: use {} or all", MODES.join(", ")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if modes.is_empty() {
+        return Err(format!("--mode needs at least one mode\n{USAGE}"));
+    }
+    Ok(modes)
+}
+
+/// Where everything lives: the sources in `tests/interop/`, the installs and logs in
+/// `target/interop/`.
+#[derive(Debug)]
+struct Paths {
+    root: PathBuf,
+    source: PathBuf,
+    dir: PathBuf,
+    venv: PathBuf,
+    node: PathBuf,
+    logs: PathBuf,
+}
+
+impl Paths {
+    fn new() -> Paths {
+        let root = workspace_root();
+        let dir = root.join("target").join("interop");
+        Paths {
+            source: root.join("tests").join("interop"),
+            venv: dir.join("venv"),
+            node: dir.join("node"),
+            logs: dir.join("logs"),
+            dir,
+            root,
+        }
+    }
+
+    fn venv_python(&self) -> PathBuf {
+        self.venv.join("bin").join("python")
+    }
+
+    /// The built client: `$CARGO_TARGET_DIR` or `target/`, release profile.
+    fn client_exe(&self) -> PathBuf {
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .map(|p| {
+                if p.is_absolute() {
+                    p
+                } else {
+                    self.root.join(p)
+                }
+            })
+            .unwrap_or_else(|| self.root.join("target"));
+        target
+            .join("release")
+            .join("examples")
+            .join(format!("{CLIENT_EXAMPLE}{}", std::env::consts::EXE_SUFFIX))
+    }
+}
+
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    let options = Options::parse(args)?;
+    let paths = Paths::new();
+    let started = Instant::now();
+    for dir in [&paths.dir, &paths.logs] {
+        fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+
+    let step = Instant::now();
+    for &peer in &options.peers {
+        match peer {
+            Peer::Python => install_python(&paths, options.skip_install)?,
+            Peer::Node => install_node(&paths, options.skip_install)?,
+        }
+    }
+    println!("interop: peers ready ({:.1?})", step.elapsed());
+
+    let step = Instant::now();
+    build_client(&paths)?;
+    println!("interop: client built ({:.1?})", step.elapsed());
+
+    let mut rows = Vec::new();
+    let mut versions = Vec::new();
+    for &peer in &options.peers {
+        for &mode in &options.modes {
+            let server = match start_server(&paths, peer, mode) {
+                Ok(server) => server,
+                Err(e) => {
+                    // Count every planned run of this server as failed, and go on.
+                    for &runtime in &options.runtimes {
+                        rows.push(Row::failed(peer, runtime, mode, e.clone()));
+                    }
+                    continue;
+                }
+            };
+            if !versions.contains(&server.version) {
+                versions.push(server.version.clone());
+            }
+            println!(
+                "interop: {} server ({mode}) on 127.0.0.1:{}",
+                peer.name(),
+                server.port
+            );
+            for &runtime in &options.runtimes {
+                let row = run_client(&paths, &server, peer, runtime, mode, options.verbose);
+                println!(
+                    "interop:   {} {mode}: {} ({:.1?})",
+                    runtime.flag(),
+                    if row.error.is_none() { "ok" } else { "FAILED" },
+                    row.elapsed
+                );
+                rows.push(row);
+            }
+            drop(server);
+        }
+    }
+
+    println!();
+    println!("interop: peers {}", versions.join(", "));
+    print!("{}", table(&rows));
+    let failed: Vec<&Row> = rows.iter().filter(|r| r.error.is_some()).collect();
+    for row in &failed {
+        println!();
+        println!(
+            "--- FAILED: {} x {} x {}",
+            row.peer.name(),
+            row.runtime.flag(),
+            row.mode
+        );
+        println!("{}", row.error.as_deref().unwrap_or(""));
+    }
+    println!("interop: total {:.1?}", started.elapsed());
+    if failed.is_empty() {
+        println!("interop: {} runs passed, 0 failed", rows.len());
+        Ok(())
+    } else {
+        Err(format!(
+            "{} of {} runs failed (details above; logs in {})",
+            failed.len(),
+            rows.len(),
+            paths.logs.display()
+        ))
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Install
+
+fn env_program(var: &str, default: &str) -> OsString {
+    std::env::var_os(var).unwrap_or_else(|| OsString::from(default))
+}
+
+fn install_python(paths: &Paths, skip_install: bool) -> Result<(), String> {
+    let requirements = paths.source.join("requirements.txt");
+    let wanted = read(&requirements)?;
+    let stamp = paths.venv.join("aiows-requirements.txt");
+    if python_peer_works(paths) && fs::read_to_string(&stamp).ok().as_deref() == Some(&wanted) {
+        return Ok(());
+    }
+    if skip_install {
+        return Err(format!(
+            "--skip-install given but {} has no working install of {}; drop --skip-install",
+            paths.venv.display(),
+            requirements.display()
+        ));
+    }
+    println!(
+        "interop: installing Python websockets into {} ({})",
+        paths.venv.display(),
+        requirements.display()
+    );
+    if paths.venv.exists() {
+        fs::remove_dir_all(&paths.venv)
+            .map_err(|e| format!("cannot remove stale {}: {e}", paths.venv.display()))?;
+    }
+    let log = paths.logs.join("install-python.log");
+    let python = env_program("AIOWS_PYTHON3", "python3");
+    run_logged(
+        Command::new(&python).args(["-m", "venv"]).arg(&paths.venv),
+        &log,
+        "creating the Python venv (needs python3 with the venv module; set AIOWS_PYTHON3 to \
+         another interpreter)",
+    )?;
+    run_logged(
+        Command::new(paths.venv.join("bin").join("pip"))
+            .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
+            .arg(&requirements),
+        &log,
+        "pip install of the Python peer (is PyPI reachable?)",
+    )?;
+    if !python_peer_works(paths) {
+        return Err(format!(
+            "websockets was installed but cannot be imported; see {}",
+            log.display()
+        ));
+    }
+    fs::write(&stamp, wanted).map_err(|e| format!("cannot write {}: {e}", stamp.display()))
+}
+
+fn python_peer_works(paths: &Paths) -> bool {
+    paths.venv_python().is_file()
+        && quiet_success(
+            Command::new(paths.venv_python()).args(["-c", "import websockets.asyncio.server"]),
+        )
+}
+
+fn install_node(paths: &Paths, skip_install: bool) -> Result<(), String> {
+    let node = env_program("AIOWS_NODE", "node");
+    if !quiet_success(Command::new(&node).arg("--version")) {
+        return Err(format!(
+            "{} does not run: install Node.js (Debian: apt-get install nodejs npm) or set \
+             AIOWS_NODE",
+            node.to_string_lossy()
+        ));
+    }
+    let manifest = read(&paths.source.join("package.json"))?;
+    let lock = read(&paths.source.join("package-lock.json"))?;
+    let installed = paths
+        .node
+        .join("node_modules")
+        .join("ws")
+        .join("package.json");
+    let same = |name: &str, want: &str| {
+        fs::read_to_string(paths.node.join(name)).ok().as_deref() == Some(want)
+    };
+    if installed.is_file() && same("package.json", &manifest) && same("package-lock.json", &lock) {
+        return Ok(());
+    }
+    if skip_install {
+        return Err(format!(
+            "--skip-install given but {} does not hold the packages of {}; drop --skip-install",
+            paths.node.display(),
+            paths.source.join("package-lock.json").display()
+        ));
+    }
+    println!(
+        "interop: installing Node ws into {} (npm ci from {})",
+        paths.node.display(),
+        paths.source.join("package-lock.json").display()
+    );
+    if paths.node.exists() {
+        fs::remove_dir_all(&paths.node)
+            .map_err(|e| format!("cannot remove stale {}: {e}", paths.node.display()))?;
+    }
+    fs::create_dir_all(&paths.node)
+        .map_err(|e| format!("cannot create {}: {e}", paths.node.display()))?;
+    for (name, text) in [("package.json", &manifest), ("package-lock.json", &lock)] {
+        let to = paths.node.join(name);
+        fs::write(&to, text).map_err(|e| format!("cannot write {}: {e}", to.display()))?;
+    }
+    let log = paths.logs.join("install-node.log");
+    run_logged(
+        Command::new(env_program("AIOWS_NPM", "npm"))
+            .current_dir(&paths.node)
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]),
+        &log,
+        "npm ci of the Node peer (is npm installed and the npm registry reachable?)",
+    )?;
+    if installed.is_file() {
+        Ok(())
+    } else {
+        Err(format!(
+            "npm ci succeeded but {} is missing; see {}",
+            installed.display(),
+            log.display()
+        ))
+    }
+}
+
+fn read(path: &Path) -> Result<String, String> {
+    fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+/// Whether `command` runs and exits 0 (output discarded).
+fn quiet_success(command: &mut Command) -> bool {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Runs `command` with its output appended to `log`, within [`INSTALL_TIMEOUT`]; on failure
+/// the error shows the log's tail.
+fn run_logged(command: &mut Command, log: &Path, what: &str) -> Result<(), String> {
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .map_err(|e| format!("cannot open {}: {e}", log.display()))?;
+    let err_file = file
+        .try_clone()
+        .map_err(|e| format!("cannot open {}: {e}", log.display()))?;
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(file)
+        .stderr(err_file)
+        .spawn()
+        .map_err(|e| format!("{what}: cannot start {:?}: {e}", command.get_program()))?;
+    let mut child = KillOnDrop(child);
+    match wait_timeout(&mut child.0, INSTALL_TIMEOUT)? {
+        Some(status) if status.success() => Ok(()),
+        Some(status) => Err(format!(
+            "{what} failed ({status}); last lines of {}:\n{}",
+            log.display(),
+            tail(log, 20)
+        )),
+        None => Err(format!(
+            "{what} did not finish within {INSTALL_TIMEOUT:?}; last lines of {}:\n{}",
+            log.display(),
+            tail(log, 20)
+        )),
+    }
+}
+
+/// A child process that is killed (by its id) and reaped when dropped.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        // Both fail harmlessly when the child has already exited and been reaped.
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits for `child` at most `timeout`: `None` if it is still running then.
+fn wait_timeout(child: &mut Child, timeout: Duration) -> Result<Option<ExitStatus>, String> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Ok(Some(status)),
+            Ok(None) if Instant::now() >= deadline => return Ok(None),
+            Ok(None) => thread::sleep(Duration::from_millis(20)),
+            Err(e) => return Err(format!("cannot watch a child process: {e}")),
+        }
+    }
+}
+
+/// The last `lines` lines of a text file (empty if unreadable).
+fn tail(path: &Path, lines: usize) -> String {
+    let text = fs::read(path)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    tail_str(&text, lines)
+}
+
+fn tail_str(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+// ---------------------------------------------------------------------------------------
+// Build and run
+
+fn build_client(paths: &Paths) -> Result<(), String> {
+    let status = Command::new(env_program("CARGO", "cargo"))
+        .current_dir(&paths.root)
+        .args(["build", "--release", "--package", EXAMPLES_PACKAGE])
+        .args(["--example", CLIENT_EXAMPLE])
+        .stdin(Stdio::null())
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!(
+            "building the {CLIENT_EXAMPLE} example failed ({status})"
+        ));
+    }
+    let exe = paths.client_exe();
+    if exe.is_file() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the {CLIENT_EXAMPLE} example was built but {} does not exist (unusual target \
+             directory set up?)",
+            exe.display()
+        ))
+    }
+}
+
+/// A running peer server; stopped (stdin closed, then killed by its id) when dropped.
+struct Server {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    port: u16,
+    /// `websockets 17.4`, `ws 8.23.0`: what the server reported.
+    version: String,
+    log: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // Closing stdin asks the server to exit; kill it anyway so nothing lingers.
+        drop(self.stdin.take());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(paths: &Paths, peer: Peer, mode: &str) -> Result<Server, String> {
+    let log = paths
+        .logs
+        .join(format!("{}-{mode}-server.log", peer.flag()));
+    let log_file =
+        fs::File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
+    let mut out_log = log_file
+        .try_clone()
+        .map_err(|e| format!("cannot open {}: {e}", log.display()))?;
+    let mut command = match peer {
+        Peer::Python => {
+            let mut c = Command::new(paths.venv_python());
+            c.arg(paths.source.join("python_server.py"));
+            c
+        }
+        Peer::Node => {
+            let mut c = Command::new(env_program("AIOWS_NODE", "node"));
+            c.arg(paths.source.join("node_server.js"))
+                .env("NODE_PATH", paths.node.join("node_modules"));
+            c
+        }
+    };
+    let mut child = command
+        .args(["--mode", mode])
+        .current_dir(&paths.dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(log_file)
+        .spawn()
+        .map_err(|e| {
+            format!(
+                "cannot start the {} server {:?}: {e}",
+                peer.name(),
+                command.get_program()
+            )
+        })?;
+    let stdin = child.stdin.take();
+    let stdout = child.stdout.take();
+    let mut server = Server {
+        child,
+        stdin,
+        port: 0,
+        version: String::new(),
+        log,
+    };
+
+    // Read stdout on a thread: the first LISTENING line goes to us, everything to the log.
+    let (tx, rx) = mpsc::channel();
+    if let Some(stdout) = stdout {
+        thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let _ = writeln!(out_log, "{line}");
+                if line.starts_with(LISTENING) {
+                    if let Some(tx) = tx.take() {
+                        let _ = tx.send(line);
+                    }
+                }
+            }
+        });
+    }
+    let deadline = Instant::now() + SERVER_START_TIMEOUT;
+    let line = loop {
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(line) => break line,
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                // stdout closed without the line: the server is exiting; let it finish
+                // writing its error.
+                let _ = wait_timeout(&mut server.child, Duration::from_secs(2));
+                return Err(format!(
+                    "the {} server ({mode}) exited before listening; last lines of {}:\n{}",
+                    peer.name(),
+                    server.log.display(),
+                    tail(&server.log, 20)
+                ));
+            }
+        }
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "the {} server ({mode}) did not print its port within \
+                 {SERVER_START_TIMEOUT:?}; last lines of {}:\n{}",
+                peer.name(),
+                server.log.display(),
+                tail(&server.log, 20)
+            ));
+        }
+    };
+    // `LISTENING <port> <name> <version>`
+    let mut words = line[LISTENING.len()..].split_whitespace();
+    server.port = words
+        .next()
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(|| format!("the {} server printed {line:?}, not a port", peer.name()))?;
+    server.version = words.collect::<Vec<_>>().join(" ");
+    Ok(server)
+}
+
+/// One client run: a row of the table.
+#[derive(Debug)]
+struct Row {
+    peer: Peer,
+    runtime: Runtime,
+    mode: &'static str,
+    summary: Option<Summary>,
+    elapsed: Duration,
+    error: Option<String>,
+}
+
+impl Row {
+    fn failed(peer: Peer, runtime: Runtime, mode: &'static str, error: String) -> Row {
+        Row {
+            peer,
+            runtime,
+            mode,
+            summary: None,
+            elapsed: Duration::ZERO,
+            error: Some(error),
+        }
+    }
+}
+
+fn run_client(
+    paths: &Paths,
+    server: &Server,
+    peer: Peer,
+    runtime: Runtime,
+    mode: &'static str,
+    verbose: bool,
+) -> Row {
+    let log = paths.logs.join(format!(
+        "{}-{mode}-{}-client.log",
+        peer.flag(),
+        runtime.flag()
+    ));
+    let started = Instant::now();
+    let result = client_output(paths, server.port, runtime, mode);
+    let elapsed = started.elapsed();
+    let (status, output) = match result {
+        Ok(done) => done,
+        Err(e) => return Row::failed(peer, runtime, mode, e),
+    };
+    let _ = fs::write(&log, &output);
+    if verbose {
+        println!("{output}");
+    }
+    let summary = output
+        .lines()
+        .find_map(|l| l.strip_prefix(SUMMARY))
+        .map(Summary::parse);
+    let error = match (status, &summary) {
+        (Some(s), Some(_)) if s.success() => None,
+        (Some(s), _) => Some(format!(
+            "the client exited with {s}; last lines (all in {}):\n{}",
+            log.display(),
+            tail_str(&output, 15)
+        )),
+        (None, _) => Some(format!(
+            "the client did not finish within {CLIENT_TIMEOUT:?} and was killed; last lines \
+             (all in {}):\n{}",
+            log.display(),
+            tail_str(&output, 15)
+        )),
+    };
+    Row {
+        peer,
+        runtime,
+        mode,
+        summary,
+        elapsed,
+        error,
+    }
+}
+
+/// Runs the client; returns its exit status (`None`: killed at the timeout) and its
+/// stdout followed by its stderr.
+fn client_output(
+    paths: &Paths,
+    port: u16,
+    runtime: Runtime,
+    mode: &str,
+) -> Result<(Option<ExitStatus>, String), String> {
+    let exe = paths.client_exe();
+    let child = Command::new(&exe)
+        .args(["--url", &format!("ws://127.0.0.1:{port}/")])
+        .args(["--runtime", runtime.flag()])
+        .args(["--mode", mode])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
+    let mut child = KillOnDrop(child);
+    let collect = |pipe: Option<Box<dyn Read + Send>>| {
+        thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(mut pipe) = pipe {
+                let mut bytes = Vec::new();
+                let _ = pipe.read_to_end(&mut bytes);
+                text = String::from_utf8_lossy(&bytes).into_owned();
+            }
+            text
+        })
+    };
+    let out = collect(
+        child
+            .0
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let err = collect(
+        child
+            .0
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let status = wait_timeout(&mut child.0, CLIENT_TIMEOUT)?;
+    // Killing the client (on timeout) closes its pipes, so the readers end.
+    drop(child);
+    let mut output = out.join().unwrap_or_default();
+    output.push_str(&err.join().unwrap_or_default());
+    Ok((status, output))
+}
+
+// ---------------------------------------------------------------------------------------
+// Report
+
+/// The client's `INTEROP-SUMMARY key=value ... ext=<extension>` line.
+#[derive(Debug, Default)]
+struct Summary {
+    fields: Vec<(String, String)>,
+    ext: String,
+}
+
+impl Summary {
+    fn parse(line: &str) -> Summary {
+        let (pairs, ext) = line.split_once("ext=").unwrap_or((line, ""));
+        Summary {
+            fields: pairs
+                .split_whitespace()
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+            ext: ext.trim().to_owned(),
+        }
+    }
+
+    fn num(&self, name: &str) -> u64 {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+fn human(bytes: u64) -> String {
+    const KIB: f64 = 1024.0;
+    let b = bytes as f64;
+    if b >= KIB * KIB {
+        format!("{:.2} MiB", b / (KIB * KIB))
+    } else if b >= KIB {
+        format!("{:.1} KiB", b / KIB)
+    } else {
+        format!("{bytes} B")
+    }
+}
+
+/// `payload -> wire (ratio)`.
+fn traffic(payload: u64, wire: u64) -> String {
+    let ratio = if payload == 0 {
+        0.0
+    } else {
+        wire as f64 * 100.0 / payload as f64
+    };
+    format!("{} -> {} ({ratio:.0}%)", human(payload), human(wire))
+}
+
+fn table(rows: &[Row]) -> String {
+    let header = [
+        "peer",
+        "runtime",
+        "mode",
+        "msgs out/in",
+        "compressed out/in",
+        "sent: payload -> wire",
+        "received: payload -> wire",
+        "time",
+        "result",
+        "negotiated Sec-WebSocket-Extensions",
+    ];
+    let mut cells: Vec<Vec<String>> = vec![header.iter().map(|s| (*s).to_owned()).collect()];
+    for row in rows {
+        let mut line = vec![
+            row.peer.name().to_owned(),
+            row.runtime.flag().to_owned(),
+            row.mode.to_owned(),
+        ];
+        match &row.summary {
+            Some(s) => line.extend([
+                format!("{}/{}", s.num("msgs_out"), s.num("msgs_in")),
+                format!("{}/{}", s.num("comp_out"), s.num("comp_in")),
+                traffic(s.num("payload_out"), s.num("wire_out")),
+                traffic(s.num("payload_in"), s.num("wire_in")),
+            ]),
+            None => line.extend([
+                "-".to_owned(),
+                "-".to_owned(),
+                "-".to_owned(),
+                "-".to_owned(),
+            ]),
+        }
+        line.push(format!("{:.2}s", row.elapsed.as_secs_f64()));
+        line.push(if row.error.is_none() { "ok" } else { "FAIL" }.to_owned());
+        line.push(
+            row.summary
+                .as_ref()
+                .map_or("-".to_owned(), |s| s.ext.clone()),
+        );
+        cells.push(line);
+    }
+    let widths: Vec<usize> = (0..header.len())
+        .map(|i| {
+            cells
+                .iter()
+                .map(|l| l[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for (n, line) in cells.iter().enumerate() {
+        let mut text = String::new();
+        for (i, cell) in line.iter().enumerate() {
+            let last = i + 1 == line.len();
+            let _ = write!(
+                text,
+                "{cell:<width$}",
+                width = if last { 0 } else { widths[i] }
+            );
+            if !last {
+                text.push_str(" | ");
+            }
+        }
+        out.push_str(text.trim_end());
+        out.push('\n');
+        if n == 0 {
+            let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+            out.push_str(&rule.join("-|-"));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_options() {
+        let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let o = Options::parse(&args(&[])).unwrap();
+        assert_eq!(o.peers, [Peer::Python, Peer::Node]);
+        assert_eq!(o.modes, MODES);
+        let o = Options::parse(&args(&[
+            "--peer",
+            "node",
+            "--mode=small-window,default",
+            "--runtime",
+            "async-std",
+        ]))
+        .unwrap();
+        assert_eq!(o.peers, [Peer::Node]);
+        assert_eq!(o.modes, ["small-window", "default"]);
+        assert_eq!(o.runtimes, [Runtime::AsyncStd]);
+        assert!(Options::parse(&args(&["--mode", "bogus"]))
+            .unwrap_err()
+            .contains("unknown mode \"bogus\""));
+        assert!(Options::parse(&args(&["--peer"]))
+            .unwrap_err()
+            .contains("needs a value"));
+    }
+
+    #[test]
+    fn parses_the_client_summary() {
+        let s = Summary::parse(
+            "msgs_out=12 comp_out=7 wire_out=900 ext=permessage-deflate; \
+             server_max_window_bits=12; client_max_window_bits=12",
+        );
+        assert_eq!(s.num("msgs_out"), 12);
+        assert_eq!(s.num("comp_out"), 7);
+        assert_eq!(s.num("wire_out"), 900);
+        assert_eq!(s.num("missing"), 0);
+        assert_eq!(
+            s.ext,
+            "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12"
+        );
+    }
+
+    #[test]
+    fn formats_traffic() {
+        assert_eq!(traffic(2048, 512), "2.0 KiB -> 512 B (25%)");
+        assert_eq!(traffic(3 << 20, 3 << 20), "3.00 MiB -> 3.00 MiB (100%)");
+        assert_eq!(traffic(0, 10), "0 B -> 10 B (0%)");
+    }
+
+    #[test]
+    fn table_columns_line_up() {
+        let mut ok = Row::failed(Peer::Python, Runtime::Tokio, "default", String::new());
+        ok.error = None;
+        ok.summary = Some(Summary::parse(
+            "msgs_out=1 msgs_in=2 ext=permessage-deflate",
+        ));
+        let failed = Row::failed(Peer::Node, Runtime::AsyncStd, "small-window", "x".into());
+        let text = table(&[ok, failed]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4);
+        let bar = |l: &str| l.find(" | ").unwrap();
+        assert_eq!(bar(lines[0]), bar(lines[2]));
+        assert_eq!(bar(lines[0]), bar(lines[3]));
+        fn cells(l: &str) -> Vec<&str> {
+            l.split(" | ").map(str::trim).collect()
+        }
+        assert_eq!(cells(lines[2])[8], "ok");
+        assert_eq!(cells(lines[2])[9], "permessage-deflate");
+        assert_eq!(cells(lines[3])[8], "FAIL");
+    }
+}
