@@ -1,6 +1,7 @@
 //! [`AsyncStdRuntime`]: DNS, TCP, TLS and time for `ws_client::connect` on async-std.
 
 use std::io;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use async_std::net::{TcpStream, ToSocketAddrs};
@@ -83,6 +84,13 @@ impl Runtime for AsyncStdRuntime {
             Err(last_err.unwrap_or_else(|| {
                 io::Error::new(io::ErrorKind::NotFound, "the name resolved to no address")
             }))
+        })
+    }
+
+    fn resolve<'a>(&'a self, host: &'a str) -> BoxFuture<'a, io::Result<Vec<IpAddr>>> {
+        Box::pin(async move {
+            let addrs = (host, 0).to_socket_addrs().await?;
+            Ok(addrs.map(|a| a.ip()).collect())
         })
     }
 

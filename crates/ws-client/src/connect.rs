@@ -1,41 +1,60 @@
 //! The client connect flow, written once for every runtime.
 //!
 //! ```text
-//! ConnectOptions ──build_request──▶ ClientRequest (URL → host, port, ws/wss)
+//! ConnectOptions ──request_builder──▶ ClientRequest (URL → host, port, ws/wss)
 //!   │
-//!   ├─ open_transport: Runtime::connect_tcp   (connect timeout, Step::Connect)
-//!   │                  [proxy tunnel: later, here]
-//!   │                  Runtime::tls (wss)      (open timeout, Step::Tls)
-//!   │
-//!   └─ client_handshake: HTTP upgrade          (rest of the open timeout, Step::Handshake)
-//!                        [redirects: later, by reconnecting with
-//!                         ConnectOptions::request_builder_for(location)]
+//!   │  ┌─────────────────────────── for each redirect hop (RedirectChain) ───────────┐
+//!   ├─▶│ open_transport: proxy = options.proxy_for(target)      (none / explicit / env)│
+//!   │  │   direct:  Runtime::connect_tcp(target)     (connect timeout, Step::Connect)  │
+//!   │  │   proxied: Runtime::connect_tcp(proxy)      (connect timeout, Step::Connect)  │
+//!   │  │            tunnel: ProxyHandshake to Done   (open timeout,    Step::Proxy)    │
+//!   │  │            [Runtime::resolve first for socks5://]                             │
+//!   │  │   Runtime::tls(target host) for wss         (open timeout,    Step::Tls)      │
+//!   │  │ client handshake: HTTP upgrade              (open timeout,    Step::Handshake)│
+//!   │  │   101 ──▶ done                                                                │
+//!   │  │   3xx ──▶ RedirectChain::follow_response ──▶ RequestBuilder::redirect ──▶ hop │
+//!   │  └───────────────────────────────────────────────────────────────────────────────┘
 //! ```
 //!
 //! Runtime crates call [`connect`] with their [`Runtime`]; [`connect_on`] runs the
-//! handshake over a stream the user opened (a Unix socket, a proxy tunnel, an in-memory
-//! pipe).
+//! handshake over a stream the user opened (a Unix socket, a tunnel of their own, an
+//! in-memory pipe). Each hop gets its own connect and open timeouts.
 
+use std::fmt;
 use std::io;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_io::{AsyncRead, AsyncWrite};
-use ws_handshake::{Response, Target};
+use ws_handshake::proxy::{Progress, Proxy, TargetAddr};
+use ws_handshake::redirect::RedirectChain;
+use ws_handshake::{HandshakeError, Limits, Response, Target};
 
 use crate::error::{Error, Step};
-use crate::handshake::{client_handshake_within, with_timeout};
+use crate::handshake::{
+    client_handshake_step, client_handshake_within, read, with_timeout, write_all, Handshake,
+};
 use crate::options::ConnectOptions;
 use crate::rt::{Runtime, Timer};
 use crate::stream::WebSocket;
 
+/// Bytes read per call from a proxy during the tunnel handshake.
+const PROXY_READ: usize = 1024;
+
 /// Opens a WebSocket as `options` say: resolves and connects TCP (bounded by the connect
-/// timeout), runs TLS for `wss://` and the opening handshake (together bounded by the open
-/// timeout), and returns the open [`WebSocket`] with the server's handshake response.
+/// timeout), opens the proxy tunnel if a proxy applies, runs TLS for `wss://` and the
+/// opening handshake (the tunnel, TLS and handshake together bounded by the open timeout),
+/// follows redirects as the options' [`RedirectPolicy`](ws_handshake::redirect::RedirectPolicy)
+/// allows (each hop a new connection with fresh timeouts), and returns the open
+/// [`WebSocket`] with the server's handshake response.
 ///
-/// Errors name the step: `"connecting to host:port failed: ..."` ([`Error::Io`]),
-/// `Error::Timeout` with [`Step::Connect`], [`Step::Tls`] or [`Step::Handshake`], TLS errors
-/// from the runtime, and [`Error::Handshake`] for a bad URL or an unacceptable response.
+/// Errors name the step: `"connecting to host:port failed: ..."` ([`Error::Io`]; through a
+/// proxy the address is the proxy's), `Error::Timeout` with [`Step::Connect`],
+/// [`Step::Proxy`], [`Step::Tls`] or [`Step::Handshake`], TLS errors from the runtime
+/// ([`Error::is_tls`]), and [`Error::Handshake`] for a bad URL, a proxy refusal
+/// ([`Error::is_proxy`], [`Error::http_status`]), a redirect that is not followed
+/// ([`Error::is_redirect`]) or an unacceptable response.
 ///
 /// # Cancel safety
 /// Dropping the future abandons the attempt and closes whatever was opened.
@@ -43,16 +62,38 @@ pub async fn connect<R: Runtime>(
     rt: &R,
     options: &ConnectOptions,
 ) -> Result<(WebSocket<R::Stream>, Response), Error> {
-    let request = options.build_request()?;
+    let mut builder = options.request_builder()?;
+    let mut request = builder.clone().build()?;
+    let mut chain = RedirectChain::new(request.url().clone(), options.redirect_policy());
     let timer = rt.timer();
-    let (stream, opened_at) = open_transport(rt, request.target(), options, &timer).await?;
-    let left = remaining(options.open_timeout, opened_at, timer.now());
-    client_handshake_within(stream, request, options, Some(timer), left).await
+    loop {
+        let transport = open_transport(rt, request.target(), options, &timer).await?;
+        let left = remaining(options.open_timeout, transport.opened_at, timer.now());
+        let step = client_handshake_step(
+            transport.stream,
+            &request,
+            options,
+            Some(timer.clone()),
+            left,
+            transport.early_data,
+        );
+        match step.await? {
+            Handshake::Open(ws, response) => return Ok((ws, response)),
+            Handshake::Redirect(response) => {
+                let next = chain.follow_response(&response)?.clone();
+                builder = builder.redirect(next)?;
+                request = builder.clone().build()?;
+            }
+        }
+    }
 }
 
 /// Runs the opening handshake for `options` over a stream the caller connected (TLS
 /// already done if the URL is `wss://`). The URL still gives the `Host` header and path.
 /// The handshake is bounded by the open timeout when a `timer` is given.
+///
+/// Proxy settings do not apply (the caller chose the stream), and redirects cannot be
+/// followed (that needs new connections): a 3xx fails with `HandshakeError::Redirect`.
 ///
 /// # Cancel safety
 /// Not cancel safe: dropping the future leaves the stream mid-handshake; drop the stream.
@@ -68,61 +109,196 @@ where
     client_handshake_within(stream, request, options, timer, options.open_timeout).await
 }
 
-/// Opens the transport to `target`: TCP (bounded by the connect timeout), then TLS when
-/// `target.secure` (bounded by the open timeout). Returns the stream and the instant TLS
-/// started, from which the open timeout runs.
-///
-/// This is the seam for proxies: a tunnel opens between `connect_tcp` and `tls`.
+/// An open transport to a target, ready for the WebSocket handshake: what
+/// [`open_transport`] returns.
+#[non_exhaustive]
+pub struct Transport<S> {
+    /// The stream: plain or TLS, directly or through a proxy tunnel.
+    pub stream: S,
+    /// When TCP was connected: the open timeout runs from here.
+    pub opened_at: Instant,
+    /// Bytes the proxy sent after its answer, before anything was sent through the tunnel:
+    /// they belong to the stream and must be read before it (only for plain `ws://`;
+    /// through TLS such bytes are refused). Almost always empty.
+    pub early_data: Vec<u8>,
+    /// The proxy the tunnel goes through, if any.
+    pub proxy: Option<Proxy>,
+}
+
+impl<S> fmt::Debug for Transport<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Transport")
+            .field("opened_at", &self.opened_at)
+            .field("early_data", &self.early_data.len())
+            .field("proxy", &self.proxy)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Opens the transport to `target`: TCP (bounded by the connect timeout) to the target or,
+/// when [`ConnectOptions::proxy_for`] names a proxy, to the proxy and then a tunnel through
+/// it; then TLS to `target.host` when `target.secure`. The tunnel and TLS are bounded by
+/// the open timeout, which runs from [`Transport::opened_at`].
 pub async fn open_transport<R: Runtime>(
     rt: &R,
     target: &Target,
     options: &ConnectOptions,
     timer: &Arc<dyn Timer>,
-) -> Result<(R::Stream, Instant), Error> {
-    let tcp = connect_tcp(
-        rt,
-        &target.host,
-        target.port,
-        options.connect_timeout,
-        timer,
-    )
-    .await?;
-    let opened_at = timer.now();
+) -> Result<Transport<R::Stream>, Error> {
+    let proxy = options.proxy_for(target)?;
+    let (tcp, opened_at, early_data) = match &proxy {
+        None => {
+            let tcp = connect_tcp(rt, &target.host, target.port, None, options, timer).await?;
+            (tcp, timer.now(), Vec::new())
+        }
+        Some(proxy) => {
+            let tcp =
+                connect_tcp(rt, proxy.host(), proxy.port(), Some(proxy), options, timer).await?;
+            let opened_at = timer.now();
+            let tunnel = open_tunnel(rt, tcp, proxy, target, options.limits);
+            let (tcp, rest) =
+                with_timeout(tunnel, Some(timer), options.open_timeout, Step::Proxy).await?;
+            (tcp, opened_at, rest)
+        }
+    };
     if !target.secure {
-        return Ok((rt.plain(tcp), opened_at));
+        let stream = rt.plain(tcp);
+        return Ok(Transport {
+            stream,
+            opened_at,
+            early_data,
+            proxy,
+        });
     }
-    let stream = with_timeout(
-        rt.tls(&target.host, tcp),
-        Some(timer),
-        options.open_timeout,
-        Step::Tls,
-    )
-    .await?;
-    Ok((stream, opened_at))
+    if let (false, Some(proxy)) = (early_data.is_empty(), &proxy) {
+        // A TLS server never speaks first: these bytes cannot come from the target.
+        return Err(Error::Handshake(HandshakeError::ProxyProtocol {
+            scheme: proxy.scheme(),
+            reason: format!(
+                "it sent {} byte(s) after opening the tunnel, before TLS started, which no TLS \
+                 server does",
+                early_data.len()
+            ),
+        }));
+    }
+    let left = remaining(options.open_timeout, opened_at, timer.now());
+    let tls = async {
+        rt.tls(&target.host, tcp)
+            .await
+            .map_err(Error::into_tls_failure)
+    };
+    let stream = with_timeout(tls, Some(timer), left, Step::Tls).await?;
+    Ok(Transport {
+        stream,
+        opened_at,
+        early_data: Vec::new(),
+        proxy,
+    })
 }
 
-/// DNS + TCP connect, bounded, with the address in the error.
+/// DNS + TCP connect to the target or the proxy, bounded, with the address in the error.
 async fn connect_tcp<R: Runtime>(
     rt: &R,
     host: &str,
     port: u16,
-    timeout: Option<Duration>,
+    proxy: Option<&Proxy>,
+    options: &ConnectOptions,
     timer: &Arc<dyn Timer>,
 ) -> Result<R::Tcp, Error> {
     let attempt = async {
         rt.connect_tcp(host, port).await.map_err(|e| {
-            let addr = if host.contains(':') {
-                format!("[{host}]:{port}")
-            } else {
-                format!("{host}:{port}")
+            let addr = authority(host, port);
+            let message = match proxy {
+                None => format!("connecting to {addr} failed: {e}"),
+                Some(p) => format!(
+                    "connecting to the {} proxy {addr} failed: {e}; check the proxy address \
+                     and that the proxy is running",
+                    p.scheme()
+                ),
             };
-            Error::Io(io::Error::new(
-                e.kind(),
-                format!("connecting to {addr} failed: {e}"),
-            ))
+            Error::Io(io::Error::new(e.kind(), message))
         })
     };
-    with_timeout(attempt, Some(timer), timeout, Step::Connect).await
+    with_timeout(attempt, Some(timer), options.connect_timeout, Step::Connect).await
+}
+
+/// Drives the proxy's tunnel handshake to `target` over `tcp`; returns the stream and the
+/// bytes the proxy sent after its answer.
+async fn open_tunnel<R: Runtime>(
+    rt: &R,
+    mut tcp: R::Tcp,
+    proxy: &Proxy,
+    target: &Target,
+    limits: Limits,
+) -> Result<(R::Tcp, Vec<u8>), Error> {
+    let mut addr = TargetAddr::from_host(&target.host)?;
+    if proxy.needs_resolved(&addr) {
+        addr = TargetAddr::Ip(resolve(rt, &target.host).await?);
+    }
+    let mut tunnel = proxy.handshake(addr, target.port, limits)?;
+    let proxy_addr = authority(proxy.host(), proxy.port());
+    let io_error = |e: io::Error, doing: &str| {
+        Error::Io(io::Error::new(
+            e.kind(),
+            format!(
+                "{doing} the {} proxy {proxy_addr} failed: {e}",
+                proxy.scheme()
+            ),
+        ))
+    };
+    let mut buf = [0u8; PROXY_READ];
+    loop {
+        let out = tunnel.bytes_to_send();
+        if !out.is_empty() {
+            let n = out.len();
+            write_all(&mut tcp, out)
+                .await
+                .map_err(|e| io_error(e, "sending the tunnel request to"))?;
+            tunnel.consume_output(n);
+        }
+        let n = read(&mut tcp, &mut buf)
+            .await
+            .map_err(|e| io_error(e, "reading the answer of"))?;
+        if n == 0 {
+            return Err(tunnel.closed_error().into());
+        }
+        if let Progress::Done { rest } = tunnel.feed(&buf[..n])? {
+            return Ok((tcp, rest));
+        }
+    }
+}
+
+/// Resolves `host` for a `socks5://` proxy: the first IPv4 address if there is one (what
+/// proxies reach most reliably), else the first address.
+async fn resolve<R: Runtime>(rt: &R, host: &str) -> Result<IpAddr, Error> {
+    let fail = |kind, why: String| {
+        Error::Io(io::Error::new(
+            kind,
+            format!(
+                "resolving {host} for the socks5:// proxy failed: {why}; check the name, or use \
+                 socks5h:// to let the proxy resolve it"
+            ),
+        ))
+    };
+    let addrs = rt
+        .resolve(host)
+        .await
+        .map_err(|e| fail(e.kind(), e.to_string()))?;
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or_else(|| addrs.first())
+        .copied()
+        .ok_or_else(|| fail(io::ErrorKind::NotFound, "no address".to_owned()))
+}
+
+/// `host:port`, IPv6 in `[]`.
+fn authority(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
 }
 
 /// What is left of `timeout` after the time since `start`.

@@ -102,6 +102,123 @@ impl Error {
             _ => None,
         }
     }
+
+    /// The HTTP status of a refusal: the server's answer to the upgrade request (a 4xx or
+    /// 5xx, or a 3xx redirect that was not followed) or the proxy's answer to `CONNECT`
+    /// (407, 403, 502, ...). `None` for every other error.
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            Self::Handshake(e) => match e {
+                HandshakeError::UnexpectedStatus { status, .. }
+                | HandshakeError::ProxyConnectRefused { status, .. }
+                | HandshakeError::Redirect { status, .. }
+                | HandshakeError::RedirectNotFollowed { status, .. }
+                | HandshakeError::RedirectMissingLocation { status } => Some(*status),
+                HandshakeError::ProxyAuthRequired { .. } => Some(407),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// Whether a proxy refused the tunnel, misbehaved, or is misconfigured (an invalid proxy
+    /// URL, unusable credentials, an answer that is not HTTP/SOCKS5).
+    pub fn is_proxy(&self) -> bool {
+        matches!(
+            self,
+            Self::Handshake(
+                HandshakeError::InvalidProxyUrl { .. }
+                    | HandshakeError::UnsupportedProxyScheme { .. }
+                    | HandshakeError::ProxyFromEnv { .. }
+                    | HandshakeError::InvalidProxyTarget { .. }
+                    | HandshakeError::InvalidProxyCredentials { .. }
+                    | HandshakeError::ProxyAuthRequired { .. }
+                    | HandshakeError::ProxyConnectRefused { .. }
+                    | HandshakeError::Socks5NoAcceptableMethod { .. }
+                    | HandshakeError::Socks5AuthFailed { .. }
+                    | HandshakeError::Socks5ConnectFailed { .. }
+                    | HandshakeError::ProxyProtocol { .. }
+                    | HandshakeError::ProxyClosed { .. }
+            )
+        )
+    }
+
+    /// Whether the server redirected and the redirect was not followed: redirects are off,
+    /// the hop limit was reached (a loop), the target is unusable, or it would leave TLS.
+    pub fn is_redirect(&self) -> bool {
+        matches!(
+            self,
+            Self::Handshake(
+                HandshakeError::Redirect { .. }
+                    | HandshakeError::RedirectNotFollowed { .. }
+                    | HandshakeError::RedirectMissingLocation { .. }
+                    | HandshakeError::RedirectInvalidLocation { .. }
+                    | HandshakeError::RedirectUnsupportedScheme { .. }
+                    | HandshakeError::RedirectDowngrade { .. }
+                    | HandshakeError::TooManyRedirects { .. }
+            )
+        )
+    }
+
+    /// Whether the TLS handshake failed (an [`Error::Io`] from the TLS step of
+    /// [`connect`](crate::connect::connect)). A TLS *timeout* is
+    /// `Error::Timeout { step: Step::Tls }` instead.
+    pub fn is_tls(&self) -> bool {
+        self.tls_failure().is_some()
+    }
+
+    /// Whether the TLS handshake failed because of the server's certificate (untrusted,
+    /// expired, for another name, ...): retrying cannot fix it; trust the right CA or fix
+    /// the URL's host name.
+    ///
+    /// Decided from the TLS library's error, which runtimes report as the source of their
+    /// error: it names a certificate (OpenSSL, Secure Transport and SChannel all do).
+    pub fn is_tls_certificate(&self) -> bool {
+        let Some(failure) = self.tls_failure() else {
+            return false;
+        };
+        let mut cause = std::error::Error::source(&failure.0);
+        while let Some(e) = cause {
+            if e.to_string().to_ascii_lowercase().contains("certificate") {
+                return true;
+            }
+            cause = e.source();
+        }
+        false
+    }
+
+    fn tls_failure(&self) -> Option<&TlsFailure> {
+        match self {
+            Self::Io(e) => e.get_ref()?.downcast_ref::<TlsFailure>(),
+            _ => None,
+        }
+    }
+
+    /// Marks an error of the TLS step so that [`is_tls`](Self::is_tls) finds it; the
+    /// message, kind and source chain stay the same.
+    pub(crate) fn into_tls_failure(self) -> Error {
+        match self {
+            Self::Io(e) if e.get_ref().is_some_and(|p| p.is::<TlsFailure>()) => Self::Io(e),
+            Self::Io(e) => Self::Io(io::Error::new(e.kind(), TlsFailure(e))),
+            other => other,
+        }
+    }
+}
+
+/// An I/O error of the TLS handshake: shows as the error it wraps, with the same source.
+#[derive(Debug)]
+struct TlsFailure(io::Error);
+
+impl fmt::Display for TlsFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for TlsFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
 }
 
 impl fmt::Display for Error {
@@ -142,6 +259,11 @@ impl fmt::Display for Error {
                 Step::Handshake => f.write_str(
                     "timed out waiting for the server's WebSocket handshake response; check \
                      the URL, or raise the open timeout",
+                ),
+                Step::Proxy => f.write_str(
+                    "timed out opening the tunnel through the proxy (the proxy accepted TCP \
+                     but did not answer the tunnel request); check the proxy address and \
+                     scheme, or raise the open timeout",
                 ),
                 Step::Close => f.write_str(
                     "timed out waiting for the peer's close frame after sending ours; the \
@@ -210,6 +332,8 @@ pub enum Step {
     Tls,
     /// The HTTP upgrade (opening handshake).
     Handshake,
+    /// Opening a tunnel through a proxy (HTTP `CONNECT` or SOCKS5), after TCP to the proxy.
+    Proxy,
     /// The closing handshake: our close frame was sent and the peer's never came.
     Close,
     /// A keepalive ping went unanswered.
@@ -222,6 +346,7 @@ impl fmt::Display for Step {
             Self::Connect => "TCP connect",
             Self::Tls => "TLS handshake",
             Self::Handshake => "opening handshake",
+            Self::Proxy => "proxy tunnel",
             Self::Close => "closing handshake",
             Self::Keepalive => "keepalive",
         })

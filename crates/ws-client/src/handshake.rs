@@ -67,8 +67,50 @@ pub(crate) async fn client_handshake_within<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let fut = client_handshake_untimed(stream, &request, options, timer.clone());
+    let step = client_handshake_step(stream, &request, options, timer, timeout, Vec::new());
+    match step.await? {
+        Handshake::Open(ws, response) => Ok((ws, response)),
+        Handshake::Redirect(response) => Err(redirect_error(&request, &response)),
+    }
+}
+
+/// What the server answered to the upgrade request: an open WebSocket, or a redirect
+/// (any 3xx) for the caller to follow or report.
+// Made and matched once per connection: boxing the WebSocket would buy nothing.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Handshake<S> {
+    Open(WebSocket<S>, Response),
+    Redirect(Response),
+}
+
+/// The client handshake, bounded by `timeout`, that hands a 3xx back whole (the full
+/// `Location`, unshortened) instead of failing. `early` holds bytes that arrived before the
+/// request was sent (after a proxy's answer); they are parsed ahead of the stream.
+pub(crate) async fn client_handshake_step<S>(
+    stream: S,
+    request: &ClientRequest,
+    options: &ConnectOptions,
+    timer: Option<Arc<dyn Timer>>,
+    timeout: Option<Duration>,
+    early: Vec<u8>,
+) -> Result<Handshake<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let fut = client_handshake_untimed(stream, request, options, timer.clone(), early);
     with_timeout(fut, timer.as_ref(), timeout, Step::Handshake).await
+}
+
+/// The error for a redirect that is not followed: what [`ClientRequest::check`] says.
+pub(crate) fn redirect_error(request: &ClientRequest, response: &Response) -> Error {
+    match request.check(response) {
+        Err(e) => e.into(),
+        // `check` refuses every status but 101; a 3xx can't pass.
+        Ok(_) => Error::Internal(format!(
+            "a {} response passed the handshake check",
+            response.status()
+        )),
+    }
 }
 
 async fn client_handshake_untimed<S>(
@@ -76,7 +118,8 @@ async fn client_handshake_untimed<S>(
     request: &ClientRequest,
     options: &ConnectOptions,
     timer: Option<Arc<dyn Timer>>,
-) -> Result<(WebSocket<S>, Response), Error>
+    early: Vec<u8>,
+) -> Result<Handshake<S>, Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -85,24 +128,19 @@ where
         .map_err(|e| context(e, "sending the opening handshake request"))?;
 
     let mut parser = ResponseParser::new(options.limits);
-    let mut buf = vec![0u8; HEAD_READ];
-    let response = loop {
-        let n = read(&mut stream, &mut buf)
-            .await
-            .map_err(|e| context(e, "reading the server's handshake response"))?;
-        if n == 0 {
-            return Err(Error::Io(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the server closed the connection during the opening handshake, before a \
-                 complete HTTP response; check that the URL is a WebSocket endpoint and the \
-                 scheme (ws:// vs wss://) matches the port",
-            )));
-        }
-        if let Some(response) = parser.feed(&buf[..n])? {
-            break response;
-        }
+    let early_response = if early.is_empty() {
+        None
+    } else {
+        parser.feed(&early)?
     };
-    drop(buf);
+    drop(early);
+    let response = match early_response {
+        Some(response) => response,
+        None => read_response(&mut stream, &mut parser).await?,
+    };
+    if (300..400).contains(&response.status()) {
+        return Ok(Handshake::Redirect(response));
+    }
 
     let accepted = request.check(&response)?;
     #[allow(unused_mut)]
@@ -116,7 +154,31 @@ where
     }
     let mut ws = open(stream, Role::Client, config, response.rest(), timer);
     ws.set_subprotocol(accepted.subprotocol);
-    Ok((ws, response))
+    Ok(Handshake::Open(ws, response))
+}
+
+/// Reads until `parser` has a whole response head.
+async fn read_response<S>(stream: &mut S, parser: &mut ResponseParser) -> Result<Response, Error>
+where
+    S: AsyncRead + Unpin,
+{
+    let mut buf = vec![0u8; HEAD_READ];
+    loop {
+        let n = read(stream, &mut buf)
+            .await
+            .map_err(|e| context(e, "reading the server's handshake response"))?;
+        if n == 0 {
+            return Err(Error::Io(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the server closed the connection during the opening handshake, before a \
+                 complete HTTP response; check that the URL is a WebSocket endpoint and the \
+                 scheme (ws:// vs wss://) matches the port",
+            )));
+        }
+        if let Some(response) = parser.feed(&buf[..n])? {
+            return Ok(response);
+        }
+    }
 }
 
 /// Runs the server side of the opening handshake on an accepted stream: reads and validates
@@ -272,7 +334,10 @@ pub(crate) fn context(e: io::Error, doing: &str) -> Error {
 }
 
 /// Reads once, retrying on `Interrupted`.
-async fn read<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut [u8]) -> io::Result<usize> {
+pub(crate) async fn read<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut [u8],
+) -> io::Result<usize> {
     poll_fn(|cx| loop {
         match Pin::new(&mut *stream).poll_read(cx, buf) {
             Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -283,7 +348,10 @@ async fn read<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut [u8]) -> io::Resul
 }
 
 /// Writes all of `buf` and flushes.
-async fn write_all<S: AsyncWrite + Unpin>(stream: &mut S, mut buf: &[u8]) -> io::Result<()> {
+pub(crate) async fn write_all<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    mut buf: &[u8],
+) -> io::Result<()> {
     poll_fn(|cx| {
         while !buf.is_empty() {
             match Pin::new(&mut *stream).poll_write(cx, buf) {

@@ -18,6 +18,9 @@
 //! * The async `WebSocket` over any `futures-io` stream, its split halves and the handshake
 //!   drivers live in `stream`, `split` and `handshake`; runtime crates supply sockets and
 //!   timers.
+//! * [`connect`] is the client flow for every runtime: TCP, an optional proxy tunnel, TLS,
+//!   the handshake, redirects. [`reconnect`] keeps a logical connection alive across
+//!   disconnects.
 //!
 //! ```
 //! use ws_client::{CloseCode, Config, Connection, Message, Role};
@@ -45,6 +48,7 @@ pub mod handshake;
 pub mod message;
 pub mod options;
 pub mod proto;
+pub mod reconnect;
 pub mod rt;
 pub mod split;
 pub mod stream;
@@ -55,7 +59,10 @@ pub use error::{Error, ProtocolError, Step, UsageError};
 pub use message::{CloseFrame, Message, Utf8Bytes};
 pub use options::{ConnectOptions, ServerOptions};
 pub use proto::{Connection, State};
+pub use reconnect::{ReconnectPolicy, Reconnecting, ReconnectingWebSocket};
 pub use rt::{Runtime, Sleep, Timer};
 pub use split::{ReuniteError, WsReceiver, WsSender};
 pub use stream::WebSocket;
 pub use ws_frame::{CloseCode, Role};
+pub use ws_handshake::proxy::{Proxy, ProxyConfig};
+pub use ws_handshake::redirect::RedirectPolicy;

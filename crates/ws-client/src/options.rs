@@ -15,6 +15,8 @@
 //! | keepalive | a ping every 20 s; the connection fails if no pong arrives within 20 s |
 //! | compression (feature `deflate`) | permessage-deflate offered with default parameters |
 //! | limits | those of [`Config::default`] (64 MiB messages, 16 MiB frames) |
+//! | proxy | none: connect directly (environment variables are read only after [`ConnectOptions::proxy_from_env`]) |
+//! | redirects | followed, at most 5 hops ([`RedirectPolicy::DEFAULT`]); never from `wss` to `ws` |
 
 use std::fmt;
 use std::sync::Arc;
@@ -22,7 +24,9 @@ use std::time::Duration;
 
 #[cfg(feature = "deflate")]
 use ws_handshake::permessage_deflate::DeflateConfig;
-use ws_handshake::{ClientRequest, Limits, Request, RequestBuilder};
+use ws_handshake::proxy::{Proxy, ProxyConfig};
+use ws_handshake::redirect::RedirectPolicy;
+use ws_handshake::{ClientRequest, Limits, Request, RequestBuilder, Target};
 
 use crate::config::{Config, Keepalive};
 use crate::error::Error;
@@ -53,8 +57,32 @@ enum HeaderLine {
     Raw(String),
 }
 
-/// How to open a client WebSocket: URL, request headers, limits, timeouts, keepalive and
-/// compression. Runtime-neutral: the runtime crates' `connect_with` take it as is.
+/// Looks an environment variable up, for [`ProxyConfig::FromEnv`].
+pub type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// The proxy setting as the user gave it.
+#[derive(Clone)]
+enum ProxySetting {
+    Config(ProxyConfig),
+    /// A proxy URL, parsed when connecting (so that the builder stays infallible).
+    Url(String),
+}
+
+/// Hides passwords: a proxy URL is shown through [`Proxy`]'s `Display`.
+impl fmt::Debug for ProxySetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProxySetting::Config(c) => fmt::Debug::fmt(c, f),
+            ProxySetting::Url(url) => match Proxy::parse(url) {
+                Ok(p) => write!(f, "Url({p})"),
+                Err(_) => f.write_str("Url(<invalid>)"),
+            },
+        }
+    }
+}
+
+/// How to open a client WebSocket: URL, request headers, limits, timeouts, keepalive,
+/// compression, proxy and redirects. Runtime-neutral: the runtime crates' `connect_with` take it as is.
 ///
 /// ```
 /// use std::time::Duration;
@@ -80,6 +108,19 @@ pub struct ConnectOptions {
     pub(crate) limits: Limits,
     #[cfg(feature = "deflate")]
     pub(crate) compression: Option<DeflateConfig>,
+    proxy: ProxySetting,
+    env: Option<EnvLookupDebug>,
+    redirects: RedirectPolicy,
+}
+
+/// An [`EnvLookup`] that can be `Debug`.
+#[derive(Clone)]
+struct EnvLookupDebug(EnvLookup);
+
+impl fmt::Debug for EnvLookupDebug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Fn(&str) -> Option<String>")
+    }
 }
 
 impl ConnectOptions {
@@ -102,6 +143,9 @@ impl ConnectOptions {
             limits: Limits::default(),
             #[cfg(feature = "deflate")]
             compression: Some(DeflateConfig::default()),
+            proxy: ProxySetting::Config(ProxyConfig::Direct),
+            env: None,
+            redirects: RedirectPolicy::DEFAULT,
         }
     }
 
@@ -213,6 +257,85 @@ impl ConnectOptions {
         {
             self
         }
+    }
+
+    /// Whether and which proxy to use: [`ProxyConfig::Direct`] (the default),
+    /// [`ProxyConfig::Proxy`] (always that one, e.g. `Proxy::parse("socks5h://host:1080")?`)
+    /// or [`ProxyConfig::FromEnv`] (see [`proxy_from_env`](Self::proxy_from_env)).
+    ///
+    /// Through a proxy the flow is: TCP to the proxy (connect timeout), the tunnel (HTTP
+    /// `CONNECT` or SOCKS5), then TLS to the target host for `wss://` (the server name is
+    /// the target's, never the proxy's) and the WebSocket handshake, all three bounded by
+    /// the open timeout.
+    pub fn proxy(mut self, proxy: ProxyConfig) -> Self {
+        self.proxy = ProxySetting::Config(proxy);
+        self
+    }
+
+    /// Always uses the proxy at `url` (`http://[user:pass@]host:port`, `socks5://...`,
+    /// `socks5h://...`, or `host:port` for HTTP; see [`Proxy::parse`]). The URL is parsed
+    /// when connecting: an invalid one fails then with a proxy configuration error.
+    pub fn proxy_url(mut self, url: impl Into<String>) -> Self {
+        self.proxy = ProxySetting::Url(url.into());
+        self
+    }
+
+    /// Chooses the proxy from the environment for every connection (and every redirect
+    /// hop), as curl does: `https_proxy` / `HTTPS_PROXY` for `wss://`, `http_proxy` /
+    /// `HTTP_PROXY` for `ws://`, then `all_proxy` / `ALL_PROXY`, and `no_proxy` /
+    /// `NO_PROXY` to bypass it (see [`Proxy::from_env_for`]).
+    ///
+    /// Opt-in: without this call the environment is never read. The variables are read
+    /// from the process environment when connecting, unless [`proxy_env`](Self::proxy_env)
+    /// gives another source.
+    pub fn proxy_from_env(self) -> Self {
+        self.proxy(ProxyConfig::FromEnv)
+    }
+
+    /// Where [`ProxyConfig::FromEnv`] reads its variables: `lookup(name)` instead of the
+    /// process environment (for tests, or settings kept elsewhere). Does not turn the
+    /// environment proxy on by itself.
+    pub fn proxy_env<F>(mut self, lookup: F) -> Self
+    where
+        F: Fn(&str) -> Option<String> + Send + Sync + 'static,
+    {
+        self.env = Some(EnvLookupDebug(Arc::new(lookup)));
+        self
+    }
+
+    /// How redirects of the opening handshake (301, 302, 303, 307, 308) are followed.
+    /// Default [`RedirectPolicy::DEFAULT`]: up to 5 hops. Each hop is a new connection
+    /// (proxy chosen again for the new host), with `Authorization`, `Cookie` and a `Host`
+    /// override dropped when the origin changes; `wss://` to `ws://` is always refused.
+    pub fn redirects(mut self, policy: RedirectPolicy) -> Self {
+        self.redirects = policy;
+        self
+    }
+
+    /// Follows no redirect: a 3xx answer fails with `HandshakeError::Redirect`, which
+    /// carries the status and `Location`.
+    pub fn no_redirects(self) -> Self {
+        self.redirects(RedirectPolicy::NONE)
+    }
+
+    /// The redirect policy.
+    pub fn redirect_policy(&self) -> RedirectPolicy {
+        self.redirects
+    }
+
+    /// The proxy a connection to `target` goes through (`None`: directly), as the connect
+    /// flow will choose it: parses a [`proxy_url`](Self::proxy_url), consults the
+    /// environment for [`proxy_from_env`](Self::proxy_from_env).
+    pub fn proxy_for(&self, target: &Target) -> Result<Option<Proxy>, Error> {
+        let config = match &self.proxy {
+            ProxySetting::Config(c) => c,
+            ProxySetting::Url(url) => return Ok(Some(Proxy::parse(url)?)),
+        };
+        let lookup = |name: &str| match &self.env {
+            Some(env) => (env.0)(name),
+            None => std::env::var(name).ok(),
+        };
+        Ok(config.resolve_for(&target.host, target.port, target.secure, lookup)?)
     }
 
     /// The URL to connect to.

@@ -11,6 +11,7 @@
 use std::fmt::Debug;
 use std::future::Future;
 use std::io;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -49,9 +50,10 @@ pub trait Sleep: Future<Output = ()> + Send + Sync {}
 /// time. A runtime crate implements this once; the connect flow itself (timeouts, which
 /// step failed, TLS for `wss://`, the WebSocket handshake) is shared.
 ///
-/// Proxies (a later feature) fit between [`connect_tcp`](Runtime::connect_tcp) and
-/// [`tls`](Runtime::tls): the TLS session runs over whatever [`Runtime::Tcp`] stream the
-/// flow hands it, which may be a tunnel.
+/// Proxies fit between [`connect_tcp`](Runtime::connect_tcp) and [`tls`](Runtime::tls): the
+/// flow connects TCP to the proxy, opens the tunnel over it, and the TLS session runs over
+/// that same [`Runtime::Tcp`] stream, to the target host. A `socks5://` proxy (names
+/// resolved by the client) also needs [`resolve`](Runtime::resolve).
 pub trait Runtime: Send + Sync + 'static {
     /// A connected TCP stream. The runtime sets `TCP_NODELAY` on it: WebSocket frames are
     /// written whole and flushed once per batch, so Nagle's algorithm only adds latency.
@@ -66,6 +68,23 @@ pub trait Runtime: Send + Sync + 'static {
     /// The caller bounds this with the connect timeout and adds the host and port to the
     /// error, so the runtime returns the plain I/O error.
     fn connect_tcp<'a>(&'a self, host: &'a str, port: u16) -> BoxFuture<'a, io::Result<Self::Tcp>>;
+
+    /// Resolves `host` (a DNS name) to its addresses, for a `socks5://` proxy, which is
+    /// sent an address rather than the name.
+    ///
+    /// The default returns an `Unsupported` error saying to use `socks5h://` (the proxy
+    /// resolves the name) instead; the runtime crates implement it with their resolver. The
+    /// caller bounds it with the open timeout and names the host in the error.
+    fn resolve<'a>(&'a self, host: &'a str) -> BoxFuture<'a, io::Result<Vec<IpAddr>>> {
+        let _ = host;
+        Box::pin(async {
+            Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "this runtime cannot resolve names for a socks5:// proxy; use socks5:// with \
+                 an IP address or socks5h:// (the proxy resolves the name)",
+            ))
+        })
+    }
 
     /// Wraps a TCP stream as a plain (`ws://`) stream.
     fn plain(&self, tcp: Self::Tcp) -> Self::Stream;

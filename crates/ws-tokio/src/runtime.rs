@@ -1,6 +1,7 @@
 //! [`TokioRuntime`]: DNS, TCP, TLS and time for `ws_client::connect` on tokio.
 
 use std::io;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use tokio::net::TcpStream;
@@ -83,6 +84,13 @@ impl Runtime for TokioRuntime {
             Err(last_err.unwrap_or_else(|| {
                 io::Error::new(io::ErrorKind::NotFound, "the name resolved to no address")
             }))
+        })
+    }
+
+    fn resolve<'a>(&'a self, host: &'a str) -> BoxFuture<'a, io::Result<Vec<IpAddr>>> {
+        Box::pin(async move {
+            let addrs = tokio::net::lookup_host((host, 0)).await?;
+            Ok(addrs.map(|a| a.ip()).collect())
         })
     }
 
