@@ -1,0 +1,336 @@
+//! The reconnecting client on loopback: a server that drops it every few messages, the
+//! hook after every reconnect, nothing lost to the hook, bounded backoff, stop on 403 and
+//! on close, cancel safety.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{flaky_server, FlakyConfig};
+use ws_client::options::ConnectOptions;
+use ws_client::reconnect::{Disconnect, Event, ReconnectPolicy, Reconnecting};
+use ws_client::{CloseCode, Error, Message};
+use ws_tokio::TokioRuntime;
+
+async fn bounded<F: std::future::Future>(f: F) -> F::Output {
+    tokio::time::timeout(Duration::from_secs(30), f)
+        .await
+        .expect("test timed out")
+}
+
+fn fast() -> ReconnectPolicy {
+    ReconnectPolicy::new()
+        .initial_delay(Duration::from_millis(10))
+        .max_delay(Duration::from_millis(40))
+}
+
+fn options(addr: std::net::SocketAddr) -> ConnectOptions {
+    ConnectOptions::new(format!("ws://{addr}/")).no_keepalive()
+}
+
+/// A builder whose hook counts its runs and sends `subscribe`.
+fn subscribing(addr: std::net::SocketAddr, runs: &Arc<AtomicUsize>) -> Reconnecting<TokioRuntime> {
+    let runs = Arc::clone(runs);
+    Reconnecting::new(TokioRuntime::new(), options(addr))
+        .policy(fast())
+        .on_connect(move |ws| {
+            let runs = Arc::clone(&runs);
+            Box::pin(async move {
+                runs.fetch_add(1, Ordering::SeqCst);
+                ws.send(Message::text("subscribe")).await
+            })
+        })
+}
+
+#[tokio::test]
+async fn the_hook_runs_after_every_reconnect_and_no_message_is_lost_to_it() {
+    bounded(async {
+        const DROP_EVERY: usize = 3;
+        const CONNECTIONS: usize = 5;
+        let (addr, log) = flaky_server(FlakyConfig {
+            drop_every: DROP_EVERY,
+            ..Default::default()
+        })
+        .await;
+        let runs = Arc::new(AtomicUsize::new(0));
+        let mut ws = subscribing(addr, &runs).connect().await.unwrap();
+        assert_eq!(
+            runs.load(Ordering::SeqCst),
+            1,
+            "the hook runs on the first connection"
+        );
+
+        let mut connection = 1;
+        let mut echoes = 0;
+        let mut sent = 0;
+        let mut reasons = Vec::new();
+        while let Some(event) = ws.recv().await {
+            match event.unwrap() {
+                Event::Message(msg) => {
+                    let text = msg.as_text().unwrap().to_owned();
+                    if let Some(k) = text.strip_prefix("welcome ") {
+                        // The welcome, sent by the server at once, reaches the user after
+                        // the hook ran on that connection: queued, not dropped.
+                        assert_eq!(k, connection.to_string());
+                        assert_eq!(runs.load(Ordering::SeqCst), connection);
+                        echoes = 0;
+                    } else {
+                        assert_eq!(text, format!("msg {}", sent - 1));
+                        echoes += 1;
+                    }
+                    if echoes < DROP_EVERY {
+                        ws.send(Message::text(format!("msg {sent}"))).await.unwrap();
+                        sent += 1;
+                    }
+                }
+                Event::Disconnected {
+                    reason,
+                    retry_in,
+                    attempt,
+                } => {
+                    assert_eq!(attempt, 1);
+                    assert!(retry_in <= Duration::from_millis(10), "{retry_in:?}");
+                    assert!(!ws.is_connected());
+                    assert!(matches!(
+                        ws.send(Message::text("lost")).await,
+                        Err(Error::ConnectionClosed)
+                    ));
+                    reasons.push(reason);
+                }
+                Event::Reconnected { attempts } => {
+                    assert_eq!(attempts, 1);
+                    connection += 1;
+                    assert_eq!(runs.load(Ordering::SeqCst), connection);
+                    assert!(ws.is_connected());
+                    if connection == CONNECTIONS {
+                        break;
+                    }
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(ws.connections(), CONNECTIONS as u64);
+        // The new connection's welcome is still waiting for us.
+        match ws.recv().await {
+            Some(Ok(Event::Message(m))) => assert_eq!(m, Message::text("welcome 5")),
+            other => panic!("{other:?}"),
+        }
+        ws.close(CloseCode::NORMAL, "done").await.unwrap();
+        assert!(ws.recv().await.is_none());
+
+        // Odd connections were dropped (a failure), even ones closed with 1001.
+        assert_eq!(reasons.len(), CONNECTIONS - 1);
+        for (i, reason) in reasons.iter().enumerate() {
+            if i % 2 == 0 {
+                assert!(matches!(reason, Disconnect::Failed(_)), "{i}: {reason:?}");
+            } else {
+                match reason {
+                    Disconnect::Closed(Some(frame)) => {
+                        assert_eq!(frame.code, CloseCode::GOING_AWAY);
+                        assert_eq!(frame.reason, "restart");
+                    }
+                    other => panic!("{i}: {other:?}"),
+                }
+            }
+        }
+        // On every connection the hook's message came first.
+        let log = log.lock().unwrap();
+        assert_eq!(log.connections.len(), CONNECTIONS);
+        for (k, messages) in log.connections.iter().take(CONNECTIONS - 1).enumerate() {
+            assert_eq!(messages[0], "subscribe", "connection {}", k + 1);
+            assert_eq!(messages.len(), 1 + DROP_EVERY, "{messages:?}");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn backoff_is_bounded_and_attempts_are_limited() {
+    bounded(async {
+        // One connection, closed at once; then nothing listens any more.
+        let (addr, _log) = flaky_server(FlakyConfig {
+            max_connections: Some(1),
+            ..Default::default()
+        })
+        .await;
+        let policy = ReconnectPolicy::new()
+            .initial_delay(Duration::from_millis(20))
+            .factor(2.0)
+            .max_delay(Duration::from_millis(50))
+            .max_attempts(Some(5));
+        let mut ws = Reconnecting::new(TokioRuntime::new(), options(addr))
+            .policy(policy)
+            .connect()
+            .await
+            .unwrap();
+        let started = Instant::now();
+        let mut waits = Vec::new();
+        let final_error = loop {
+            match ws.recv().await.expect("an error before the end") {
+                Ok(Event::Message(m)) => assert_eq!(m, Message::text("welcome 1")),
+                Ok(Event::Disconnected {
+                    reason,
+                    retry_in,
+                    attempt,
+                }) => {
+                    assert_eq!(attempt as usize, waits.len() + 1);
+                    assert!(retry_in <= policy.ceiling(attempt - 1), "{retry_in:?}");
+                    assert!(retry_in <= Duration::from_millis(50));
+                    if attempt > 1 {
+                        assert!(
+                            matches!(reason, Disconnect::ConnectFailed(ref e) if e.is_io()),
+                            "{reason:?}"
+                        );
+                    }
+                    waits.push(retry_in);
+                }
+                Ok(other) => panic!("{other:?}"),
+                Err(e) => break e,
+            }
+        };
+        // The disconnect, then four failed attempts announced; the fifth failure ends it.
+        assert_eq!(waits.len(), 5);
+        assert!(final_error.is_io(), "{final_error:?}");
+        assert!(
+            final_error.to_string().contains("connecting to 127.0.0.1"),
+            "{final_error}"
+        );
+        assert!(ws.recv().await.is_none());
+        // The ceilings were 20, 40, 50, 50, 50 ms: well under a second in all.
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert_eq!(policy.ceiling(1), Duration::from_millis(40));
+        assert_eq!(policy.ceiling(4), Duration::from_millis(50));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_403_on_reconnect_stops_it() {
+    bounded(async {
+        let (addr, log) = flaky_server(FlakyConfig {
+            drop_every: 1,
+            refuse_from: Some(2),
+            ..Default::default()
+        })
+        .await;
+        let runs = Arc::new(AtomicUsize::new(0));
+        let mut ws = subscribing(addr, &runs).connect().await.unwrap();
+        let mut events = Vec::new();
+        let err = loop {
+            match ws.recv().await.expect("an error before the end") {
+                Ok(Event::Message(m)) if m == Message::text("welcome 1") => {
+                    ws.send(Message::text("only one")).await.unwrap();
+                }
+                Ok(event) => events.push(event),
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(err.http_status(), Some(403), "{err:?}");
+        assert!(err.to_string().contains("go away"), "{err}");
+        assert!(ws_client::reconnect::is_permanent(&err));
+        // The echo, the drop, then the refusal: no retry after a 403.
+        assert!(matches!(&events[0], Event::Message(m) if *m == Message::text("only one")));
+        assert!(matches!(
+            &events[1],
+            Event::Disconnected {
+                reason: Disconnect::Failed(_),
+                ..
+            }
+        ));
+        assert_eq!(events.len(), 2, "{events:?}");
+        assert!(ws.recv().await.is_none());
+        assert_eq!(log.lock().unwrap().handshakes, 2);
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+
+        // The first connection is not retried either: a refusal shows at once.
+        let err = subscribing(addr, &runs).connect().await.unwrap_err();
+        assert_eq!(err.http_status(), Some(403));
+        assert_eq!(log.lock().unwrap().handshakes, 3);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn close_ends_the_logical_connection() {
+    bounded(async {
+        let (addr, log) = flaky_server(FlakyConfig {
+            drop_every: 100,
+            ..Default::default()
+        })
+        .await;
+        let runs = Arc::new(AtomicUsize::new(0));
+        let mut ws = subscribing(addr, &runs).connect().await.unwrap();
+        match ws.recv().await {
+            Some(Ok(Event::Message(m))) => assert_eq!(m, Message::text("welcome 1")),
+            other => panic!("{other:?}"),
+        }
+        ws.close(CloseCode::NORMAL, "bye").await.unwrap();
+        assert!(!ws.is_connected());
+        assert!(ws.recv().await.is_none());
+        assert!(matches!(
+            ws.send(Message::text("x")).await,
+            Err(Error::ConnectionClosed)
+        ));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(log.lock().unwrap().handshakes, 1);
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn recv_is_cancel_safe_during_backoff_and_the_hook() {
+    bounded(async {
+        let (addr, _log) = flaky_server(FlakyConfig::default()).await; // drops after the welcome
+        let runs = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&runs);
+        let mut ws = Reconnecting::new(TokioRuntime::new(), options(addr))
+            .policy(
+                ReconnectPolicy::new()
+                    .initial_delay(Duration::from_millis(30))
+                    .max_delay(Duration::from_millis(30)),
+            )
+            .on_connect(move |ws| {
+                let runs = Arc::clone(&counter);
+                Box::pin(async move {
+                    // Slow enough to be cancelled several times in the middle.
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    runs.fetch_add(1, Ordering::SeqCst);
+                    ws.send(Message::text("subscribe")).await
+                })
+            })
+            .connect()
+            .await
+            .unwrap();
+        let mut welcomes = Vec::new();
+        let mut reconnects = 0;
+        let mut cancelled = 0;
+        while reconnects < 3 {
+            tokio::select! {
+                event = ws.recv() => match event.unwrap().unwrap() {
+                    Event::Message(m) => welcomes.push(m.as_text().unwrap().to_owned()),
+                    Event::Reconnected { .. } => reconnects += 1,
+                    Event::Disconnected { .. } => {}
+                    other => panic!("{other:?}"),
+                },
+                _ = tokio::time::sleep(Duration::from_millis(2)) => cancelled += 1,
+            }
+        }
+        assert!(cancelled > 5, "{cancelled}");
+        // Cancelling never restarted a hook or lost a welcome.
+        assert_eq!(runs.load(Ordering::SeqCst), 4);
+        while welcomes.len() < 4 {
+            if let Some(Ok(Event::Message(m))) = ws.recv().await {
+                welcomes.push(m.as_text().unwrap().to_owned());
+            }
+        }
+        assert_eq!(
+            welcomes,
+            ["welcome 1", "welcome 2", "welcome 3", "welcome 4"]
+        );
+    })
+    .await;
+}
