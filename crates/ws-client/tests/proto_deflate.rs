@@ -153,9 +153,10 @@ fn compressed_invalid_utf8_fails_with_1007() {
 
 #[test]
 fn max_message_size_applies_after_decompression() {
-    let mut server = PerMessageDeflate::new(&DeflateParams::default(), Role::Server);
-    let z = compressed(&mut server, &vec![0u8; 4 << 20]); // 4 MiB of zeros: a few KiB
-    assert!(z.len() < 10_000);
+    // A "zip bomb": 4 MiB of zeros at level 9 is a few KiB on the wire.
+    let mut server = PerMessageDeflate::with_level(&DeflateParams::default(), Role::Server, 9);
+    let z = compressed(&mut server, &vec![0u8; 4 << 20]);
+    assert!(z.len() < 10_000, "{}", z.len());
     let config = deflate_config().max_message_size(Some(1 << 20));
     let mut c = Connection::new(Role::Client, config);
     let (_, err) = feed(&mut c, &frame_rsv(true, 0x40, BINARY, &z, None));
