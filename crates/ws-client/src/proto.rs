@@ -106,8 +106,9 @@ const SCRATCH_KEEP: usize = 1 << 20;
 pub enum State {
     /// Messages flow both ways.
     Open,
-    /// We sent a close frame and wait for the peer's. Incoming data frames are discarded,
-    /// control frames are still processed; nothing more can be sent.
+    /// We sent a close frame and wait for the peer's. Messages the peer sent before it saw
+    /// our close are still delivered (RFC 6455 §1.4 only discards data after *receiving* a
+    /// close); nothing more can be sent.
     ClosingLocal,
     /// The peer's close frame arrived and ours (the echo, or the one we had sent) is still
     /// in [`Connection::pending_output`]: write it out. Becomes [`State::Closed`] once the
@@ -163,8 +164,6 @@ enum Mode {
     Single,
     /// A frame of a fragmented or compressed message: moved into `msg` as it arrives.
     Stream,
-    /// A data frame after we sent close: dropped as it arrives.
-    Discard,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -173,7 +172,7 @@ struct InFrame {
     fin: bool,
     mask: Option<[u8; 4]>,
     len: usize,
-    /// Payload bytes processed so far (unmasked, validated; in `Stream`/`Discard` mode also
+    /// Payload bytes processed so far (unmasked, validated; in `Stream` mode also
     /// consumed from `rbuf`). The masking offset of the next byte.
     pos: usize,
     mode: Mode,
@@ -432,10 +431,6 @@ impl Connection {
                 return Err(ProtocolError::UnexpectedRsv1 { opcode });
             }
             Mode::Control
-        } else if self.sent_close {
-            // RFC 6455 §1.4: after sending close, data is no longer processed.
-            self.msg = None;
-            Mode::Discard
         } else if opcode == OpCode::Continuation {
             let Some(msg) = self.msg.as_mut() else {
                 return Err(ProtocolError::UnexpectedContinuation);
@@ -539,13 +534,6 @@ impl Connection {
                 } else {
                     Ok(Some(Message::Binary(payload)))
                 }
-            }
-            Mode::Discard => {
-                let n = (frame.len - frame.pos).min(self.rbuf.len());
-                self.rbuf.advance(n);
-                frame.pos += n;
-                self.frame = (frame.pos < frame.len).then_some(frame);
-                Ok(None)
             }
             Mode::Stream => {
                 let n = (frame.len - frame.pos).min(self.rbuf.len());
@@ -740,8 +728,9 @@ impl Connection {
     }
 
     /// Starts the close handshake: queues a close frame with `code` and `reason`. The
-    /// connection moves to [`State::ClosingLocal`]; incoming data is discarded from now on
-    /// and the peer's close completes the handshake (or [`Config::close_timeout`] ends it).
+    /// connection moves to [`State::ClosingLocal`]; messages still in flight from the peer
+    /// are delivered, and the peer's close completes the handshake (or
+    /// [`Config::close_timeout`] ends it).
     ///
     /// Idempotent: once a close was sent or received, or the connection failed, this does
     /// nothing and returns `Ok`. Fails with [`Error::Usage`] when `code` may not be sent

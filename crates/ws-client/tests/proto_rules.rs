@@ -342,26 +342,46 @@ fn local_close_then_peer_close_completes_the_handshake() {
 }
 
 #[test]
-fn data_after_our_close_is_discarded_but_control_frames_count() {
+fn data_in_flight_after_our_close_is_still_delivered() {
+    // RFC 6455 §1.4 discards data only after *receiving* a close: what the peer sent
+    // before it saw ours (e.g. answers to our last requests) reaches the user.
     let mut c = client();
     c.close(CloseCode::NORMAL, "").unwrap();
     drain_frames(&mut c);
-    let mut input = sframe(true, TEXT, b"dropped");
+    let mut input = sframe(true, TEXT, b"late answer");
     input.extend(sframe(false, BINARY, &[1; 300]));
     input.extend(sframe(true, PING, b"still here"));
-    input.extend(sframe(true, CONT, b"dropped too"));
+    input.extend(sframe(true, CONT, b"end"));
     input.extend(sframe(true, CLOSE, &close_payload(1000, b"")));
+    input.extend(sframe(true, TEXT, b"after the peer's close: dropped"));
     let (msgs, err) = feed(&mut c, &input);
     assert!(err.is_none(), "{err:?}");
+    let mut binary = vec![1u8; 300];
+    binary.extend_from_slice(b"end");
     assert_eq!(
         msgs,
         vec![
+            Message::text("late answer"),
             Message::ping(&b"still here"[..]),
+            Message::binary(binary),
             Message::close(CloseCode::NORMAL, "")
         ]
     );
     assert!(!c.wants_write(), "no pong after our close, no second close");
     assert_eq!(c.state(), State::Closed);
+}
+
+#[test]
+fn limits_still_apply_after_our_close() {
+    let mut c = Connection::new(Role::Client, Config::default().max_message_size(Some(16)));
+    c.close(CloseCode::NORMAL, "").unwrap();
+    drain_frames(&mut c);
+    let (msgs, err) = feed(&mut c, &sframe(true, BINARY, &[0; 17]));
+    assert!(msgs.is_empty());
+    assert_eq!(
+        err.and_then(|e| e.close_code()),
+        Some(CloseCode::MESSAGE_TOO_BIG)
+    );
 }
 
 #[test]
