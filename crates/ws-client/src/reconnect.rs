@@ -443,10 +443,17 @@ impl<R: Runtime> ReconnectingWebSocket<R> {
     /// # Cancel safety
     /// As [`WebSocket::send`](crate::stream::WebSocket::send).
     pub async fn send(&mut self, msg: Message) -> Result<(), Error> {
-        match &mut self.state {
+        let result = match &mut self.state {
             State::Open(ws) if !self.closed_by_user => ws.send(msg).await,
-            _ => Err(Error::ConnectionClosed),
+            _ => return Err(Error::ConnectionClosed),
+        };
+        if let Err(e) = &result {
+            // The connection failed while sending: recv will see it end; this is why.
+            if !e.is_usage() && !e.is_closed() {
+                self.pending.get_or_insert(Disconnect::Failed(duplicate(e)));
+            }
         }
+        result
     }
 
     /// Ends the logical connection: no more reconnections. Closes the current connection
@@ -561,6 +568,20 @@ impl<R: Runtime> ReconnectingWebSocket<R> {
             retry_in,
             attempt: self.attempt + 1,
         }
+    }
+}
+
+/// A copy of `e` (same variant, kind and message; an I/O error loses its source), so that a
+/// send failure can be both returned and reported as the disconnect reason.
+fn duplicate(e: &Error) -> Error {
+    match e {
+        Error::Protocol(p) => Error::Protocol(p.clone()),
+        Error::ConnectionClosed => Error::ConnectionClosed,
+        Error::Io(io) => Error::Io(std::io::Error::new(io.kind(), io.to_string())),
+        Error::Handshake(h) => Error::Handshake(h.clone()),
+        Error::Timeout { step } => Error::Timeout { step: *step },
+        Error::Usage(u) => Error::Usage(u.clone()),
+        Error::Internal(s) => Error::Internal(s.clone()),
     }
 }
 

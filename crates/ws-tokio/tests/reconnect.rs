@@ -334,3 +334,40 @@ async fn recv_is_cancel_safe_during_backoff_and_the_hook() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_send_that_fails_is_the_reported_disconnect_reason() {
+    bounded(async {
+        // Connection 1 is dropped right after its welcome, without a close frame.
+        let (addr, _log) = flaky_server(FlakyConfig::default()).await;
+        let mut ws = Reconnecting::new(TokioRuntime::new(), options(addr))
+            .policy(fast())
+            .connect()
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        // Writing into the dead connection fails sooner or later (EPIPE / reset).
+        let mut failed = None;
+        for _ in 0..50 {
+            if let Err(e) = ws.send(Message::binary(vec![0u8; 64 << 10])).await {
+                failed = Some(e);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let failed = failed.expect("a send into a dropped connection fails");
+        assert!(!failed.is_closed(), "{failed:?}");
+        loop {
+            match ws.recv().await.unwrap().unwrap() {
+                Event::Message(m) => assert_eq!(m, Message::text("welcome 1")),
+                Event::Disconnected { reason, .. } => {
+                    // Not "closed by the server": the failure is the reason.
+                    assert!(matches!(reason, Disconnect::Failed(_)), "{reason:?}");
+                    break;
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    })
+    .await;
+}
