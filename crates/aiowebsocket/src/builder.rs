@@ -3,11 +3,15 @@
 use std::time::Duration;
 
 use ws_client::options::ConnectOptions;
+#[cfg(any(feature = "tokio", feature = "async-std"))]
+use ws_client::reconnect::Reconnecting;
 use ws_client::Config;
 #[cfg(any(feature = "tokio", feature = "async-std"))]
 use ws_client::Error;
 #[cfg(feature = "deflate")]
 use ws_handshake::permessage_deflate::DeflateConfig;
+use ws_handshake::proxy::ProxyConfig;
+use ws_handshake::redirect::RedirectPolicy;
 use ws_handshake::Limits;
 #[cfg(any(feature = "tokio", feature = "async-std"))]
 use ws_handshake::Response;
@@ -140,6 +144,54 @@ impl ClientBuilder {
         self.options(ConnectOptions::no_compression)
     }
 
+    /// Always connects through the proxy at `url`: `http://[user:pass@]host:port` (HTTP
+    /// `CONNECT`), `socks5://...` (names resolved here) or `socks5h://...` (names resolved
+    /// by the proxy). For `wss://` TLS runs end to end through the tunnel, checked against
+    /// the target's name. The URL is parsed when connecting.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), aiowebsocket::Error> {
+    /// let ws = aiowebsocket::builder("wss://example.com/feed")
+    ///     .proxy_url("http://user:pass@proxy.corp:3128")
+    ///     .connect()
+    ///     .await?;
+    /// # drop(ws); Ok(()) }
+    /// ```
+    pub fn proxy_url(self, url: impl Into<String>) -> Self {
+        self.options(|o| o.proxy_url(url))
+    }
+
+    /// Whether and which proxy to use, as a [`ProxyConfig`]: `Direct` (the default), a
+    /// [`Proxy`](crate::Proxy), or `FromEnv` (see [`proxy_from_env`](Self::proxy_from_env)).
+    pub fn proxy(self, proxy: ProxyConfig) -> Self {
+        self.options(|o| o.proxy(proxy))
+    }
+
+    /// **Reads proxy settings from the environment**, as curl does, for every connection
+    /// and every redirect hop: `https_proxy`/`HTTPS_PROXY` for `wss://`,
+    /// `http_proxy`/`HTTP_PROXY` for `ws://`, then `all_proxy`/`ALL_PROXY`, with
+    /// `no_proxy`/`NO_PROXY` listing hosts to reach directly.
+    ///
+    /// **Off by default**: without this call aiowebsocket never looks at these variables,
+    /// so a proxy set for other tools does not silently reroute your WebSockets. Turn it on
+    /// when your program should behave like curl behind a corporate proxy. A malformed
+    /// variable is an error naming it, not a silent direct connection. To read the settings
+    /// from somewhere else, add `.options(|o| o.proxy_env(|name| ...))`.
+    pub fn proxy_from_env(self) -> Self {
+        self.options(ConnectOptions::proxy_from_env)
+    }
+
+    /// How redirects of the opening handshake are followed. Default: up to 5 hops, never
+    /// from `wss://` to `ws://`, `Authorization` and `Cookie` dropped when the host changes.
+    pub fn redirects(self, policy: RedirectPolicy) -> Self {
+        self.options(|o| o.redirects(policy))
+    }
+
+    /// Follows no redirect: a 3xx answer is an error carrying its status and `Location`.
+    pub fn no_redirects(self) -> Self {
+        self.options(ConnectOptions::no_redirects)
+    }
+
     /// Applies any [`ConnectOptions`] setter:
     /// `builder(url).options(|o| o.max_frame_size(None))`.
     pub fn options(mut self, f: impl FnOnce(ConnectOptions) -> ConnectOptions) -> Self {
@@ -236,6 +288,70 @@ impl ClientBuilder {
         #[cfg(not(feature = "native-tls"))]
         let rt = ws_async_std::AsyncStdRuntime::new();
         rt.connect(self.options).await
+    }
+}
+
+/// Reconnecting clients (opt-in): see [`ws_client::reconnect`].
+impl ClientBuilder {
+    /// A [`Reconnecting`] builder on the default runtime (tokio when the `tokio` feature is
+    /// on, otherwise async-std) with these options and TLS connector: set the backoff
+    /// policy and the hook run on every new connection, then `.connect()`.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), aiowebsocket::Error> {
+    /// use aiowebsocket::{Event, Message, ReconnectPolicy};
+    ///
+    /// let mut ws = aiowebsocket::builder("wss://example.com/feed")
+    ///     .reconnecting()
+    ///     .policy(ReconnectPolicy::new())
+    ///     .on_connect(|ws| Box::pin(ws.send(Message::text("subscribe"))))
+    ///     .connect()
+    ///     .await?;
+    /// while let Some(event) = ws.recv().await {
+    ///     match event? {
+    ///         Event::Message(msg) => println!("{msg:?}"),
+    ///         Event::Disconnected { reason, .. } => eprintln!("{reason}; reconnecting"),
+    ///         _ => {}
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    #[cfg(any(feature = "tokio", feature = "async-std"))]
+    pub fn reconnecting(self) -> Reconnecting<crate::DefaultRuntime> {
+        #[cfg(feature = "tokio")]
+        {
+            self.reconnecting_tokio()
+        }
+        #[cfg(not(feature = "tokio"))]
+        {
+            self.reconnecting_async_std()
+        }
+    }
+
+    /// A [`Reconnecting`] builder on tokio.
+    #[cfg(feature = "tokio")]
+    pub fn reconnecting_tokio(self) -> Reconnecting<ws_tokio::TokioRuntime> {
+        #[cfg(feature = "native-tls")]
+        let rt = match self.tls {
+            Some(connector) => ws_tokio::TokioRuntime::with_tls_connector(connector),
+            None => ws_tokio::TokioRuntime::new(),
+        };
+        #[cfg(not(feature = "native-tls"))]
+        let rt = ws_tokio::TokioRuntime::new();
+        Reconnecting::new(rt, self.options)
+    }
+
+    /// A [`Reconnecting`] builder on async-std.
+    #[cfg(feature = "async-std")]
+    pub fn reconnecting_async_std(self) -> Reconnecting<ws_async_std::AsyncStdRuntime> {
+        #[cfg(feature = "native-tls")]
+        let rt = match self.tls {
+            Some(connector) => ws_async_std::AsyncStdRuntime::with_tls_connector(connector),
+            None => ws_async_std::AsyncStdRuntime::new(),
+        };
+        #[cfg(not(feature = "native-tls"))]
+        let rt = ws_async_std::AsyncStdRuntime::new();
+        Reconnecting::new(rt, self.options)
     }
 }
 

@@ -85,6 +85,9 @@
 //! | compression | permessage-deflate offered, level 1, messages under 64 bytes sent plain | [`ClientBuilder::compression`], [`ClientBuilder::no_compression`] |
 //! | TLS | system trust roots, SNI on | [`ClientBuilder::tls_connector`] |
 //! | TCP | `TCP_NODELAY` on | — |
+//! | proxy | none: the environment is read only after `.proxy_from_env()` | [`ClientBuilder::proxy_url`], [`ClientBuilder::proxy_from_env`] |
+//! | redirects | followed, up to 5 hops; never `wss` → `ws`; credentials dropped on a host change | [`ClientBuilder::redirects`], [`ClientBuilder::no_redirects`] |
+//! | reconnection | off | [`ClientBuilder::reconnecting`] |
 //!
 //! ## Cancel safety
 //!
@@ -118,6 +121,9 @@ pub use builder::{builder, ClientBuilder};
 pub use native_tls;
 pub use ws_client::error::{ProtocolError, Step, UsageError};
 pub use ws_client::options::{ConnectOptions, RequestCheck, ServerOptions};
+pub use ws_client::reconnect::{
+    Disconnect, Event, ReconnectPolicy, Reconnecting, ReconnectingWebSocket as ReconnectingStream,
+};
 pub use ws_client::split::{ReuniteError, WsReceiver, WsSender};
 /// A WebSocket over any `futures-io` stream `S` (what [`WebSocket`] is for the default
 /// runtime's `MaybeTlsStream`).
@@ -127,6 +133,8 @@ pub use ws_client::{
 };
 #[cfg(feature = "deflate")]
 pub use ws_handshake::permessage_deflate::DeflateConfig;
+pub use ws_handshake::proxy::{Credentials, Proxy, ProxyConfig, ProxyScheme};
+pub use ws_handshake::redirect::RedirectPolicy;
 pub use ws_handshake::{HandshakeError, Limits, Request, Response};
 #[doc(no_inline)]
 pub use {ws_client, ws_frame, ws_handshake};
@@ -159,6 +167,21 @@ pub mod async_std {
 /// async-std.
 #[cfg(any(feature = "tokio", feature = "async-std"))]
 pub type WebSocket = default_runtime::WebSocket;
+
+/// The default runtime: `TokioRuntime` when the `tokio` feature is on, otherwise
+/// `AsyncStdRuntime`.
+#[cfg(feature = "tokio")]
+pub type DefaultRuntime = ws_tokio::TokioRuntime;
+
+/// The default runtime: `TokioRuntime` when the `tokio` feature is on, otherwise
+/// `AsyncStdRuntime`.
+#[cfg(all(feature = "async-std", not(feature = "tokio")))]
+pub type DefaultRuntime = ws_async_std::AsyncStdRuntime;
+
+/// A reconnecting WebSocket on the default runtime, from
+/// [`builder`]`(url).reconnecting()...connect()`: see [`ws_client::reconnect`].
+#[cfg(any(feature = "tokio", feature = "async-std"))]
+pub type ReconnectingWebSocket = ws_client::reconnect::ReconnectingWebSocket<DefaultRuntime>;
 
 /// Opens a WebSocket to `url` (`ws://` or `wss://`) with the [defaults](crate#defaults), on
 /// tokio when the `tokio` feature is on, otherwise on async-std.
