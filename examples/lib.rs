@@ -392,6 +392,176 @@ impl Drop for RunningServer {
     }
 }
 
+/// An embedded HTTP `CONNECT` proxy on `127.0.0.1:0` (no authentication), for the `proxy`
+/// example: it opens a TCP connection to whatever `host:port` it is asked for and copies
+/// bytes both ways. It sees the target's name and port, never the WebSocket traffic inside a
+/// `wss://` tunnel. Every `CONNECT` is printed and recorded.
+#[derive(Debug)]
+pub struct ConnectProxy {
+    addr: SocketAddr,
+    seen: Arc<Mutex<Vec<String>>>,
+    task: JoinHandle<()>,
+}
+
+impl ConnectProxy {
+    /// Binds and serves on the current tokio runtime until dropped.
+    pub async fn start() -> Result<ConnectProxy, BoxError> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&seen);
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let log = Arc::clone(&log);
+                tokio::spawn(async move {
+                    if let Err(e) = tunnel(client, log).await {
+                        eprintln!("[proxy] {e}");
+                    }
+                });
+            }
+        });
+        Ok(ConnectProxy { addr, seen, task })
+    }
+
+    /// The proxy URL to give the client: `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The `host:port` targets asked for so far.
+    pub fn targets(&self) -> Vec<String> {
+        self.seen.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for ConnectProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// One proxied connection: read the `CONNECT` head, connect, answer 200 (or 502), copy.
+async fn tunnel(
+    mut client: tokio::net::TcpStream,
+    log: Arc<Mutex<Vec<String>>>,
+) -> Result<(), BoxError> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    let end = loop {
+        if let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+            break end;
+        }
+        if head.len() > 16 << 10 {
+            return Err("request head too large".into());
+        }
+        let n = client.read(&mut buf).await?;
+        if n == 0 {
+            return Err("the client left before its request was complete".into());
+        }
+        head.extend_from_slice(&buf[..n]);
+    };
+    let request = String::from_utf8_lossy(&head[..end]).into_owned();
+    let mut words = request.split_whitespace();
+    let target = match (words.next(), words.next()) {
+        (Some("CONNECT"), Some(target)) => target.to_owned(),
+        _ => {
+            client
+                .write_all(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
+                .await?;
+            return Err(format!("not a CONNECT request: {request:?}").into());
+        }
+    };
+    println!("[proxy] CONNECT {target}");
+    if let Ok(mut seen) = log.lock() {
+        seen.push(target.clone());
+    }
+    let mut upstream = match tokio::net::TcpStream::connect(target.as_str()).await {
+        Ok(upstream) => upstream,
+        Err(e) => {
+            client
+                .write_all(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
+                .await?;
+            return Err(format!("cannot reach {target}: {e}").into());
+        }
+    };
+    client
+        .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        .await?;
+    upstream.write_all(&head[end + 4..]).await?;
+    tokio::io::copy_bidirectional(&mut client, &mut upstream).await?;
+    Ok(())
+}
+
+/// An embedded server that drops its clients, for the `reconnect` example: it greets every
+/// connection with `welcome N` at once, acknowledges `subscribe ...` with `subscribed N`,
+/// echoes other messages, and after `drop_every` echoes ends the connection: closing it
+/// with 1012 (service restart) on even connections, cutting TCP without a close frame on
+/// odd ones.
+#[derive(Debug)]
+pub struct FlakyServer {
+    addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl FlakyServer {
+    /// Binds `127.0.0.1:0` and serves on the current tokio runtime until dropped.
+    pub async fn start(drop_every: usize) -> Result<FlakyServer, BoxError> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let task = tokio::spawn(async move {
+            let mut n = 0usize;
+            while let Ok((tcp, _)) = listener.accept().await {
+                n += 1;
+                tokio::spawn(async move {
+                    if let Err(e) = flaky(tcp, n, drop_every).await {
+                        eprintln!("[server] connection {n}: {e}");
+                    }
+                });
+            }
+        });
+        Ok(FlakyServer { addr, task })
+    }
+
+    /// `ws://127.0.0.1:PORT/`.
+    pub fn url(&self) -> String {
+        format!("ws://{}/", self.addr)
+    }
+}
+
+impl Drop for FlakyServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn flaky(tcp: tokio::net::TcpStream, n: usize, drop_every: usize) -> Result<(), BoxError> {
+    let mut ws = aiowebsocket::tokio::accept(tcp, &ServerOptions::new()).await?;
+    ws.send(Message::text(format!("welcome {n}"))).await?;
+    let mut echoed = 0;
+    while echoed < drop_every {
+        let Some(msg) = ws.recv().await else {
+            return Ok(());
+        };
+        match msg? {
+            Message::Text(text) if text.starts_with("subscribe") => {
+                ws.send(Message::text(format!("subscribed {n}"))).await?;
+            }
+            msg if msg.is_data() => {
+                ws.send(msg).await?;
+                echoed += 1;
+            }
+            _ => {}
+        }
+    }
+    if n % 2 == 1 {
+        return Ok(()); // dropped here, without a close frame
+    }
+    ws.close(CloseCode::SERVICE_RESTART, "restarting").await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
