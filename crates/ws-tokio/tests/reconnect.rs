@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure
 
 mod common;
+#[cfg(feature = "native-tls")]
+mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -368,6 +370,65 @@ async fn a_send_that_fails_is_the_reported_disconnect_reason() {
                 other => panic!("{other:?}"),
             }
         }
+    })
+    .await;
+}
+
+#[cfg(feature = "native-tls")]
+#[tokio::test]
+async fn tls_failures_are_classified_from_the_real_tls_error() {
+    use ws_client::options::ServerOptions;
+    use ws_client::reconnect::is_permanent;
+
+    bounded(async {
+        // An untrusted certificate: permanent, so reconnection gives up at once.
+        let cert = support::TestCert::generate();
+        let secure = support::echo_server(ServerOptions::new(), Some(cert.acceptor())).await;
+        let url = format!("wss://localhost:{}/", secure.port());
+        let err = Reconnecting::new(TokioRuntime::new(), ConnectOptions::new(&url))
+            .connect()
+            .await
+            .unwrap_err();
+        assert!(err.is_io() && err.is_tls(), "{err:?}");
+        assert!(err.is_tls_certificate(), "{err:?}");
+        assert!(is_permanent(&err));
+        assert!(
+            err.to_string()
+                .contains("TLS handshake with localhost failed"),
+            "{err}"
+        );
+
+        // A server that does not speak TLS (it answers the ClientHello in plain HTTP): a
+        // TLS error, but not about a certificate.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let plain = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            while let Ok((mut tcp, _)) = listener.accept().await {
+                let mut buf = [0u8; 1024];
+                let _ = tcp.read(&mut buf).await;
+                let _ = tcp
+                    .write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                    .await;
+            }
+        });
+        let err = TokioRuntime::new()
+            .connect(ConnectOptions::new(format!(
+                "wss://localhost:{}/",
+                plain.port()
+            )))
+            .await
+            .unwrap_err();
+        assert!(err.is_tls(), "{err:?}");
+        assert!(!err.is_tls_certificate(), "{err:?}");
+        assert!(!is_permanent(&err));
+
+        // Trusted: no error at all.
+        let (ws, _) = TokioRuntime::with_tls_connector(cert.connector())
+            .connect(ConnectOptions::new(&url))
+            .await
+            .unwrap();
+        drop(ws);
     })
     .await;
 }
