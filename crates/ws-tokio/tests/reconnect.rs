@@ -23,6 +23,13 @@ async fn bounded<F: std::future::Future>(f: F) -> F::Output {
         .expect("test timed out")
 }
 
+/// A reconnecting client can move to another task (`tokio::spawn`).
+#[allow(dead_code)]
+fn reconnecting_is_send() {
+    fn is_send<T: Send>() {}
+    is_send::<ws_client::ReconnectingWebSocket<TokioRuntime>>();
+}
+
 fn fast() -> ReconnectPolicy {
     ReconnectPolicy::new()
         .initial_delay(Duration::from_millis(10))
