@@ -4,12 +4,16 @@
 //! Steps:
 //! 1. Install the TestSuite into `target/autobahn/venv` (Python 2.7 through pyenv) unless a
 //!    working install is already there.
-//! 2. Write `target/autobahn/spec.json`, start `wstest -m fuzzingserver` on a free port of
-//!    127.0.0.1 and wait until it accepts connections.
-//! 3. Run `examples/autobahn_client.rs` (release build) once per runtime, each with its own
-//!    agent name (`aiowebsocket-tokio`, `aiowebsocket-async-std`).
-//! 4. Stop the server (also when a step fails), read `target/autobahn/reports/index.json`,
-//!    print a summary per agent and every case that did not pass, with the suite's reason.
+//! 2. Build `examples/autobahn_client.rs` (release).
+//! 3. Per runtime, with its own agent name (`aiowebsocket-tokio`, `aiowebsocket-async-std`):
+//!    write `target/autobahn/spec-AGENT.json`, start a `wstest -m fuzzingserver` on a free
+//!    port of 127.0.0.1 and wait until it accepts connections. One server per agent, run
+//!    side by side: the Python server is single-threaded and the slowest part of the run.
+//! 4. Run the client of each runtime against its server, all at once, bounded by
+//!    `--timeout`.
+//! 5. Stop the servers (also when a step fails), read
+//!    `target/autobahn/reports/AGENT/index.json`, print a summary per agent and every case
+//!    that did not pass, with the suite's reason (expected vs received, close codes).
 //!
 //! A case passes when both its `behavior` and `behaviorClose` are `OK` or `INFORMATIONAL`.
 //! `UNIMPLEMENTED` is accepted only for the compression groups 12 and 13, and only while
@@ -21,7 +25,8 @@
 //! - `--runtime tokio|async-std|both` (default `both`)
 //! - `--skip-install` use the TestSuite already in `target/autobahn/venv`, never install
 //! - `--allow-unimplemented-compression` / `--deny-unimplemented-compression`
-//! - `--report-only` analyse the existing `index.json` without running anything
+//! - `--report-only` analyse the existing reports without running anything
+//! - `--timeout MINUTES` bound on the client runs (default 40); stuck clients are killed
 //! - `--verbose` one line per case from the client
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -38,9 +43,10 @@ use crate::workspace_root;
 
 /// Whether `UNIMPLEMENTED` is accepted for cases 12.* and 13.* (permessage-deflate).
 ///
-/// `true` until compression lands in the client; then flip it to `false` so that the
-/// compression cases must pass like every other case.
-pub(crate) const ALLOW_UNIMPLEMENTED_COMPRESSION: bool = true;
+/// `false` since permessage-deflate landed (all of 12.* and 13.* pass on both runtimes):
+/// the compression cases must pass like every other case. `--allow-unimplemented-compression`
+/// turns the exemption back on for one run (e.g. a build without the `deflate` feature).
+pub(crate) const ALLOW_UNIMPLEMENTED_COMPRESSION: bool = false;
 
 /// The TestSuite release we pin (the last one; it runs on Python 2.7 only).
 const AUTOBAHN_TESTSUITE_VERSION: &str = "25.10.1";
@@ -52,6 +58,8 @@ const VIRTUALENV_REQUIREMENT: &str = "virtualenv<20.22";
 const EXCLUDE_CASES: &[&str] = &[];
 /// How long the fuzzing server may take to accept connections after it starts.
 const SERVER_START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the clients may take in all (a full run takes about 10 minutes here).
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(40 * 60);
 /// The example that speaks the Autobahn client protocol.
 const CLIENT_EXAMPLE: &str = "autobahn_client";
 /// The package that holds [`CLIENT_EXAMPLE`].
@@ -96,11 +104,12 @@ struct Options {
     allow_unimplemented_compression: bool,
     report_only: bool,
     verbose: bool,
+    timeout: Duration,
 }
 
 const USAGE: &str = "usage: cargo xtask autobahn [--cases 1.*,2.*] [--exclude 9.*] \
 [--runtime tokio|async-std|both] [--skip-install] [--allow-unimplemented-compression | \
---deny-unimplemented-compression] [--report-only] [--verbose]";
+--deny-unimplemented-compression] [--report-only] [--timeout MINUTES] [--verbose]";
 
 impl Options {
     fn parse(args: &[String]) -> Result<Options, String> {
@@ -112,6 +121,7 @@ impl Options {
             allow_unimplemented_compression: ALLOW_UNIMPLEMENTED_COMPRESSION,
             report_only: false,
             verbose: false,
+            timeout: CLIENT_TIMEOUT,
         };
         let mut args = args.iter();
         while let Some(arg) = args.next() {
@@ -148,6 +158,12 @@ impl Options {
                     options.allow_unimplemented_compression = false
                 }
                 "--report-only" => options.report_only = true,
+                "--timeout" => {
+                    let minutes: u64 = value(name)?.parse().map_err(|_| {
+                        format!("--timeout takes whole minutes, like --timeout 30\n{USAGE}")
+                    })?;
+                    options.timeout = Duration::from_secs(minutes * 60);
+                }
                 "--verbose" | "-v" => options.verbose = true,
                 "--help" | "-h" => return Err(USAGE.to_owned()),
                 other => return Err(format!("unknown option {other:?}\n{USAGE}")),
@@ -193,8 +209,13 @@ impl Paths {
         self.venv.join("bin").join("wstest")
     }
 
-    fn index(&self) -> PathBuf {
-        self.reports.join("index.json")
+    /// Each agent has its own fuzzing server and report directory.
+    fn agent_reports(&self, agent: &str) -> PathBuf {
+        self.reports.join(agent)
+    }
+
+    fn index(&self, agent: &str) -> PathBuf {
+        self.agent_reports(agent).join("index.json")
     }
 }
 
@@ -202,7 +223,9 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let options = Options::parse(args)?;
     let paths = Paths::new();
     let started = Instant::now();
+    let agents: Vec<String> = options.runtimes.iter().map(|r| r.agent()).collect();
 
+    let mut run_error = None;
     if !options.report_only {
         fs::create_dir_all(&paths.dir)
             .map_err(|e| format!("cannot create {}: {e}", paths.dir.display()))?;
@@ -211,27 +234,33 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         println!("autobahn: TestSuite ready ({:.1?})", step.elapsed());
 
         let step = Instant::now();
-        build_client(&paths)?;
+        let client = build_client(&paths)?;
         println!("autobahn: client built ({:.1?})", step.elapsed());
 
-        run_suite(&paths, &options)?;
+        // A client that failed still leaves reports worth showing; fail after them.
+        run_error = run_suite(&paths, &options, &client).err();
     }
 
-    let index = fs::read_to_string(paths.index()).map_err(|e| {
-        format!(
-            "cannot read {}: {e} (did the client reach /updateReports?)",
-            paths.index().display()
-        )
-    })?;
-    let agents: Vec<String> = options.runtimes.iter().map(|r| r.agent()).collect();
-    let verdict = analyse(
-        &index,
-        &paths.reports,
-        &agents,
-        options.allow_unimplemented_compression,
-    )?;
+    let mut reports = Vec::new();
+    for agent in &agents {
+        let index = paths.index(agent);
+        match fs::read_to_string(&index) {
+            Ok(text) => reports.push(Report {
+                dir: paths.agent_reports(agent),
+                index: text,
+            }),
+            Err(e) => println!(
+                "autobahn: cannot read {}: {e} (did the client reach /updateReports?)",
+                index.display()
+            ),
+        }
+    }
+    let verdict = analyse(&reports, &agents, options.allow_unimplemented_compression)?;
     print!("{}", verdict.text);
     println!("autobahn: total {:.1?}", started.elapsed());
+    if let Some(error) = run_error {
+        return Err(error);
+    }
     if verdict.failures > 0 {
         return Err(format!(
             "{} case result(s) did not pass; details above and in {}",
@@ -389,60 +418,164 @@ fn cargo() -> OsString {
     std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"))
 }
 
-fn client_command(paths: &Paths, subcommand: &str) -> Command {
-    let mut command = Command::new(cargo());
-    command
+/// Builds the client (release) before any server starts and returns its executable, which
+/// is then run directly so that a stuck client can be killed.
+fn build_client(paths: &Paths) -> Result<PathBuf, String> {
+    let output = Command::new(cargo())
         .current_dir(&paths.root)
-        .args([subcommand, "--release", "--package", EXAMPLES_PACKAGE])
-        .args(["--example", CLIENT_EXAMPLE])
-        .stdin(Stdio::null());
-    command
-}
-
-/// Builds the client before the server starts, so the build does not race the server.
-fn build_client(paths: &Paths) -> Result<(), String> {
-    let status = client_command(paths, "build")
-        .status()
+        .args(["build", "--release", "--package", EXAMPLES_PACKAGE])
+        .args(["--example", CLIENT_EXAMPLE, "--message-format=json"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "building the {CLIENT_EXAMPLE} example failed ({status})"
-        ))
+    if !output.status.success() {
+        return Err(format!(
+            "building the {CLIENT_EXAMPLE} example failed ({}); cargo's errors are above",
+            output.status
+        ));
     }
+    // One JSON object per line; the artifact of our example names its executable.
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    stdout
+        .lines()
+        .filter_map(|line| json::parse(line).ok())
+        .filter(|msg| msg.get("reason").and_then(json::Value::as_str) == Some("compiler-artifact"))
+        .filter(|msg| {
+            msg.get("target")
+                .and_then(|t| t.get("name"))
+                .and_then(json::Value::as_str)
+                == Some(CLIENT_EXAMPLE)
+        })
+        .find_map(|msg| {
+            msg.get("executable")
+                .and_then(json::Value::as_str)
+                .map(PathBuf::from)
+        })
+        .ok_or_else(|| format!("cargo built {CLIENT_EXAMPLE} but did not name its executable"))
 }
 
-/// The fuzzing server; killed when dropped, so every exit path stops it.
-struct Server {
+/// A child process killed when dropped, so every exit path stops it.
+struct Killed {
     child: Child,
 }
 
-impl Drop for Server {
+impl Drop for Killed {
     fn drop(&mut self) {
-        // The server may already be gone; both calls failing is fine then.
+        // The process may already be gone; both calls failing is fine then.
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
-fn run_suite(paths: &Paths, options: &Options) -> Result<(), String> {
+/// One fuzzing server per agent: the server is single-threaded Python and the slowest part
+/// of the run (it compresses for groups 12 and 13), so two servers use both cores.
+fn run_suite(paths: &Paths, options: &Options, client: &Path) -> Result<(), String> {
     if paths.reports.exists() {
         fs::remove_dir_all(&paths.reports)
             .map_err(|e| format!("cannot clear old reports {}: {e}", paths.reports.display()))?;
     }
+    let mut servers = Vec::new();
+    for runtime in &options.runtimes {
+        let agent = runtime.agent();
+        let step = Instant::now();
+        let (server, port, log) = start_server(paths, &agent, options)?;
+        println!(
+            "autobahn: fuzzing server for {agent} on ws://127.0.0.1:{port} ({:.1?}; log {})",
+            step.elapsed(),
+            log.display()
+        );
+        servers.push((server, port));
+    }
+
+    let started = Instant::now();
+    let mut clients = Vec::new();
+    for (runtime, (_, port)) in options.runtimes.iter().zip(&servers) {
+        let agent = runtime.agent();
+        let mut command = Command::new(client);
+        command
+            .current_dir(&paths.root)
+            .args(["--url", &format!("ws://127.0.0.1:{port}")])
+            .args(["--agent", &agent])
+            .args(["--runtime", runtime.flag()])
+            .stdin(Stdio::null());
+        if options.verbose {
+            command.arg("--verbose");
+        }
+        let child = command
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", client.display()))?;
+        println!("autobahn: running agent {agent}");
+        clients.push((agent, Killed { child }, None));
+    }
+
+    // Wait for every client, bounded by --timeout.
+    let deadline = started + options.timeout;
+    let mut failed = Vec::new();
+    while clients.iter().any(|(_, _, status)| status.is_none()) {
+        for (agent, client, status) in clients.iter_mut().filter(|c| c.2.is_none()) {
+            match client.child.try_wait() {
+                Ok(Some(exit)) => {
+                    println!(
+                        "autobahn: agent {agent} finished in {:.1?} ({exit})",
+                        started.elapsed()
+                    );
+                    if !exit.success() {
+                        failed.push(format!("{agent} ({exit})"));
+                    }
+                    *status = Some(exit);
+                }
+                Ok(None) => {}
+                Err(e) => return Err(format!("cannot watch the {agent} client: {e}")),
+            }
+        }
+        if Instant::now() >= deadline {
+            let stuck: Vec<&str> = clients
+                .iter()
+                .filter(|c| c.2.is_none())
+                .map(|c| c.0.as_str())
+                .collect();
+            return Err(format!(
+                "the client for {} did not finish within {:?} (--timeout); it was killed. \
+                 Run `cargo xtask autobahn --runtime <rt> --verbose` to see which case hangs",
+                stuck.join(", "),
+                options.timeout
+            ));
+        }
+        thread::sleep(Duration::from_millis(200));
+    }
+    drop(servers);
+
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the client failed for {} (its output above says why)",
+            failed.join(", ")
+        ))
+    }
+}
+
+/// Writes the agent's spec and starts its fuzzing server; returns once it accepts
+/// connections.
+fn start_server(
+    paths: &Paths,
+    agent: &str,
+    options: &Options,
+) -> Result<(Killed, u16, PathBuf), String> {
+    let outdir = paths.agent_reports(agent);
+    fs::create_dir_all(&outdir).map_err(|e| format!("cannot create {}: {e}", outdir.display()))?;
     let port = free_port()?;
-    let spec = paths.dir.join("spec.json");
-    fs::write(&spec, spec_json(port, &paths.reports, options))
+    let spec = paths.dir.join(format!("spec-{agent}.json"));
+    fs::write(&spec, spec_json(port, &outdir, options))
         .map_err(|e| format!("cannot write {}: {e}", spec.display()))?;
 
-    let log = paths.dir.join("server.log");
+    let log = paths.dir.join(format!("server-{agent}.log"));
     let log_file =
         fs::File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
     let err_file = log_file
         .try_clone()
         .map_err(|e| format!("cannot open {}: {e}", log.display()))?;
-    let step = Instant::now();
     let child = Command::new(paths.wstest())
         .current_dir(&paths.dir)
         .args(["--mode", "fuzzingserver", "--webport", "0", "--spec"])
@@ -452,61 +585,9 @@ fn run_suite(paths: &Paths, options: &Options) -> Result<(), String> {
         .stderr(err_file)
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", paths.wstest().display()))?;
-    let mut server = Server { child };
+    let mut server = Killed { child };
     wait_for_port(&mut server, port, &log)?;
-    println!(
-        "autobahn: fuzzing server on ws://127.0.0.1:{port} ({:.1?}; log {})",
-        step.elapsed(),
-        log.display()
-    );
-
-    let mut failed = Vec::new();
-    for runtime in &options.runtimes {
-        let step = Instant::now();
-        let agent = runtime.agent();
-        println!("autobahn: running agent {agent}");
-        let mut command = client_command(paths, "run");
-        command
-            .arg("--")
-            .args(["--url", &format!("ws://127.0.0.1:{port}")])
-            .args(["--agent", &agent])
-            .args(["--runtime", runtime.flag()]);
-        if options.verbose {
-            command.arg("--verbose");
-        }
-        let status = command
-            .status()
-            .map_err(|e| format!("cannot run cargo: {e}"))?;
-        println!(
-            "autobahn: agent {agent} finished in {:.1?} ({status})",
-            step.elapsed()
-        );
-        if !status.success() {
-            failed.push(agent);
-        }
-    }
-    drop(server);
-
-    if failed.is_empty() {
-        Ok(())
-    } else {
-        // Show what the reports hold before failing, when there are any.
-        if let Ok(index) = fs::read_to_string(paths.index()) {
-            let agents: Vec<String> = options.runtimes.iter().map(|r| r.agent()).collect();
-            if let Ok(verdict) = analyse(
-                &index,
-                &paths.reports,
-                &agents,
-                options.allow_unimplemented_compression,
-            ) {
-                print!("{}", verdict.text);
-            }
-        }
-        Err(format!(
-            "the client failed for agent(s) {} (its output above says why)",
-            failed.join(", ")
-        ))
-    }
+    Ok((server, port, log))
 }
 
 /// A port on 127.0.0.1 that was free a moment ago.
@@ -519,7 +600,7 @@ fn free_port() -> Result<u16, String> {
         .map_err(|e| format!("cannot find a free port on 127.0.0.1: {e}"))
 }
 
-fn wait_for_port(server: &mut Server, port: u16, log: &Path) -> Result<(), String> {
+fn wait_for_port(server: &mut Killed, port: u16, log: &Path) -> Result<(), String> {
     let deadline = Instant::now() + SERVER_START_TIMEOUT;
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     loop {
@@ -603,7 +684,7 @@ struct CaseResult {
     id: String,
     behavior: String,
     behavior_close: String,
-    report_file: Option<String>,
+    report_file: Option<PathBuf>,
 }
 
 /// How a case result is judged.
@@ -645,34 +726,46 @@ fn case_key(id: &str) -> Vec<u32> {
         .collect()
 }
 
-/// Reads `index.json`, checks `agents` ran and prints the summary.
+/// One fuzzing server's reports: its directory and the text of its `index.json`.
+#[derive(Debug)]
+struct Report {
+    dir: PathBuf,
+    index: String,
+}
+
+/// Reads the `index.json` of every report, checks `agents` ran and prints the summary.
 fn analyse(
-    index: &str,
-    reports: &Path,
+    reports: &[Report],
     agents: &[String],
     allow_unimplemented_compression: bool,
 ) -> Result<Verdict, String> {
-    let value = json::parse(index).map_err(|e| format!("index.json is not valid JSON: {e}"))?;
-    let json::Value::Object(all) = value else {
-        return Err("index.json: expected an object of agents".to_owned());
-    };
     let mut results: BTreeMap<String, Vec<CaseResult>> = BTreeMap::new();
-    for (agent, cases) in &all {
-        let json::Value::Object(cases) = cases else {
-            return Err(format!("index.json: agent {agent:?} is not an object"));
+    for report in reports {
+        let index = report.dir.join("index.json");
+        let value = json::parse(&report.index)
+            .map_err(|e| format!("{} is not valid JSON: {e}", index.display()))?;
+        let json::Value::Object(all) = value else {
+            return Err(format!("{}: expected an object of agents", index.display()));
         };
-        let mut list = Vec::new();
-        for (id, case) in cases {
-            let field = |name: &str| case.get(name).and_then(json::Value::as_str);
-            list.push(CaseResult {
-                id: id.clone(),
-                behavior: field("behavior").unwrap_or("MISSING").to_owned(),
-                behavior_close: field("behaviorClose").unwrap_or("MISSING").to_owned(),
-                report_file: field("reportfile").map(str::to_owned),
-            });
+        for (agent, cases) in &all {
+            let json::Value::Object(cases) = cases else {
+                return Err(format!(
+                    "{}: agent {agent:?} is not an object",
+                    index.display()
+                ));
+            };
+            let list = results.entry(agent.clone()).or_default();
+            for (id, case) in cases {
+                let field = |name: &str| case.get(name).and_then(json::Value::as_str);
+                list.push(CaseResult {
+                    id: id.clone(),
+                    behavior: field("behavior").unwrap_or("MISSING").to_owned(),
+                    behavior_close: field("behaviorClose").unwrap_or("MISSING").to_owned(),
+                    report_file: field("reportfile").map(|f| report.dir.join(f)),
+                });
+            }
+            list.sort_by_key(|c| case_key(&c.id));
         }
-        list.sort_by_key(|c| case_key(&c.id));
-        results.insert(agent.clone(), list);
     }
 
     // Every case any agent ran is expected from every agent we asked for.
@@ -685,17 +778,12 @@ fn analyse(
     let mut failures = 0;
     for agent in agents {
         let Some(cases) = results.get(agent) else {
-            let _ = writeln!(text, "\nagent {agent}: NO RESULTS in index.json");
+            let _ = writeln!(text, "\nagent {agent}: NO RESULTS (no index.json names it)");
             failures += 1;
             continue;
         };
-        let (summary, agent_failures) = agent_summary(
-            agent,
-            cases,
-            &all_ids,
-            reports,
-            allow_unimplemented_compression,
-        );
+        let (summary, agent_failures) =
+            agent_summary(agent, cases, &all_ids, allow_unimplemented_compression);
         text.push_str(&summary);
         failures += agent_failures;
     }
@@ -706,7 +794,6 @@ fn agent_summary(
     agent: &str,
     cases: &[CaseResult],
     all_ids: &BTreeSet<String>,
-    reports: &Path,
     allow_unimplemented_compression: bool,
 ) -> (String, usize) {
     let mut text = String::new();
@@ -792,11 +879,7 @@ fn agent_summary(
                 "    {:<8} behavior={} behaviorClose={}",
                 case.id, case.behavior, case.behavior_close
             );
-            if let Some(detail) = case
-                .report_file
-                .as_deref()
-                .and_then(|f| case_detail(&reports.join(f)))
-            {
+            if let Some(detail) = case.report_file.as_deref().and_then(case_detail) {
                 text.push_str(&detail);
             }
         }
@@ -1135,6 +1218,15 @@ mod tests {
    }
 }"#;
 
+    /// The sample index as one server's report (both agents in one file, as one server
+    /// shared by several agents writes it).
+    fn reports() -> Vec<Report> {
+        vec![Report {
+            dir: PathBuf::from("/nonexistent"),
+            index: INDEX.to_owned(),
+        }]
+    }
+
     fn agents() -> Vec<String> {
         vec![
             "aiowebsocket-tokio".to_owned(),
@@ -1174,8 +1266,7 @@ mod tests {
 
     #[test]
     fn analysis_counts_failures_exemptions_and_missing_cases() {
-        let dir = Path::new("/nonexistent");
-        let verdict = analyse(INDEX, dir, &agents(), true).unwrap();
+        let verdict = analyse(&reports(), &agents(), true).unwrap();
         // tokio: 6.4.1 NON-STRICT and 2.10 WRONG CODE fail; 12.1.1 exempt.
         // async-std: 4 cases missing.
         assert_eq!(verdict.failures, 2 + 4, "{}", verdict.text);
@@ -1184,21 +1275,64 @@ mod tests {
         assert!(verdict.text.contains("1 compression case(s) UNIMPLEMENTED"));
         assert!(verdict.text.contains("4 case(s) MISSING"));
 
-        let strict = analyse(INDEX, dir, &agents(), false).unwrap();
+        let strict = analyse(&reports(), &agents(), false).unwrap();
         assert_eq!(strict.failures, 3 + 4, "{}", strict.text);
     }
 
     #[test]
     fn analysis_reports_an_agent_without_results() {
-        let verdict = analyse(
-            INDEX,
-            Path::new("/nonexistent"),
-            &["someone-else".to_owned()],
-            true,
-        )
-        .unwrap();
+        let verdict = analyse(&reports(), &["someone-else".to_owned()], true).unwrap();
         assert_eq!(verdict.failures, 1);
         assert!(verdict.text.contains("NO RESULTS"));
+    }
+
+    #[test]
+    fn analysis_merges_one_report_per_agent_and_reads_case_details() {
+        let dir = std::env::temp_dir().join(format!("xtask-autobahn-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(
+            dir.join("t_6_4_1.json"),
+            r#"{"description": "Send invalid UTF-8", "result": "Did not fail fast",
+                "expected": {"OK": [["timeout", "A"]]}, "received": [["timeout", "A"],
+                ["timeout", "B"]], "remoteCloseCode": 1007, "wasClean": true}"#,
+        )
+        .unwrap();
+        let tokio = Report {
+            dir: dir.clone(),
+            index: r#"{"aiowebsocket-tokio": {
+                "6.4.1": {"behavior": "NON-STRICT", "behaviorClose": "OK",
+                          "reportfile": "t_6_4_1.json"},
+                "1.1.1": {"behavior": "OK", "behaviorClose": "OK"}}}"#
+                .to_owned(),
+        };
+        let async_std = Report {
+            dir: dir.clone(),
+            index: r#"{"aiowebsocket-async-std": {
+                "1.1.1": {"behavior": "OK", "behaviorClose": "OK"},
+                "6.4.1": {"behavior": "OK", "behaviorClose": "OK"}}}"#
+                .to_owned(),
+        };
+        let verdict = analyse(&[tokio, async_std], &agents(), true).unwrap();
+        fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(verdict.failures, 1, "{}", verdict.text);
+        assert!(
+            verdict.text.contains("result: Did not fail fast"),
+            "{}",
+            verdict.text
+        );
+        assert!(
+            verdict
+                .text
+                .contains("received: [[timeout, A], [timeout, B]]"),
+            "{}",
+            verdict.text
+        );
+        assert!(
+            verdict.text.contains("remoteCloseCode=1007"),
+            "{}",
+            verdict.text
+        );
+        assert!(!verdict.text.contains("MISSING"), "{}", verdict.text);
     }
 
     #[test]
@@ -1248,12 +1382,15 @@ mod tests {
             o.allow_unimplemented_compression,
             ALLOW_UNIMPLEMENTED_COMPRESSION
         );
-        let o = Options::parse(&args(&["--deny-unimplemented-compression"])).unwrap();
+        let o =
+            Options::parse(&args(&["--deny-unimplemented-compression", "--timeout=5"])).unwrap();
+        assert_eq!(o.timeout, Duration::from_secs(300));
         assert!(!o.allow_unimplemented_compression);
         assert_eq!(o.runtimes.len(), 2);
         assert!(Options::parse(&args(&["--runtime", "smol"])).is_err());
         assert!(Options::parse(&args(&["--cases"])).is_err());
         assert!(Options::parse(&args(&["--bogus"])).is_err());
+        assert!(Options::parse(&args(&["--timeout", "soon"])).is_err());
     }
 
     #[test]
