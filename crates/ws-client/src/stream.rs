@@ -45,8 +45,9 @@ use std::fmt;
 use std::future::poll_fn;
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{ready, Context, Poll};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{ready, Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use futures_core::Stream;
@@ -90,7 +91,9 @@ pub(crate) struct Core<S> {
     timer: Option<Arc<dyn Timer>>,
     /// The current sleep and its deadline. Replaced only when an earlier deadline appears;
     /// a later deadline keeps the sleep (it fires early once and is then re-armed).
-    sleep: Option<(Instant, Pin<Box<dyn Sleep>>)>,
+    sleep: Option<ArmedSleep>,
+    /// Wakes the task when the sleep fires; made with the first sleep.
+    alarm: Option<Alarm>,
     /// Our own deadline for finishing (flush + wait for EOF + shutdown) after the close.
     finish_deadline: Option<Instant>,
     close_timeout: Option<Duration>,
@@ -114,6 +117,77 @@ pub(crate) struct Core<S> {
     /// may go on (the receiver's writes wake it through this).
     pub(crate) drained: u64,
     subprotocol: Option<String>,
+}
+
+/// A sleep and the deadline it was made for.
+struct ArmedSleep {
+    at: Instant,
+    sleep: Pin<Box<dyn Sleep>>,
+    /// Polled (pending) at least once with the alarm's waker: it will wake the alarm.
+    polled: bool,
+}
+
+/// The waker our sleeps are polled with: it records that it rang and wakes the task that
+/// polls the connection. Polling a runtime's sleep registers the waker with its timer (and
+/// async-io's also reads the clock) every time; with the alarm the sleep is polled once per
+/// wake-up instead of once per `recv`.
+struct Alarm {
+    shared: Arc<AlarmShared>,
+    /// `shared` as a waker, made once.
+    waker: Waker,
+    /// The task waker last handed to `shared` (compared without taking the lock).
+    task: Option<Waker>,
+}
+
+#[derive(Default)]
+struct AlarmShared {
+    rang: AtomicBool,
+    task: Mutex<Option<Waker>>,
+}
+
+impl Wake for AlarmShared {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.rang.store(true, Ordering::Release);
+        let task = self
+            .task
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(task) = task {
+            task.wake();
+        }
+    }
+}
+
+impl Alarm {
+    fn new() -> Alarm {
+        let shared = Arc::new(AlarmShared::default());
+        Alarm {
+            waker: Waker::from(Arc::clone(&shared)),
+            shared,
+            task: None,
+        }
+    }
+
+    /// Makes `task` the waker to wake, then tells whether the alarm rang since the last
+    /// call that returned `true` (and resets it).
+    fn rang(&mut self, task: &Waker) -> bool {
+        if !self.task.as_ref().is_some_and(|t| t.will_wake(task)) {
+            *self
+                .shared
+                .task
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(task.clone());
+            self.task = Some(task.clone());
+        }
+        // After the task waker is in place: a ring from now on wakes this task. A plain
+        // load first: it is almost always false, and a locked swap costs more.
+        self.shared.rang.load(Ordering::Acquire) && self.shared.rang.swap(false, Ordering::AcqRel)
+    }
 }
 
 impl<S> Core<S> {
@@ -194,6 +268,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             conn,
             timer,
             sleep: None,
+            alarm: None,
             finish_deadline: None,
             close_timeout,
             write_high,
@@ -220,7 +295,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
     ///
     /// One [`Sleep`] per distinct deadline: the sleep is replaced only when an earlier
     /// deadline appears. A later one keeps it (it fires early once, then is re-armed), so
-    /// timers cost nothing per message.
+    /// timers cost nothing per message. A sleep is polled with the [`Alarm`]'s waker, and
+    /// polled again only once that waker was woken: a `recv` that finds the sleep quiet
+    /// costs one atomic load, no clock read and no timer registration.
     fn poll_timers(&mut self, cx: &mut Context<'_>) -> bool {
         let Some(timer) = &self.timer else {
             return false;
@@ -242,11 +319,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
                 return false;
             };
             let now = match &mut self.sleep {
-                Some((at, sleep)) if *at <= next => {
-                    if sleep.as_mut().poll(cx).is_pending() {
+                Some(armed) if armed.at <= next => {
+                    let alarm = self.alarm.get_or_insert_with(Alarm::new);
+                    let rang = alarm.rang(cx.waker());
+                    if armed.polled && !rang {
+                        // Polled before, and it has not woken us since: still pending.
                         return false;
                     }
-                    let at = *at;
+                    let mut alarm_cx = Context::from_waker(&alarm.waker);
+                    if armed.sleep.as_mut().poll(&mut alarm_cx).is_pending() {
+                        armed.polled = true;
+                        return false;
+                    }
+                    let at = armed.at;
                     self.sleep = None;
                     let now = timer.now();
                     if at == next {
@@ -259,7 +344,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
                 _ => {
                     let now = timer.now();
                     if next > now {
-                        self.sleep = Some((next, timer.sleep_until(next)));
+                        self.sleep = Some(ArmedSleep {
+                            at: next,
+                            sleep: timer.sleep_until(next),
+                            polled: false,
+                        });
                         continue;
                     }
                     // Already due (e.g. a timer that starts "now"): no sleep needed.
@@ -738,5 +827,142 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocket<S> {
         core.start_close(CloseCode::NORMAL, "")?;
         ready!(core.poll_closed(cx));
         Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::collections::VecDeque;
+    use std::future::Future;
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+    use crate::config::Keepalive;
+
+    /// Reads from a queue (`Pending` once it is empty), collects writes.
+    struct Feed {
+        input: VecDeque<u8>,
+        output: Vec<u8>,
+    }
+
+    impl AsyncRead for Feed {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+            buf: &mut [u8],
+        ) -> Poll<io::Result<usize>> {
+            if self.input.is_empty() {
+                return Poll::Pending;
+            }
+            let n = buf.len().min(self.input.len());
+            for (b, v) in buf.iter_mut().zip(self.input.drain(..n)) {
+                *b = v;
+            }
+            Poll::Ready(Ok(n))
+        }
+    }
+
+    impl AsyncWrite for Feed {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            self.output.extend_from_slice(buf);
+            Poll::Ready(Ok(buf.len()))
+        }
+        fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    /// A timer whose sleeps count their polls and fire on demand.
+    #[derive(Debug, Default)]
+    struct CountingTimer {
+        polls: Arc<AtomicUsize>,
+        fire: Arc<AtomicBool>,
+        waker: Arc<Mutex<Option<Waker>>>,
+    }
+
+    struct CountingSleep {
+        polls: Arc<AtomicUsize>,
+        fire: Arc<AtomicBool>,
+        waker: Arc<Mutex<Option<Waker>>>,
+    }
+
+    impl Future for CountingSleep {
+        type Output = ();
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            self.polls.fetch_add(1, Ordering::SeqCst);
+            if self.fire.swap(false, Ordering::SeqCst) {
+                // One sleep fires; the next one (the next deadline) stays pending.
+                return Poll::Ready(());
+            }
+            *self.waker.lock().unwrap() = Some(cx.waker().clone());
+            Poll::Pending
+        }
+    }
+
+    impl Sleep for CountingSleep {}
+
+    impl Timer for CountingTimer {
+        fn sleep_until(&self, _deadline: Instant) -> Pin<Box<dyn Sleep>> {
+            Box::pin(CountingSleep {
+                polls: Arc::clone(&self.polls),
+                fire: Arc::clone(&self.fire),
+                waker: Arc::clone(&self.waker),
+            })
+        }
+    }
+
+    #[test]
+    fn a_quiet_sleep_is_polled_once_per_wake_up_not_per_recv() {
+        // Ten unmasked binary frames from the server, "m0".."m9".
+        let mut input = VecDeque::new();
+        for i in 0..10u8 {
+            input.extend([0x82, 2, b'm', b'0' + i]);
+        }
+        let timer = Arc::new(CountingTimer::default());
+        let polls = Arc::clone(&timer.polls);
+        let fire = Arc::clone(&timer.fire);
+        let sleep_waker = Arc::clone(&timer.waker);
+        let keepalive = Keepalive::new(Duration::from_secs(20), Duration::from_secs(20));
+        let config = Config::default().keepalive(Some(keepalive));
+        let feed = Feed {
+            input,
+            output: Vec::new(),
+        };
+        let mut ws = WebSocket::from_raw(feed, Role::Client, config, Some(timer));
+        let task = futures::task::noop_waker();
+        let mut cx = Context::from_waker(&task);
+        for i in 0..10u8 {
+            match ws.core.poll_recv(&mut cx) {
+                Poll::Ready(Some(Ok(Message::Binary(b)))) => assert_eq!(b, [b'm', b'0' + i][..]),
+                other => panic!("expected message {i}, got {other:?}"),
+            }
+        }
+        assert!(ws.core.poll_recv(&mut cx).is_pending());
+        assert_eq!(polls.load(Ordering::SeqCst), 1, "one poll to arm the sleep");
+
+        // The sleep fires: its waker (the alarm) is woken, the next recv polls it and pings.
+        fire.store(true, Ordering::SeqCst);
+        let alarm = sleep_waker.lock().unwrap().take().unwrap();
+        alarm.wake();
+        assert!(ws.core.poll_recv(&mut cx).is_pending());
+        // The fired sleep, then the new one for the next deadline.
+        assert_eq!(polls.load(Ordering::SeqCst), 3);
+        assert!(ws.core.poll_recv(&mut cx).is_pending());
+        assert_eq!(polls.load(Ordering::SeqCst), 3);
+        let out = &ws.get_ref().output;
+        assert_eq!(
+            out.first(),
+            Some(&0x89),
+            "a keepalive ping was written: {out:?}"
+        );
     }
 }
