@@ -15,7 +15,8 @@ use std::fmt;
 ///   [`InvalidExtensions`](Self::InvalidExtensions);
 /// * **the client's request** (server role, [`Request::validate`]): the `Request*` variants,
 ///   [`UnsupportedWebSocketVersion`](Self::UnsupportedWebSocketVersion),
-///   [`MissingKey`](Self::MissingKey) and [`InvalidKey`](Self::InvalidKey);
+///   [`MissingKey`](Self::MissingKey) and [`InvalidKey`](Self::InvalidKey), plus
+///   [`RequestRefused`](Self::RequestRefused) when the server's own check said no;
 /// * **proxies** ([`proxy`](crate::proxy)): the caller's configuration
 ///   ([`InvalidProxyUrl`](Self::InvalidProxyUrl) to
 ///   [`InvalidProxyCredentials`](Self::InvalidProxyCredentials)), then the proxy's answer
@@ -216,6 +217,14 @@ pub enum HandshakeError {
         /// The key found (shortened, decoded lossily).
         key: String,
     },
+    /// The server's own request check (a hook run after validation) refused the upgrade;
+    /// the client was answered with `status` and `reason` as the body.
+    RequestRefused {
+        /// The HTTP status answered (4xx or 5xx).
+        status: u16,
+        /// The reason given by the check.
+        reason: String,
+    },
 
     // ---- proxy configuration (the caller's input or environment) ---------------------------
     /// A proxy URL does not parse, or has parts a proxy URL cannot have (a path, no host).
@@ -356,7 +365,8 @@ impl HandshakeError {
     /// The HTTP status a server should answer with when [`Request::validate`] fails with this
     /// error, or when reading the request head fails: 426 for a WebSocket version mismatch
     /// ([`reject`](crate::reject) then adds `Sec-WebSocket-Version: 13`), 405 for a wrong
-    /// method, 431 for an oversized head, 400 for the rest. `None` for client-role errors.
+    /// method, 431 for an oversized head, 400 for the rest, the check's own status for
+    /// [`RequestRefused`](Self::RequestRefused). `None` for client-role errors.
     ///
     /// [`Request::validate`]: crate::Request::validate
     pub fn http_status(&self) -> Option<u16> {
@@ -372,6 +382,7 @@ impl HandshakeError {
             | Self::InvalidKey { .. }
             | Self::MalformedHead { .. }
             | Self::InvalidExtensions { .. } => Some(400),
+            Self::RequestRefused { status, .. } => Some(*status),
             _ => None,
         }
     }
@@ -382,75 +393,81 @@ impl fmt::Display for HandshakeError {
         match self {
             Self::InvalidUrl { url, reason } => write!(
                 f,
-                "building the handshake request: the URL {url:?} is invalid ({reason}); \
-                 give a full URL such as ws://host:port/path"
+                "invalid WebSocket URL {url:?} ({reason}); give a full URL such as \
+                 ws://host:port/path or wss://host/path"
             ),
             Self::UnsupportedScheme { scheme } => write!(
                 f,
-                "building the handshake request: the URL scheme {scheme:?} is not supported; \
-                 use ws:// or wss:// (http:// and https:// are mapped to them)"
+                "the URL scheme {scheme:?} is not a WebSocket scheme; use ws:// or wss:// \
+                 (http:// and https:// are mapped to them)"
             ),
             Self::MissingHost { url } => write!(
                 f,
-                "building the handshake request: the URL {url:?} has no host; \
-                 give a full URL such as ws://host:port/path"
+                "the WebSocket URL {url:?} has no host; give a full URL such as \
+                 ws://host:port/path"
             ),
             Self::InvalidHeaderName { name } => write!(
                 f,
-                "building the handshake request: the header name {name:?} is not a valid \
+                "cannot build the upgrade request: the header name {name:?} is not a valid \
                  HTTP token; use only letters, digits and !#$%&'*+-.^_`|~"
             ),
             Self::InvalidHeaderValue { name, reason } => write!(
                 f,
-                "building the handshake request: the value of header {name:?} contains \
+                "cannot build the upgrade request: the value of the header {name:?} contains \
                  {reason}, which could inject headers; remove control characters from it"
             ),
             Self::MalformedRawHeader { line } => write!(
                 f,
-                "building the handshake request: the raw header line {line:?} is not of the \
+                "cannot build the upgrade request: the header line {line:?} is not of the \
                  form \"Name: value\""
             ),
             Self::ReservedHeader { name } => write!(
                 f,
-                "building the handshake request: the header {name:?} is set by the handshake \
-                 itself and may not be given by the caller; remove it"
+                "cannot build the upgrade request: the header {name:?} is set by the \
+                 WebSocket handshake itself; remove it"
             ),
-            Self::UseBuilderMethod { name, method } => write!(
-                f,
-                "building the handshake request: do not give {name:?} as a plain header; \
-                 use {method}() so that the server's answer can be checked"
-            ),
+            Self::UseBuilderMethod { name, method } => {
+                let setter = match *method {
+                    "RequestBuilder::subprotocol" => ".subprotocol(..)",
+                    "RequestBuilder::extensions" => {
+                        ".extensions(..) (permessage-deflate: .compression(..))"
+                    }
+                    other => other,
+                };
+                write!(
+                    f,
+                    "cannot build the upgrade request: do not set {name:?} as a header; use \
+                     {setter} so that the server's answer is checked against it"
+                )
+            }
             Self::InvalidSubprotocol { protocol } => write!(
                 f,
-                "building the handshake request: the subprotocol {protocol:?} is not a \
+                "cannot build the upgrade request: the subprotocol {protocol:?} is not a \
                  valid HTTP token (no spaces, commas or control characters)"
             ),
             Self::HeadTooLarge { limit } => write!(
                 f,
-                "reading the handshake: the HTTP head exceeds the limit of {limit} bytes; \
-                 the peer is not speaking WebSocket or sends huge headers \
-                 (raise Limits::max_head_size if this is expected)"
+                "HTTP upgrade: the peer's HTTP head is larger than {limit} bytes; it does not \
+                 speak WebSocket or sends huge headers (raise the limit with \
+                 .handshake_limits(..) if this is expected)"
             ),
             Self::TooManyHeaders { limit } => write!(
                 f,
-                "reading the handshake: the HTTP head has more than {limit} headers \
-                 (raise Limits::max_headers if this is expected)"
+                "HTTP upgrade: the peer's HTTP head has more than {limit} headers (raise the \
+                 limit with .handshake_limits(..) if this is expected)"
             ),
             Self::MalformedHead { reason } => write!(
                 f,
-                "reading the handshake: the peer sent a malformed HTTP head ({reason}); \
-                 check that the address points to a WebSocket endpoint speaking HTTP/1.1"
+                "HTTP upgrade: the peer's answer is not valid HTTP/1.1 ({reason}); check that \
+                 the address is a WebSocket endpoint and that ws:// or wss:// matches the port"
             ),
             Self::Redirect { status, location } => {
-                write!(
-                    f,
-                    "handshake response: the server redirects (HTTP {status})"
-                )?;
+                write!(f, "HTTP upgrade: the server redirects (HTTP {status})")?;
                 match location {
                     Some(location) => write!(
                         f,
-                        " to {location:?}; connect to that URL instead \
-                         (redirects are not followed automatically)"
+                        " to {location:?}; connect to that URL instead (this connection \
+                         does not follow redirects)"
                     ),
                     None => write!(f, " without a Location header; check the URL"),
                 }
@@ -460,167 +477,189 @@ impl fmt::Display for HandshakeError {
                 reason,
                 body_excerpt,
             } => {
-                write!(f, "handshake response: the server answered HTTP {status}")?;
+                write!(f, "HTTP upgrade: the server answered {status}")?;
                 if !reason.is_empty() {
                     write!(f, " {reason}")?;
                 }
-                write!(
-                    f,
-                    " instead of 101 Switching Protocols; check the URL path and any headers \
-                     the server requires (authentication, Origin, subprotocol)"
-                )?;
-                if !body_excerpt.trim().is_empty() {
-                    write!(
-                        f,
-                        "; the response body starts with {:?}",
-                        body_excerpt.trim()
-                    )?;
+                f.write_str(" instead of 101 Switching Protocols")?;
+                let body = body_excerpt.trim();
+                if !body.is_empty() && !body.eq_ignore_ascii_case(reason.trim()) {
+                    write!(f, ", saying {body:?}")?;
                 }
-                Ok(())
+                match status {
+                    401 | 403 => f.write_str(
+                        "; check the credentials, Origin and other headers the server requires",
+                    ),
+                    404 | 410 => f.write_str("; check the URL's path"),
+                    426 => f.write_str(
+                        "; the server wants another protocol version or a TLS (wss://) URL",
+                    ),
+                    429 | 503 => f.write_str("; the server is busy: retry later"),
+                    500..=599 => f.write_str("; the server failed: retry later or check its logs"),
+                    200 => f.write_str(
+                        "; this is a plain HTTP endpoint, not a WebSocket one: check the URL",
+                    ),
+                    _ => f.write_str(
+                        "; check the URL's path and the headers the server requires \
+                         (authentication, Origin, subprotocol)",
+                    ),
+                }
             }
             Self::ResponseUpgradeHeader { found } => match found {
                 Some(found) => write!(
                     f,
-                    "handshake response: the server's Upgrade header is {found:?}, not \
+                    "HTTP upgrade: the server's Upgrade header is {found:?}, not \
                      \"websocket\"; the endpoint does not speak WebSocket (check the URL, or \
                      a proxy in between)"
                 ),
                 None => write!(
                     f,
-                    "handshake response: the server's 101 response has no Upgrade header; \
-                     the endpoint does not speak WebSocket (check the URL, or a proxy in between)"
+                    "HTTP upgrade: the server's 101 response has no Upgrade header; the \
+                     endpoint does not speak WebSocket (check the URL, or a proxy in between)"
                 ),
             },
             Self::ResponseConnectionHeader { found } => match found {
                 Some(found) => write!(
                     f,
-                    "handshake response: the server's Connection header {found:?} lacks the \
+                    "HTTP upgrade: the server's Connection header {found:?} lacks the \
                      \"upgrade\" token; the endpoint or a proxy in between does not speak \
                      WebSocket"
                 ),
                 None => write!(
                     f,
-                    "handshake response: the server's 101 response has no Connection header; \
-                     the endpoint or a proxy in between does not speak WebSocket"
+                    "HTTP upgrade: the server's 101 response has no Connection header; the \
+                     endpoint or a proxy in between does not speak WebSocket"
                 ),
             },
             Self::MissingAccept => write!(
                 f,
-                "handshake response: the server's 101 response has no Sec-WebSocket-Accept \
-                 header; it is not a conforming WebSocket server (or a cache replayed an old \
-                 response)"
+                "HTTP upgrade: the server's 101 response has no Sec-WebSocket-Accept header; \
+                 it is not a conforming WebSocket server (or a cache replayed an old response)"
             ),
             Self::AcceptMismatch { expected, found } => write!(
                 f,
-                "handshake response: the server's Sec-WebSocket-Accept is {found:?} but our \
-                 key requires {expected:?}; the server (or a proxy/cache in between) is not \
+                "HTTP upgrade: the server's Sec-WebSocket-Accept is {found:?} but our key \
+                 requires {expected:?}; the server (or a proxy or cache in between) is not \
                  answering this request"
             ),
             Self::UnrequestedSubprotocol { protocol } => write!(
                 f,
-                "handshake response: the server selected the subprotocol {protocol:?}, which \
-                 we did not offer; offer it with RequestBuilder::subprotocol() or fix the server"
+                "HTTP upgrade: the server chose the subprotocol {protocol:?}, which we did not \
+                 offer; offer it (.subprotocol(..)) or fix the server"
             ),
             Self::MultipleSubprotocols { value } => write!(
                 f,
-                "handshake response: the server selected several subprotocols ({value:?}); \
-                 it must select exactly one of those offered"
+                "HTTP upgrade: the server chose several subprotocols ({value:?}); it must \
+                 choose exactly one of those offered: fix the server"
             ),
             Self::UnrequestedExtension { name } => write!(
                 f,
-                "handshake response: the server accepted the extension {name:?}, which we did \
-                 not offer; offer it with RequestBuilder::extensions() or fix the server"
+                "HTTP upgrade: the server accepted the extension {name:?}, which we did not \
+                 offer; fix the server (or offer it)"
             ),
             Self::InvalidExtensions { value, reason } => write!(
                 f,
-                "handshake: the Sec-WebSocket-Extensions value {value:?} is malformed \
+                "HTTP upgrade: the Sec-WebSocket-Extensions value {value:?} is malformed \
                  ({reason}); see RFC 6455 section 9.1 for the syntax"
             ),
             Self::ExtensionNegotiation { extension, reason } => write!(
                 f,
-                "handshake response: the server's {extension} answer is invalid: {reason}; \
-                 fix the server or connect without compression"
+                "HTTP upgrade: the server's {extension} answer is invalid: {reason}; fix the \
+                 server, or connect without compression (.no_compression())"
             ),
             Self::RequestMethod { method } => write!(
                 f,
-                "handshake request: the client used method {method:?}; a WebSocket upgrade \
-                 must be a GET"
+                "invalid upgrade request: the client used the method {method:?}; a \
+                 WebSocket upgrade must be a GET"
             ),
             Self::RequestHttpVersion { minor } => write!(
                 f,
-                "handshake request: the client speaks HTTP/1.{minor}; a WebSocket upgrade \
-                 needs HTTP/1.1"
+                "invalid upgrade request: the client speaks HTTP/1.{minor}; a WebSocket \
+                 upgrade needs HTTP/1.1"
             ),
             Self::RequestMissingHost => write!(
                 f,
-                "handshake request: the client sent no Host header, which HTTP/1.1 requires"
+                "invalid upgrade request: the client sent no Host header, which HTTP/1.1 \
+                 requires"
             ),
             Self::RequestUpgradeHeader { found } => match found {
                 Some(found) => write!(
                     f,
-                    "handshake request: the client's Upgrade header is {found:?}, not \
-                     \"websocket\"; this is not a WebSocket upgrade request"
+                    "invalid upgrade request: the client's Upgrade header is {found:?}, not \
+                     \"websocket\""
                 ),
                 None => write!(
                     f,
-                    "handshake request: the client sent no Upgrade header; this is a plain \
-                     HTTP request, not a WebSocket upgrade"
+                    "invalid upgrade request: the client sent no Upgrade header; this is a \
+                     plain HTTP request, not a WebSocket upgrade"
                 ),
             },
             Self::RequestConnectionHeader { found } => match found {
                 Some(found) => write!(
                     f,
-                    "handshake request: the client's Connection header {found:?} lacks the \
-                     \"upgrade\" token; this is not a WebSocket upgrade request"
+                    "invalid upgrade request: the client's Connection header {found:?} lacks \
+                     the \"upgrade\" token"
                 ),
                 None => write!(
                     f,
-                    "handshake request: the client sent no Connection header; this is not a \
-                     WebSocket upgrade request"
+                    "invalid upgrade request: the client sent no Connection header; this is \
+                     not a WebSocket upgrade"
                 ),
             },
             Self::UnsupportedWebSocketVersion { found } => match found {
                 Some(found) => write!(
                     f,
-                    "handshake request: the client asks for WebSocket version {found:?}; only \
-                     version 13 (RFC 6455) is supported (answer 426 Upgrade Required)"
+                    "invalid upgrade request: the client asks for WebSocket version \
+                     {found:?}; only version 13 (RFC 6455) is supported"
                 ),
                 None => write!(
                     f,
-                    "handshake request: the client sent no Sec-WebSocket-Version; version 13 \
-                     (RFC 6455) is required"
+                    "invalid upgrade request: the client sent no Sec-WebSocket-Version; \
+                     version 13 (RFC 6455) is required"
                 ),
             },
             Self::MissingKey => write!(
                 f,
-                "handshake request: the client sent no Sec-WebSocket-Key header"
+                "invalid upgrade request: the client sent no Sec-WebSocket-Key header"
             ),
             Self::InvalidKey { key } => write!(
                 f,
-                "handshake request: the client's Sec-WebSocket-Key {key:?} is not the base64 \
-                 encoding of 16 bytes"
+                "invalid upgrade request: the client's Sec-WebSocket-Key {key:?} is not the \
+                 base64 encoding of 16 bytes"
             ),
+            Self::RequestRefused { status, reason } => {
+                write!(
+                    f,
+                    "upgrade request refused by the request check: answered HTTP {status} \
+                     {}",
+                    crate::server::reason_phrase(*status)
+                )?;
+                if !reason.is_empty() {
+                    write!(f, " ({reason})")?;
+                }
+                Ok(())
+            }
             Self::InvalidProxyUrl { url, reason } => write!(
                 f,
-                "proxy configuration: the proxy URL {url:?} is invalid ({reason}); give it as \
+                "invalid proxy URL {url:?} ({reason}); give it as \
                  http://[user:pass@]host[:port], socks5://... or socks5h://..."
             ),
             Self::UnsupportedProxyScheme { scheme } => match scheme.as_str() {
                 "https" => write!(
                     f,
-                    "proxy configuration: https:// proxies (TLS to the proxy) are not \
-                     supported; use http://host:port: the CONNECT tunnel runs over plain TCP and \
-                     wss:// traffic inside it stays end-to-end encrypted"
+                    "unsupported proxy: https:// proxies (TLS to the proxy) are not supported; \
+                     use http://host:port: the CONNECT tunnel runs over plain TCP and wss:// \
+                     traffic inside it stays end-to-end encrypted"
                 ),
                 "socks4" | "socks4a" | "socks" => write!(
                     f,
-                    "proxy configuration: {scheme}:// (SOCKS4 or unspecified SOCKS) proxies are \
+                    "unsupported proxy: {scheme}:// (SOCKS4 or unspecified SOCKS) proxies are \
                      not supported; use socks5:// (names resolved here) or socks5h:// (names \
                      resolved by the proxy)"
                 ),
                 _ => write!(
                     f,
-                    "proxy configuration: the proxy scheme {scheme:?} is not supported; use \
+                    "unsupported proxy: the proxy scheme {scheme:?} is not supported; use \
                      http://, socks5:// or socks5h://"
                 ),
             },
@@ -631,11 +670,11 @@ impl fmt::Display for HandshakeError {
             ),
             Self::InvalidProxyTarget { host, reason } => write!(
                 f,
-                "opening the proxy tunnel: cannot ask the proxy for the host {host:?}: {reason}"
+                "proxy tunnel: cannot ask the proxy for the host {host:?}: {reason}"
             ),
             Self::InvalidProxyCredentials { reason } => write!(
                 f,
-                "proxy configuration: the proxy credentials cannot be sent: {reason}"
+                "proxy tunnel: the credentials in the proxy URL cannot be sent: {reason}"
             ),
             Self::ProxyAuthRequired {
                 target,
@@ -644,7 +683,7 @@ impl fmt::Display for HandshakeError {
             } => {
                 write!(
                     f,
-                    "opening the proxy tunnel to {target}: the HTTP proxy answered 407 Proxy \
+                    "proxy tunnel to {target}: the HTTP proxy answered 407 Proxy \
                      Authentication Required"
                 )?;
                 if let Some(challenge) = proxy_authenticate {
@@ -671,7 +710,7 @@ impl fmt::Display for HandshakeError {
             } => {
                 write!(
                     f,
-                    "opening the proxy tunnel to {target}: the HTTP proxy answered {status}"
+                    "proxy tunnel to {target}: the HTTP proxy answered {status}"
                 )?;
                 if !reason.is_empty() {
                     write!(f, " {reason}")?;
@@ -687,7 +726,7 @@ impl fmt::Display for HandshakeError {
                         "; the proxy could not reach the target: check the host name and port, \
                          and that the proxy can resolve and reach it"
                     ),
-                    _ => write!(f, "; the tunnel was not opened"),
+                    _ => write!(f, "; the tunnel was not opened: check the proxy's logs"),
                 }
             }
             Self::Socks5NoAcceptableMethod {
@@ -696,39 +735,39 @@ impl fmt::Display for HandshakeError {
                 if *credentials_offered {
                     write!(
                         f,
-                        "opening the SOCKS5 tunnel: the proxy accepts neither \"no \
-                         authentication\" nor user name/password; it needs a method we do not \
-                         support (e.g. GSSAPI)"
+                        "proxy tunnel: the SOCKS5 proxy accepts neither \"no authentication\" \
+                         nor user name/password; it needs a method we do not support (e.g. \
+                         GSSAPI)"
                     )
                 } else {
                     write!(
                         f,
-                        "opening the SOCKS5 tunnel: the proxy requires authentication; put \
+                        "proxy tunnel: the SOCKS5 proxy requires authentication; put \
                          credentials in the proxy URL: socks5://user:password@host:port"
                     )
                 }
             }
             Self::Socks5AuthFailed { status } => write!(
                 f,
-                "opening the SOCKS5 tunnel: the proxy refused our user name and password \
-                 (status {status:#04x}); check the credentials in the proxy URL"
+                "proxy tunnel: the SOCKS5 proxy refused our user name and password (status \
+                 {status:#04x}); check the credentials in the proxy URL"
             ),
             Self::Socks5ConnectFailed { target, reply } => write!(
                 f,
-                "opening the SOCKS5 tunnel to {target}: the proxy reports: {reply}"
+                "proxy tunnel to {target}: the SOCKS5 proxy reports {reply}"
             ),
             Self::ProxyProtocol { scheme, reason } => write!(
                 f,
-                "opening the proxy tunnel: the proxy's answer is not valid {scheme} ({reason}); \
-                 check that the proxy URL's scheme and port match the proxy at that address"
+                "proxy tunnel: the proxy's answer is not valid {scheme} ({reason}); check that \
+                 the proxy URL's scheme and port match the proxy at that address"
             ),
             Self::ProxyClosed { scheme, during } => write!(
                 f,
-                "opening the proxy tunnel: the {scheme} proxy closed the connection {during}; \
-                 check the proxy address and its logs"
+                "proxy tunnel: the {scheme} proxy closed the connection {during}; check the \
+                 proxy address and its logs"
             ),
             Self::RedirectNotFollowed { status, location } => {
-                write!(f, "handshake response: the server answered HTTP {status}")?;
+                write!(f, "HTTP upgrade: the server answered {status}")?;
                 if let Some(location) = location {
                     write!(f, " with Location {location:?}")?;
                 }
@@ -739,28 +778,28 @@ impl fmt::Display for HandshakeError {
             }
             Self::RedirectMissingLocation { status } => write!(
                 f,
-                "handshake response: the server redirects (HTTP {status}) without a Location \
+                "HTTP upgrade: the server redirects (HTTP {status}) without a Location \
                  header; check the URL"
             ),
             Self::RedirectInvalidLocation { location, reason } => write!(
                 f,
-                "handshake response: the redirect target {location:?} is not a usable URL \
+                "HTTP upgrade: the redirect target {location:?} is not a usable URL \
                  ({reason}); check the URL or the server's configuration"
             ),
             Self::RedirectUnsupportedScheme { location, scheme } => write!(
                 f,
-                "handshake response: the server redirects to {location:?}, whose scheme \
-                 {scheme:?} is not ws, wss, http or https; it cannot be a WebSocket endpoint"
+                "HTTP upgrade: the server redirects to {location:?}, whose scheme {scheme:?} \
+                 is not ws, wss, http or https; it cannot be a WebSocket endpoint"
             ),
             Self::RedirectDowngrade { from, to } => write!(
                 f,
-                "handshake response: refused the redirect from {from} to {to}: it would leave \
-                 TLS (wss to ws); connect to a wss:// URL instead"
+                "HTTP upgrade: refused the redirect from {from} to {to}: it would leave TLS \
+                 (wss to ws); connect to a wss:// URL instead"
             ),
             Self::TooManyRedirects { max_hops, chain } => {
                 write!(
                     f,
-                    "handshake response: gave up after {max_hops} redirect(s): {}",
+                    "HTTP upgrade: gave up after {max_hops} redirect(s): {}",
                     chain.join(" -> ")
                 )?;
                 let looping = chain
@@ -768,11 +807,12 @@ impl fmt::Display for HandshakeError {
                     .enumerate()
                     .any(|(i, u)| chain[..i].contains(u));
                 if looping {
-                    write!(f, "; the server redirects in a loop, fix its configuration")
+                    write!(f, "; the server redirects in a loop: fix its configuration")
                 } else {
                     write!(
                         f,
-                        "; connect to the last URL directly or raise RedirectPolicy::max_hops"
+                        "; connect to the last URL directly, or allow more hops \
+                         (.redirects(RedirectPolicy::limited(..)))"
                     )
                 }
             }

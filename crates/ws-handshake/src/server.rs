@@ -279,18 +279,20 @@ fn clean(s: &str) -> String {
         .to_owned()
 }
 
-/// A complete HTTP response refusing an upgrade, e.g. `reject(403, "Forbidden")`:
-/// status line, `Content-Type: text/plain`, `Content-Length`, `Connection: close`, and the
-/// reason (plus a newline) as body. For status 426 it adds `Sec-WebSocket-Version: 13`
-/// (RFC 6455 section 4.4). A status outside 100-999 is sent as 400; control characters in
-/// `reason` are removed.
+/// A complete HTTP response refusing an upgrade, e.g. `reject(403, "origin not allowed")`:
+/// the status line with the standard reason phrase (`403 Forbidden`),
+/// `Content-Type: text/plain`, `Content-Length`, `Connection: close`, and `reason` (plus a
+/// newline) as the body, so that a client shows each once. For status 426 it adds
+/// `Sec-WebSocket-Version: 13` (RFC 6455 section 4.4). A status outside 100-999 is sent as
+/// 400; control characters in `reason` are removed; an empty `reason` sends the phrase as
+/// the body.
 ///
 /// ```
-/// let answer = ws_handshake::reject(403, "Forbidden");
+/// let answer = ws_handshake::reject(403, "origin not allowed");
 /// assert_eq!(
 ///     answer,
 ///     b"HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain; charset=utf-8\r\n\
-///       Content-Length: 10\r\nConnection: close\r\n\r\nForbidden\n"
+///       Content-Length: 19\r\nConnection: close\r\n\r\norigin not allowed\n"
 /// );
 /// ```
 pub fn reject(status: u16, reason: &str) -> Vec<u8> {
@@ -299,12 +301,16 @@ pub fn reject(status: u16, reason: &str) -> Vec<u8> {
     } else {
         400
     };
-    let reason = clean(reason);
-    let body = format!("{reason}\n");
-    let mut out = String::with_capacity(128 + 2 * reason.len());
+    let phrase = reason_phrase(status);
+    let mut body = clean(reason);
+    if body.is_empty() {
+        body.push_str(phrase);
+    }
+    body.push('\n');
+    let mut out = String::with_capacity(160 + body.len());
     let _ = write!(
         out,
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\n\
+        "HTTP/1.1 {status} {phrase}\r\nContent-Type: text/plain; charset=utf-8\r\n\
          Content-Length: {}\r\nConnection: close\r\n",
         body.len()
     );
@@ -314,4 +320,47 @@ pub fn reject(status: u16, reason: &str) -> Vec<u8> {
     out.push_str("\r\n");
     out.push_str(&body);
     out.into_bytes()
+}
+
+/// The standard reason phrase of `status` (RFC 9110), or a generic one by class for codes
+/// without one.
+pub(crate) fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        402 => "Payment Required",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        407 => "Proxy Authentication Required",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        410 => "Gone",
+        411 => "Length Required",
+        412 => "Precondition Failed",
+        413 => "Content Too Large",
+        414 => "URI Too Long",
+        415 => "Unsupported Media Type",
+        421 => "Misdirected Request",
+        422 => "Unprocessable Content",
+        426 => "Upgrade Required",
+        428 => "Precondition Required",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        451 => "Unavailable For Legal Reasons",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        505 => "HTTP Version Not Supported",
+        _ => match status / 100 {
+            1 => "Informational",
+            2 => "Success",
+            3 => "Redirection",
+            4 => "Client Error",
+            _ => "Server Error",
+        },
+    }
 }

@@ -324,7 +324,7 @@ fn every_check_error_displays_step_and_advice() {
     let mut seen = std::collections::HashSet::new();
     for e in &errors {
         let text = e.to_string();
-        assert!(text.starts_with("handshake response:"), "{text}");
+        assert!(text.starts_with("HTTP upgrade: the server"), "{text}");
         assert!(text.contains(';'), "no advice in {text}");
         assert!(
             seen.insert(std::mem::discriminant(e)),

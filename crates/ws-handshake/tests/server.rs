@@ -155,7 +155,11 @@ fn each_request_failure_has_its_variant() {
         let err = req.validate().unwrap_err();
         assert_eq!(err, expected);
         assert_eq!(err.http_status(), Some(status), "{err:?}");
-        assert!(err.to_string().starts_with("handshake request:"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("invalid upgrade request: the client"),
+            "{err}"
+        );
     }
 }
 
@@ -232,10 +236,12 @@ fn accept_cannot_inject_headers() {
 
 #[test]
 fn reject_produces_a_complete_response() {
-    for (status, reason) in [
-        (400, "Bad Request"),
-        (403, "Forbidden"),
-        (426, "Upgrade Required"),
+    for (status, phrase, reason) in [
+        (400, "Bad Request", "no Upgrade header"),
+        (403, "Forbidden", "origin not allowed"),
+        (426, "Upgrade Required", "version 13 only"),
+        (499, "Client Error", "custom"),
+        (403, "Forbidden", ""),
     ] {
         let raw = reject(status, reason);
         let resp = ResponseParser::new(Limits::default())
@@ -243,31 +249,38 @@ fn reject_produces_a_complete_response() {
             .unwrap()
             .unwrap();
         assert_eq!(resp.status(), status);
-        assert_eq!(resp.reason(), reason);
+        // The standard phrase in the status line, the custom reason in the body only.
+        assert_eq!(resp.reason(), phrase);
+        let body = if reason.is_empty() { phrase } else { reason };
         let len: usize = resp.header("content-length").unwrap().parse().unwrap();
         assert_eq!(len, resp.rest().len());
-        assert_eq!(resp.rest(), format!("{reason}\n").as_bytes());
+        assert_eq!(resp.rest(), format!("{body}\n").as_bytes());
         assert_eq!(resp.header("connection"), Some("close"));
         assert_eq!(
             resp.header("sec-websocket-version"),
             (status == 426).then_some("13")
         );
-        // A client sees it as an UnexpectedStatus with the body.
+        // A client sees it as an UnexpectedStatus with the body, and says each part once.
         let req = RequestBuilder::new("ws://h/").unwrap().build().unwrap();
-        match req.check(&resp).unwrap_err() {
+        let err = req.check(&resp).unwrap_err();
+        match &err {
             HandshakeError::UnexpectedStatus {
                 status: s,
                 body_excerpt,
                 ..
             } => {
-                assert_eq!(s, status);
-                assert_eq!(body_excerpt, format!("{reason}\n"));
+                assert_eq!(*s, status);
+                assert_eq!(*body_excerpt, format!("{body}\n"));
             }
             other => panic!("{other:?}"),
         }
+        let text = err.to_string();
+        assert!(text.contains(&format!("{status} {phrase}")), "{text}");
+        assert_eq!(text.matches(body).count(), 1, "{text}");
     }
     let raw = reject(7, "Nope\r\nX-Evil: 1");
-    assert!(raw.starts_with(b"HTTP/1.1 400 NopeX-Evil: 1\r\n"));
+    assert!(raw.starts_with(b"HTTP/1.1 400 Bad Request\r\n"));
+    assert!(raw.ends_with(b"\r\n\r\nNopeX-Evil: 1\n"));
 }
 
 #[test]
