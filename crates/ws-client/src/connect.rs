@@ -5,8 +5,8 @@
 //!   │
 //!   │  ┌─────────────────────────── for each redirect hop (RedirectChain) ───────────┐
 //!   ├─▶│ open_transport: proxy = options.proxy_for(target)      (none / explicit / env)│
-//!   │  │   direct:  Runtime::connect_tcp(target)     (connect timeout, Step::Connect)  │
-//!   │  │   proxied: Runtime::connect_tcp(proxy)      (connect timeout, Step::Connect)  │
+//!   │  │   direct:  resolve + connect_tcp(target)    (connect timeout, Step::Connect)  │
+//!   │  │   proxied: resolve + connect_tcp(proxy)     (connect timeout, Step::Connect)  │
 //!   │  │            tunnel: ProxyHandshake to Done   (open timeout,    Step::Proxy)    │
 //!   │  │            [Runtime::resolve first for socks5://]                             │
 //!   │  │   Runtime::tls(target host) for wss         (open timeout,    Step::Tls)      │
@@ -29,11 +29,12 @@ use std::time::{Duration, Instant};
 use futures_io::{AsyncRead, AsyncWrite};
 use ws_handshake::proxy::{Progress, Proxy, TargetAddr};
 use ws_handshake::redirect::RedirectChain;
-use ws_handshake::{HandshakeError, Limits, Response, Target};
+use ws_handshake::{ClientRequest, HandshakeError, Limits, Response, Target};
 
 use crate::error::{Error, Step};
 use crate::handshake::{
-    client_handshake_step, client_handshake_within, read, with_timeout, write_all, Handshake,
+    authority, client_handshake_step, client_handshake_within, read, with_timeout, write_all,
+    Handshake,
 };
 use crate::options::ConnectOptions;
 use crate::rt::{Runtime, Timer};
@@ -42,19 +43,25 @@ use crate::stream::WebSocket;
 /// Bytes read per call from a proxy during the tunnel handshake.
 const PROXY_READ: usize = 1024;
 
-/// Opens a WebSocket as `options` say: resolves and connects TCP (bounded by the connect
-/// timeout), opens the proxy tunnel if a proxy applies, runs TLS for `wss://` and the
-/// opening handshake (the tunnel, TLS and handshake together bounded by the open timeout),
-/// follows redirects as the options' [`RedirectPolicy`](ws_handshake::redirect::RedirectPolicy)
-/// allows (each hop a new connection with fresh timeouts), and returns the open
-/// [`WebSocket`] with the server's handshake response.
+/// Addresses named in a TCP connect error (when a name resolved to several).
+const SHOWN_ADDRS: usize = 4;
+
+/// Opens a WebSocket as `options` say: resolves the host and connects TCP (bounded by the
+/// connect timeout), opens the proxy tunnel if a proxy applies, runs TLS for `wss://` and
+/// the opening handshake (the tunnel, TLS and handshake together bounded by the open
+/// timeout), follows redirects as the options'
+/// [`RedirectPolicy`](ws_handshake::redirect::RedirectPolicy) allows (each hop a new
+/// connection with fresh timeouts), and returns the open [`WebSocket`] with the server's
+/// handshake response.
 ///
-/// Errors name the step: `"connecting to host:port failed: ..."` ([`Error::Io`]; through a
-/// proxy the address is the proxy's), `Error::Timeout` with [`Step::Connect`],
-/// [`Step::Proxy`], [`Step::Tls`] or [`Step::Handshake`], TLS errors from the runtime
-/// ([`Error::is_tls`]), and [`Error::Handshake`] for a bad URL, a proxy refusal
-/// ([`Error::is_proxy`], [`Error::http_status`]), a redirect that is not followed
-/// ([`Error::is_redirect`]) or an unacceptable response.
+/// Errors name the step and the address ([`Error::step`], [`Error::target`]), and say what
+/// to check: an [`Error::Io`] for a failed DNS lookup ([`Step::Dns`]), TCP connect
+/// ([`Step::Connect`]; through a proxy the address is the proxy's), tunnel I/O
+/// ([`Step::Proxy`]), TLS ([`Step::Tls`], [`Error::is_tls`]) or HTTP upgrade I/O
+/// ([`Step::Handshake`]); an [`Error::OpeningTimeout`] with the step, the limit and the
+/// address; and [`Error::Handshake`] for a bad URL, a proxy refusal ([`Error::is_proxy`],
+/// [`Error::http_status`]), a redirect that is not followed ([`Error::is_redirect`]) or an
+/// unacceptable response.
 ///
 /// # Cancel safety
 /// Dropping the future abandons the attempt and closes whatever was opened.
@@ -62,6 +69,22 @@ pub async fn connect<R: Runtime>(
     rt: &R,
     options: &ConnectOptions,
 ) -> Result<(WebSocket<R::Stream>, Response), Error> {
+    connect_with_request(rt, options)
+        .await
+        .map(|(ws, response, _)| (ws, response))
+}
+
+/// [`connect`], also returning the upgrade request that was sent, byte for byte
+/// ([`ClientRequest::as_bytes`]), with its real `Sec-WebSocket-Key`: the request of the
+/// last hop when redirects were followed (its [`url`](ClientRequest::url) is where the
+/// WebSocket was opened). For logging and `-v` style output.
+///
+/// # Cancel safety
+/// Dropping the future abandons the attempt and closes whatever was opened.
+pub async fn connect_with_request<R: Runtime>(
+    rt: &R,
+    options: &ConnectOptions,
+) -> Result<(WebSocket<R::Stream>, Response, ClientRequest), Error> {
     let mut builder = options.request_builder()?;
     let mut request = builder.clone().build()?;
     let mut chain = RedirectChain::new(request.url().clone(), options.redirect_policy());
@@ -78,7 +101,7 @@ pub async fn connect<R: Runtime>(
             transport.early_data,
         );
         match step.await? {
-            Handshake::Open(ws, response) => return Ok((ws, response)),
+            Handshake::Open(ws, response) => return Ok((ws, response, request)),
             Handshake::Redirect(response) => {
                 let next = chain.follow_response(&response)?.clone();
                 builder = builder.redirect(next)?;
@@ -156,8 +179,15 @@ pub async fn open_transport<R: Runtime>(
                 connect_tcp(rt, proxy.host(), proxy.port(), Some(proxy), options, timer).await?;
             let opened_at = timer.now();
             let tunnel = open_tunnel(rt, tcp, proxy, target, options.limits);
-            let (tcp, rest) =
-                with_timeout(tunnel, Some(timer), options.open_timeout, Step::Proxy).await?;
+            let proxy_addr = authority(proxy.host(), proxy.port());
+            let (tcp, rest) = with_timeout(
+                tunnel,
+                Some(timer),
+                options.open_timeout,
+                Step::Proxy,
+                Some(&proxy_addr),
+            )
+            .await?;
             (tcp, opened_at, rest)
         }
     };
@@ -182,12 +212,13 @@ pub async fn open_transport<R: Runtime>(
         }));
     }
     let left = remaining(options.open_timeout, opened_at, timer.now());
+    let addr = authority(&target.host, target.port);
     let tls = async {
         rt.tls(&target.host, tcp)
             .await
-            .map_err(Error::into_tls_failure)
+            .map_err(|e| e.into_tls_failure(&addr))
     };
-    let stream = with_timeout(tls, Some(timer), left, Step::Tls).await?;
+    let stream = with_timeout(tls, Some(timer), left, Step::Tls, Some(&addr)).await?;
     Ok(Transport {
         stream,
         opened_at,
@@ -196,7 +227,8 @@ pub async fn open_transport<R: Runtime>(
     })
 }
 
-/// DNS + TCP connect to the target or the proxy, bounded, with the address in the error.
+/// DNS + TCP connect to the target or the proxy, bounded by the connect timeout, with the
+/// step and the address in the error.
 async fn connect_tcp<R: Runtime>(
     rt: &R,
     host: &str,
@@ -205,21 +237,106 @@ async fn connect_tcp<R: Runtime>(
     options: &ConnectOptions,
     timer: &Arc<dyn Timer>,
 ) -> Result<R::Tcp, Error> {
-    let attempt = async {
-        rt.connect_tcp(host, port).await.map_err(|e| {
-            let addr = authority(host, port);
-            let message = match proxy {
-                None => format!("connecting to {addr} failed: {e}"),
-                Some(p) => format!(
-                    "connecting to the {} proxy {addr} failed: {e}; check the proxy address \
-                     and that the proxy is running",
-                    p.scheme()
-                ),
-            };
-            Error::Io(io::Error::new(e.kind(), message))
-        })
+    let addr = authority(host, port);
+    let attempt = resolve_and_connect(rt, host, port, proxy, &addr);
+    with_timeout(
+        attempt,
+        Some(timer),
+        options.connect_timeout,
+        Step::Connect,
+        Some(&addr),
+    )
+    .await
+}
+
+/// Resolves `host` with [`Runtime::resolve`] (so that a failed lookup is told apart from a
+/// refused connection) and connects to its addresses in order. An IP literal skips the
+/// lookup; a runtime that cannot resolve (the default `Unsupported`) gets the name itself.
+async fn resolve_and_connect<R: Runtime>(
+    rt: &R,
+    host: &str,
+    port: u16,
+    proxy: Option<&Proxy>,
+    addr: &str,
+) -> Result<R::Tcp, Error> {
+    let ips = if host.parse::<IpAddr>().is_ok() {
+        Vec::new()
+    } else {
+        match rt.resolve(host).await {
+            Ok(ips) if ips.is_empty() => {
+                let e = io::Error::new(io::ErrorKind::NotFound, "the name has no address");
+                return Err(dns_error(host, proxy, e));
+            }
+            Ok(ips) => ips,
+            Err(e) if e.kind() == io::ErrorKind::Unsupported => Vec::new(),
+            Err(e) => return Err(dns_error(host, proxy, e)),
+        }
     };
-    with_timeout(attempt, Some(timer), options.connect_timeout, Step::Connect).await
+    if ips.is_empty() {
+        return rt
+            .connect_tcp(host, port)
+            .await
+            .map_err(|e| tcp_error(addr, proxy, &[], e));
+    }
+    let mut last = None;
+    for ip in &ips {
+        match rt.connect_tcp(&ip.to_string(), port).await {
+            Ok(tcp) => return Ok(tcp),
+            Err(e) => last = Some(e),
+        }
+    }
+    let e = last.unwrap_or_else(|| io::Error::other("no address to connect to"));
+    Err(tcp_error(addr, proxy, &ips, e))
+}
+
+/// A failed DNS lookup of the target's or the proxy's host.
+fn dns_error(host: &str, proxy: Option<&Proxy>, e: io::Error) -> Error {
+    let message = match proxy {
+        None => format!(
+            "DNS lookup of {host} failed: {e}; check the host name in the URL (and your DNS \
+             settings)"
+        ),
+        Some(p) => format!(
+            "DNS lookup of the {} proxy host {host} failed: {e}; check the host name in the \
+             proxy URL",
+            p.scheme()
+        ),
+    };
+    Error::opening(Step::Dns, Some(host.to_owned()), message, e)
+}
+
+/// A failed TCP connect to `addr` (the target or the proxy), having tried `ips`.
+fn tcp_error(addr: &str, proxy: Option<&Proxy>, ips: &[IpAddr], e: io::Error) -> Error {
+    let mut tried = String::new();
+    if ips.len() > 1 {
+        let shown: Vec<String> = ips
+            .iter()
+            .take(SHOWN_ADDRS)
+            .map(ToString::to_string)
+            .collect();
+        let more = if ips.len() > SHOWN_ADDRS { ", ..." } else { "" };
+        tried = format!(" (tried {}{more})", shown.join(", "));
+    }
+    let message = match proxy {
+        None => {
+            let hint = match e.kind() {
+                io::ErrorKind::ConnectionRefused => {
+                    "is a server listening on that port? check the URL's host and port"
+                }
+                io::ErrorKind::TimedOut => {
+                    "the host did not answer: check the address, and any firewall in between"
+                }
+                _ => "check the URL's host and port, and your network",
+            };
+            format!("TCP connect to {addr} failed: {e}{tried}; {hint}")
+        }
+        Some(p) => format!(
+            "TCP connect to the {} proxy {addr} failed: {e}{tried}; check the proxy address \
+             and that the proxy is running",
+            p.scheme()
+        ),
+    };
+    Error::opening(Step::Connect, Some(addr.to_owned()), message, e)
 }
 
 /// Drives the proxy's tunnel handshake to `target` over `tcp`; returns the stream and the
@@ -238,13 +355,12 @@ async fn open_tunnel<R: Runtime>(
     let mut tunnel = proxy.handshake(addr, target.port, limits)?;
     let proxy_addr = authority(proxy.host(), proxy.port());
     let io_error = |e: io::Error, doing: &str| {
-        Error::Io(io::Error::new(
-            e.kind(),
-            format!(
-                "{doing} the {} proxy {proxy_addr} failed: {e}",
-                proxy.scheme()
-            ),
-        ))
+        let message = format!(
+            "proxy tunnel: {doing} the {} proxy {proxy_addr} failed: {e}; check the proxy \
+             address and its scheme (http://, socks5://)",
+            proxy.scheme()
+        );
+        Error::opening(Step::Proxy, Some(proxy_addr.clone()), message, e)
     };
     let mut buf = [0u8; PROXY_READ];
     loop {
@@ -271,34 +387,20 @@ async fn open_tunnel<R: Runtime>(
 /// Resolves `host` for a `socks5://` proxy: the first IPv4 address if there is one (what
 /// proxies reach most reliably), else the first address.
 async fn resolve<R: Runtime>(rt: &R, host: &str) -> Result<IpAddr, Error> {
-    let fail = |kind, why: String| {
-        Error::Io(io::Error::new(
-            kind,
-            format!(
-                "resolving {host} for the socks5:// proxy failed: {why}; check the name, or use \
-                 socks5h:// to let the proxy resolve it"
-            ),
-        ))
+    let fail = |e: io::Error| {
+        let message = format!(
+            "DNS lookup of {host} (for the socks5:// proxy) failed: {e}; check the host name, \
+             or use socks5h:// to let the proxy resolve it"
+        );
+        Error::opening(Step::Dns, Some(host.to_owned()), message, e)
     };
-    let addrs = rt
-        .resolve(host)
-        .await
-        .map_err(|e| fail(e.kind(), e.to_string()))?;
+    let addrs = rt.resolve(host).await.map_err(fail)?;
     addrs
         .iter()
         .find(|a| a.is_ipv4())
         .or_else(|| addrs.first())
         .copied()
-        .ok_or_else(|| fail(io::ErrorKind::NotFound, "no address".to_owned()))
-}
-
-/// `host:port`, IPv6 in `[]`.
-fn authority(host: &str, port: u16) -> String {
-    if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    }
+        .ok_or_else(|| fail(io::Error::new(io::ErrorKind::NotFound, "no address")))
 }
 
 /// What is left of `timeout` after the time since `start`.

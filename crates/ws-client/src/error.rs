@@ -4,16 +4,21 @@
 //! |--------------------------|-------------------------------|----------------------------|
 //! | [`Error::Protocol`]      | the peer broke RFC 6455/7692  | [`ProtocolError::close_code`] |
 //! | [`Error::Handshake`]     | the opening handshake failed  | none (no WebSocket yet)    |
-//! | [`Error::Timeout`]       | a step took too long          | 1011 for keepalive         |
+//! | [`Error::OpeningTimeout`] | an opening step took too long | none (no WebSocket yet)   |
+//! | [`Error::Timeout`]       | a timer of the open connection | 1011 for keepalive        |
 //! | [`Error::Io`]            | the transport failed          | none                       |
 //! | [`Error::Usage`]         | the caller misused the API    | none (nothing was sent)    |
 //! | [`Error::ConnectionClosed`] | the connection is over     | none                       |
 //! | [`Error::Internal`]      | a bug here or in a backend    | 1011                       |
 //!
-//! Each message says what happened, at which step, and what to do about it.
+//! Each message says what happened, at which step, and what to do about it. Errors of the
+//! opening steps also say where: [`Error::step`] and [`Error::target`] give the same as
+//! data. Settings are named in user words, with the setter in parentheses at most
+//! ("raise it with .max_message_size(..)").
 
 use std::fmt;
 use std::io;
+use std::time::Duration;
 
 use ws_frame::{CloseCode, FrameError, OpCode};
 use ws_handshake::HandshakeError;
@@ -21,7 +26,7 @@ use ws_handshake::HandshakeError;
 /// Everything that can go wrong on a WebSocket connection.
 ///
 /// Use the queries ([`is_protocol`](Self::is_protocol), [`close_code`](Self::close_code),
-/// [`is_timeout`](Self::is_timeout), [`is_io`](Self::is_io), ...) rather than matching when
+/// [`is_timeout`](Self::is_timeout), [`step`](Self::step), ...) rather than matching when
 /// you only need a category: variants may be added.
 #[non_exhaustive]
 #[derive(Debug)]
@@ -33,14 +38,32 @@ pub enum Error {
     /// The connection is closed or closing: the close handshake started or finished, or the
     /// connection failed earlier. Nothing more can be sent; open a new connection.
     ConnectionClosed,
-    /// The transport (TCP/TLS) failed.
+    /// The transport failed: an opening step (DNS lookup, TCP connect, proxy tunnel, TLS,
+    /// the HTTP upgrade; [`step`](Self::step) and [`target`](Self::target) say which and
+    /// where) or the open connection's socket.
     Io(io::Error),
-    /// The HTTP upgrade (opening handshake) failed.
+    /// The HTTP upgrade (opening handshake) failed, or a proxy refused the tunnel.
     Handshake(HandshakeError),
-    /// A step did not finish in time.
+    /// A timer of the open connection fired: our close frame went unanswered
+    /// ([`Step::Close`]) or a keepalive pong did not come ([`Step::Keepalive`]). Opening
+    /// steps that take too long are [`Error::OpeningTimeout`].
     Timeout {
         /// The step that timed out.
         step: Step,
+    },
+    /// An opening step did not finish within its time limit: [`Step::Connect`] (DNS + TCP,
+    /// the connect timeout), [`Step::Proxy`], [`Step::Tls`] or [`Step::Handshake`] (the open
+    /// timeout).
+    OpeningTimeout {
+        /// The step that timed out.
+        step: Step,
+        /// The limit that ran out (what was left of it for the later steps of the open
+        /// timeout).
+        after: Duration,
+        /// `host:port` the step was talking to: the server, or the proxy for
+        /// [`Step::Proxy`] and for [`Step::Connect`] through a proxy. `None` on the server
+        /// side, which does not know the client's address.
+        target: Option<String>,
     },
     /// The caller asked for something the protocol forbids; nothing was sent.
     Usage(UsageError),
@@ -54,9 +77,9 @@ impl Error {
         matches!(self, Self::Protocol(_))
     }
 
-    /// Whether a step timed out.
+    /// Whether a step timed out ([`Error::Timeout`] or [`Error::OpeningTimeout`]).
     pub fn is_timeout(&self) -> bool {
-        matches!(self, Self::Timeout { .. })
+        matches!(self, Self::Timeout { .. } | Self::OpeningTimeout { .. })
     }
 
     /// Whether the transport failed.
@@ -77,6 +100,32 @@ impl Error {
     /// Whether this is [`Error::ConnectionClosed`].
     pub fn is_closed(&self) -> bool {
         matches!(self, Self::ConnectionClosed)
+    }
+
+    /// The step of the connection this error happened at, when known: the opening steps
+    /// ([`Step::Dns`], [`Step::Connect`], [`Step::Proxy`], [`Step::Tls`],
+    /// [`Step::Handshake`]) for their I/O errors, timeouts and refusals, [`Step::Close`]
+    /// and [`Step::Keepalive`] for the open connection's timeouts. `None` for protocol and
+    /// usage errors, failures of an open connection's socket, and invalid settings caught
+    /// before connecting.
+    pub fn step(&self) -> Option<Step> {
+        match self {
+            Self::Timeout { step } | Self::OpeningTimeout { step, .. } => Some(*step),
+            Self::Io(_) => self.step_failure().map(|s| s.step),
+            Self::Handshake(e) => handshake_step(e),
+            _ => None,
+        }
+    }
+
+    /// `host:port` (or the host alone for a DNS lookup) the failing opening step was
+    /// talking to: the server, or the proxy for the proxy's own steps. `None` when the error
+    /// does not come from an opening step of our client (or the server side's).
+    pub fn target(&self) -> Option<&str> {
+        match self {
+            Self::OpeningTimeout { target, .. } => target.as_deref(),
+            Self::Io(_) => self.step_failure()?.target.as_deref(),
+            _ => None,
+        }
     }
 
     /// The close code that describes this failure on the wire: the code we sent to the
@@ -104,8 +153,9 @@ impl Error {
     }
 
     /// The HTTP status of a refusal: the server's answer to the upgrade request (a 4xx or
-    /// 5xx, or a 3xx redirect that was not followed) or the proxy's answer to `CONNECT`
-    /// (407, 403, 502, ...). `None` for every other error.
+    /// 5xx, or a 3xx redirect that was not followed), the proxy's answer to `CONNECT`
+    /// (407, 403, 502, ...), or, on the server side, the status our request check answered
+    /// with. `None` for every other error.
     pub fn http_status(&self) -> Option<u16> {
         match self {
             Self::Handshake(e) => match e {
@@ -113,7 +163,8 @@ impl Error {
                 | HandshakeError::ProxyConnectRefused { status, .. }
                 | HandshakeError::Redirect { status, .. }
                 | HandshakeError::RedirectNotFollowed { status, .. }
-                | HandshakeError::RedirectMissingLocation { status } => Some(*status),
+                | HandshakeError::RedirectMissingLocation { status }
+                | HandshakeError::RequestRefused { status, .. } => Some(*status),
                 HandshakeError::ProxyAuthRequired { .. } => Some(407),
                 _ => None,
             },
@@ -124,23 +175,7 @@ impl Error {
     /// Whether a proxy refused the tunnel, misbehaved, or is misconfigured (an invalid proxy
     /// URL, unusable credentials, an answer that is not HTTP/SOCKS5).
     pub fn is_proxy(&self) -> bool {
-        matches!(
-            self,
-            Self::Handshake(
-                HandshakeError::InvalidProxyUrl { .. }
-                    | HandshakeError::UnsupportedProxyScheme { .. }
-                    | HandshakeError::ProxyFromEnv { .. }
-                    | HandshakeError::InvalidProxyTarget { .. }
-                    | HandshakeError::InvalidProxyCredentials { .. }
-                    | HandshakeError::ProxyAuthRequired { .. }
-                    | HandshakeError::ProxyConnectRefused { .. }
-                    | HandshakeError::Socks5NoAcceptableMethod { .. }
-                    | HandshakeError::Socks5AuthFailed { .. }
-                    | HandshakeError::Socks5ConnectFailed { .. }
-                    | HandshakeError::ProxyProtocol { .. }
-                    | HandshakeError::ProxyClosed { .. }
-            )
-        )
+        matches!(self, Self::Handshake(e) if is_proxy_error(e))
     }
 
     /// Whether the server redirected and the redirect was not followed: redirects are off,
@@ -162,7 +197,7 @@ impl Error {
 
     /// Whether the TLS handshake failed (an [`Error::Io`] from the TLS step of
     /// [`connect`](crate::connect::connect)). A TLS *timeout* is
-    /// `Error::Timeout { step: Step::Tls }` instead.
+    /// `Error::OpeningTimeout { step: Step::Tls, .. }` instead.
     pub fn is_tls(&self) -> bool {
         self.tls_failure().is_some()
     }
@@ -177,7 +212,9 @@ impl Error {
         let Some(failure) = self.tls_failure() else {
             return false;
         };
-        let mut cause = std::error::Error::source(&failure.0);
+        // The runtime's own message (the cause's Display) gives advice about certificates
+        // whatever failed: look below it, at the TLS library's errors.
+        let mut cause = std::error::Error::source(&failure.cause);
         while let Some(e) = cause {
             if e.to_string().to_ascii_lowercase().contains("certificate") {
                 return true;
@@ -187,95 +224,180 @@ impl Error {
         false
     }
 
-    fn tls_failure(&self) -> Option<&TlsFailure> {
+    fn step_failure(&self) -> Option<&StepFailure> {
         match self {
-            Self::Io(e) => e.get_ref()?.downcast_ref::<TlsFailure>(),
+            Self::Io(e) => e.get_ref()?.downcast_ref::<StepFailure>(),
             _ => None,
         }
     }
 
-    /// Marks an error of the TLS step so that [`is_tls`](Self::is_tls) finds it; the
-    /// message, kind and source chain stay the same.
-    pub(crate) fn into_tls_failure(self) -> Error {
+    fn tls_failure(&self) -> Option<&StepFailure> {
+        self.step_failure().filter(|s| s.step == Step::Tls)
+    }
+
+    /// An I/O error of an opening `step`: `message` is the whole sentence shown (what
+    /// failed, where, what to do), `cause` the error it comes from (kept for its kind and
+    /// source chain).
+    pub(crate) fn opening(
+        step: Step,
+        target: Option<String>,
+        message: String,
+        cause: io::Error,
+    ) -> Error {
+        Error::Io(io::Error::new(
+            cause.kind(),
+            StepFailure {
+                step,
+                target,
+                message,
+                cause,
+            },
+        ))
+    }
+
+    /// Marks an error of the TLS step with `target` so that [`is_tls`](Self::is_tls) and
+    /// [`step`](Self::step) find it; the message, kind and source chain stay the same.
+    pub(crate) fn into_tls_failure(self, target: &str) -> Error {
         match self {
-            Self::Io(e) if e.get_ref().is_some_and(|p| p.is::<TlsFailure>()) => Self::Io(e),
-            Self::Io(e) => Self::Io(io::Error::new(e.kind(), TlsFailure(e))),
+            Self::Io(e) if e.get_ref().is_some_and(|p| p.is::<StepFailure>()) => Self::Io(e),
+            Self::Io(e) => Self::opening(Step::Tls, Some(target.to_owned()), e.to_string(), e),
             other => other,
         }
     }
 }
 
-/// An I/O error of the TLS handshake: shows as the error it wraps, with the same source.
-#[derive(Debug)]
-struct TlsFailure(io::Error);
-
-impl fmt::Display for TlsFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
+/// The step of a handshake error: a proxy problem, a refusal or bad answer in the upgrade,
+/// or `None` for settings refused before connecting.
+fn handshake_step(e: &HandshakeError) -> Option<Step> {
+    use HandshakeError as H;
+    if is_proxy_error(e) {
+        return Some(Step::Proxy);
+    }
+    match e {
+        H::InvalidUrl { .. }
+        | H::UnsupportedScheme { .. }
+        | H::MissingHost { .. }
+        | H::InvalidHeaderName { .. }
+        | H::InvalidHeaderValue { .. }
+        | H::MalformedRawHeader { .. }
+        | H::ReservedHeader { .. }
+        | H::UseBuilderMethod { .. }
+        | H::InvalidSubprotocol { .. } => None,
+        _ => Some(Step::Handshake),
     }
 }
 
-impl std::error::Error for TlsFailure {
+fn is_proxy_error(e: &HandshakeError) -> bool {
+    matches!(
+        e,
+        HandshakeError::InvalidProxyUrl { .. }
+            | HandshakeError::UnsupportedProxyScheme { .. }
+            | HandshakeError::ProxyFromEnv { .. }
+            | HandshakeError::InvalidProxyTarget { .. }
+            | HandshakeError::InvalidProxyCredentials { .. }
+            | HandshakeError::ProxyAuthRequired { .. }
+            | HandshakeError::ProxyConnectRefused { .. }
+            | HandshakeError::Socks5NoAcceptableMethod { .. }
+            | HandshakeError::Socks5AuthFailed { .. }
+            | HandshakeError::Socks5ConnectFailed { .. }
+            | HandshakeError::ProxyProtocol { .. }
+            | HandshakeError::ProxyClosed { .. }
+    )
+}
+
+/// An I/O error of an opening step, with where it happened. Shows as its message alone
+/// (it already names the step, the address and the cause); its source is the cause's
+/// source, so that the cause's text is not repeated down the chain.
+#[derive(Debug)]
+struct StepFailure {
+    step: Step,
+    target: Option<String>,
+    message: String,
+    cause: io::Error,
+}
+
+impl fmt::Display for StepFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for StepFailure {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.0.source()
+        self.cause.source()
+    }
+}
+
+/// `1.5 s`, `10 s`, `200 ms`: a limit as a user set it.
+pub(crate) struct Secs(pub(crate) Duration);
+
+impl fmt::Display for Secs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.0.as_millis();
+        if ms < 1000 {
+            write!(f, "{ms} ms")
+        } else {
+            // Milliseconds are enough; f64 prints 1.5 as "1.5" and 10.0 as "10".
+            write!(f, "{} s", ms as f64 / 1000.0)
+        }
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Protocol(e) => {
-                let code = e.close_code();
-                if code == CloseCode::ABNORMAL {
-                    write!(f, "WebSocket connection failed: {e}")
-                } else {
-                    write!(
-                        f,
-                        "the peer broke the WebSocket protocol: {e}; the connection was \
-                         closed with code {}",
-                        code.as_u16()
-                    )
+            Self::Protocol(e) => match e {
+                ProtocolError::UnexpectedEof { .. } => {
+                    write!(f, "the WebSocket connection was lost: {e}")
                 }
-            }
+                // The frame error already says which close code the connection failed with.
+                ProtocolError::Frame(fe) if !matches!(fe, FrameError::FrameTooLarge { .. }) => {
+                    write!(f, "the peer broke the WebSocket protocol: {fe}")
+                }
+                _ => write!(
+                    f,
+                    "the peer broke the WebSocket protocol: {e}; the connection was closed \
+                     with code {}",
+                    e.close_code()
+                ),
+            },
             Self::ConnectionClosed => f.write_str(
                 "the WebSocket connection is closed (or closing): nothing more can be sent \
                  or received; open a new connection",
             ),
-            Self::Io(e) => write!(
-                f,
-                "I/O error on the WebSocket connection: {e}; the connection is unusable, \
-                 reconnect"
-            ),
-            Self::Handshake(e) => write!(f, "WebSocket opening handshake failed: {e}"),
+            Self::Io(e) => {
+                if self.step_failure().is_some() {
+                    // The message names the step, the address and what to do.
+                    write!(f, "{e}")
+                } else {
+                    write!(
+                        f,
+                        "the WebSocket connection's transport failed: {e}; the connection is \
+                         unusable, open a new one"
+                    )
+                }
+            }
+            // Handshake errors name their step (building the request, proxy tunnel, HTTP
+            // upgrade) themselves.
+            Self::Handshake(e) => write!(f, "{e}"),
             Self::Timeout { step } => match step {
-                Step::Connect => f.write_str(
-                    "timed out opening the TCP connection; check the host and port, or raise \
-                     the connect timeout",
-                ),
-                Step::Tls => f.write_str(
-                    "timed out during the TLS handshake; check that the server speaks TLS on \
-                     this port, or raise the connect timeout",
-                ),
-                Step::Handshake => f.write_str(
-                    "timed out waiting for the server's WebSocket handshake response; check \
-                     the URL, or raise the open timeout",
-                ),
-                Step::Proxy => f.write_str(
-                    "timed out opening the tunnel through the proxy (the proxy accepted TCP \
-                     but did not answer the tunnel request); check the proxy address and \
-                     scheme, or raise the open timeout",
-                ),
                 Step::Close => f.write_str(
-                    "timed out waiting for the peer's close frame after sending ours; the \
-                     connection was dropped without a clean close (raise \
-                     Config::close_timeout for slow peers)",
+                    "the peer did not answer our close frame in time, so the connection was \
+                     dropped without a clean close (for slow peers, allow more time with \
+                     .close_timeout(..))",
                 ),
                 Step::Keepalive => f.write_str(
-                    "no pong arrived within the keepalive timeout (peer or network \
-                     unresponsive); the connection was closed with code 1011; raise \
-                     Keepalive::timeout if the peer is just slow",
+                    "no pong came back in time after a keepalive ping: the peer or the network \
+                     is unresponsive; the connection was closed with code 1011 (if the peer \
+                     is just slow, allow more time with .keepalive(interval, timeout))",
                 ),
+                step => write_opening_timeout(f, *step, None, None),
             },
+            Self::OpeningTimeout {
+                step,
+                after,
+                target,
+            } => write_opening_timeout(f, *step, Some(*after), target.as_deref()),
             Self::Usage(e) => write!(f, "invalid use of the WebSocket API: {e}"),
             Self::Internal(msg) => write!(
                 f,
@@ -283,6 +405,54 @@ impl fmt::Display for Error {
                  (this is a bug, please report it)"
             ),
         }
+    }
+}
+
+/// The message of a timeout of an opening step (with what is known of it).
+fn write_opening_timeout(
+    f: &mut fmt::Formatter<'_>,
+    step: Step,
+    after: Option<Duration>,
+    target: Option<&str>,
+) -> fmt::Result {
+    let to = |prefix: &str| target.map_or(String::new(), |t| format!("{prefix}{t}"));
+    let within = after.map_or(String::new(), |d| format!(" within {}", Secs(d)));
+    let after = after.map_or(String::new(), |d| format!(" after {}", Secs(d)));
+    match step {
+        Step::Dns | Step::Connect => write!(
+            f,
+            "connecting{} (DNS lookup and TCP connect) timed out{after}; check the host and \
+             port (a firewall may be dropping the packets), or allow more time \
+             (.connect_timeout(..))",
+            to(" to ")
+        ),
+        Step::Proxy => write!(
+            f,
+            "the proxy{} did not open the tunnel{within}; check the proxy address and scheme \
+             (http://, socks5://), or allow more time (.open_timeout(..))",
+            to(" at ")
+        ),
+        Step::Tls => write!(
+            f,
+            "the TLS handshake{} timed out{after}; check that the server speaks TLS on this \
+             port (wss:// to a plain ws:// port waits like this), or allow more time \
+             (.open_timeout(..))",
+            to(" with ")
+        ),
+        Step::Handshake if target.is_none() && !within.is_empty() => write!(
+            f,
+            "the client sent no complete HTTP upgrade request{within}; the connection was \
+             dropped (allow more time with the server's .open_timeout(..))"
+        ),
+        Step::Handshake => write!(
+            f,
+            "the HTTP upgrade{} timed out{after}: no complete answer came; check that the URL \
+             is a WebSocket endpoint and that ws:// or wss:// matches the port, or allow more \
+             time (.open_timeout(..))",
+            to(" with ")
+        ),
+        Step::Close => write!(f, "the closing handshake timed out{after}"),
+        Step::Keepalive => write!(f, "a keepalive ping went unanswered{after}"),
     }
 }
 
@@ -322,11 +492,15 @@ impl From<UsageError> for Error {
     }
 }
 
-/// The connection step a [`Error::Timeout`] happened in.
+/// A step of a connection, from resolving the host to the last pong: where an
+/// [`Error`] happened ([`Error::step`]).
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Step {
-    /// Opening the TCP connection (DNS + connect).
+    /// Resolving the host name (DNS). Its time counts against the connect timeout, whose
+    /// expiry is reported as [`Step::Connect`].
+    Dns,
+    /// Opening the TCP connection (DNS + connect, bounded by the connect timeout).
     Connect,
     /// The TLS handshake.
     Tls,
@@ -343,9 +517,10 @@ pub enum Step {
 impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
+            Self::Dns => "DNS lookup",
             Self::Connect => "TCP connect",
             Self::Tls => "TLS handshake",
-            Self::Handshake => "opening handshake",
+            Self::Handshake => "HTTP upgrade",
             Self::Proxy => "proxy tunnel",
             Self::Close => "closing handshake",
             Self::Keepalive => "keepalive",
@@ -451,20 +626,29 @@ impl ProtocolError {
 impl fmt::Display for ProtocolError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Self::Frame(FrameError::FrameTooLarge { len, max }) => write!(
+                f,
+                "a frame of {len} bytes exceeds the frame size limit of {max} bytes (raise it \
+                 with .max_frame_size(..))"
+            ),
             Self::Frame(e) => write!(f, "invalid frame: {e}"),
             Self::InvalidUtf8 => f.write_str("a text message is not valid UTF-8"),
             Self::MessageTooBig { size, limit } => write!(
                 f,
-                "a message of at least {size} bytes exceeds the limit of {limit} bytes \
-                 (raise Config::max_message_size to accept it)"
+                "a message of at least {size} bytes exceeds the message size limit of \
+                 {limit} bytes (raise it with .max_message_size(..))"
             ),
             Self::TooManyFragments { limit } => write!(
                 f,
-                "a message has more than {limit} fragments (raise Config::max_fragments to \
-                 accept it)"
+                "a message has more than {limit} fragments (raise the limit with \
+                 .max_fragments(..) on the Config)"
             ),
             Self::TooManyEmptyFragments { limit } => {
-                write!(f, "more than {limit} consecutive empty continuation frames")
+                write!(
+                    f,
+                    "more than {limit} empty continuation frames in a row, which only stalls \
+                     the connection"
+                )
             }
             Self::UnexpectedContinuation => {
                 f.write_str("a continuation frame arrived with no message to continue")
@@ -488,15 +672,20 @@ impl fmt::Display for ProtocolError {
                  of a data message may carry it"
             ),
             Self::BadCompressedData(detail) => {
-                write!(f, "a compressed message cannot be inflated: {detail}")
+                write!(
+                    f,
+                    "a compressed message cannot be inflated ({detail}); the peer's \
+                     permessage-deflate data is corrupt (connect without compression, \
+                     .no_compression(), to work around it)"
+                )
             }
             Self::UnexpectedEof { mid_frame: true } => f.write_str(
-                "the peer closed the transport in the middle of a frame, without a close \
-                 handshake (abnormal closure, 1006)",
+                "the peer closed the connection in the middle of a frame, without a \
+                 WebSocket close handshake (abnormal closure, 1006)",
             ),
             Self::UnexpectedEof { mid_frame: false } => f.write_str(
-                "the peer closed the transport without a close handshake (abnormal closure, \
-                 1006)",
+                "the peer closed the connection without a WebSocket close handshake \
+                 (abnormal closure, 1006)",
             ),
         }
     }
@@ -581,6 +770,208 @@ mod tests {
         let io = Error::from(io::Error::other("boom"));
         assert!(io.is_io() && io.close_code().is_none());
         assert!(std::error::Error::source(&io).is_some());
+    }
+
+    /// Rust paths users of the builders never type: messages name settings as setters.
+    const RUST_ITEMS: [&str; 5] = [
+        "Config::",
+        "Keepalive::",
+        "Limits::",
+        "RequestBuilder::",
+        "TokioRuntime",
+    ];
+
+    fn no_rust_items(text: &str) {
+        for item in RUST_ITEMS {
+            assert!(!text.contains(item), "{item} in {text}");
+        }
+    }
+
+    #[test]
+    fn timers_of_the_open_connection_say_what_to_raise_in_user_words() {
+        let close = Error::Timeout { step: Step::Close }.to_string();
+        assert!(
+            close.contains("did not answer our close frame")
+                && close.contains(".close_timeout(..)"),
+            "{close}"
+        );
+        let keepalive = Error::Timeout {
+            step: Step::Keepalive,
+        }
+        .to_string();
+        assert!(
+            keepalive.contains("no pong") && keepalive.contains("1011"),
+            "{keepalive}"
+        );
+        assert!(
+            keepalive.contains(".keepalive(interval, timeout)"),
+            "{keepalive}"
+        );
+        for text in [close, keepalive] {
+            no_rust_items(&text);
+            assert!(!text.contains("open timeout"), "{text}");
+        }
+    }
+
+    #[test]
+    fn opening_timeouts_name_step_address_limit_and_setting() {
+        let cases = [
+            (
+                Step::Connect,
+                "db.example:443",
+                "1.5 s",
+                "connecting to",
+                ".connect_timeout(..)",
+            ),
+            (
+                Step::Proxy,
+                "10.0.0.1:3128",
+                "1.5 s",
+                "the proxy at",
+                ".open_timeout(..)",
+            ),
+            (
+                Step::Tls,
+                "db.example:443",
+                "1.5 s",
+                "TLS handshake with",
+                ".open_timeout(..)",
+            ),
+            (
+                Step::Handshake,
+                "db.example:443",
+                "1.5 s",
+                "HTTP upgrade with",
+                ".open_timeout(..)",
+            ),
+        ];
+        for (step, target, limit, what, setting) in cases {
+            let e = Error::OpeningTimeout {
+                step,
+                after: Duration::from_millis(1500),
+                target: Some(target.to_owned()),
+            };
+            assert!(e.is_timeout() && e.close_code().is_none());
+            assert_eq!((e.step(), e.target()), (Some(step), Some(target)));
+            let text = e.to_string();
+            for part in [target, limit, what, setting] {
+                assert!(text.contains(part), "{step}: {part:?} missing in {text}");
+            }
+            no_rust_items(&text);
+        }
+        // The server side knows no address: it says the client was too slow.
+        let e = Error::OpeningTimeout {
+            step: Step::Handshake,
+            after: Duration::from_millis(250),
+            target: None,
+        };
+        let text = e.to_string();
+        assert!(
+            text.contains("the client sent no complete HTTP upgrade request within 250 ms"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn durations_read_like_settings() {
+        assert_eq!(Secs(Duration::from_secs(10)).to_string(), "10 s");
+        assert_eq!(Secs(Duration::from_millis(1500)).to_string(), "1.5 s");
+        assert_eq!(Secs(Duration::from_millis(200)).to_string(), "200 ms");
+        assert_eq!(Secs(Duration::from_nanos(1_000_000_123)).to_string(), "1 s");
+    }
+
+    #[test]
+    fn io_errors_before_and_after_the_connection_exists() {
+        // An opening step: the step's own sentence, nothing about an unusable connection.
+        let e = Error::opening(
+            Step::Connect,
+            Some("h:1".into()),
+            "TCP connect to h:1 failed: refused; is a server listening on that port?".into(),
+            io::Error::new(io::ErrorKind::ConnectionRefused, "refused"),
+        );
+        assert_eq!((e.step(), e.target()), (Some(Step::Connect), Some("h:1")));
+        assert!(!e.is_tls());
+        let text = e.to_string();
+        assert!(text.starts_with("TCP connect to h:1 failed"), "{text}");
+        assert!(!text.contains("WebSocket connection"), "{text}");
+        match &e {
+            Error::Io(io) => assert_eq!(io.kind(), io::ErrorKind::ConnectionRefused),
+            other => panic!("{other:?}"),
+        }
+        // The open connection's socket: says the connection is gone and what to do.
+        let e = Error::from(io::Error::new(
+            io::ErrorKind::ConnectionReset,
+            "reset by peer",
+        ));
+        assert_eq!((e.step(), e.target()), (None, None));
+        let text = e.to_string();
+        assert!(
+            text.contains("transport failed: reset by peer") && text.contains("open a new one"),
+            "{text}"
+        );
+        // A TLS error keeps the runtime's message and is found as TLS, with its address.
+        let e = Error::from(io::Error::other("TLS handshake with h failed: bad record"))
+            .into_tls_failure("h:443");
+        assert!(e.is_tls() && !e.is_tls_certificate());
+        assert_eq!((e.step(), e.target()), (Some(Step::Tls), Some("h:443")));
+        assert_eq!(e.to_string(), "TLS handshake with h failed: bad record");
+    }
+
+    #[test]
+    fn handshake_errors_are_not_wrapped_twice() {
+        let e = Error::from(HandshakeError::UnexpectedStatus {
+            status: 404,
+            reason: "Not Found".into(),
+            body_excerpt: String::new(),
+        });
+        let text = e.to_string();
+        assert!(
+            text.starts_with("HTTP upgrade: the server answered 404 Not Found"),
+            "{text}"
+        );
+        assert_eq!(text.matches("handshake").count(), 0, "{text}");
+        assert_eq!(e.step(), Some(Step::Handshake));
+        assert_eq!(e.http_status(), Some(404));
+        let e = Error::from(HandshakeError::ProxyConnectRefused {
+            target: "t:443".into(),
+            status: 403,
+            reason: "Forbidden".into(),
+        });
+        assert_eq!(e.step(), Some(Step::Proxy));
+        assert!(e.is_proxy());
+        let e = Error::from(HandshakeError::UnsupportedScheme {
+            scheme: "ftp".into(),
+        });
+        assert_eq!(e.step(), None);
+    }
+
+    #[test]
+    fn protocol_errors_name_limits_as_settings_and_the_close_code_once() {
+        let e = Error::from(ProtocolError::MessageTooBig {
+            size: 100,
+            limit: 10,
+        });
+        let text = e.to_string();
+        assert!(
+            text.contains(".max_message_size(..)") && text.contains("1009"),
+            "{text}"
+        );
+        no_rust_items(&text);
+        let e = Error::from(ProtocolError::Frame(FrameError::FrameTooLarge {
+            len: 9,
+            max: 4,
+        }));
+        let text = e.to_string();
+        assert!(text.contains(".max_frame_size(..)"), "{text}");
+        assert_eq!(text.matches("1009").count(), 1, "{text}");
+        let e = Error::from(ProtocolError::Frame(FrameError::ReservedOpcode(3)));
+        let text = e.to_string();
+        assert_eq!(text.matches("1002").count(), 1, "{text}");
+        let text = Error::from(ProtocolError::TooManyFragments { limit: 3 }).to_string();
+        assert!(text.contains(".max_fragments(..)"), "{text}");
+        no_rust_items(&text);
+        let text = Error::from(ProtocolError::UnexpectedEof { mid_frame: false }).to_string();
+        assert!(text.contains("without a WebSocket close handshake") && text.contains("1006"));
     }
 
     #[test]

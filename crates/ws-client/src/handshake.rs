@@ -15,7 +15,9 @@ use std::time::Duration;
 
 use futures_io::{AsyncRead, AsyncWrite};
 use ws_frame::Role;
-use ws_handshake::{reject, ClientRequest, Request, RequestParser, Response, ResponseParser};
+use ws_handshake::{
+    reject, ClientRequest, HandshakeError, Request, RequestParser, Response, ResponseParser,
+};
 
 use crate::config::Config;
 use crate::error::{Error, Step};
@@ -39,8 +41,9 @@ const HEAD_READ: usize = 4 << 10;
 ///
 /// Errors: [`Error::Handshake`] when the response is not an acceptable upgrade (a redirect
 /// is `HandshakeError::Redirect` with its `Location`), [`Error::Io`] when the stream fails
-/// or the server closes it before a complete response, and
-/// `Error::Timeout { step: Step::Handshake }` after the open timeout.
+/// or the server closes it before a complete response (both with [`Step::Handshake`] and
+/// the URL's `host:port` as [`Error::step`] and [`Error::target`]), and
+/// `Error::OpeningTimeout { step: Step::Handshake, .. }` after the open timeout.
 ///
 /// # Cancel safety
 /// Not cancel safe: dropping the future leaves the stream mid-handshake; drop the stream.
@@ -97,8 +100,9 @@ pub(crate) async fn client_handshake_step<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let fut = client_handshake_untimed(stream, request, options, timer.clone(), early);
-    with_timeout(fut, timer.as_ref(), timeout, Step::Handshake).await
+    let target = authority(&request.target().host, request.target().port);
+    let fut = client_handshake_untimed(stream, request, &target, options, timer.clone(), early);
+    with_timeout(fut, timer.as_ref(), timeout, Step::Handshake, Some(&target)).await
 }
 
 /// The error for a redirect that is not followed: what [`ClientRequest::check`] says.
@@ -116,6 +120,7 @@ pub(crate) fn redirect_error(request: &ClientRequest, response: &Response) -> Er
 async fn client_handshake_untimed<S>(
     mut stream: S,
     request: &ClientRequest,
+    target: &str,
     options: &ConnectOptions,
     timer: Option<Arc<dyn Timer>>,
     early: Vec<u8>,
@@ -125,7 +130,7 @@ where
 {
     write_all(&mut stream, request.as_bytes())
         .await
-        .map_err(|e| context(e, "sending the opening handshake request"))?;
+        .map_err(|e| upgrade_error(e, target, "sending the request"))?;
 
     let mut parser = ResponseParser::new(options.limits);
     let early_response = if early.is_empty() {
@@ -136,7 +141,7 @@ where
     drop(early);
     let response = match early_response {
         Some(response) => response,
-        None => read_response(&mut stream, &mut parser).await?,
+        None => read_response(&mut stream, &mut parser, target).await?,
     };
     if (300..400).contains(&response.status()) {
         return Ok(Handshake::Redirect(response));
@@ -158,7 +163,11 @@ where
 }
 
 /// Reads until `parser` has a whole response head.
-async fn read_response<S>(stream: &mut S, parser: &mut ResponseParser) -> Result<Response, Error>
+async fn read_response<S>(
+    stream: &mut S,
+    parser: &mut ResponseParser,
+    target: &str,
+) -> Result<Response, Error>
 where
     S: AsyncRead + Unpin,
 {
@@ -166,14 +175,18 @@ where
     loop {
         let n = read(stream, &mut buf)
             .await
-            .map_err(|e| context(e, "reading the server's handshake response"))?;
+            .map_err(|e| upgrade_error(e, target, "reading the server's response"))?;
         if n == 0 {
-            return Err(Error::Io(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the server closed the connection during the opening handshake, before a \
-                 complete HTTP response; check that the URL is a WebSocket endpoint and the \
-                 scheme (ws:// vs wss://) matches the port",
-            )));
+            return Err(Error::opening(
+                Step::Handshake,
+                Some(target.to_owned()),
+                format!(
+                    "HTTP upgrade with {target}: the server closed the connection before a \
+                     complete HTTP response; check that the URL is a WebSocket endpoint and \
+                     that ws:// or wss:// matches the port"
+                ),
+                io::ErrorKind::UnexpectedEof.into(),
+            ));
         }
         if let Some(response) = parser.feed(&buf[..n])? {
             return Ok(response);
@@ -189,7 +202,7 @@ where
 /// A request that is malformed, fails validation or is refused by the check hook is
 /// answered with an HTTP error (400, 405, 426, 431, or the hook's status) and the stream
 /// is shut down; the error is then returned ([`Error::Handshake`] for invalid requests, an
-/// [`Error::Io`] of kind `PermissionDenied` naming the status for a refusal).
+/// `HandshakeError::RequestRefused` carrying the status for a refusal by the check hook).
 ///
 /// # Cancel safety
 /// Not cancel safe: dropping the future leaves the stream mid-handshake; drop the stream.
@@ -202,7 +215,14 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let fut = server_accept_untimed(stream, options, timer.clone());
-    with_timeout(fut, timer.as_ref(), options.open_timeout, Step::Handshake).await
+    with_timeout(
+        fut,
+        timer.as_ref(),
+        options.open_timeout,
+        Step::Handshake,
+        None,
+    )
+    .await
 }
 
 async fn server_accept_untimed<S>(
@@ -218,13 +238,16 @@ where
     let request = loop {
         let n = read(&mut stream, &mut buf)
             .await
-            .map_err(|e| context(e, "reading the client's handshake request"))?;
+            .map_err(|e| accept_error(e, "reading the client's request"))?;
         if n == 0 {
-            return Err(Error::Io(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the client closed the connection during the opening handshake, before a \
-                 complete HTTP request",
-            )));
+            return Err(Error::opening(
+                Step::Handshake,
+                None,
+                "HTTP upgrade (server side): the client closed the connection before a \
+                 complete request"
+                    .to_owned(),
+                io::ErrorKind::UnexpectedEof.into(),
+            ));
         }
         match parser.feed(&buf[..n]) {
             Ok(Some(request)) => break request,
@@ -246,13 +269,10 @@ where
     if let Some(check) = &options.check {
         if let Err((status, reason)) = check(&request) {
             refuse(&mut stream, status, &reason).await;
-            return Err(Error::Io(io::Error::new(
-                io::ErrorKind::PermissionDenied,
-                format!(
-                    "the opening handshake was refused by the request check with HTTP \
-                     {status}: {reason}"
-                ),
-            )));
+            return Err(Error::Handshake(HandshakeError::RequestRefused {
+                status,
+                reason,
+            }));
         }
     }
 
@@ -281,7 +301,7 @@ where
     let response = request.accept(subprotocol, extensions_answer.as_deref());
     write_all(&mut stream, &response)
         .await
-        .map_err(|e| context(e, "sending the handshake response"))?;
+        .map_err(|e| accept_error(e, "sending the 101 response"))?;
 
     let mut ws = open(stream, Role::Server, config, request.rest(), timer);
     ws.set_subprotocol(subprotocol.map(str::to_owned));
@@ -328,9 +348,40 @@ async fn refuse<S: AsyncWrite + Unpin>(stream: &mut S, status: u16, reason: &str
     }
 }
 
-/// Adds what we were doing to an I/O error, keeping its kind.
-pub(crate) fn context(e: io::Error, doing: &str) -> Error {
-    Error::Io(io::Error::new(e.kind(), format!("{doing} failed: {e}")))
+/// An I/O error of the client's HTTP upgrade with `target`, saying what we were doing.
+fn upgrade_error(e: io::Error, target: &str, doing: &str) -> Error {
+    let hint = match e.kind() {
+        io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe => {
+            "; the server dropped the connection: check that the URL is a WebSocket endpoint \
+             and that ws:// or wss:// matches the port"
+        }
+        _ => "; the connection is unusable: try again",
+    };
+    Error::opening(
+        Step::Handshake,
+        Some(target.to_owned()),
+        format!("HTTP upgrade with {target}: {doing} failed: {e}{hint}"),
+        e,
+    )
+}
+
+/// An I/O error of our server side's HTTP upgrade, saying what we were doing.
+fn accept_error(e: io::Error, doing: &str) -> Error {
+    Error::opening(
+        Step::Handshake,
+        None,
+        format!("HTTP upgrade (server side): {doing} failed: {e}"),
+        e,
+    )
+}
+
+/// `host:port`, IPv6 in `[]`.
+pub(crate) fn authority(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
 }
 
 /// Reads once, retrying on `Interrupted`.
@@ -372,12 +423,14 @@ pub(crate) async fn write_all<S: AsyncWrite + Unpin>(
     .await
 }
 
-/// Bounds `fut` by `timeout` measured with `timer`, failing with a timeout at `step`.
+/// Bounds the opening step `fut` by `timeout` measured with `timer`, failing with an
+/// [`Error::OpeningTimeout`] at `step` naming `target`.
 pub(crate) async fn with_timeout<F, T>(
     fut: F,
     timer: Option<&Arc<dyn Timer>>,
     timeout: Option<Duration>,
     step: Step,
+    target: Option<&str>,
 ) -> Result<T, Error>
 where
     F: Future<Output = Result<T, Error>>,
@@ -385,6 +438,10 @@ where
     let fut = pin!(fut);
     match Deadline::new(fut, timer, timeout).await {
         Timed::Done(result) => result,
-        Timed::Elapsed => Err(Error::Timeout { step }),
+        Timed::Elapsed => Err(Error::OpeningTimeout {
+            step,
+            after: timeout.unwrap_or_default(),
+            target: target.map(str::to_owned),
+        }),
     }
 }

@@ -580,6 +580,15 @@ fn duplicate(e: &Error) -> Error {
         Error::Io(io) => Error::Io(std::io::Error::new(io.kind(), io.to_string())),
         Error::Handshake(h) => Error::Handshake(h.clone()),
         Error::Timeout { step } => Error::Timeout { step: *step },
+        Error::OpeningTimeout {
+            step,
+            after,
+            target,
+        } => Error::OpeningTimeout {
+            step: *step,
+            after: *after,
+            target: target.clone(),
+        },
         Error::Usage(u) => Error::Usage(u.clone()),
         Error::Internal(s) => Error::Internal(s.clone()),
     }
@@ -711,7 +720,7 @@ mod tests {
                 cause,
                 Some(std::io::Error::other(cause)),
             )))
-            .into_tls_failure()
+            .into_tls_failure("h.example:443")
         };
         let cert = tls("certificate verify failed (self-signed certificate)");
         assert!(cert.is_tls() && cert.is_tls_certificate() && cert.is_io());
@@ -724,7 +733,7 @@ mod tests {
         assert!(other.is_tls() && !other.is_tls_certificate());
         assert!(!is_permanent(&other));
         // Marking twice changes nothing; other errors are never TLS errors.
-        assert!(cert.into_tls_failure().is_tls_certificate());
+        assert!(cert.into_tls_failure("h.example:443").is_tls_certificate());
         assert!(!Error::Io(std::io::Error::other("certificate")).is_tls());
     }
 }

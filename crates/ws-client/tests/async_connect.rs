@@ -5,6 +5,7 @@
 mod async_util;
 
 use std::io;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
@@ -28,13 +29,27 @@ enum TcpMode {
     Hang,
 }
 
+/// What `Runtime::resolve` does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum DnsMode {
+    /// Not implemented (the trait's default): the flow passes the name to `connect_tcp`.
+    Unsupported,
+    /// The lookup fails.
+    Fail,
+    /// The name resolves to these addresses.
+    Addrs(Vec<IpAddr>),
+}
+
 #[derive(Debug)]
 struct FakeRuntime {
     tcp: TcpMode,
+    dns: DnsMode,
     tls_hangs: bool,
     timer: Arc<dyn Timer>,
     tls_domain: Mutex<Option<String>>,
     connected_to: Mutex<Option<(String, u16)>>,
+    /// Every host `connect_tcp` was asked for, in order.
+    attempts: Mutex<Vec<String>>,
     plain_used: AtomicBool,
 }
 
@@ -42,10 +57,12 @@ impl FakeRuntime {
     fn new(tcp: TcpMode, timer: Arc<dyn Timer>) -> Self {
         FakeRuntime {
             tcp,
+            dns: DnsMode::Unsupported,
             tls_hangs: false,
             timer,
             tls_domain: Mutex::new(None),
             connected_to: Mutex::new(None),
+            attempts: Mutex::new(Vec::new()),
             plain_used: AtomicBool::new(false),
         }
     }
@@ -57,6 +74,7 @@ impl Runtime for FakeRuntime {
 
     fn connect_tcp<'a>(&'a self, host: &'a str, port: u16) -> BoxFuture<'a, io::Result<Pipe>> {
         *self.connected_to.lock().unwrap() = Some((host.to_owned(), port));
+        self.attempts.lock().unwrap().push(host.to_owned());
         match self.tcp {
             TcpMode::Refuse => Box::pin(async {
                 Err(io::Error::new(
@@ -80,6 +98,17 @@ impl Runtime for FakeRuntime {
                 Box::pin(async move { Ok(a) })
             }
         }
+    }
+
+    fn resolve<'a>(&'a self, _host: &'a str) -> BoxFuture<'a, io::Result<Vec<IpAddr>>> {
+        let answer = match &self.dns {
+            DnsMode::Unsupported => Err(io::Error::new(io::ErrorKind::Unsupported, "no DNS")),
+            DnsMode::Fail => Err(io::Error::other(
+                "failed to lookup address information: Name or service not known",
+            )),
+            DnsMode::Addrs(addrs) => Ok(addrs.clone()),
+        };
+        Box::pin(async move { answer })
     }
 
     fn plain(&self, tcp: Pipe) -> Pipe {
@@ -144,17 +173,22 @@ fn wss_runs_tls_for_the_host_on_port_443() {
 }
 
 #[test]
-fn refused_connection_names_host_and_port() {
+fn refused_connection_names_the_step_host_port_and_a_hint() {
     let rt = FakeRuntime::new(TcpMode::Refuse, ManualTimer::new().arc());
     let opts = client_options();
     let e = block_on(connect(&rt, &opts)).unwrap_err();
     assert!(e.is_io(), "{e}");
+    assert_eq!(e.step(), Some(Step::Connect));
+    assert_eq!(e.target(), Some("example.test:80"));
     let text = e.to_string();
     assert!(
-        text.contains("connecting to example.test:80 failed"),
+        text.starts_with("TCP connect to example.test:80 failed: connection refused"),
         "{text}"
     );
-    assert!(text.contains("connection refused"), "{text}");
+    assert!(text.contains("is a server listening"), "{text}");
+    // No connection existed: nothing about the WebSocket connection being unusable.
+    assert!(!text.contains("WebSocket connection"), "{text}");
+    assert!(!text.contains("reconnect"), "{text}");
     match e {
         Error::Io(io) => assert_eq!(io.kind(), io::ErrorKind::ConnectionRefused),
         other => panic!("{other}"),
@@ -167,8 +201,76 @@ fn ipv6_hosts_are_bracketed_in_errors() {
     let opts = ws_client::ConnectOptions::new("ws://[::1]:9001/");
     let e = block_on(connect(&rt, &opts)).unwrap_err();
     assert!(
-        e.to_string().contains("connecting to [::1]:9001 failed"),
+        e.to_string()
+            .starts_with("TCP connect to [::1]:9001 failed"),
         "{e}"
+    );
+    assert_eq!(e.target(), Some("[::1]:9001"));
+}
+
+#[test]
+fn failed_dns_lookup_says_to_check_the_host_name() {
+    let mut rt = FakeRuntime::new(TcpMode::Serve, ManualTimer::new().arc());
+    rt.dns = DnsMode::Fail;
+    let opts = ws_client::ConnectOptions::new("ws://no-such-host.example:8080/");
+    let e = block_on(connect(&rt, &opts)).unwrap_err();
+    assert!(e.is_io(), "{e:?}");
+    assert_eq!(e.step(), Some(Step::Dns));
+    assert_eq!(e.target(), Some("no-such-host.example"));
+    let text = e.to_string();
+    assert!(
+        text.starts_with("DNS lookup of no-such-host.example failed"),
+        "{text}"
+    );
+    assert!(text.contains("Name or service not known"), "{text}");
+    assert!(text.contains("check the host name"), "{text}");
+    assert!(
+        rt.attempts.lock().unwrap().is_empty(),
+        "no TCP after DNS failed"
+    );
+}
+
+#[test]
+fn resolved_addresses_are_tried_in_order_and_named() {
+    let mut rt = FakeRuntime::new(TcpMode::Refuse, ManualTimer::new().arc());
+    let v4: IpAddr = "127.0.0.2".parse().unwrap();
+    let v6: IpAddr = "::1".parse().unwrap();
+    rt.dns = DnsMode::Addrs(vec![v6, v4]);
+    let opts = ws_client::ConnectOptions::new("ws://dual.example:9/");
+    let e = block_on(connect(&rt, &opts)).unwrap_err();
+    assert_eq!(*rt.attempts.lock().unwrap(), ["::1", "127.0.0.2"]);
+    assert_eq!(e.step(), Some(Step::Connect));
+    let text = e.to_string();
+    assert!(
+        text.starts_with("TCP connect to dual.example:9 failed")
+            && text.contains("(tried ::1, 127.0.0.2)"),
+        "{text}"
+    );
+    // One address: connected straight to it, and an IP literal is never looked up.
+    let mut rt = FakeRuntime::new(TcpMode::Serve, ManualTimer::new().arc());
+    rt.dns = DnsMode::Addrs(vec![v4]);
+    let opts = ws_client::ConnectOptions::new("ws://one.example:9/").no_keepalive();
+    block_on(connect(&rt, &opts)).unwrap();
+    assert_eq!(*rt.attempts.lock().unwrap(), ["127.0.0.2"]);
+    let mut rt = FakeRuntime::new(TcpMode::Serve, ManualTimer::new().arc());
+    rt.dns = DnsMode::Fail;
+    let opts = ws_client::ConnectOptions::new("ws://127.0.0.3:9/").no_keepalive();
+    block_on(connect(&rt, &opts)).unwrap();
+    assert_eq!(*rt.attempts.lock().unwrap(), ["127.0.0.3"]);
+}
+
+#[test]
+fn proxy_connect_failures_name_the_proxy() {
+    let rt = FakeRuntime::new(TcpMode::Refuse, ManualTimer::new().arc());
+    let opts = client_options().proxy_url("http://10.9.8.7:3128");
+    let e = block_on(connect(&rt, &opts)).unwrap_err();
+    assert_eq!(e.step(), Some(Step::Connect));
+    assert_eq!(e.target(), Some("10.9.8.7:3128"));
+    let text = e.to_string();
+    assert!(
+        text.starts_with("TCP connect to the HTTP proxy 10.9.8.7:3128 failed")
+            && text.contains("check the proxy address"),
+        "{text}"
     );
 }
 
@@ -181,8 +283,16 @@ fn bad_url_fails_before_connecting() {
     assert!(rt.connected_to.lock().unwrap().is_none());
 }
 
-fn expect_timeout<F>(timer: &ManualTimer, fut: F, after: Duration, step: Step)
-where
+/// Checks that `fut` fails with a timeout at `step` exactly `after` from now, naming
+/// `target`, the limit and the setting to raise (`hint`).
+fn expect_timeout<F>(
+    timer: &ManualTimer,
+    fut: F,
+    after: Duration,
+    step: Step,
+    target: &str,
+    hint: &str,
+) where
     F: std::future::Future<
         Output = Result<(ws_client::WebSocket<Pipe>, ws_handshake::Response), Error>,
     >,
@@ -193,7 +303,23 @@ where
     assert!(poll_once(&mut fut).is_pending(), "timed out early");
     timer.advance(Duration::from_millis(1));
     match poll_once(&mut fut) {
-        Poll::Ready(Err(Error::Timeout { step: s })) => assert_eq!(s, step),
+        Poll::Ready(Err(e @ Error::OpeningTimeout { .. })) => {
+            let Error::OpeningTimeout {
+                step: s,
+                after: limit,
+                target: t,
+            } = &e
+            else {
+                unreachable!()
+            };
+            assert_eq!((*s, *limit, t.as_deref()), (step, after, Some(target)));
+            assert!(e.is_timeout() && e.step() == Some(step) && e.target() == Some(target));
+            let text = e.to_string();
+            let secs = format!("{} s", after.as_secs());
+            for part in [target, secs.as_str(), hint] {
+                assert!(text.contains(part), "{part:?} missing in {text}");
+            }
+        }
         Poll::Ready(Err(e)) => panic!("expected a {step} timeout, got {e}"),
         Poll::Ready(Ok(_)) => panic!("expected a {step} timeout, got a connection"),
         Poll::Pending => panic!("expected a {step} timeout, still pending"),
@@ -210,6 +336,8 @@ fn connect_timeout_bounds_tcp() {
         connect(&rt, &opts),
         Duration::from_secs(7),
         Step::Connect,
+        "example.test:80",
+        ".connect_timeout(..)",
     );
 }
 
@@ -225,6 +353,8 @@ fn open_timeout_bounds_tls() {
         connect(&rt, &opts),
         Duration::from_secs(4),
         Step::Tls,
+        "slow.example:443",
+        ".open_timeout(..)",
     );
 }
 
@@ -259,5 +389,7 @@ fn open_timeout_bounds_the_handshake() {
         connect(&rt, &opts),
         Duration::from_secs(5),
         Step::Handshake,
+        "example.test:80",
+        ".open_timeout(..)",
     );
 }

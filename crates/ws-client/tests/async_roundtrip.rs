@@ -13,7 +13,8 @@ use futures::executor::block_on;
 use futures::{AsyncReadExt, AsyncWriteExt, SinkExt, StreamExt};
 use ws_client::connect::connect_on;
 use ws_client::handshake::server_accept;
-use ws_client::{CloseCode, Config, Message, Role, State, WebSocket};
+use ws_client::{CloseCode, Config, Error, Message, Role, State, Step, WebSocket};
+use ws_handshake::HandshakeError;
 
 fn echo_once(server: &mut WebSocket<Pipe>) {
     block_on(async {
@@ -188,10 +189,34 @@ fn request_check_refuses_with_status() {
         );
         let c = c.unwrap_err();
         assert!(c.is_handshake(), "{c}");
-        assert!(c.to_string().contains("403"), "{c}");
+        assert_eq!(c.http_status(), Some(403));
+        assert_eq!(c.step(), Some(Step::Handshake));
+        let text = c.to_string();
+        // The standard phrase from the status line, the check's reason (from the body) once.
+        assert!(
+            text.starts_with("HTTP upgrade: the server answered 403 Forbidden"),
+            "{text}"
+        );
+        assert_eq!(text.matches("origin not allowed").count(), 1, "{text}");
+        assert!(text.contains("check the credentials, Origin"), "{text}");
+        // The server side gets a typed refusal, not an I/O error.
         let s = s.unwrap_err();
-        assert!(s.to_string().contains("403"), "{s}");
-        assert!(s.to_string().contains("origin not allowed"), "{s}");
+        assert!(
+            matches!(
+                &s,
+                Error::Handshake(HandshakeError::RequestRefused { status: 403, reason })
+                    if reason == "origin not allowed"
+            ),
+            "{s:?}"
+        );
+        assert_eq!(s.http_status(), Some(403));
+        let text = s.to_string();
+        assert!(
+            text.contains("refused by the request check")
+                && text.contains("403 Forbidden")
+                && text.contains("origin not allowed"),
+            "{text}"
+        );
     });
 }
 
@@ -231,10 +256,15 @@ fn server_closing_during_handshake_is_a_clear_error() {
         let (c, ()) = futures::join!(client, server);
         let e = c.unwrap_err();
         assert!(e.is_io(), "{e}");
+        assert_eq!(e.step(), Some(Step::Handshake));
+        assert_eq!(e.target(), Some("example.test:80"));
+        let text = e.to_string();
         assert!(
-            e.to_string().contains("during the opening handshake"),
-            "{e}"
+            text.starts_with("HTTP upgrade with example.test:80: the server closed the connection"),
+            "{text}"
         );
+        assert!(text.contains("ws:// or wss://"), "{text}");
+        assert!(!text.contains("WebSocket connection"), "{text}");
     });
 }
 
@@ -395,12 +425,24 @@ fn handshake_times_out_with_the_open_timeout() {
     match async_util::poll_once(&mut fut) {
         Poll::Ready(Err(e)) => {
             assert!(e.is_timeout(), "{e}");
-            assert!(matches!(
-                e,
-                ws_client::Error::Timeout {
-                    step: ws_client::Step::Handshake
-                }
-            ));
+            assert!(
+                matches!(
+                    &e,
+                    ws_client::Error::OpeningTimeout {
+                        step: ws_client::Step::Handshake,
+                        after,
+                        target: Some(target),
+                    } if *after == std::time::Duration::from_secs(3) && target == "example.test:80"
+                ),
+                "{e:?}"
+            );
+            let text = e.to_string();
+            assert!(
+                text.contains("example.test:80")
+                    && text.contains("3 s")
+                    && text.contains(".open_timeout(..)"),
+                "{text}"
+            );
         }
         other => panic!("expected a timeout, got {:?}", other.map(|r| r.map(|_| ()))),
     }
