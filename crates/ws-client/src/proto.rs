@@ -97,6 +97,10 @@ use crate::utf8::Utf8Validator;
 const MAX_CONTROL_PAYLOAD: usize = 125;
 /// The largest close reason: a control payload minus the 2-byte code.
 const MAX_CLOSE_REASON: usize = MAX_CONTROL_PAYLOAD - 2;
+/// An output buffer larger than this is dropped once written (idle connections stay small).
+const OUT_KEEP: usize = 64 << 10;
+/// Outgoing payloads are copied and masked in pieces of this size (cache-friendly).
+const MASK_CHUNK: usize = 8 << 10;
 /// The compression scratch buffer is dropped after a message larger than this.
 #[cfg(feature = "deflate")]
 const SCRATCH_KEEP: usize = 1 << 20;
@@ -130,7 +134,7 @@ pub struct Connection {
     /// the payload of `frame`.
     rbuf: BytesMut,
     /// Bytes to send.
-    out: BytesMut,
+    out: OutBuf,
     /// The frame whose payload is being received.
     frame: Option<InFrame>,
     /// The fragmented or compressed message being assembled.
@@ -189,6 +193,52 @@ struct InMessage {
     empty_run: usize,
 }
 
+/// The output buffer: `buf[pos..]` is still to be written. Appending is a capacity check
+/// and a copy; once everything is written the buffer is reset (and dropped if a large
+/// message made it large, so that an idle connection holds no large buffer).
+#[derive(Debug, Default)]
+struct OutBuf {
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl OutBuf {
+    fn len(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    fn is_empty(&self) -> bool {
+        self.pos == self.buf.len()
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        &self.buf[self.pos..]
+    }
+
+    /// Room for `additional` more bytes; returns the buffer to append them to.
+    fn reserve(&mut self, additional: usize) -> &mut Vec<u8> {
+        if self.buf.capacity() - self.buf.len() < additional && self.pos > 0 {
+            // Reclaim the written front before growing.
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+        self.buf.reserve(additional);
+        &mut self.buf
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.pos += n.min(self.len());
+        if self.pos == self.buf.len() {
+            self.pos = 0;
+            if self.buf.capacity() > OUT_KEEP {
+                self.buf = Vec::new();
+            } else {
+                self.buf.clear();
+            }
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Timers {
     /// The latest time given to `handle_timeout`.
@@ -230,7 +280,7 @@ impl Connection {
             role,
             decoder,
             rbuf: BytesMut::new(),
-            out: BytesMut::new(),
+            out: OutBuf::default(),
             frame: None,
             msg: None,
             utf8: Utf8Validator::new(),
@@ -378,6 +428,10 @@ impl Connection {
     /// without a close handshake, or a timer expired ([`Error::Timeout`]). Later calls return
     /// `Ok(None)`.
     pub fn poll_message(&mut self) -> Result<Option<Message>, Error> {
+        if self.rbuf.is_empty() && !self.eof && self.pending_error.is_none() {
+            // Nothing buffered: the common case of a driver polling before it reads.
+            return Ok(None);
+        }
         if let Some(e) = self.pending_error.take() {
             return Err(e);
         }
@@ -804,12 +858,19 @@ impl Connection {
         };
         let mut head = [0u8; MAX_HEADER_LEN];
         let n = header.encode(&mut head);
-        self.out.reserve(n + payload.len());
-        self.out.extend_from_slice(&head[..n]);
-        let start = self.out.len();
-        self.out.extend_from_slice(payload);
-        if let Some(key) = mask {
-            apply_mask(&mut self.out[start..], key, 0);
+        let out = self.out.reserve(n + payload.len());
+        out.extend_from_slice(&head[..n]);
+        let Some(key) = mask else {
+            out.extend_from_slice(payload);
+            return;
+        };
+        // Copy and mask chunk by chunk, so that masking works on bytes still in L1.
+        let mut offset = 0;
+        for chunk in payload.chunks(MASK_CHUNK) {
+            let start = out.len();
+            out.extend_from_slice(chunk);
+            apply_mask(&mut out[start..], key, offset);
+            offset += chunk.len();
         }
     }
 
@@ -837,14 +898,13 @@ impl Connection {
 
     /// Bytes to write to the transport, oldest first.
     pub fn pending_output(&self) -> &[u8] {
-        &self.out
+        self.out.as_slice()
     }
 
     /// Marks the first `n` bytes of [`pending_output`](Self::pending_output) as written
     /// (`n` larger than what is pending counts as everything).
     pub fn consume_output(&mut self, n: usize) {
-        let n = n.min(self.out.len());
-        self.out.advance(n);
+        self.out.consume(n);
         if !self.owed_pongs.is_empty() {
             self.flush_owed_pongs(false);
         }

@@ -24,15 +24,12 @@
 //! `futures-io` reads need an initialized `&mut [u8]`, and this crate has no `unsafe`, so
 //! a read cannot target the spare capacity of the connection's buffer without zeroing it
 //! first. Zeroing before every read (what makes some libraries slow: 128 KiB per read, even
-//! for a 20-byte message or a read that returns `Pending`) is avoided with a scratch buffer
-//! that is zeroed once when it grows and then reused for every read: a read that finds
-//! nothing costs nothing, and what arrives is copied once into the connection
-//! ([`Connection::receive_data`]), from a buffer still hot in cache. The scratch starts at
-//! 4 KiB and doubles (up to 64 KiB) while reads fill it, so idle connections stay small and
-//! bulk transfers take few system calls. Single-frame messages are then split off the
-//! connection's buffer without another copy. (Measured on the echo benchmark, this is
-//! cheaper at every message size than zero-filling an adaptive window of the connection's
-//! buffer before each read.)
+//! for a 20-byte message or a read that returns `Pending`) is avoided with one 64 KiB read
+//! buffer per thread, zeroed once and shared by every `WebSocket` that thread polls: a
+//! read that finds nothing costs nothing, what arrives is copied once into the connection
+//! ([`Connection::receive_data`]) from a buffer that stays hot in cache, and an idle
+//! connection holds no read buffer at all. Single-frame messages are then split off the
+//! connection's buffer without another copy.
 //!
 //! # Writing
 //! Messages are encoded into the connection's output buffer; `send` flushes once, `feed`
@@ -41,6 +38,7 @@
 //! [`Config::write_buffer_high`] bytes are queued, so a peer that stops reading makes the
 //! sender wait instead of growing memory.
 
+use std::cell::Cell;
 use std::fmt;
 use std::future::poll_fn;
 use std::io;
@@ -62,12 +60,31 @@ use crate::proto::{Connection, State};
 use crate::rt::{Sleep, Timer};
 use crate::split::{WsReceiver, WsSender};
 
-/// Initial size of the read scratch buffer.
-const MIN_READ: usize = 4 << 10;
-/// Largest size of the read scratch buffer.
-const MAX_READ: usize = 64 << 10;
+/// Size of the per-thread read buffer: large enough for bulk transfers to take few system
+/// calls; a read of a few bytes costs the same.
+const READ_BUF: usize = 64 << 10;
 /// Bytes discarded per read while waiting for the server to close TCP.
 const DRAIN_READ: usize = 1 << 10;
+
+thread_local! {
+    /// The read buffer shared by the `WebSocket`s polled on this thread (empty while one
+    /// of them is reading).
+    static READ_SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// Runs `f` with an initialized read buffer: this thread's shared one (zeroed once, at its
+/// first use). A read that starts while another is under way on the same thread (a stream
+/// whose `poll_read` polls another `WebSocket`) or after the thread's buffer was destroyed
+/// gets a fresh one.
+fn with_read_buf<T>(f: impl FnOnce(&mut [u8]) -> T) -> T {
+    let mut buf = READ_SCRATCH.try_with(Cell::take).unwrap_or_default();
+    if buf.len() < READ_BUF {
+        buf.resize(READ_BUF, 0);
+    }
+    let out = f(&mut buf);
+    let _ = READ_SCRATCH.try_with(|cell| cell.set(buf));
+    out
+}
 
 /// Where the driver is in the connection's life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,13 +111,12 @@ pub(crate) struct Core<S> {
     sleep: Option<ArmedSleep>,
     /// Wakes the task when the sleep fires; made with the first sleep.
     alarm: Option<Alarm>,
+    /// Bumped each time a deadline of the connection is handled.
+    timeouts_handled: u64,
     /// Our own deadline for finishing (flush + wait for EOF + shutdown) after the close.
     finish_deadline: Option<Instant>,
     close_timeout: Option<Duration>,
     write_high: usize,
-    read_window: usize,
-    /// Initialized read buffer, reused for every read.
-    scratch: Vec<u8>,
     /// Bytes were written since the last stream flush.
     needs_flush: bool,
     /// The stream reported EOF.
@@ -171,6 +187,11 @@ impl Alarm {
             shared,
             task: None,
         }
+    }
+
+    /// Whether the alarm rang (without resetting it).
+    fn has_rung(&self) -> bool {
+        self.shared.rang.load(Ordering::Acquire)
     }
 
     /// Makes `task` the waker to wake, then tells whether the alarm rang since the last
@@ -269,11 +290,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             timer,
             sleep: None,
             alarm: None,
+            timeouts_handled: 0,
             finish_deadline: None,
             close_timeout,
             write_high,
-            read_window: MIN_READ,
-            scratch: Vec::new(),
             needs_flush: false,
             eof: false,
             phase: Phase::Open,
@@ -362,6 +382,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             if conn_next.is_some_and(|d| d <= now) {
                 let before = self.conn.state();
                 self.conn.handle_timeout(now);
+                self.timeouts_handled += 1;
                 if self.conn.state() != before || self.conn.wants_write() {
                     self.events += 1;
                 }
@@ -369,6 +390,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
         }
         cx.waker().wake_by_ref();
         false
+    }
+
+    /// Whether the open-phase timers must be looked at before the next read: the sleep
+    /// rang, none is armed yet, or the closing handshake runs (its timer starts when our
+    /// close is queued). Otherwise deadlines only move in `handle_timeout`, and the sleep is
+    /// (re-)armed whenever a read is about to wait.
+    fn timers_need_work(&self) -> bool {
+        self.timer.is_some()
+            && (self.sleep.is_none()
+                || !self.conn.is_open()
+                || self.alarm.as_ref().is_some_and(Alarm::has_rung))
     }
 
     /// Writes queued output until it is all written (`Ready(Ok)`), the stream is full
@@ -414,26 +446,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
         }
     }
 
-    /// Reads once (into the scratch buffer) and hands the bytes to the connection.
+    /// Reads once (into this thread's read buffer) and hands the bytes to the connection.
     /// `Ok(false)` means EOF.
     fn poll_read_in(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<bool>> {
-        let window = self.read_window;
-        if self.scratch.len() < window {
-            // Zeroed once per growth, never per read.
-            self.scratch.resize(window, 0);
-        }
-        match Pin::new(&mut self.stream).poll_read(cx, &mut self.scratch[..window]) {
+        let stream = &mut self.stream;
+        let conn = &mut self.conn;
+        with_read_buf(|buf| match Pin::new(stream).poll_read(cx, buf) {
             Poll::Ready(Ok(0)) => Poll::Ready(Ok(false)),
             Poll::Ready(Ok(n)) => {
-                self.conn.receive_data(&self.scratch[..n]);
-                if n == window {
-                    self.read_window = (window * 2).min(MAX_READ);
-                }
+                conn.receive_data(&buf[..n.min(buf.len())]);
                 Poll::Ready(Ok(true))
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => Poll::Pending,
-        }
+        })
     }
 
     /// Drives the end of the connection: flush, wait for EOF (client), shut down.
@@ -501,8 +527,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
                 }
                 Phase::Open => {}
             }
-            // In the open phase only the connection's deadlines are armed.
-            self.poll_timers(cx);
+            // In the open phase only the connection's deadlines are armed. They are looked
+            // at when something may have changed, and before every wait (below).
+            if self.timers_need_work() {
+                self.poll_timers(cx);
+            }
             match self.conn.poll_message() {
                 Ok(Some(msg)) => {
                     if matches!(msg, Message::Ping(_) | Message::Close(_)) {
@@ -547,7 +576,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
                     return Poll::Ready(Some(Err(e)));
                 }
             }
-            match ready!(self.poll_read_in(cx)) {
+            let read = match self.poll_read_in(cx) {
+                Poll::Ready(read) => read,
+                Poll::Pending => {
+                    // About to wait: arm the sleep for the next deadline. A deadline that
+                    // was due has been handled: go round again (write the ping, report).
+                    let handled = self.timeouts_handled;
+                    self.poll_timers(cx);
+                    if self.timeouts_handled != handled {
+                        continue;
+                    }
+                    return Poll::Pending;
+                }
+            };
+            match read {
                 Ok(true) => {}
                 Ok(false) => {
                     self.eof = true;
