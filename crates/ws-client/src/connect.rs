@@ -34,7 +34,7 @@ use ws_handshake::{ClientRequest, HandshakeError, Limits, Response, Target};
 use crate::error::{Error, Step};
 use crate::handshake::{
     authority, client_handshake_step, client_handshake_within, read, with_timeout, write_all,
-    Handshake,
+    Handshake, Limit,
 };
 use crate::options::ConnectOptions;
 use crate::rt::{Runtime, Timer};
@@ -183,7 +183,7 @@ pub async fn open_transport<R: Runtime>(
             let (tcp, rest) = with_timeout(
                 tunnel,
                 Some(timer),
-                options.open_timeout,
+                Limit::whole(options.open_timeout),
                 Step::Proxy,
                 Some(&proxy_addr),
             )
@@ -218,7 +218,11 @@ pub async fn open_transport<R: Runtime>(
             .await
             .map_err(|e| e.into_tls_failure(&addr))
     };
-    let stream = with_timeout(tls, Some(timer), left, Step::Tls, Some(&addr)).await?;
+    let limit = Limit {
+        left,
+        configured: options.open_timeout,
+    };
+    let stream = with_timeout(tls, Some(timer), limit, Step::Tls, Some(&addr)).await?;
     Ok(Transport {
         stream,
         opened_at,
@@ -242,7 +246,7 @@ async fn connect_tcp<R: Runtime>(
     with_timeout(
         attempt,
         Some(timer),
-        options.connect_timeout,
+        Limit::whole(options.connect_timeout),
         Step::Connect,
         Some(&addr),
     )

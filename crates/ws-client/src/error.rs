@@ -57,9 +57,9 @@ pub enum Error {
     OpeningTimeout {
         /// The step that timed out.
         step: Step,
-        /// The limit that ran out (what was left of it for the later steps of the open
-        /// timeout).
-        after: Duration,
+        /// The configured limit that ran out: the connect timeout for [`Step::Connect`], the
+        /// open timeout (shared by the proxy tunnel, TLS and the HTTP upgrade) otherwise.
+        limit: Duration,
         /// `host:port` the step was talking to: the server, or the proxy for
         /// [`Step::Proxy`] and for [`Step::Connect`] through a proxy. `None` on the server
         /// side, which does not know the client's address.
@@ -395,9 +395,9 @@ impl fmt::Display for Error {
             },
             Self::OpeningTimeout {
                 step,
-                after,
+                limit,
                 target,
-            } => write_opening_timeout(f, *step, Some(*after), target.as_deref()),
+            } => write_opening_timeout(f, *step, Some(*limit), target.as_deref()),
             Self::Usage(e) => write!(f, "invalid use of the WebSocket API: {e}"),
             Self::Internal(msg) => write!(
                 f,
@@ -412,47 +412,46 @@ impl fmt::Display for Error {
 fn write_opening_timeout(
     f: &mut fmt::Formatter<'_>,
     step: Step,
-    after: Option<Duration>,
+    limit: Option<Duration>,
     target: Option<&str>,
 ) -> fmt::Result {
     let to = |prefix: &str| target.map_or(String::new(), |t| format!("{prefix}{t}"));
-    let within = after.map_or(String::new(), |d| format!(" within {}", Secs(d)));
-    let after = after.map_or(String::new(), |d| format!(" after {}", Secs(d)));
+    let limit = limit.map_or(String::new(), |d| format!(" (limit {})", Secs(d)));
     match step {
         Step::Dns | Step::Connect => write!(
             f,
-            "connecting{} (DNS lookup and TCP connect) timed out{after}; check the host and \
+            "connecting{} (DNS lookup and TCP connect) timed out{limit}; check the host and \
              port (a firewall may be dropping the packets), or allow more time \
              (.connect_timeout(..))",
             to(" to ")
         ),
         Step::Proxy => write!(
             f,
-            "the proxy{} did not open the tunnel{within}; check the proxy address and scheme \
+            "the proxy{} did not open the tunnel in time{limit}; check the proxy address and scheme \
              (http://, socks5://), or allow more time (.open_timeout(..))",
             to(" at ")
         ),
         Step::Tls => write!(
             f,
-            "the TLS handshake{} timed out{after}; check that the server speaks TLS on this \
+            "the TLS handshake{} timed out{limit}; check that the server speaks TLS on this \
              port (wss:// to a plain ws:// port waits like this), or allow more time \
              (.open_timeout(..))",
             to(" with ")
         ),
-        Step::Handshake if target.is_none() && !within.is_empty() => write!(
+        Step::Handshake if target.is_none() && !limit.is_empty() => write!(
             f,
-            "the client sent no complete HTTP upgrade request{within}; the connection was \
+            "the client sent no complete HTTP upgrade request in time{limit}; the connection was \
              dropped (allow more time with the server's .open_timeout(..))"
         ),
         Step::Handshake => write!(
             f,
-            "the HTTP upgrade{} timed out{after}: no complete answer came; check that the URL \
+            "the HTTP upgrade{} timed out{limit}: no complete answer came; check that the URL \
              is a WebSocket endpoint and that ws:// or wss:// matches the port, or allow more \
              time (.open_timeout(..))",
             to(" with ")
         ),
-        Step::Close => write!(f, "the closing handshake timed out{after}"),
-        Step::Keepalive => write!(f, "a keepalive ping went unanswered{after}"),
+        Step::Close => write!(f, "the closing handshake timed out{limit}"),
+        Step::Keepalive => write!(f, "a keepalive ping went unanswered{limit}"),
     }
 }
 
@@ -848,7 +847,7 @@ mod tests {
         for (step, target, limit, what, setting) in cases {
             let e = Error::OpeningTimeout {
                 step,
-                after: Duration::from_millis(1500),
+                limit: Duration::from_millis(1500),
                 target: Some(target.to_owned()),
             };
             assert!(e.is_timeout() && e.close_code().is_none());
@@ -862,12 +861,14 @@ mod tests {
         // The server side knows no address: it says the client was too slow.
         let e = Error::OpeningTimeout {
             step: Step::Handshake,
-            after: Duration::from_millis(250),
+            limit: Duration::from_millis(250),
             target: None,
         };
         let text = e.to_string();
         assert!(
-            text.contains("the client sent no complete HTTP upgrade request within 250 ms"),
+            text.contains(
+                "the client sent no complete HTTP upgrade request in time (limit 250 ms)"
+            ),
             "{text}"
         );
     }

@@ -102,7 +102,11 @@ where
 {
     let target = authority(&request.target().host, request.target().port);
     let fut = client_handshake_untimed(stream, request, &target, options, timer.clone(), early);
-    with_timeout(fut, timer.as_ref(), timeout, Step::Handshake, Some(&target)).await
+    let limit = Limit {
+        left: timeout,
+        configured: options.open_timeout,
+    };
+    with_timeout(fut, timer.as_ref(), limit, Step::Handshake, Some(&target)).await
 }
 
 /// The error for a redirect that is not followed: what [`ClientRequest::check`] says.
@@ -218,7 +222,7 @@ where
     with_timeout(
         fut,
         timer.as_ref(),
-        options.open_timeout,
+        Limit::whole(options.open_timeout),
         Step::Handshake,
         None,
     )
@@ -423,12 +427,30 @@ pub(crate) async fn write_all<S: AsyncWrite + Unpin>(
     .await
 }
 
-/// Bounds the opening step `fut` by `timeout` measured with `timer`, failing with an
+/// The time an opening step may take: what is `left` of the `configured` limit (the open
+/// timeout is shared by the tunnel, TLS and the upgrade). Errors report the configured one.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limit {
+    pub(crate) left: Option<Duration>,
+    pub(crate) configured: Option<Duration>,
+}
+
+impl Limit {
+    /// The whole of `timeout` is left.
+    pub(crate) fn whole(timeout: Option<Duration>) -> Limit {
+        Limit {
+            left: timeout,
+            configured: timeout,
+        }
+    }
+}
+
+/// Bounds the opening step `fut` by `limit` measured with `timer`, failing with an
 /// [`Error::OpeningTimeout`] at `step` naming `target`.
 pub(crate) async fn with_timeout<F, T>(
     fut: F,
     timer: Option<&Arc<dyn Timer>>,
-    timeout: Option<Duration>,
+    limit: Limit,
     step: Step,
     target: Option<&str>,
 ) -> Result<T, Error>
@@ -436,11 +458,11 @@ where
     F: Future<Output = Result<T, Error>>,
 {
     let fut = pin!(fut);
-    match Deadline::new(fut, timer, timeout).await {
+    match Deadline::new(fut, timer, limit.left).await {
         Timed::Done(result) => result,
         Timed::Elapsed => Err(Error::OpeningTimeout {
             step,
-            after: timeout.unwrap_or_default(),
+            limit: limit.configured.or(limit.left).unwrap_or_default(),
             target: target.map(str::to_owned),
         }),
     }

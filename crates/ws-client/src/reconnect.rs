@@ -582,11 +582,11 @@ fn duplicate(e: &Error) -> Error {
         Error::Timeout { step } => Error::Timeout { step: *step },
         Error::OpeningTimeout {
             step,
-            after,
+            limit,
             target,
         } => Error::OpeningTimeout {
             step: *step,
-            after: *after,
+            limit: *limit,
             target: target.clone(),
         },
         Error::Usage(u) => Error::Usage(u.clone()),

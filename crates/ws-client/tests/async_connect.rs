@@ -306,13 +306,13 @@ fn expect_timeout<F>(
         Poll::Ready(Err(e @ Error::OpeningTimeout { .. })) => {
             let Error::OpeningTimeout {
                 step: s,
-                after: limit,
+                limit: l,
                 target: t,
             } = &e
             else {
                 unreachable!()
             };
-            assert_eq!((*s, *limit, t.as_deref()), (step, after, Some(target)));
+            assert_eq!((*s, *l, t.as_deref()), (step, after, Some(target)));
             assert!(e.is_timeout() && e.step() == Some(step) && e.target() == Some(target));
             let text = e.to_string();
             let secs = format!("{} s", after.as_secs());

@@ -430,9 +430,9 @@ fn handshake_times_out_with_the_open_timeout() {
                     &e,
                     ws_client::Error::OpeningTimeout {
                         step: ws_client::Step::Handshake,
-                        after,
+                        limit,
                         target: Some(target),
-                    } if *after == std::time::Duration::from_secs(3) && target == "example.test:80"
+                    } if *limit == std::time::Duration::from_secs(3) && target == "example.test:80"
                 ),
                 "{e:?}"
             );
