@@ -62,8 +62,9 @@ pub type WebSocket = ws_client::stream::WebSocket<MaybeTlsStream>;
 /// and open timeouts, keepalive pings, permessage-deflate offered (feature `deflate`),
 /// the system's trust roots for TLS.
 ///
-/// Errors name the failing step: DNS/TCP (`connecting to host:port failed: ...`), TLS, the
-/// HTTP upgrade, or a timeout ([`ws_client::Step`]).
+/// Errors name the failing step and its address, and say what to check: the DNS lookup
+/// (`DNS lookup of host failed: ...`), the TCP connect (`TCP connect to host:port failed:
+/// ...`), TLS, the HTTP upgrade, or a timeout (`Error::step`, `Error::target`).
 ///
 /// # Cancel safety
 /// Dropping the future abandons the attempt and closes whatever was opened.
@@ -158,14 +159,30 @@ struct TlsError {
 #[cfg(feature = "native-tls")]
 impl std::fmt::Display for TlsError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "TLS handshake with {} failed: {}; check that the server speaks TLS on this port \
-             and that its certificate is trusted (for a private CA, build a \
-             native_tls::TlsConnector with add_root_certificate and use \
-             AsyncStdRuntime::with_tls_connector)",
-            self.domain, self.source
-        )
+        let domain = &self.domain;
+        write!(f, "TLS handshake with {domain} failed: {}", self.source)?;
+        // How to trust a private CA, for both ways of building a connection.
+        let trust = "pass a native_tls::TlsConnector that trusts it: \
+                     aiowebsocket::builder(url).tls_connector(..), or \
+                     AsyncStdRuntime::with_tls_connector(..)";
+        if self
+            .source
+            .to_string()
+            .to_ascii_lowercase()
+            .contains("certificate")
+        {
+            write!(
+                f,
+                "; the server's certificate is not accepted for {domain}: check that the URL's \
+                 host name is the one in the certificate, and if a private CA signed it, {trust}"
+            )
+        } else {
+            write!(
+                f,
+                "; check that the server speaks TLS on this port (use ws:// for a plain \
+                 server) and that its certificate is trusted (for a private CA, {trust})"
+            )
+        }
     }
 }
 

@@ -63,6 +63,26 @@ impl AsyncStdRuntime {
     ) -> Result<(crate::WebSocket, ws_handshake::Response), Error> {
         ws_client::connect::connect(self, &options).await
     }
+
+    /// [`connect`](Self::connect), also returning the upgrade request as it was sent (with
+    /// its real `Sec-WebSocket-Key`; the last hop's after redirects): see
+    /// [`ws_client::connect::connect_with_request`].
+    ///
+    /// # Cancel safety
+    /// Dropping the future abandons the attempt and closes whatever was opened.
+    pub async fn connect_with_request(
+        &self,
+        options: ws_client::options::ConnectOptions,
+    ) -> Result<
+        (
+            crate::WebSocket,
+            ws_handshake::Response,
+            ws_handshake::ClientRequest,
+        ),
+        Error,
+    > {
+        ws_client::connect::connect_with_request(self, &options).await
+    }
 }
 
 impl Runtime for AsyncStdRuntime {

@@ -145,13 +145,24 @@ async fn wss_untrusted_certificate_is_a_readable_tls_error() {
         let err = ws_async_std::connect(&format!("wss://localhost:{}/", addr.port()))
             .await
             .unwrap_err();
-        assert!(err.is_io(), "{err:?}");
+        assert!(
+            err.is_io() && err.is_tls() && err.is_tls_certificate(),
+            "{err:?}"
+        );
+        assert_eq!(err.step(), Some(Step::Tls));
+        let target = format!("localhost:{}", addr.port());
+        assert_eq!(err.target(), Some(target.as_str()));
         let text = err.to_string();
         assert!(
-            text.contains("TLS handshake with localhost failed"),
+            text.starts_with("TLS handshake with localhost failed"),
             "{text}"
         );
-        assert!(text.contains("add_root_certificate"), "{text}");
+        // The hint works whichever way the connection was built.
+        assert!(
+            text.contains("aiowebsocket::builder(url).tls_connector(..)")
+                && text.contains("AsyncStdRuntime::with_tls_connector(..)"),
+            "{text}"
+        );
     })
     .await;
 }
@@ -163,24 +174,48 @@ async fn open_timeout_when_the_server_says_nothing() {
         let options = ConnectOptions::new(format!("ws://{addr}/"))
             .open_timeout(Some(Duration::from_millis(200)));
         let err = ws_async_std::connect_with(options).await.unwrap_err();
+        let target = addr.to_string();
         assert!(
             matches!(
-                err,
-                ws_client::Error::Timeout {
-                    step: Step::Handshake
-                }
+                &err,
+                ws_client::Error::OpeningTimeout {
+                    step: Step::Handshake,
+                    limit,
+                    target: Some(t),
+                } if *limit == Duration::from_millis(200) && *t == target
             ),
             "{err:?}"
         );
-        assert!(err.to_string().contains("open timeout"), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains(&format!(
+                "HTTP upgrade with {target} timed out (limit 200 ms)"
+            )) && text.contains(".open_timeout(..)"),
+            "{text}"
+        );
 
         // Same silence on wss://: the TLS step is the one that times out.
         let options = ConnectOptions::new(format!("wss://{addr}/"))
             .open_timeout(Some(Duration::from_millis(200)));
         let err = ws_async_std::connect_with(options).await.unwrap_err();
+        // The limit reported is the configured one, not what was left after TCP.
         assert!(
-            matches!(err, ws_client::Error::Timeout { step: Step::Tls }),
+            matches!(
+                &err,
+                ws_client::Error::OpeningTimeout {
+                    step: Step::Tls,
+                    limit,
+                    ..
+                } if *limit == Duration::from_millis(200)
+            ),
             "{err:?}"
+        );
+        let text = err.to_string();
+        assert!(
+            text.contains(&format!(
+                "TLS handshake with {target} timed out (limit 200 ms)"
+            )) && text.contains("speaks TLS on this port"),
+            "{text}"
         );
     })
     .await;
@@ -272,11 +307,17 @@ async fn refused_connection_is_a_readable_error() {
             .await
             .unwrap_err();
         assert!(err.is_io(), "{err:?}");
+        assert_eq!(err.step(), Some(Step::Connect));
         let text = err.to_string();
         assert!(
-            text.contains(&format!("connecting to 127.0.0.1:{port} failed")),
+            text.starts_with(&format!("TCP connect to 127.0.0.1:{port} failed")),
             "{text}"
         );
+        assert!(
+            text.contains("is a server listening on that port?"),
+            "{text}"
+        );
+        assert!(!text.contains("WebSocket connection"), "{text}");
         match err {
             ws_client::Error::Io(io) => {
                 assert_eq!(io.kind(), std::io::ErrorKind::ConnectionRefused)
@@ -295,10 +336,13 @@ async fn dns_failure_is_a_readable_error() {
             .connect_timeout(Some(Duration::from_secs(20)));
         let err = ws_async_std::connect_with(options).await.unwrap_err();
         assert!(err.is_io(), "{err:?}");
+        assert_eq!(err.step(), Some(Step::Dns));
+        assert_eq!(err.target(), Some("nonexistent.invalid"));
+        let text = err.to_string();
         assert!(
-            err.to_string()
-                .contains("connecting to nonexistent.invalid:80 failed"),
-            "{err}"
+            text.starts_with("DNS lookup of nonexistent.invalid failed")
+                && text.contains("check the host name in the URL"),
+            "{text}"
         );
     })
     .await;

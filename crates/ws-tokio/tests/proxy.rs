@@ -197,9 +197,14 @@ async fn unreachable_proxy_is_named_in_the_error() {
         .await
         .unwrap_err();
         assert!(err.is_io(), "{err:?}");
+        assert_eq!(err.step(), Some(Step::Connect));
+        let proxy_addr = format!("127.0.0.1:{dead}");
+        assert_eq!(err.target(), Some(proxy_addr.as_str()));
         let text = err.to_string();
         assert!(
-            text.contains(&format!("HTTP proxy 127.0.0.1:{dead} failed")),
+            text.starts_with(&format!(
+                "TCP connect to the HTTP proxy {proxy_addr} failed"
+            )) && text.contains("check the proxy address"),
             "{text}"
         );
         // The only address named is the proxy's.
@@ -225,11 +230,22 @@ async fn a_proxy_that_never_answers_times_out_at_the_proxy_step() {
         )
         .await
         .unwrap_err();
+        let proxy_addr = proxy.to_string();
         assert!(
-            matches!(err, Error::Timeout { step: Step::Proxy }),
+            matches!(
+                &err,
+                Error::OpeningTimeout { step: Step::Proxy, limit, target: Some(t) }
+                    if *limit == Duration::from_millis(300) && *t == proxy_addr
+            ),
             "{err:?}"
         );
-        assert!(err.to_string().contains("proxy"), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains(&format!(
+                "the proxy at {proxy_addr} did not open the tunnel"
+            )) && text.contains("limit 300 ms"),
+            "{text}"
+        );
     })
     .await;
 }

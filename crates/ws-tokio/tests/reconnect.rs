@@ -204,7 +204,9 @@ async fn backoff_is_bounded_and_attempts_are_limited() {
         assert_eq!(waits.len(), 5);
         assert!(final_error.is_io(), "{final_error:?}");
         assert!(
-            final_error.to_string().contains("connecting to 127.0.0.1"),
+            final_error
+                .to_string()
+                .starts_with("TCP connect to 127.0.0.1"),
             "{final_error}"
         );
         assert!(ws.recv().await.is_none());
