@@ -354,6 +354,14 @@ impl fmt::Display for Error {
                 ProtocolError::Frame(fe) if !matches!(fe, FrameError::FrameTooLarge { .. }) => {
                     write!(f, "the peer broke the WebSocket protocol: {fe}")
                 }
+                ProtocolError::Frame(_)
+                | ProtocolError::MessageTooBig { .. }
+                | ProtocolError::TooManyFragments { .. }
+                | ProtocolError::TooManyEmptyFragments { .. } => write!(
+                    f,
+                    "the peer went over a limit: {e}; the connection was closed with code {}",
+                    e.close_code()
+                ),
                 _ => write!(
                     f,
                     "the peer broke the WebSocket protocol: {e}; the connection was closed \
