@@ -14,7 +14,7 @@ use ws_handshake::proxy::ProxyConfig;
 use ws_handshake::redirect::RedirectPolicy;
 use ws_handshake::Limits;
 #[cfg(any(feature = "tokio", feature = "async-std"))]
-use ws_handshake::Response;
+use ws_handshake::{ClientRequest, Response};
 
 /// Starts a [`ClientBuilder`] for `url` (`ws://` or `wss://`) with the
 /// [defaults](crate#defaults).
@@ -256,6 +256,37 @@ impl ClientBuilder {
         {
             self.connect_async_std().await
         }
+    }
+
+    /// Like [`connect_with_response`](Self::connect_with_response), also returning the
+    /// upgrade request exactly as it was sent ([`ClientRequest::as_bytes`], with its real
+    /// `Sec-WebSocket-Key`; the last hop's when redirects were followed, see
+    /// [`ClientRequest::url`]): for logging or a verbose mode.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), aiowebsocket::Error> {
+    /// let (ws, response, request) = aiowebsocket::builder("wss://example.com/feed")
+    ///     .connect_with_request()
+    ///     .await?;
+    /// eprint!("{}", String::from_utf8_lossy(request.as_bytes()));
+    /// eprintln!("< {} {}", response.status(), response.reason());
+    /// # drop(ws); Ok(()) }
+    /// ```
+    ///
+    /// # Cancel safety
+    /// Dropping the future abandons the attempt and closes whatever was opened.
+    #[cfg(any(feature = "tokio", feature = "async-std"))]
+    pub async fn connect_with_request(
+        self,
+    ) -> Result<(crate::WebSocket, Response, ClientRequest), Error> {
+        #[cfg(feature = "native-tls")]
+        let rt = match self.tls {
+            Some(connector) => crate::DefaultRuntime::with_tls_connector(connector),
+            None => crate::DefaultRuntime::new(),
+        };
+        #[cfg(not(feature = "native-tls"))]
+        let rt = crate::DefaultRuntime::new();
+        rt.connect_with_request(self.options).await
     }
 
     /// Opens the WebSocket on tokio (must run inside a tokio runtime).

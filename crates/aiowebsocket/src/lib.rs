@@ -105,8 +105,19 @@
 //! ## Errors
 //!
 //! One [`Error`] type, grouped by who is at fault (peer, transport, handshake, timeout,
-//! misuse); each message says at which step it happened and what to do. Use the queries
-//! ([`Error::is_timeout`], [`Error::close_code`], ...) rather than matching every variant.
+//! misuse); each message says what happened, at which step (and address, before the
+//! connection is open) and what to do, naming settings as the builder's setters:
+//!
+//! ```text
+//! DNS lookup of no-such.example failed: ...; check the host name in the URL (and your DNS settings)
+//! TCP connect to 127.0.0.1:9001 failed: Connection refused (os error 111); is a server listening on that port? ...
+//! the TLS handshake with example.com:443 timed out (limit 10 s); check that the server speaks TLS on this port ...
+//! HTTP upgrade: the server answered 403 Forbidden instead of 101 Switching Protocols, saying "origin not allowed"; ...
+//! the peer went over a limit: a message of at least 70000000 bytes exceeds the message size limit of 67108864 bytes (raise it with .max_message_size(..)); the connection was closed with code 1009 (message too big)
+//! ```
+//!
+//! Use the queries ([`Error::is_timeout`], [`Error::step`], [`Error::target`],
+//! [`Error::http_status`], [`Error::close_code`], ...) rather than matching every variant.
 #![forbid(unsafe_code)]
 // The docs link to items of the default features; with fewer features some links dangle.
 #![cfg_attr(
@@ -135,7 +146,7 @@ pub use ws_client::{
 pub use ws_handshake::permessage_deflate::DeflateConfig;
 pub use ws_handshake::proxy::{Credentials, Proxy, ProxyConfig, ProxyScheme};
 pub use ws_handshake::redirect::RedirectPolicy;
-pub use ws_handshake::{HandshakeError, Limits, Request, Response};
+pub use ws_handshake::{ClientRequest, HandshakeError, Limits, Request, Response};
 #[doc(no_inline)]
 pub use {ws_client, ws_frame, ws_handshake};
 
@@ -186,8 +197,8 @@ pub type ReconnectingWebSocket = ws_client::reconnect::ReconnectingWebSocket<Def
 /// Opens a WebSocket to `url` (`ws://` or `wss://`) with the [defaults](crate#defaults), on
 /// tokio when the `tokio` feature is on, otherwise on async-std.
 ///
-/// Errors name the failing step (DNS/TCP, TLS, HTTP upgrade, or a timeout) and say what to
-/// check.
+/// Errors name the failing step (DNS lookup, TCP connect, proxy, TLS, HTTP upgrade, or a
+/// timeout) and its address, and say what to check.
 ///
 /// # Cancel safety
 /// Dropping the future abandons the attempt and closes whatever was opened.

@@ -79,7 +79,11 @@ async fn builder_sends_origin_and_headers() {
         .await
         .unwrap_err();
     assert!(err.is_handshake(), "{err:?}");
-    assert!(err.to_string().contains("403"), "{err}");
+    assert_eq!(err.http_status(), Some(403));
+    // The status line's phrase and the server's reason (the body), each once.
+    let text = err.to_string();
+    assert!(text.contains("403 Forbidden"), "{text}");
+    assert_eq!(text.matches("origin or token refused").count(), 1, "{text}");
 
     let (mut ws, response) = aiowebsocket::builder(&url)
         .origin("https://app.example")
@@ -133,13 +137,15 @@ async fn builder_tls_connector_trusts_a_private_certificate() {
     let (addr, cert_pem) = async_std_wss_server().await;
     let url = format!("wss://localhost:{}/", addr.port());
 
-    // Without the certificate: a TLS error that says what to do.
+    // Without the certificate: a TLS error that says what to do, in the builder's terms.
     let err = aiowebsocket::builder(&url).connect().await.unwrap_err();
+    let text = err.to_string();
     assert!(
-        err.to_string()
-            .contains("TLS handshake with localhost failed"),
-        "{err}"
+        text.starts_with("TLS handshake with localhost failed"),
+        "{text}"
     );
+    assert!(text.contains(".tls_connector(..)"), "{text}");
+    assert!(err.is_tls_certificate(), "{err:?}");
 
     let connector = TlsConnector::builder()
         .add_root_certificate(Certificate::from_pem(cert_pem.as_bytes()).unwrap())
@@ -184,5 +190,47 @@ async fn async_std_module_and_builder() {
         .await
         .unwrap_err();
     assert!(err.is_io(), "{err:?}");
-    assert!(err.to_string().contains("connecting to 127.0.0.1"), "{err}");
+    assert_eq!(err.step(), Some(aiowebsocket::Step::Connect));
+    assert!(
+        err.to_string()
+            .starts_with(&format!("TCP connect to 127.0.0.1:{port} failed")),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn connect_with_request_returns_the_request_that_was_sent() {
+    // The server remembers the key it was sent.
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
+    let keep = seen.clone();
+    let options = ServerOptions::new().check(move |req| {
+        *keep.lock().unwrap() = req.header("sec-websocket-key").map(str::to_owned);
+        Ok(())
+    });
+    let addr = tokio_echo_server(options).await;
+    let (mut ws, response, request) = aiowebsocket::builder(format!("ws://{addr}/feed?x=1"))
+        .header("X-Trace", "7")
+        .connect_with_request()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 101);
+    let sent = seen.lock().unwrap().clone().unwrap();
+    assert_eq!(
+        request.key(),
+        sent,
+        "the key shown is the one the server got"
+    );
+    let head = String::from_utf8(request.as_bytes().to_vec()).unwrap();
+    assert!(head.starts_with("GET /feed?x=1 HTTP/1.1\r\n"), "{head}");
+    assert!(
+        head.contains(&format!("\r\nSec-WebSocket-Key: {sent}\r\n")),
+        "{head}"
+    );
+    assert!(head.contains("\r\nX-Trace: 7\r\n"), "{head}");
+    // The answer matches this request's key.
+    assert_eq!(
+        response.header("sec-websocket-accept"),
+        Some(aiowebsocket::ws_handshake::accept_key(sent.as_bytes()).as_str())
+    );
+    ws.close(CloseCode::NORMAL, "").await.unwrap();
 }
