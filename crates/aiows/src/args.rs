@@ -15,7 +15,7 @@ use std::time::Duration;
 #[derive(Debug, PartialEq)]
 pub enum Command {
     /// Connect to a server.
-    Client(ClientArgs),
+    Client(Box<ClientArgs>),
     /// Run the local test server.
     Serve(ServeArgs),
     /// Print help (for the client, or for `serve`).
@@ -94,6 +94,13 @@ pub struct ClientArgs {
     pub insecure: bool,
     /// `--ca-file`: extra trusted roots (PEM).
     pub ca_files: Vec<PathBuf>,
+    /// `--proxy URL`: always connect through this proxy.
+    pub proxy: Option<String>,
+    /// `--proxy-from-env`: choose the proxy from HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and
+    /// NO_PROXY (never read otherwise).
+    pub proxy_from_env: bool,
+    /// `--max-redirects N` (`Off`: `--no-redirects` or `--max-redirects 0`).
+    pub max_redirects: Setting<usize>,
     /// `-1` / `--once`.
     pub once: bool,
     /// `--send`, in order.
@@ -175,6 +182,9 @@ fn parse_client(mut cursor: Cursor) -> Result<Command, UsageError> {
         ping_timeout: Setting::Default,
         insecure: false,
         ca_files: Vec::new(),
+        proxy: None,
+        proxy_from_env: false,
+        max_redirects: Setting::Default,
         once: false,
         sends: Vec::new(),
         read_stdin: true,
@@ -267,19 +277,30 @@ fn parse_client(mut cursor: Cursor) -> Result<Command, UsageError> {
                 opt.flag()?;
                 a.verbose = true;
             }
-            "--proxy" => {
-                return Err(usage(
-                    "--proxy is not supported yet; connect directly or through a tunnel",
-                ))
+            "--proxy" => a.proxy = Some(opt.value()?),
+            "--proxy-from-env" => {
+                opt.flag()?;
+                a.proxy_from_env = true;
             }
+            "--no-redirects" => {
+                opt.flag()?;
+                a.max_redirects = Setting::Off;
+            }
+            "--max-redirects" => a.max_redirects = count(&name, &opt.value()?)?,
             _ => return Err(unknown(&name, "aiows --help")),
         }
+    }
+    if a.proxy.is_some() && a.proxy_from_env {
+        return Err(usage(
+            "--proxy and --proxy-from-env cannot be combined: give the proxy, or let the \
+             environment choose it",
+        ));
     }
     let Some(url) = url else {
         return Err(usage("missing URL, e.g. aiows ws://127.0.0.1:9000/"));
     };
     a.url = with_scheme(url);
-    Ok(Command::Client(a))
+    Ok(Command::Client(Box::new(a)))
 }
 
 fn parse_serve(mut cursor: Cursor) -> Result<Command, UsageError> {
@@ -388,6 +409,17 @@ pub fn seconds(name: &str, value: &str) -> Result<Setting<Duration>, UsageError>
     Duration::try_from_secs_f64(secs)
         .map(Setting::Set)
         .map_err(|_| bad())
+}
+
+/// A whole number such as a hop count; `0` means off.
+pub fn count(name: &str, value: &str) -> Result<Setting<usize>, UsageError> {
+    match value.trim().parse::<usize>() {
+        Ok(0) => Ok(Setting::Off),
+        Ok(n) => Ok(Setting::Set(n)),
+        Err(_) => Err(usage(format!(
+            "{name} {value:?}: expected a whole number such as 5 (0 disables)"
+        ))),
+    }
 }
 
 /// A byte count with an optional binary suffix: `512`, `64K`, `16M`, `1G` (also `KB`,
@@ -530,7 +562,7 @@ mod tests {
 
     fn client(line: &[&str]) -> ClientArgs {
         match parse_str(line) {
-            Ok(Command::Client(a)) => a,
+            Ok(Command::Client(a)) => *a,
             other => panic!("{line:?} parsed as {other:?}"),
         }
     }
@@ -620,6 +652,28 @@ mod tests {
     }
 
     #[test]
+    fn proxy_and_redirect_options() {
+        let a = client(&["ws://h/"]);
+        assert_eq!((a.proxy, a.proxy_from_env), (None, false));
+        assert_eq!(a.max_redirects, Setting::Default);
+        let a = client(&[
+            "ws://h/",
+            "--proxy",
+            "socks5h://p:1080",
+            "--max-redirects=2",
+        ]);
+        assert_eq!(a.proxy.as_deref(), Some("socks5h://p:1080"));
+        assert_eq!(a.max_redirects, Setting::Set(2));
+        let a = client(&["--proxy-from-env", "ws://h/", "--no-redirects"]);
+        assert!(a.proxy_from_env && a.proxy.is_none());
+        assert_eq!(a.max_redirects, Setting::Off);
+        assert_eq!(
+            client(&["ws://h/", "--max-redirects", "0"]).max_redirects,
+            Setting::Off
+        );
+    }
+
+    #[test]
     fn help_and_version_win_anywhere() {
         assert_eq!(
             parse_str(&["ws://h/", "--help"]),
@@ -694,7 +748,13 @@ mod tests {
         assert!(error(&["ws://a/", "-1x"]).contains("takes no value"));
         assert!(error(&["ws://a/", "--hex", "--base64"]).contains("cannot be combined"));
         assert!(error(&["ws://a/", "--binary-out", "octal"]).contains("hex or base64"));
-        assert!(error(&["ws://a/", "--proxy", "http://p:1"]).contains("not supported yet"));
+        assert!(error(&["ws://a/", "--proxy"]).contains("needs a value"));
+        assert!(
+            error(&["ws://a/", "--proxy", "http://p:1", "--proxy-from-env"])
+                .contains("cannot be combined")
+        );
+        assert!(error(&["ws://a/", "--max-redirects", "-1"]).contains("whole number"));
+        assert!(error(&["ws://a/", "--no-redirects=1"]).contains("takes no value"));
         // The same input flag twice is harmless.
         assert_eq!(client(&["ws://a/", "--hex", "--hex"]).input, InputMode::Hex);
     }

@@ -24,15 +24,17 @@ use aiowebsocket::tokio::MaybeTlsStream;
 use aiowebsocket::ws_client::options::{
     DEFAULT_CLOSE_TIMEOUT, DEFAULT_PING_INTERVAL, DEFAULT_PING_TIMEOUT,
 };
-use aiowebsocket::{ClientBuilder, CloseCode, CloseFrame, Error, Message, Response, WsSender};
+use aiowebsocket::{
+    ClientBuilder, CloseCode, CloseFrame, Error, Message, Proxy, RedirectPolicy, Response, WsSender,
+};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::args::{BinaryOut, ClientArgs, InputMode, Setting};
 use crate::format::{encode_binary, message_from_line, receive_prefix, strip_line_ending};
 use crate::interrupts;
 use crate::report::{
-    connect_error, describe_close, is_normal_close, session_error, Failure, Timeouts,
-    EXIT_ABNORMAL, EXIT_CONNECT, EXIT_INTERRUPTED, EXIT_USAGE,
+    describe_close, error_message, is_normal_close, Failure, Timeouts, EXIT_ABNORMAL, EXIT_CONNECT,
+    EXIT_INTERRUPTED, EXIT_USAGE,
 };
 
 /// The payload of the ping sent at the end of input; its pong means the server has
@@ -45,7 +47,6 @@ type Lines = mpsc::Receiver<io::Result<Vec<u8>>>;
 /// Runs the client until the connection is over.
 pub async fn run(args: ClientArgs) -> Result<(), Failure> {
     let timeouts = Timeouts {
-        connect: args.connect_timeout,
         close: args.close_timeout,
         ping: args.ping_timeout,
     };
@@ -61,32 +62,33 @@ pub async fn run(args: ClientArgs) -> Result<(), Failure> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     let builder = client_builder(&args)?;
-    let request = builder.connect_options().build_request().map_err(|e| {
-        let message = match e {
-            Error::Handshake(h) => h.to_string(),
-            other => other.to_string(),
-        };
-        Failure::new(EXIT_USAGE, message)
-    })?;
-    let target = request.target();
-    let authority = if target.host.contains(':') {
-        format!("[{}]:{}", target.host, target.port)
-    } else {
-        format!("{}:{}", target.host, target.port)
-    };
+    // The URL, the headers and the proxy settings are checked before connecting.
+    let options = builder.connect_options();
+    let usage = |e: Error| Failure::new(EXIT_USAGE, error_message(&e, timeouts));
+    let first = options.build_request().map_err(usage)?;
+    let proxy = options.proxy_for(first.target()).map_err(usage)?;
     if args.verbose {
-        print_request(request.as_bytes());
+        let target = first.target();
+        let via = match &proxy {
+            Some(p) => format!(" through the {} proxy {p}", p.scheme()),
+            None => String::new(),
+        };
+        eprintln!("aiows: connecting to {}:{}{via}", target.host, target.port);
     }
 
     let mut interrupts = interrupts();
-    let (ws, response) = tokio::select! {
-        result = builder.connect_with_response() => result
-            .map_err(|e| Failure::new(EXIT_CONNECT, connect_error(&e, &authority, timeouts)))?,
+    let (ws, response, request) = tokio::select! {
+        result = builder.connect_with_request() => result
+            .map_err(|e| Failure::new(EXIT_CONNECT, error_message(&e, timeouts)))?,
         Some(()) = interrupts.recv() => {
             return Err(Failure::new(EXIT_INTERRUPTED, "interrupted while connecting"));
         }
     };
     if args.verbose {
+        if request.url() != first.url() {
+            eprintln!("aiows: redirected to {}", request.url());
+        }
+        print_request(request.as_bytes());
         print_response(&response);
         eprintln!(
             "aiows: connected to {} (subprotocol: {}, compression: {})",
@@ -204,7 +206,7 @@ pub async fn run(args: ClientArgs) -> Result<(), Failure> {
     // Aborted while still waiting (a JoinError): nothing to report.
     let send_error: Option<Error> = sender.await.unwrap_or_default();
     if let Some(e) = error {
-        return Err(Failure::new(EXIT_ABNORMAL, session_error(&e, timeouts)));
+        return Err(Failure::new(EXIT_ABNORMAL, error_message(&e, timeouts)));
     }
     match close {
         Some(frame) if is_normal_close(frame.as_ref()) => Ok(()),
@@ -218,7 +220,7 @@ pub async fn run(args: ClientArgs) -> Result<(), Failure> {
         _ => Err(Failure::new(
             EXIT_ABNORMAL,
             match send_error {
-                Some(e) => session_error(&e, timeouts),
+                Some(e) => error_message(&e, timeouts),
                 None => "the connection ended without a WebSocket close handshake".to_owned(),
             },
         )),
@@ -232,7 +234,8 @@ fn request_stop(stop: &mut Option<oneshot::Sender<CloseCode>>, code: CloseCode) 
     }
 }
 
-/// The builder for `args`: URL, headers, limits, timeouts, keepalive, TLS.
+/// The builder for `args`: URL, headers, limits, timeouts, keepalive, TLS, proxy,
+/// redirects.
 fn client_builder(args: &ClientArgs) -> Result<ClientBuilder, Failure> {
     let mut b = aiowebsocket::builder(&args.url);
     for line in &args.headers {
@@ -282,6 +285,19 @@ fn client_builder(args: &ClientArgs) -> Result<ClientBuilder, Failure> {
     };
     if let Some(connector) = tls_connector(args)? {
         b = b.tls_connector(connector);
+    }
+    if let Some(url) = &args.proxy {
+        // Parsed here so that a bad URL is a usage error naming the option.
+        Proxy::parse(url).map_err(|e| Failure::new(EXIT_USAGE, format!("--proxy: {e}")))?;
+        b = b.proxy_url(url);
+    }
+    if args.proxy_from_env {
+        b = b.proxy_from_env();
+    }
+    match args.max_redirects {
+        Setting::Default => {}
+        Setting::Off => b = b.no_redirects(),
+        Setting::Set(n) => b = b.redirects(RedirectPolicy::limited(n)),
     }
     Ok(b)
 }
@@ -351,20 +367,13 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-/// `-v`: the request head, one `> ` line per line. The `Sec-WebSocket-Key` shown is not
-/// the one sent: the library builds a fresh random key per connection and does not expose
-/// the request it sent, so the key line is masked.
+/// `-v`: the request head exactly as it was sent (the last one, after redirects), one `> `
+/// line per line.
 fn print_request(head: &[u8]) {
     let text = String::from_utf8_lossy(head);
     let mut err = io::stderr().lock();
     for line in text.split("\r\n").filter(|l| !l.is_empty()) {
-        let shown = match line.split_once(':') {
-            Some((name, _)) if name.eq_ignore_ascii_case("sec-websocket-key") => {
-                format!("{name}: (random, 16 bytes base64)")
-            }
-            _ => line.to_owned(),
-        };
-        let _ = writeln!(err, "> {shown}");
+        let _ = writeln!(err, "> {line}");
     }
 }
 

@@ -44,8 +44,9 @@ OUTPUT:
         --binary-out FORMAT   Print binary messages as hex (default) or base64
         --timestamps          Prefix each line with the time it arrived, in UTC:
                               2019-03-04 15:11:25-Client receive: ...
-    -v, --verbose             Print the handshake request and response headers, and
-                              pings, pongs and the close frame, on stderr
+    -v, --verbose             Print the proxy used, the handshake request (as sent)
+                              and response headers, and pings, pongs and the close
+                              frame, on stderr
 
 CONNECTION:
     -H, --header 'NAME: VALUE'  Add a request header (repeatable)
@@ -55,8 +56,9 @@ CONNECTION:
         --max-message-size N  Largest message accepted, after decompression, in bytes;
                               suffixes K, M, G (powers of 1024); 0: no limit.
                               Default 64M
-        --connect-timeout S   Bound on DNS + TCP connect, and on TLS + the HTTP upgrade,
-                              in seconds (fractions allowed; 0: none). Default 10
+        --connect-timeout S   Bound on DNS + TCP connect, and on the proxy tunnel + TLS +
+                              the HTTP upgrade, in seconds (fractions allowed; 0: none).
+                              Default 10
         --close-timeout S     Bound on each wait of the closing handshake. Default 10
         --ping-interval S     Send a keepalive ping every S seconds (0: no pings).
                               Default 20
@@ -67,14 +69,30 @@ CONNECTION:
                               host. Only for testing: the connection can be read and
                               changed by anyone on the path
 
+PROXY AND REDIRECTS:
+        --proxy URL           Connect through this proxy: http://[user:pass@]host:port
+                              (HTTP CONNECT), socks5://[user:pass@]host:port (names
+                              resolved here) or socks5h://... (names resolved by the
+                              proxy). wss:// stays encrypted end to end through it
+        --proxy-from-env      Choose the proxy as curl does: HTTPS_PROXY for wss://,
+                              HTTP_PROXY for ws://, else ALL_PROXY (lowercase names
+                              too), none for the hosts in NO_PROXY. Without this option
+                              these variables are ignored
+        --no-redirects        Do not follow redirects: a 3xx answer is an error
+        --max-redirects N     Follow at most N redirects (0: none). Default 5. Never
+                              from wss:// to ws://; Authorization and Cookie headers
+                              are dropped when the host changes
+
     -h, --help                Print this help
     -V, --version             Print the version
 
 EXIT CODES:
     0    the connection closed normally (code 1000 or 1001, or no status code)
-    1    the connection could not be opened: DNS, refused, TLS, the server refused the
-         handshake (HTTP status other than 101), or a connect timeout
-    2    a mistake on the command line (or an unreadable --ca-file)
+    1    the connection could not be opened: DNS, refused, proxy, TLS, the server
+         refused the handshake (HTTP status other than 101), too many redirects, or a
+         connect timeout
+    2    a mistake on the command line (or an unreadable --ca-file, or a malformed
+         proxy URL in --proxy or the environment)
     3    the connection failed after opening: the server closed with another code, broke
          the protocol, or vanished; a keepalive or close timeout
     130  interrupted (Ctrl-C while connecting, or twice while closing)
@@ -87,6 +105,8 @@ EXAMPLES:
     echo hello | aiows ws://127.0.0.1:9000/       send one line, print the answer
     aiows ws://h/ -H 'Authorization: Bearer abc' --origin https://h --subprotocol v2
     aiows ws://h/bin --hex --binary-out base64 --timestamps
+    aiows wss://example.com/feed --proxy http://user:pass@proxy.corp:3128
+    HTTPS_PROXY=socks5h://127.0.0.1:1080 aiows wss://example.com/ --proxy-from-env
     aiows serve &                                 a local echo server on 127.0.0.1:9000
 ";
 

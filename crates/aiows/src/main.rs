@@ -41,7 +41,7 @@ fn main() {
             println!("aiows {}", env!("CARGO_PKG_VERSION"));
             EXIT_OK
         }
-        Ok(Command::Client(a)) => run(client::run(a)),
+        Ok(Command::Client(a)) => run(client::run(*a)),
         Ok(Command::Serve(a)) => run(server::run(a)),
     };
     let _ = std::io::stdout().flush();

@@ -1,25 +1,25 @@
 //! Exit codes and the one-line error messages of `aiows`.
 //!
-//! Most messages are the library's own [`Error`] `Display`. A few are reworded here
-//! because the library's text names Rust API items (`Config::close_timeout`,
-//! `TokioRuntime::with_tls_connector`) where a command-line user needs the option to use,
-//! or wraps a connect failure in "I/O error on the WebSocket connection ... reconnect",
-//! which is misleading before the connection existed.
+//! The messages are the library's own [`Error`] `Display` (which says what happened, at
+//! which step, where, and what to do), with two translations for a command line: the
+//! builder setters it names become the options of aiows (`.connect_timeout(..)` ->
+//! `--connect-timeout`), and "the peer" becomes "the server". TLS failures get the TLS
+//! library's reason with `--ca-file` as the way out.
 
 use std::fmt;
-use std::io;
 use std::time::Duration;
 
-use aiowebsocket::{CloseCode, CloseFrame, Error, ProtocolError, Step};
+use aiowebsocket::{CloseCode, CloseFrame, Error};
 
 use crate::args::Setting;
 
 /// Exit code: the connection closed normally (1000 / 1001 / no status).
 pub const EXIT_OK: u8 = 0;
-/// Exit code: the connection could not be opened (DNS, TCP, TLS, HTTP upgrade, timeout),
-/// or `aiows serve` could not listen.
+/// Exit code: the connection could not be opened (DNS, TCP, proxy, TLS, HTTP upgrade,
+/// timeout), or `aiows serve` could not listen.
 pub const EXIT_CONNECT: u8 = 1;
-/// Exit code: a mistake on the command line (or an unreadable `--ca-file`).
+/// Exit code: a mistake on the command line (or an unreadable `--ca-file`, or an unusable
+/// proxy setting).
 pub const EXIT_USAGE: u8 = 2;
 /// Exit code: the open connection failed or ended abnormally (protocol error, close code
 /// other than 1000/1001, transport lost, keepalive or close timeout).
@@ -52,11 +52,9 @@ impl fmt::Display for Failure {
     }
 }
 
-/// The timeouts in force, to name them in messages.
+/// The timeouts in force, to say what they are now when naming them.
 #[derive(Clone, Copy, Debug)]
 pub struct Timeouts {
-    /// `--connect-timeout`.
-    pub connect: Setting<Duration>,
     /// `--close-timeout`.
     pub close: Setting<Duration>,
     /// `--ping-timeout`.
@@ -71,75 +69,73 @@ fn secs(setting: Setting<Duration>, default: &str) -> String {
     }
 }
 
-/// The message for a failure to open the connection to `authority` (`host:port`).
-pub fn connect_error(e: &Error, authority: &str, t: Timeouts) -> String {
-    match e {
-        Error::Io(io) => {
-            if let Some(tls) = find_tls_error(io) {
-                return format!(
-                    "TLS handshake with {authority} failed: {tls}; check that the server \
-                     speaks TLS on this port and that its certificate is trusted (--ca-file \
-                     FILE.pem for a private CA)"
-                );
-            }
-            // The runtime's message already names the address: "connecting to host:port
-            // failed: Connection refused (os error 111)".
-            let mut msg = io.to_string();
-            if io.kind() == io::ErrorKind::ConnectionRefused {
-                msg.push_str("; is a server listening on that port?");
-            }
-            msg
-        }
-        Error::Timeout { step } => {
-            let limit = secs(t.connect, "10 s");
-            match step {
-                Step::Connect => format!(
-                    "timed out connecting to {authority} (DNS + TCP, limit {limit}); check the \
-                     host and port, or raise --connect-timeout"
-                ),
-                Step::Tls => format!(
-                    "timed out in the TLS handshake with {authority} (limit {limit}); check \
-                     that the server speaks TLS on this port, or raise --connect-timeout"
-                ),
-                _ => format!(
-                    "timed out waiting for the WebSocket handshake response from {authority} \
-                     (limit {limit}); check that the URL is a WebSocket endpoint, or raise \
-                     --connect-timeout"
-                ),
-            }
-        }
-        other => other.to_string(),
+/// The one-line message for `e`, a failure of the client.
+pub fn error_message(e: &Error, t: Timeouts) -> String {
+    if let Some(message) = tls_message(e) {
+        return message;
     }
+    let mut message = e.to_string().replace("the peer", "the server");
+    let options = [
+        (".connect_timeout(..)", "--connect-timeout".to_owned()),
+        // One option bounds both opening limits.
+        (".open_timeout(..)", "--connect-timeout".to_owned()),
+        (
+            ".close_timeout(..)",
+            format!("--close-timeout, now {}", secs(t.close, "10 s")),
+        ),
+        (
+            ".keepalive(interval, timeout)",
+            format!(
+                "--ping-timeout, now {}; --ping-interval 0 sends no pings",
+                secs(t.ping, "20 s")
+            ),
+        ),
+        (
+            ".max_message_size(..)",
+            "--max-message-size, 0 for no limit".to_owned(),
+        ),
+        (".no_compression()", "--no-compression".to_owned()),
+        (".subprotocol(..)", "--subprotocol".to_owned()),
+        (
+            ".redirects(RedirectPolicy::limited(..))",
+            "--max-redirects N".to_owned(),
+        ),
+    ];
+    for (setter, option) in options {
+        message = message.replace(setter, &option);
+    }
+    message
 }
 
-/// The message for a failure of the open connection.
-pub fn session_error(e: &Error, t: Timeouts) -> String {
-    match e {
-        Error::Timeout {
-            step: Step::Keepalive,
-        } => format!(
-            "no pong arrived within the ping timeout ({}) after a keepalive ping: the server \
-             or the network is unresponsive; the connection was closed with code 1011 (raise \
-             --ping-timeout, or --ping-interval 0 to send no pings)",
-            secs(t.ping, "20 s")
-        ),
-        Error::Timeout { step: Step::Close } => format!(
-            "the server did not answer our close frame within the close timeout ({}); the \
-             connection was dropped without a clean close (raise --close-timeout)",
-            secs(t.close, "10 s")
-        ),
-        Error::Protocol(ProtocolError::MessageTooBig { size, limit }) => format!(
-            "the server sent a message of at least {size} bytes, over the limit of {limit} \
-             bytes; the connection was closed with code 1009 (raise --max-message-size, 0 for \
-             no limit)"
-        ),
-        Error::Protocol(ProtocolError::UnexpectedEof { .. }) => {
-            "the server closed the TCP connection without a WebSocket close handshake \
-             (abnormal closure, 1006)"
-                .to_owned()
-        }
-        other => other.to_string(),
+/// A TLS failure in command-line terms: the TLS library's reason and `--ca-file`.
+fn tls_message(e: &Error) -> Option<String> {
+    if !e.is_tls() {
+        return None;
     }
+    let reason = native_tls_error(e)?;
+    let target = e.target().unwrap_or("the server");
+    let hint = if e.is_tls_certificate() {
+        "the server's certificate is not trusted for this host: if a private CA signed it, \
+         trust it with --ca-file FILE.pem; otherwise check the host name in the URL"
+    } else {
+        "check that the server speaks TLS on this port (ws:// for a plain server) and that \
+         its certificate is trusted (--ca-file FILE.pem)"
+    };
+    Some(format!(
+        "TLS handshake with {target} failed: {reason}; {hint}"
+    ))
+}
+
+/// The native-tls error in `e`'s source chain.
+fn native_tls_error(e: &Error) -> Option<&aiowebsocket::native_tls::Error> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if let Some(tls) = c.downcast_ref::<aiowebsocket::native_tls::Error>() {
+            return Some(tls);
+        }
+        cause = c.source();
+    }
+    None
 }
 
 /// Whether the server's close frame ends the session normally: 1000, 1001 or no status.
@@ -159,71 +155,68 @@ pub fn describe_close(frame: &CloseFrame) -> String {
     }
 }
 
-/// The native-tls error inside a connect I/O error, if the failure was TLS.
-fn find_tls_error(io: &io::Error) -> Option<&aiowebsocket::native_tls::Error> {
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = io.get_ref().map(|e| e as _);
-    while let Some(e) = cause {
-        if let Some(tls) = e.downcast_ref::<aiowebsocket::native_tls::Error>() {
-            return Some(tls);
-        }
-        cause = e.source();
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
+    use std::io;
+
+    use aiowebsocket::{ProtocolError, Step};
+
     use super::*;
 
     const T: Timeouts = Timeouts {
-        connect: Setting::Set(Duration::from_millis(1500)),
         close: Setting::Default,
         ping: Setting::Off,
     };
 
     #[test]
-    fn refused_connect_names_the_address_and_a_hint() {
-        let e = Error::Io(io::Error::new(
-            io::ErrorKind::ConnectionRefused,
-            "connecting to 127.0.0.1:1 failed: Connection refused (os error 111)",
-        ));
-        let msg = connect_error(&e, "127.0.0.1:1", T);
-        assert!(msg.starts_with("connecting to 127.0.0.1:1 failed"), "{msg}");
-        assert!(msg.contains("listening"), "{msg}");
-        assert!(!msg.contains("reconnect"), "{msg}");
-    }
-
-    #[test]
-    fn timeouts_name_the_option() {
-        let e = Error::Timeout {
+    fn library_messages_pass_through_with_options_for_setters() {
+        let e = Error::OpeningTimeout {
             step: Step::Connect,
+            limit: Duration::from_millis(1500),
+            target: Some("h:1".into()),
         };
-        let msg = connect_error(&e, "h:1", T);
+        let msg = error_message(&e, T);
         assert!(msg.contains("h:1") && msg.contains("1.5 s"), "{msg}");
-        assert!(msg.contains("--connect-timeout"), "{msg}");
-        let msg = session_error(&Error::Timeout { step: Step::Close }, T);
         assert!(
-            msg.contains("--close-timeout") && msg.contains("10 s"),
+            msg.contains("--connect-timeout") && !msg.contains(".connect_timeout"),
             "{msg}"
         );
-        let msg = session_error(
+        let e = Error::OpeningTimeout {
+            step: Step::Handshake,
+            limit: Duration::from_secs(2),
+            target: Some("h:1".into()),
+        };
+        let msg = error_message(&e, T);
+        assert!(
+            msg.contains("--connect-timeout") && !msg.contains(".open_timeout"),
+            "{msg}"
+        );
+        let msg = error_message(&Error::Timeout { step: Step::Close }, T);
+        assert!(msg.contains("--close-timeout, now 10 s"), "{msg}");
+        let msg = error_message(
             &Error::Timeout {
                 step: Step::Keepalive,
             },
             T,
         );
+        assert!(msg.contains("--ping-timeout, now no limit"), "{msg}");
+        let e = Error::Protocol(ProtocolError::MessageTooBig { size: 9, limit: 4 });
+        let msg = error_message(&e, T);
         assert!(
-            msg.contains("--ping-timeout") && msg.contains("no limit"),
+            msg.contains("--max-message-size, 0 for no limit") && msg.contains("1009"),
             "{msg}"
         );
-        let msg = session_error(
-            &Error::Protocol(ProtocolError::MessageTooBig { size: 9, limit: 4 }),
-            T,
-        );
-        assert!(
-            msg.contains("--max-message-size") && msg.contains("1009"),
-            "{msg}"
-        );
+        // The other end of a client is the server.
+        let e = Error::Protocol(ProtocolError::UnexpectedEof { mid_frame: false });
+        let msg = error_message(&e, T);
+        assert!(msg.contains("the server closed the connection"), "{msg}");
+        assert!(!msg.contains("peer"), "{msg}");
+    }
+
+    #[test]
+    fn plain_io_errors_are_the_library_text() {
+        let e = Error::Io(io::Error::new(io::ErrorKind::ConnectionReset, "reset"));
+        assert_eq!(error_message(&e, T), e.to_string());
     }
 
     #[test]

@@ -99,7 +99,33 @@ impl Run {
 
 /// Runs `aiows args...`, feeding `stdin` (then closing it; `None`: /dev/null).
 fn run(args: &[&str], stdin: Option<&[u8]>) -> Run {
+    run_with(aiows(), args, stdin)
+}
+
+/// Runs `aiows args...` with these environment variables (and no proxy variables but
+/// these), stdin from /dev/null.
+fn run_env(args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut cmd = aiows();
+    for name in PROXY_VARIABLES {
+        cmd.env_remove(name);
+    }
+    cmd.envs(env.iter().copied());
+    run_with(cmd, args, None)
+}
+
+/// The variables `--proxy-from-env` reads.
+const PROXY_VARIABLES: [&str; 8] = [
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+];
+
+fn run_with(mut cmd: Command, args: &[&str], stdin: Option<&[u8]>) -> Run {
     cmd.args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -502,6 +528,101 @@ impl Drop for TestCert {
     }
 }
 
+// ---- a minimal HTTP CONNECT proxy and a redirecting server, on threads ----------------------
+
+/// What the test proxy saw: each `CONNECT` target with its `Proxy-Authorization` value.
+type ProxyLog = Arc<Mutex<Vec<(String, Option<String>)>>>;
+
+/// An HTTP `CONNECT` proxy on 127.0.0.1 that tunnels to any target, or answers `407` to
+/// every request when `require_auth` is set. Returns its address and its log.
+fn connect_proxy(require_auth: bool) -> (SocketAddr, ProxyLog) {
+    let listener = StdListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let log: ProxyLog = Arc::default();
+    let seen = Arc::clone(&log);
+    thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { break };
+            let seen = Arc::clone(&seen);
+            thread::spawn(move || tunnel(client, require_auth, &seen));
+        }
+    });
+    (addr, log)
+}
+
+/// Serves one proxy client: reads the `CONNECT` head, answers, then copies both ways.
+fn tunnel(mut client: std::net::TcpStream, require_auth: bool, seen: &ProxyLog) {
+    let head = read_head(&mut client);
+    let mut lines = head.split("\r\n");
+    let request_line = lines.next().unwrap_or_default();
+    let target = match request_line.split(' ').collect::<Vec<_>>()[..] {
+        ["CONNECT", target, "HTTP/1.1"] => target.to_owned(),
+        _ => panic!("not a CONNECT request: {request_line:?}"),
+    };
+    let auth = lines.find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        name.eq_ignore_ascii_case("proxy-authorization")
+            .then(|| value.trim().to_owned())
+    });
+    seen.lock().unwrap().push((target.clone(), auth));
+    if require_auth {
+        let _ = client.write_all(
+            b"HTTP/1.1 407 Proxy Authentication Required\r\n\
+              Proxy-Authenticate: Basic realm=\"test\"\r\nContent-Length: 0\r\n\r\n",
+        );
+        return;
+    }
+    let Ok(upstream) = std::net::TcpStream::connect(&target) else {
+        let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n");
+        return;
+    };
+    client
+        .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        .unwrap();
+    let (mut c2, mut u2) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+    let (mut client, mut upstream) = (client, upstream);
+    let up = thread::spawn(move || {
+        let _ = std::io::copy(&mut c2, &mut u2);
+        let _ = u2.shutdown(std::net::Shutdown::Write);
+    });
+    let _ = std::io::copy(&mut upstream, &mut client);
+    let _ = client.shutdown(std::net::Shutdown::Write);
+    let _ = up.join();
+}
+
+/// Reads an HTTP head byte by byte (so nothing after it is consumed).
+fn read_head(stream: &mut std::net::TcpStream) -> String {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert!(head.len() < 16 << 10, "head too large");
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&head).into_owned()
+}
+
+/// A server on 127.0.0.1 that answers every upgrade request with `301` to `location`.
+/// Returns its address.
+fn redirector(location: String) -> SocketAddr {
+    let listener = StdListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(mut client) = client else { break };
+            let _ = read_head(&mut client);
+            let answer = format!(
+                "HTTP/1.1 301 Moved Permanently\r\nLocation: {location}\r\n\
+                 Content-Length: 0\r\n\r\n"
+            );
+            let _ = client.write_all(answer.as_bytes());
+        }
+    });
+    addr
+}
+
 // ---- against `aiows serve` -------------------------------------------------------------------
 
 #[test]
@@ -699,6 +820,13 @@ fn headers_origin_and_subprotocol_reach_the_server() {
         r.stderr
     );
     assert!(r.stderr.contains("> X-Token: s3cret"), "{}", r.stderr);
+    // The key shown is the one the server received.
+    let key = seen.header("sec-websocket-key").unwrap();
+    assert!(
+        r.stderr.contains(&format!("> Sec-WebSocket-Key: {key}\n")),
+        "{}",
+        r.stderr
+    );
     assert!(
         r.stderr.contains("< HTTP/1.1 101 Switching Protocols"),
         "{}",
@@ -718,8 +846,12 @@ fn refused_handshake_shows_status_and_body() {
     let r = run(&[&server.url, "--send", "hi"], None);
     assert_eq!(r.code, Some(1), "{r:?}");
     let line = r.error_line();
-    assert!(line.contains("403"), "{line}");
-    assert!(line.contains("token missing or expired"), "{line}");
+    assert!(line.contains("403 Forbidden"), "{line}");
+    assert_eq!(
+        line.matches("token missing or expired").count(),
+        1,
+        "{line}"
+    );
     assert_eq!(r.stderr.lines().count(), 1, "one line: {}", r.stderr);
     assert!(server.observed().error.is_some());
 }
@@ -916,6 +1048,172 @@ fn wss_trusts_ca_file_or_insecure() {
     assert!(r.stderr.contains("warning: --insecure"), "{r:?}");
 }
 
+#[test]
+fn proxy_option_tunnels_through_the_proxy() {
+    let server = Embedded::start(Script::Echo);
+    let (proxy, log) = connect_proxy(false);
+    let r = run(
+        &[
+            &server.url,
+            "--proxy",
+            &format!("http://user:pw@{proxy}"),
+            "--send",
+            "via proxy",
+            "-1",
+            "-v",
+        ],
+        None,
+    );
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (Some(0), "via proxy\n"),
+        "{r:?}"
+    );
+    assert_eq!(server.observed().messages, ["via proxy"]);
+    let seen = log.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].0, server.addr.to_string());
+    // user:pw, Basic.
+    assert_eq!(seen[0].1.as_deref(), Some("Basic dXNlcjpwdw=="));
+    // -v names the proxy without its password, and shows the real request.
+    assert!(
+        r.stderr
+            .contains(&format!("through the HTTP proxy http://user:***@{proxy}")),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("pw@"), "{}", r.stderr);
+}
+
+#[test]
+fn refused_proxy_is_one_line_and_exit_1() {
+    let server = Embedded::start(Script::Echo);
+    let (proxy, log) = connect_proxy(true);
+    let r = run(
+        &[
+            &server.url,
+            "--proxy",
+            &format!("http://{proxy}"),
+            "--send",
+            "x",
+        ],
+        None,
+    );
+    assert_eq!(r.code, Some(1), "{r:?}");
+    assert_eq!(r.stderr.lines().count(), 1, "one line: {}", r.stderr);
+    let line = r.error_line();
+    assert!(
+        line.contains(&format!("proxy tunnel to {}", server.addr))
+            && line.contains("407")
+            && line.contains("put credentials in the proxy URL"),
+        "{line}"
+    );
+    assert_eq!(log.lock().unwrap().len(), 1);
+}
+
+#[test]
+fn proxy_from_env_is_opt_in_and_honours_no_proxy() {
+    let (proxy, log) = connect_proxy(false);
+    let proxy_url = format!("http://{proxy}");
+    // With the option: HTTP_PROXY carries ws://.
+    let server = Embedded::start(Script::Echo);
+    let r = run_env(
+        &[&server.url, "--proxy-from-env", "--send", "env", "-1"],
+        &[
+            ("HTTP_PROXY", &proxy_url),
+            ("NO_PROXY", ""),
+            ("no_proxy", ""),
+        ],
+    );
+    assert_eq!((r.code, r.stdout.as_str()), (Some(0), "env\n"), "{r:?}");
+    assert_eq!(log.lock().unwrap().len(), 1);
+    // Without it, the variable is ignored.
+    let server = Embedded::start(Script::Echo);
+    let r = run_env(
+        &[&server.url, "--send", "direct", "-1"],
+        &[("HTTP_PROXY", &proxy_url), ("ALL_PROXY", &proxy_url)],
+    );
+    assert_eq!((r.code, r.stdout.as_str()), (Some(0), "direct\n"), "{r:?}");
+    assert_eq!(
+        log.lock().unwrap().len(),
+        1,
+        "the proxy was used without the option"
+    );
+    // NO_PROXY bypasses it.
+    let server = Embedded::start(Script::Echo);
+    let r = run_env(
+        &[&server.url, "--proxy-from-env", "--send", "bypass", "-1"],
+        &[("HTTP_PROXY", &proxy_url), ("NO_PROXY", "127.0.0.1")],
+    );
+    assert_eq!((r.code, r.stdout.as_str()), (Some(0), "bypass\n"), "{r:?}");
+    assert_eq!(log.lock().unwrap().len(), 1, "NO_PROXY was not honoured");
+    // A malformed variable is a usage error naming it.
+    let r = run_env(
+        &["ws://127.0.0.1:9/", "--proxy-from-env"],
+        &[
+            ("HTTP_PROXY", "gopher://p:70"),
+            ("NO_PROXY", ""),
+            ("no_proxy", ""),
+        ],
+    );
+    assert_eq!(r.code, Some(2), "{r:?}");
+    assert!(r.error_line().contains("HTTP_PROXY"), "{r:?}");
+}
+
+#[test]
+fn redirects_are_followed_or_refused_as_asked() {
+    let server = Embedded::start(Script::Echo);
+    let hop = redirector(server.url.clone());
+    let start = format!("ws://{hop}/old");
+    let r = run(&[&start, "--send", "moved", "-1", "-v"], None);
+    assert_eq!((r.code, r.stdout.as_str()), (Some(0), "moved\n"), "{r:?}");
+    assert!(
+        r.stderr.contains(&format!("redirected to {}", server.url)),
+        "{}",
+        r.stderr
+    );
+    for args in [&["--no-redirects"][..], &["--max-redirects", "0"][..]] {
+        let mut all = vec![start.as_str(), "--send", "x"];
+        all.extend_from_slice(args);
+        let r = run(&all, None);
+        assert_eq!(r.code, Some(1), "{args:?}: {r:?}");
+        let line = r.error_line();
+        assert!(
+            line.contains("301") && line.contains(&server.url),
+            "{args:?}: {line}"
+        );
+    }
+    // Two hops with a limit of one: the chain and the option to raise.
+    let second = redirector(start.clone());
+    let r = run(
+        &[
+            &format!("ws://{second}/"),
+            "--max-redirects",
+            "1",
+            "--send",
+            "x",
+        ],
+        None,
+    );
+    assert_eq!(r.code, Some(1), "{r:?}");
+    let line = r.error_line();
+    assert!(
+        line.contains("gave up after 1 redirect(s)") && line.contains("--max-redirects N"),
+        "{line}"
+    );
+}
+
+#[test]
+fn bad_proxy_url_is_a_usage_error() {
+    let r = run(&["ws://127.0.0.1:9/", "--proxy", "ftp://p:21"], None);
+    assert_eq!(r.code, Some(2), "{r:?}");
+    let line = r.error_line();
+    assert!(
+        line.contains("--proxy") && line.contains("socks5"),
+        "{line}"
+    );
+}
+
 // ---- the command line itself -----------------------------------------------------------------
 
 #[test]
@@ -928,6 +1226,11 @@ fn usage_errors_exit_2_with_one_line() {
             "--max-message-size",
         ),
         (&["ws://h/", "-H", "no colon"][..], "Name: value"),
+        // The library's advice, in options.
+        (
+            &["ws://h/", "-H", "Sec-WebSocket-Protocol: chat"][..],
+            "use --subprotocol",
+        ),
         (&["ws://h/", "--hex", "--send", "xyz"][..], "--send #1"),
         (&["ftp://h/"][..], "ftp"),
         (
@@ -954,6 +1257,11 @@ fn help_and_version() {
         "aiows serve",
         "EXAMPLES",
         "--insecure",
+        "--proxy URL",
+        "--proxy-from-env",
+        "NO_PROXY",
+        "--no-redirects",
+        "--max-redirects N",
     ] {
         assert!(r.stdout.contains(needle), "--help lacks {needle}");
     }
