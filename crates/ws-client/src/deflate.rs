@@ -100,7 +100,8 @@ impl fmt::Display for DeflateError {
             DeflateError::TooBig { limit } => write!(
                 f,
                 "permessage-deflate: a compressed message inflates to more than the limit of \
-                 {limit} bytes (raise Config::max_message_size if such messages are expected)"
+                 {limit} bytes (raise it with .max_message_size(..) if such messages are \
+                 expected)"
             ),
             DeflateError::Corrupt(reason) => write!(
                 f,

@@ -247,11 +247,13 @@ impl HttpConnect {
     fn protocol_error(&self, e: HandshakeError) -> HandshakeError {
         let reason = match e {
             HandshakeError::HeadTooLarge { .. } => format!(
-                "its head exceeds {} bytes (Limits::max_head_size)",
+                "its head exceeds {} bytes (the limit set with .handshake_limits(..))",
                 self.limits.max_head_size
             ),
             HandshakeError::TooManyHeaders { limit } => {
-                format!("it has more than {limit} headers (Limits::max_headers)")
+                format!(
+                    "it has more than {limit} headers (the limit set with .handshake_limits(..))"
+                )
             }
             HandshakeError::MalformedHead { reason } => format!("malformed HTTP head: {reason}"),
             other => other.to_string(),
