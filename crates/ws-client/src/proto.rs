@@ -97,7 +97,9 @@ use crate::utf8::Utf8Validator;
 const MAX_CONTROL_PAYLOAD: usize = 125;
 /// The largest close reason: a control payload minus the 2-byte code.
 const MAX_CLOSE_REASON: usize = MAX_CONTROL_PAYLOAD - 2;
-/// An output buffer larger than this is dropped once written (idle connections stay small).
+/// An empty read buffer with more capacity than this is dropped at the next timer tick.
+const RBUF_KEEP: usize = 64 << 10;
+/// An empty output buffer larger than this is dropped at the next timer tick.
 const OUT_KEEP: usize = 64 << 10;
 /// Outgoing payloads are copied and masked in pieces of this size (cache-friendly).
 const MASK_CHUNK: usize = 8 << 10;
@@ -194,8 +196,8 @@ struct InMessage {
 }
 
 /// The output buffer: `buf[pos..]` is still to be written. Appending is a capacity check
-/// and a copy; once everything is written the buffer is reset (and dropped if a large
-/// message made it large, so that an idle connection holds no large buffer).
+/// and a copy; once everything is written the buffer is reset (its allocation is kept for
+/// the next messages, and given back at a timer tick if a large message made it large).
 #[derive(Debug, Default)]
 struct OutBuf {
     buf: Vec<u8>,
@@ -230,11 +232,15 @@ impl OutBuf {
         self.pos += n.min(self.len());
         if self.pos == self.buf.len() {
             self.pos = 0;
-            if self.buf.capacity() > OUT_KEEP {
-                self.buf = Vec::new();
-            } else {
-                self.buf.clear();
-            }
+            self.buf.clear();
+        }
+    }
+
+    /// Drops the allocation if nothing is pending and it is larger than `OUT_KEEP`.
+    fn release_if_idle(&mut self) {
+        if self.is_empty() && self.buf.capacity() > OUT_KEEP {
+            self.buf = Vec::new();
+            self.pos = 0;
         }
     }
 }
@@ -404,6 +410,16 @@ impl Connection {
             self.rbuf.clear();
         }
         &mut self.rbuf
+    }
+
+    /// Payload bytes of the frame being received that have not arrived yet, when that
+    /// frame is buffered whole in the read buffer (control frames and single-frame
+    /// uncompressed messages); 0 otherwise. Lets a driver size a read for a large frame.
+    pub(crate) fn buffered_frame_remaining(&self) -> usize {
+        match self.frame {
+            Some(f) if f.mode != Mode::Stream => f.len.saturating_sub(self.rbuf.len()),
+            _ => 0,
+        }
     }
 
     /// The transport reached end of stream. Without a completed close handshake this is an
@@ -930,6 +946,7 @@ impl Connection {
     ///   closed (`Error::Timeout { step: Step::Close }`).
     pub fn handle_timeout(&mut self, now: Instant) {
         self.timers.now = Some(now);
+        self.release_idle_buffers();
         if self.failed || self.received_close {
             return;
         }
@@ -970,6 +987,17 @@ impl Connection {
             }
             self.timers.next_ping =
                 now.checked_add(keepalive.interval.max(Duration::from_millis(1)));
+        }
+    }
+
+    /// Drops empty input and output buffers that a large message made large. Done at every
+    /// [`handle_timeout`](Self::handle_timeout) (each keepalive interval) rather than after
+    /// each message, so that a stream of large messages reuses its buffers while a
+    /// connection that went idle gives them back.
+    fn release_idle_buffers(&mut self) {
+        self.out.release_if_idle();
+        if self.rbuf.is_empty() && self.rbuf.capacity() > RBUF_KEEP {
+            self.rbuf = BytesMut::new();
         }
     }
 

@@ -31,6 +31,12 @@
 //! connection holds no read buffer at all. Single-frame messages are then split off the
 //! connection's buffer without another copy.
 //!
+//! A large frame (64 KiB or more) is read straight into the connection's buffer instead:
+//! zeroed room is made after the buffered bytes (each byte zeroed once) and kept across
+//! reads, so no copy is made and reads are as large as the frame allows. That room grows
+//! with what arrived (at most four times the bytes buffered), never with the length the
+//! peer declared.
+//!
 //! # Writing
 //! Messages are encoded into the connection's output buffer; `send` flushes once, `feed`
 //! only queues (batch several, then [`flush`](WebSocket::flush)). The output buffer is
@@ -48,6 +54,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{ready, Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
+use bytes::BytesMut;
 use futures_core::Stream;
 use futures_io::{AsyncRead, AsyncWrite};
 use futures_sink::Sink;
@@ -63,6 +70,9 @@ use crate::split::{WsReceiver, WsSender};
 /// Size of the per-thread read buffer: large enough for bulk transfers to take few system
 /// calls; a read of a few bytes costs the same.
 const READ_BUF: usize = 64 << 10;
+/// A frame with at least this many payload bytes still to come is read straight into the
+/// connection's buffer.
+const DIRECT_READ_MIN: usize = 64 << 10;
 /// Bytes discarded per read while waiting for the server to close TCP.
 const DRAIN_READ: usize = 1 << 10;
 
@@ -117,6 +127,9 @@ pub(crate) struct Core<S> {
     finish_deadline: Option<Instant>,
     close_timeout: Option<Duration>,
     write_high: usize,
+    /// Zeroed bytes right after the end of the connection's read buffer (same allocation),
+    /// which reads of a large frame go straight into. Empty otherwise.
+    spare: BytesMut,
     /// Bytes were written since the last stream flush.
     needs_flush: bool,
     /// The stream reported EOF.
@@ -294,6 +307,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             finish_deadline: None,
             close_timeout,
             write_high,
+            spare: BytesMut::new(),
             needs_flush: false,
             eof: false,
             phase: Phase::Open,
@@ -449,6 +463,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
     /// Reads once (into this thread's read buffer) and hands the bytes to the connection.
     /// `Ok(false)` means EOF.
     fn poll_read_in(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<bool>> {
+        let remaining = self.conn.buffered_frame_remaining();
+        if remaining >= DIRECT_READ_MIN || (remaining > 0 && !self.spare.is_empty()) {
+            return self.poll_read_direct(cx, remaining);
+        }
+        // Even empty, the spare keeps a reference to the connection buffer's allocation,
+        // which would make the connection copy instead of reusing it.
+        self.spare = BytesMut::new();
         let stream = &mut self.stream;
         let conn = &mut self.conn;
         with_read_buf(|buf| match Pin::new(stream).poll_read(cx, buf) {
@@ -460,6 +481,40 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => Poll::Pending,
         })
+    }
+
+    /// Reads part of a large frame straight into the connection's buffer: no copy from the
+    /// thread's read buffer, and reads as large as the frame allows.
+    ///
+    /// The zeroed room after the buffered bytes (`spare`) is kept across reads, so each
+    /// byte is zeroed once. Allocation follows what arrived: the buffer grows to at most
+    /// four times the bytes buffered (or by one read buffer's worth), never past the end of
+    /// the frame, whatever length the peer declared.
+    fn poll_read_direct(
+        &mut self,
+        cx: &mut Context<'_>,
+        remaining: usize,
+    ) -> Poll<io::Result<bool>> {
+        if self.spare.is_empty() {
+            // Let go of the old allocation first, so that growing may reuse it.
+            self.spare = BytesMut::new();
+            let buf = self.conn.read_buf();
+            let len = buf.len();
+            let want = remaining.min(len.saturating_mul(3).max(READ_BUF));
+            buf.resize(len + want, 0);
+            self.spare = buf.split_off(len);
+        }
+        match Pin::new(&mut self.stream).poll_read(cx, &mut self.spare) {
+            Poll::Ready(Ok(0)) => Poll::Ready(Ok(false)),
+            Poll::Ready(Ok(n)) => {
+                let filled = self.spare.split_to(n.min(self.spare.len()));
+                // O(1): `filled` starts where the connection's buffer ends.
+                self.conn.read_buf().unsplit(filled);
+                Poll::Ready(Ok(true))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
     }
 
     /// Drives the end of the connection: flush, wait for EOF (client), shut down.
@@ -1005,6 +1060,126 @@ mod tests {
             out.first(),
             Some(&0x89),
             "a keepalive ping was written: {out:?}"
+        );
+    }
+}
+
+#[cfg(test)]
+mod read_tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::collections::VecDeque;
+
+    use super::*;
+
+    /// Reads at most `chunk` bytes per call from a queue (`Pending` once it is empty).
+    struct Chunked {
+        input: VecDeque<u8>,
+        chunk: usize,
+    }
+
+    impl AsyncRead for Chunked {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+            buf: &mut [u8],
+        ) -> Poll<io::Result<usize>> {
+            if self.input.is_empty() {
+                return Poll::Pending;
+            }
+            let n = buf.len().min(self.input.len()).min(self.chunk);
+            for (b, v) in buf.iter_mut().zip(self.input.drain(..n)) {
+                *b = v;
+            }
+            Poll::Ready(Ok(n))
+        }
+    }
+
+    impl AsyncWrite for Chunked {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            Poll::Ready(Ok(buf.len()))
+        }
+        fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    fn frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+        let mut f = vec![0x80 | opcode];
+        let len = payload.len();
+        if len < 126 {
+            f.push(len as u8);
+        } else if len <= 0xFFFF {
+            f.push(126);
+            f.extend_from_slice(&(len as u16).to_be_bytes());
+        } else {
+            f.push(127);
+            f.extend_from_slice(&(len as u64).to_be_bytes());
+        }
+        f.extend_from_slice(payload);
+        f
+    }
+
+    fn client(input: Vec<u8>, chunk: usize) -> WebSocket<Chunked> {
+        let stream = Chunked {
+            input: input.into(),
+            chunk,
+        };
+        WebSocket::from_raw(stream, Role::Client, Config::default(), None)
+    }
+
+    #[test]
+    fn large_frames_read_straight_into_the_buffer_arrive_intact() {
+        let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        let text = "é✓x".repeat(50_000);
+        let mut input = frame(0x2, &big);
+        input.extend(frame(0x1, text.as_bytes()));
+        input.extend(frame(0x2, b"small"));
+        input.extend(frame(0x2, &big[..100_000]));
+        for chunk in [1000, 7 << 10, 100_000, usize::MAX] {
+            let mut ws = client(input.clone(), chunk);
+            let task = futures::task::noop_waker();
+            let mut cx = Context::from_waker(&task);
+            let mut got = Vec::new();
+            while let Poll::Ready(Some(m)) = ws.core.poll_recv(&mut cx) {
+                got.push(m.unwrap());
+            }
+            assert_eq!(got.len(), 4, "chunk {chunk}");
+            assert_eq!(got[0], Message::binary(big.clone()));
+            assert_eq!(got[1], Message::text(text.clone()));
+            assert_eq!(got[2], Message::binary(&b"small"[..]));
+            assert_eq!(got[3], Message::binary(big[..100_000].to_vec()));
+            assert!(ws.core.spare.is_empty() || ws.core.conn.buffered_frame_remaining() > 0);
+        }
+    }
+
+    #[test]
+    fn a_declared_length_does_not_size_the_buffer() {
+        // 16 MiB announced (the default frame limit), 200 KB sent.
+        let mut input = vec![0x82, 127];
+        input.extend_from_slice(&(16u64 << 20).to_be_bytes());
+        input.extend(std::iter::repeat(7u8).take(200_000));
+        let mut ws = client(input, 10_000);
+        let task = futures::task::noop_waker();
+        let mut cx = Context::from_waker(&task);
+        assert!(ws.core.poll_recv(&mut cx).is_pending());
+        let remaining = ws.core.conn.buffered_frame_remaining();
+        let buffered = (16 << 20) - remaining;
+        assert_eq!(buffered, 200_000);
+        // Read straight into the connection's buffer; the zeroed room ahead is bounded by
+        // what arrived, not by the 16 MiB claim.
+        assert!(!ws.core.spare.is_empty());
+        assert!(
+            ws.core.spare.len() <= 3 * buffered + READ_BUF,
+            "spare {} for {buffered} bytes received",
+            ws.core.spare.len()
         );
     }
 }
