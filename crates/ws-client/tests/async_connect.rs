@@ -27,6 +27,8 @@ enum TcpMode {
     Refuse,
     /// Never complete.
     Hang,
+    /// Connect, but the other end is gone: the first write fails (broken pipe).
+    Dead,
 }
 
 /// What `Runtime::resolve` does.
@@ -83,6 +85,11 @@ impl Runtime for FakeRuntime {
                 ))
             }),
             TcpMode::Hang => Box::pin(futures::future::pending()),
+            TcpMode::Dead => {
+                let (a, b) = duplex(1 << 16);
+                drop(b);
+                Box::pin(async move { Ok(a) })
+            }
             TcpMode::Serve => {
                 let (a, b) = duplex(1 << 16);
                 thread::spawn(move || {
@@ -257,6 +264,42 @@ fn resolved_addresses_are_tried_in_order_and_named() {
     let opts = ws_client::ConnectOptions::new("ws://127.0.0.3:9/").no_keepalive();
     block_on(connect(&rt, &opts)).unwrap();
     assert_eq!(*rt.attempts.lock().unwrap(), ["127.0.0.3"]);
+}
+
+#[test]
+fn transport_failures_in_the_tunnel_and_the_upgrade_name_their_step() {
+    // Through a proxy: the tunnel request cannot be sent.
+    let rt = FakeRuntime::new(TcpMode::Dead, ManualTimer::new().arc());
+    let opts = client_options().proxy_url("http://10.9.8.7:3128");
+    let e = block_on(connect(&rt, &opts)).unwrap_err();
+    assert_eq!(
+        (e.step(), e.target()),
+        (Some(Step::Proxy), Some("10.9.8.7:3128"))
+    );
+    let text = e.to_string();
+    assert!(
+        text.starts_with(
+            "proxy tunnel: sending the tunnel request to the HTTP proxy 10.9.8.7:3128 failed"
+        ) && text.contains("check the proxy address"),
+        "{text}"
+    );
+    // Directly: the upgrade request cannot be sent.
+    let rt = FakeRuntime::new(TcpMode::Dead, ManualTimer::new().arc());
+    let e = block_on(connect(&rt, &client_options())).unwrap_err();
+    assert_eq!(
+        (e.step(), e.target()),
+        (Some(Step::Handshake), Some("example.test:80"))
+    );
+    let text = e.to_string();
+    assert!(
+        text.starts_with("HTTP upgrade with example.test:80: sending the request failed")
+            && text.contains("the server dropped the connection"),
+        "{text}"
+    );
+    match e {
+        Error::Io(io) => assert_eq!(io.kind(), io::ErrorKind::BrokenPipe),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]
