@@ -52,7 +52,7 @@ pub(crate) struct HeadReader {
 }
 
 /// A complete head and what followed it in the same feeds.
-pub(crate) struct RawHead {
+struct RawHead {
     /// The head bytes followed by the bytes after it.
     pub(crate) buf: Vec<u8>,
     /// Length of the head, including the final blank line.
@@ -82,7 +82,7 @@ impl HeadReader {
     /// Only the first `max_head_size - buffered` bytes of `data` can belong to the head, so
     /// only those are copied and scanned until the end of the head is found; the rest of
     /// the chunk is kept only if the head ends inside it. On success the reader is reset.
-    pub(crate) fn push(&mut self, data: &[u8]) -> Result<Option<RawHead>, HandshakeError> {
+    fn push(&mut self, data: &[u8]) -> Result<Option<RawHead>, HandshakeError> {
         let room = self.limits.max_head_size.saturating_sub(self.buf.len());
         let (head_part, tail) = data.split_at(data.len().min(room));
         self.buf.extend_from_slice(head_part);
@@ -110,6 +110,48 @@ impl HeadReader {
             }
             Ok(None) => Ok(None),
         }
+    }
+
+    /// Adds `data` like [`push`](Self::push) and, once the head is complete, parses it once
+    /// with `parse`: httparse's request or response parser run on the head with one header
+    /// slot per line counted (at most `max_headers`). `parse` answers `None` for a partial
+    /// head, else what it read from the start line and the parsed headers.
+    pub(crate) fn feed<L>(
+        &mut self,
+        data: &[u8],
+        parse: impl for<'h, 'b> FnOnce(
+            &'b [u8],
+            &'h mut [httparse::Header<'b>],
+        ) -> Result<
+            Option<(L, &'h [httparse::Header<'b>])>,
+            httparse::Error,
+        >,
+    ) -> Result<Option<(L, Head)>, HandshakeError> {
+        let Some(raw) = self.push(data)? else {
+            return Ok(None);
+        };
+        let limits = self.limits;
+        let slots = raw.lines.min(limits.max_headers);
+        let mut headers = vec![httparse::EMPTY_HEADER; slots];
+        let head = &raw.buf[..raw.head_len];
+        let (line, parsed) = match parse(head, &mut headers) {
+            Ok(Some(done)) => done,
+            Ok(None) => {
+                return Err(HandshakeError::MalformedHead {
+                    reason: "the head ended in the middle of a line".into(),
+                })
+            }
+            Err(e) => return Err(parse_error(e, &limits)),
+        };
+        let headers = positions(head, parsed);
+        Ok(Some((
+            line,
+            Head {
+                buf: raw.buf,
+                head_len: raw.head_len,
+                headers,
+            },
+        )))
     }
 
     fn reset(&mut self) {
@@ -179,7 +221,7 @@ pub(crate) fn range_in(whole: &[u8], part: &[u8]) -> Range<usize> {
 }
 
 /// Converts httparse headers into owned positions in `buf`.
-pub(crate) fn positions(buf: &[u8], headers: &[httparse::Header<'_>]) -> Vec<HeaderPos> {
+fn positions(buf: &[u8], headers: &[httparse::Header<'_>]) -> Vec<HeaderPos> {
     headers
         .iter()
         .map(|h| HeaderPos {
@@ -190,7 +232,7 @@ pub(crate) fn positions(buf: &[u8], headers: &[httparse::Header<'_>]) -> Vec<Hea
 }
 
 /// Maps an httparse error to ours.
-pub(crate) fn parse_error(e: httparse::Error, limits: &Limits) -> HandshakeError {
+fn parse_error(e: httparse::Error, limits: &Limits) -> HandshakeError {
     match e {
         httparse::Error::TooManyHeaders => HandshakeError::TooManyHeaders {
             limit: limits.max_headers,

@@ -4,7 +4,7 @@ use std::fmt;
 use std::ops::Range;
 
 use crate::error::HandshakeError;
-use crate::head::{parse_error, positions, range_in, Head, HeadReader, Limits};
+use crate::head::{range_in, Head, HeadReader, Limits};
 
 /// Reads a server's HTTP response head incrementally, as bytes arrive.
 ///
@@ -47,36 +47,27 @@ impl ResponseParser {
     /// soon as the head outgrows the limits, and with [`HandshakeError::MalformedHead`] if
     /// the complete head is not valid HTTP/1.x.
     pub fn feed(&mut self, data: &[u8]) -> Result<Option<Response>, HandshakeError> {
-        let Some(raw) = self.reader.push(data)? else {
+        let Some(((minor, status, reason), head)) = self.reader.feed(data, |head, headers| {
+            let mut parsed = httparse::Response::new(headers);
+            if parsed.parse(head)?.is_partial() {
+                return Ok(None);
+            }
+            let reason = range_in(head, parsed.reason.unwrap_or_default().as_bytes());
+            let line = (
+                parsed.version.unwrap_or_default(),
+                parsed.code.unwrap_or_default(),
+                reason,
+            );
+            Ok(Some((line, parsed.headers)))
+        })?
+        else {
             return Ok(None);
         };
-        let limits = self.reader.limits;
-        let slots = raw.lines.min(limits.max_headers);
-        let mut headers = vec![httparse::EMPTY_HEADER; slots];
-        let head = &raw.buf[..raw.head_len];
-        let mut parsed = httparse::Response::new(&mut headers);
-        match parsed.parse(head) {
-            Ok(httparse::Status::Complete(_)) => {}
-            Ok(httparse::Status::Partial) => {
-                return Err(HandshakeError::MalformedHead {
-                    reason: "the head ended in the middle of a line".into(),
-                })
-            }
-            Err(e) => return Err(parse_error(e, &limits)),
-        }
-        let reason = range_in(head, parsed.reason.unwrap_or_default().as_bytes());
-        let status = parsed.code.unwrap_or_default();
-        let minor = parsed.version.unwrap_or_default();
-        let positions = positions(head, parsed.headers);
         Ok(Some(Response {
             minor,
             status,
             reason,
-            head: Head {
-                buf: raw.buf,
-                head_len: raw.head_len,
-                headers: positions,
-            },
+            head,
         }))
     }
 

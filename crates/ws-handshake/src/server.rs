@@ -10,7 +10,7 @@ use base64::Engine as _;
 use crate::client::accept_key;
 use crate::error::{shorten, shorten_bytes, HandshakeError};
 use crate::extensions::{parse_extensions, Extension};
-use crate::head::{parse_error, positions, range_in, trim_ows, Head, HeadReader, Limits};
+use crate::head::{range_in, trim_ows, Head, HeadReader, Limits};
 
 /// Reads a client's HTTP request head incrementally; the server-role twin of
 /// [`ResponseParser`](crate::ResponseParser), with the same limits and linear-time
@@ -47,36 +47,26 @@ impl RequestParser {
     /// [`ResponseParser::feed`](crate::ResponseParser::feed). The request is only parsed,
     /// not validated: call [`Request::validate`].
     pub fn feed(&mut self, data: &[u8]) -> Result<Option<Request>, HandshakeError> {
-        let Some(raw) = self.reader.push(data)? else {
+        let Some(((method, path, minor), head)) = self.reader.feed(data, |head, headers| {
+            let mut parsed = httparse::Request::new(headers);
+            if parsed.parse(head)?.is_partial() {
+                return Ok(None);
+            }
+            let line = (
+                range_in(head, parsed.method.unwrap_or_default().as_bytes()),
+                range_in(head, parsed.path.unwrap_or_default().as_bytes()),
+                parsed.version.unwrap_or_default(),
+            );
+            Ok(Some((line, parsed.headers)))
+        })?
+        else {
             return Ok(None);
         };
-        let limits = self.reader.limits;
-        let slots = raw.lines.min(limits.max_headers);
-        let mut headers = vec![httparse::EMPTY_HEADER; slots];
-        let head = &raw.buf[..raw.head_len];
-        let mut parsed = httparse::Request::new(&mut headers);
-        match parsed.parse(head) {
-            Ok(httparse::Status::Complete(_)) => {}
-            Ok(httparse::Status::Partial) => {
-                return Err(HandshakeError::MalformedHead {
-                    reason: "the head ended in the middle of a line".into(),
-                })
-            }
-            Err(e) => return Err(parse_error(e, &limits)),
-        }
-        let method = range_in(head, parsed.method.unwrap_or_default().as_bytes());
-        let path = range_in(head, parsed.path.unwrap_or_default().as_bytes());
-        let minor = parsed.version.unwrap_or_default();
-        let positions = positions(head, parsed.headers);
         Ok(Some(Request {
             method,
             path,
             minor,
-            head: Head {
-                buf: raw.buf,
-                head_len: raw.head_len,
-                headers: positions,
-            },
+            head,
         }))
     }
 
