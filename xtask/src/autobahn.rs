@@ -35,10 +35,11 @@ use std::fmt::Write as _;
 use std::fs;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::util::{self, create_log, env_program, quiet_success, tail, Flags, KillOnDrop, Runtime};
 use crate::workspace_root;
 
 /// Whether `UNIMPLEMENTED` is accepted for cases 12.* and 13.* (permessage-deflate).
@@ -72,22 +73,7 @@ const UNIMPLEMENTED: &str = "UNIMPLEMENTED";
 /// The case groups that test permessage-deflate.
 const COMPRESSION_GROUPS: &[u32] = &[12, 13];
 
-/// A runtime the client example can run on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Runtime {
-    Tokio,
-    AsyncStd,
-}
-
 impl Runtime {
-    /// The value of the example's `--runtime` flag.
-    fn flag(self) -> &'static str {
-        match self {
-            Runtime::Tokio => "tokio",
-            Runtime::AsyncStd => "async-std",
-        }
-    }
-
     /// The agent name the run reports under.
     fn agent(self) -> String {
         format!("aiowebsocket-{}", self.flag())
@@ -116,40 +102,19 @@ impl Options {
         let mut options = Options {
             cases: vec!["*".to_owned()],
             exclude: EXCLUDE_CASES.iter().map(|s| (*s).to_owned()).collect(),
-            runtimes: vec![Runtime::Tokio, Runtime::AsyncStd],
+            runtimes: Runtime::BOTH.to_vec(),
             skip_install: false,
             allow_unimplemented_compression: ALLOW_UNIMPLEMENTED_COMPRESSION,
             report_only: false,
             verbose: false,
             timeout: CLIENT_TIMEOUT,
         };
-        let mut args = args.iter();
-        while let Some(arg) = args.next() {
-            let (name, inline) = match arg.split_once('=') {
-                Some((name, value)) if name.starts_with("--") => (name, Some(value.to_owned())),
-                _ => (arg.as_str(), None),
-            };
-            let mut value = |name: &str| {
-                inline
-                    .clone()
-                    .or_else(|| args.next().cloned())
-                    .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
-            };
+        let mut flags = Flags::new(args, USAGE);
+        while let Some(name) = flags.next_flag() {
             match name {
-                "--cases" => options.cases = split_list(&value(name)?),
-                "--exclude" => options.exclude.extend(split_list(&value(name)?)),
-                "--runtime" => {
-                    options.runtimes = match value(name)?.as_str() {
-                        "tokio" => vec![Runtime::Tokio],
-                        "async-std" | "async_std" => vec![Runtime::AsyncStd],
-                        "both" => vec![Runtime::Tokio, Runtime::AsyncStd],
-                        other => {
-                            return Err(format!(
-                                "unknown runtime {other:?}: use tokio, async-std or both"
-                            ))
-                        }
-                    }
-                }
+                "--cases" => options.cases = split_list(&flags.value(name)?),
+                "--exclude" => options.exclude.extend(split_list(&flags.value(name)?)),
+                "--runtime" => options.runtimes = Runtime::parse_list(&flags.value(name)?)?,
                 "--skip-install" => options.skip_install = true,
                 "--allow-unimplemented-compression" => {
                     options.allow_unimplemented_compression = true
@@ -159,7 +124,7 @@ impl Options {
                 }
                 "--report-only" => options.report_only = true,
                 "--timeout" => {
-                    let minutes: u64 = value(name)?.parse().map_err(|_| {
+                    let minutes: u64 = flags.value(name)?.parse().map_err(|_| {
                         format!("--timeout takes whole minutes, like --timeout 30\n{USAGE}")
                     })?;
                     options.timeout = Duration::from_secs(minutes * 60);
@@ -330,14 +295,7 @@ fn install(paths: &Paths, skip_install: bool) -> Result<(), String> {
 
 /// Whether the cached TestSuite runs.
 fn wstest_works(paths: &Paths) -> bool {
-    paths.wstest().is_file()
-        && Command::new(paths.wstest())
-            .arg("--help")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
+    paths.wstest().is_file() && quiet_success(Command::new(paths.wstest()).arg("--help"))
 }
 
 /// The Python 2.7 interpreter: `$AIOWS_PYTHON2`, else pyenv's 2.7.18 by path, else the
@@ -368,60 +326,23 @@ fn python2_command(python: &OsString) -> Command {
     command
 }
 
-/// Runs `command` with its output appended to `log`; on failure the error shows the log's
-/// tail.
+/// Runs an install step with [`util::run_logged`], without a time bound (as long as pip
+/// takes), and a hint about Python 2.7 if the step cannot start.
 fn run_logged(command: &mut Command, log: &Path, what: &str) -> Result<(), String> {
-    let file = fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .map_err(|e| format!("cannot open {}: {e}", log.display()))?;
-    let err_file = file
-        .try_clone()
-        .map_err(|e| format!("cannot open {}: {e}", log.display()))?;
-    let status = command
-        .stdin(Stdio::null())
-        .stdout(file)
-        .stderr(err_file)
-        .status()
-        .map_err(|e| {
-            format!(
-                "{what}: cannot start {:?}: {e} (is pyenv with Python {PYTHON2_VERSION} \
-                 installed? set AIOWS_PYTHON2 to a Python 2.7 interpreter otherwise)",
-                command.get_program()
-            )
-        })?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{what} failed ({status}); last lines of {}:\n{}",
-            log.display(),
-            tail(log, 20)
-        ))
-    }
-}
-
-/// The last `lines` lines of a text file (empty if unreadable).
-fn tail(path: &Path, lines: usize) -> String {
-    let text = fs::read(path)
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .unwrap_or_default();
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
+    let hint = format!(
+        "is pyenv with Python {PYTHON2_VERSION} installed? set AIOWS_PYTHON2 to a Python 2.7 \
+         interpreter otherwise"
+    );
+    util::run_logged(command, log, what, &hint, None)
 }
 
 // ---------------------------------------------------------------------------------------
 // Run
 
-fn cargo() -> OsString {
-    std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"))
-}
-
 /// Builds the client (release) before any server starts and returns its executable, which
 /// is then run directly so that a stuck client can be killed.
 fn build_client(paths: &Paths) -> Result<PathBuf, String> {
-    let output = Command::new(cargo())
+    let output = Command::new(env_program("CARGO", "cargo"))
         .current_dir(&paths.root)
         .args(["build", "--release", "--package", EXAMPLES_PACKAGE])
         .args(["--example", CLIENT_EXAMPLE, "--message-format=json"])
@@ -453,19 +374,6 @@ fn build_client(paths: &Paths) -> Result<PathBuf, String> {
                 .map(PathBuf::from)
         })
         .ok_or_else(|| format!("cargo built {CLIENT_EXAMPLE} but did not name its executable"))
-}
-
-/// A child process killed when dropped, so every exit path stops it.
-struct Killed {
-    child: Child,
-}
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        // The process may already be gone; both calls failing is fine then.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// One fuzzing server per agent: the server is single-threaded Python and the slowest part
@@ -506,7 +414,7 @@ fn run_suite(paths: &Paths, options: &Options, client: &Path) -> Result<(), Stri
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", client.display()))?;
         println!("autobahn: running agent {agent}");
-        clients.push((agent, Killed { child }, None));
+        clients.push((agent, KillOnDrop(child), None));
     }
 
     // Wait for every client, bounded by --timeout.
@@ -514,7 +422,7 @@ fn run_suite(paths: &Paths, options: &Options, client: &Path) -> Result<(), Stri
     let mut failed = Vec::new();
     while clients.iter().any(|(_, _, status)| status.is_none()) {
         for (agent, client, status) in clients.iter_mut().filter(|c| c.2.is_none()) {
-            match client.child.try_wait() {
+            match client.0.try_wait() {
                 Ok(Some(exit)) => {
                     println!(
                         "autobahn: agent {agent} finished in {:.1?} ({exit})",
@@ -562,7 +470,7 @@ fn start_server(
     paths: &Paths,
     agent: &str,
     options: &Options,
-) -> Result<(Killed, u16, PathBuf), String> {
+) -> Result<(KillOnDrop, u16, PathBuf), String> {
     let outdir = paths.agent_reports(agent);
     fs::create_dir_all(&outdir).map_err(|e| format!("cannot create {}: {e}", outdir.display()))?;
     let port = free_port()?;
@@ -571,11 +479,7 @@ fn start_server(
         .map_err(|e| format!("cannot write {}: {e}", spec.display()))?;
 
     let log = paths.dir.join(format!("server-{agent}.log"));
-    let log_file =
-        fs::File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
-    let err_file = log_file
-        .try_clone()
-        .map_err(|e| format!("cannot open {}: {e}", log.display()))?;
+    let (log_file, err_file) = create_log(&log)?;
     let child = Command::new(paths.wstest())
         .current_dir(&paths.dir)
         .args(["--mode", "fuzzingserver", "--webport", "0", "--spec"])
@@ -585,7 +489,7 @@ fn start_server(
         .stderr(err_file)
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", paths.wstest().display()))?;
-    let mut server = Killed { child };
+    let mut server = KillOnDrop(child);
     wait_for_port(&mut server, port, &log)?;
     Ok((server, port, log))
 }
@@ -600,14 +504,14 @@ fn free_port() -> Result<u16, String> {
         .map_err(|e| format!("cannot find a free port on 127.0.0.1: {e}"))
 }
 
-fn wait_for_port(server: &mut Killed, port: u16, log: &Path) -> Result<(), String> {
+fn wait_for_port(server: &mut KillOnDrop, port: u16, log: &Path) -> Result<(), String> {
     let deadline = Instant::now() + SERVER_START_TIMEOUT;
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     loop {
         if TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok() {
             return Ok(());
         }
-        match server.child.try_wait() {
+        match server.0.try_wait() {
             Ok(Some(status)) => {
                 return Err(format!(
                     "the fuzzing server exited ({status}) before accepting connections; last \

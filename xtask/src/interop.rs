@@ -31,7 +31,6 @@
 //! Environment: `AIOWS_PYTHON3` (default `python3`), `AIOWS_NODE` (default `node`),
 //! `AIOWS_NPM` (default `npm`).
 
-use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write as _};
@@ -41,6 +40,10 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::util::{
+    self, create_log, env_program, quiet_success, tail, tail_str, wait_timeout, Flags, KillOnDrop,
+    Runtime,
+};
 use crate::workspace_root;
 
 /// How long one install command (venv, pip, npm) may take.
@@ -91,21 +94,6 @@ impl Peer {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Runtime {
-    Tokio,
-    AsyncStd,
-}
-
-impl Runtime {
-    fn flag(self) -> &'static str {
-        match self {
-            Runtime::Tokio => "tokio",
-            Runtime::AsyncStd => "async-std",
-        }
-    }
-}
-
 #[derive(Debug)]
 struct Options {
     peers: Vec<Peer>,
@@ -119,26 +107,16 @@ impl Options {
     fn parse(args: &[String]) -> Result<Options, String> {
         let mut options = Options {
             peers: vec![Peer::Python, Peer::Node],
-            runtimes: vec![Runtime::Tokio, Runtime::AsyncStd],
+            runtimes: Runtime::BOTH.to_vec(),
             modes: MODES.to_vec(),
             skip_install: false,
             verbose: false,
         };
-        let mut args = args.iter();
-        while let Some(arg) = args.next() {
-            let (name, inline) = match arg.split_once('=') {
-                Some((name, value)) if name.starts_with("--") => (name, Some(value.to_owned())),
-                _ => (arg.as_str(), None),
-            };
-            let mut value = |name: &str| {
-                inline
-                    .clone()
-                    .or_else(|| args.next().cloned())
-                    .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
-            };
+        let mut flags = Flags::new(args, USAGE);
+        while let Some(name) = flags.next_flag() {
             match name {
                 "--peer" => {
-                    options.peers = match value(name)?.as_str() {
+                    options.peers = match flags.value(name)?.as_str() {
                         "python" | "websockets" => vec![Peer::Python],
                         "node" | "ws" => vec![Peer::Node],
                         "all" => vec![Peer::Python, Peer::Node],
@@ -147,19 +125,8 @@ impl Options {
                         }
                     }
                 }
-                "--runtime" => {
-                    options.runtimes = match value(name)?.as_str() {
-                        "tokio" => vec![Runtime::Tokio],
-                        "async-std" | "async_std" => vec![Runtime::AsyncStd],
-                        "both" => vec![Runtime::Tokio, Runtime::AsyncStd],
-                        other => {
-                            return Err(format!(
-                                "unknown runtime {other:?}: use tokio, async-std or both"
-                            ))
-                        }
-                    }
-                }
-                "--mode" => options.modes = parse_modes(&value(name)?)?,
+                "--runtime" => options.runtimes = Runtime::parse_list(&flags.value(name)?)?,
+                "--mode" => options.modes = parse_modes(&flags.value(name)?)?,
                 "--skip-install" => options.skip_install = true,
                 "--verbose" | "-v" => options.verbose = true,
                 "--help" | "-h" => return Err(USAGE.to_owned()),
@@ -330,10 +297,6 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
 // ---------------------------------------------------------------------------------------
 // Install
 
-fn env_program(var: &str, default: &str) -> OsString {
-    std::env::var_os(var).unwrap_or_else(|| OsString::from(default))
-}
-
 fn install_python(paths: &Paths, skip_install: bool) -> Result<(), String> {
     let requirements = paths.source.join("requirements.txt");
     let wanted = read(&requirements)?;
@@ -455,84 +418,9 @@ fn read(path: &Path) -> Result<String, String> {
     fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
 
-/// Whether `command` runs and exits 0 (output discarded).
-fn quiet_success(command: &mut Command) -> bool {
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// Runs `command` with its output appended to `log`, within [`INSTALL_TIMEOUT`]; on failure
-/// the error shows the log's tail.
+/// Runs an install step with [`util::run_logged`], within [`INSTALL_TIMEOUT`].
 fn run_logged(command: &mut Command, log: &Path, what: &str) -> Result<(), String> {
-    let file = fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .map_err(|e| format!("cannot open {}: {e}", log.display()))?;
-    let err_file = file
-        .try_clone()
-        .map_err(|e| format!("cannot open {}: {e}", log.display()))?;
-    let child = command
-        .stdin(Stdio::null())
-        .stdout(file)
-        .stderr(err_file)
-        .spawn()
-        .map_err(|e| format!("{what}: cannot start {:?}: {e}", command.get_program()))?;
-    let mut child = KillOnDrop(child);
-    match wait_timeout(&mut child.0, INSTALL_TIMEOUT)? {
-        Some(status) if status.success() => Ok(()),
-        Some(status) => Err(format!(
-            "{what} failed ({status}); last lines of {}:\n{}",
-            log.display(),
-            tail(log, 20)
-        )),
-        None => Err(format!(
-            "{what} did not finish within {INSTALL_TIMEOUT:?}; last lines of {}:\n{}",
-            log.display(),
-            tail(log, 20)
-        )),
-    }
-}
-
-/// A child process that is killed (by its id) and reaped when dropped.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        // Both fail harmlessly when the child has already exited and been reaped.
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Waits for `child` at most `timeout`: `None` if it is still running then.
-fn wait_timeout(child: &mut Child, timeout: Duration) -> Result<Option<ExitStatus>, String> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return Ok(Some(status)),
-            Ok(None) if Instant::now() >= deadline => return Ok(None),
-            Ok(None) => thread::sleep(Duration::from_millis(20)),
-            Err(e) => return Err(format!("cannot watch a child process: {e}")),
-        }
-    }
-}
-
-/// The last `lines` lines of a text file (empty if unreadable).
-fn tail(path: &Path, lines: usize) -> String {
-    let text = fs::read(path)
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .unwrap_or_default();
-    tail_str(&text, lines)
-}
-
-fn tail_str(text: &str, lines: usize) -> String {
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
+    util::run_logged(command, log, what, "", Some(INSTALL_TIMEOUT))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -586,11 +474,7 @@ fn start_server(paths: &Paths, peer: Peer, mode: &str) -> Result<Server, String>
     let log = paths
         .logs
         .join(format!("{}-{mode}-server.log", peer.flag()));
-    let log_file =
-        fs::File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
-    let mut out_log = log_file
-        .try_clone()
-        .map_err(|e| format!("cannot open {}: {e}", log.display()))?;
+    let (log_file, mut out_log) = create_log(&log)?;
     let mut command = match peer {
         Peer::Python => {
             let mut c = Command::new(paths.venv_python());

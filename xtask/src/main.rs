@@ -9,6 +9,7 @@ mod autobahn;
 mod bench;
 mod bench_echo;
 mod interop;
+mod util;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
