@@ -91,7 +91,7 @@ pub async fn connect_with_request<R: Runtime>(
     let timer = rt.timer();
     loop {
         let transport = open_transport(rt, request.target(), options, &timer).await?;
-        let left = remaining(options.open_timeout, transport.opened_at, timer.now());
+        let left = remaining(options.open.open_timeout, transport.opened_at, timer.now());
         let step = client_handshake_step(
             transport.stream,
             &request,
@@ -129,7 +129,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let request = options.build_request()?;
-    client_handshake_within(stream, request, options, timer, options.open_timeout).await
+    client_handshake_within(stream, request, options, timer, options.open.open_timeout).await
 }
 
 /// An open transport to a target, ready for the WebSocket handshake: what
@@ -178,12 +178,12 @@ pub async fn open_transport<R: Runtime>(
             let tcp =
                 connect_tcp(rt, proxy.host(), proxy.port(), Some(proxy), options, timer).await?;
             let opened_at = timer.now();
-            let tunnel = open_tunnel(rt, tcp, proxy, target, options.limits);
+            let tunnel = open_tunnel(rt, tcp, proxy, target, options.open.limits);
             let proxy_addr = authority(proxy.host(), proxy.port());
             let (tcp, rest) = with_timeout(
                 tunnel,
                 Some(timer),
-                Limit::whole(options.open_timeout),
+                Limit::whole(options.open.open_timeout),
                 Step::Proxy,
                 Some(&proxy_addr),
             )
@@ -211,7 +211,7 @@ pub async fn open_transport<R: Runtime>(
             ),
         }));
     }
-    let left = remaining(options.open_timeout, opened_at, timer.now());
+    let left = remaining(options.open.open_timeout, opened_at, timer.now());
     let addr = authority(&target.host, target.port);
     let tls = async {
         rt.tls(&target.host, tcp)
@@ -220,7 +220,7 @@ pub async fn open_transport<R: Runtime>(
     };
     let limit = Limit {
         left,
-        configured: options.open_timeout,
+        configured: options.open.open_timeout,
     };
     let stream = with_timeout(tls, Some(timer), limit, Step::Tls, Some(&addr)).await?;
     Ok(Transport {

@@ -56,7 +56,7 @@ pub async fn client_handshake<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    client_handshake_within(stream, request, options, timer, options.open_timeout).await
+    client_handshake_within(stream, request, options, timer, options.open.open_timeout).await
 }
 
 /// [`client_handshake`] bounded by `timeout` instead of the options' open timeout.
@@ -104,7 +104,7 @@ where
     let fut = client_handshake_untimed(stream, request, &target, options, timer.clone(), early);
     let limit = Limit {
         left: timeout,
-        configured: options.open_timeout,
+        configured: options.open.open_timeout,
     };
     with_timeout(fut, timer.as_ref(), limit, Step::Handshake, Some(&target)).await
 }
@@ -136,7 +136,7 @@ where
         .await
         .map_err(|e| upgrade_error(e, target, "sending the request"))?;
 
-    let mut parser = ResponseParser::new(options.limits);
+    let mut parser = ResponseParser::new(options.open.limits);
     let early_response = if early.is_empty() {
         None
     } else {
@@ -153,10 +153,10 @@ where
 
     let accepted = request.check(&response)?;
     #[allow(unused_mut)]
-    let mut config = options.config.clone();
+    let mut config = options.open.config.clone();
     #[cfg(feature = "deflate")]
     {
-        config.deflate = match &options.compression {
+        config.deflate = match &options.open.compression {
             Some(deflate) => deflate.negotiate(&accepted.extensions)?,
             None => None,
         };
@@ -222,7 +222,7 @@ where
     with_timeout(
         fut,
         timer.as_ref(),
-        Limit::whole(options.open_timeout),
+        Limit::whole(options.open.open_timeout),
         Step::Handshake,
         None,
     )
@@ -237,7 +237,7 @@ async fn server_accept_untimed<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut parser = RequestParser::new(options.limits);
+    let mut parser = RequestParser::new(options.open.limits);
     let mut buf = vec![0u8; HEAD_READ];
     let request = loop {
         let n = read(&mut stream, &mut buf)
@@ -282,13 +282,13 @@ where
 
     let subprotocol = select_subprotocol(&request, &options.subprotocols);
     #[allow(unused_mut)]
-    let mut config = options.config.clone();
+    let mut config = options.open.config.clone();
     #[allow(unused_mut)]
     let mut extensions_answer: Option<String> = None;
     #[cfg(feature = "deflate")]
     {
         config.deflate = None;
-        if let Some(deflate) = &options.compression {
+        if let Some(deflate) = &options.open.compression {
             let offers = match request.extensions() {
                 Ok(offers) => offers,
                 Err(e) => {

@@ -50,6 +50,43 @@ fn default_keepalive() -> Keepalive {
     }
 }
 
+/// The settings both roles have, with the same defaults: the connection [`Config`] (message
+/// and frame limits, close timeout, keepalive), the opening-handshake bound, the head limits
+/// and the permessage-deflate configuration.
+#[derive(Clone, Debug)]
+pub(crate) struct OpenSettings {
+    pub(crate) config: Config,
+    pub(crate) open_timeout: Option<Duration>,
+    pub(crate) limits: Limits,
+    #[cfg(feature = "deflate")]
+    pub(crate) compression: Option<DeflateConfig>,
+}
+
+impl OpenSettings {
+    /// The defaults listed in the [module docs](self).
+    fn new() -> Self {
+        OpenSettings {
+            config: Config {
+                close_timeout: Some(DEFAULT_CLOSE_TIMEOUT),
+                keepalive: Some(default_keepalive()),
+                ..Config::default()
+            },
+            open_timeout: Some(DEFAULT_OPEN_TIMEOUT),
+            limits: Limits::default(),
+            #[cfg(feature = "deflate")]
+            compression: Some(DeflateConfig::default()),
+        }
+    }
+
+    /// No compression (without the `deflate` feature there is none anyway).
+    fn no_compression(&mut self) {
+        #[cfg(feature = "deflate")]
+        {
+            self.compression = None;
+        }
+    }
+}
+
 /// One extra request header, in the order the user added it.
 #[derive(Clone, Debug)]
 enum HeaderLine {
@@ -102,12 +139,8 @@ pub struct ConnectOptions {
     headers: Vec<HeaderLine>,
     origin: Option<String>,
     subprotocols: Vec<String>,
-    pub(crate) config: Config,
     pub(crate) connect_timeout: Option<Duration>,
-    pub(crate) open_timeout: Option<Duration>,
-    pub(crate) limits: Limits,
-    #[cfg(feature = "deflate")]
-    pub(crate) compression: Option<DeflateConfig>,
+    pub(crate) open: OpenSettings,
     proxy: ProxySetting,
     env: Option<EnvLookupDebug>,
     redirects: RedirectPolicy,
@@ -127,22 +160,13 @@ impl ConnectOptions {
     /// Options for `url` (`ws://` or `wss://`) with the defaults listed in the
     /// [module docs](self).
     pub fn new(url: impl Into<String>) -> Self {
-        let config = Config {
-            close_timeout: Some(DEFAULT_CLOSE_TIMEOUT),
-            keepalive: Some(default_keepalive()),
-            ..Config::default()
-        };
         ConnectOptions {
             url: url.into(),
             headers: Vec::new(),
             origin: None,
             subprotocols: Vec::new(),
-            config,
             connect_timeout: Some(DEFAULT_CONNECT_TIMEOUT),
-            open_timeout: Some(DEFAULT_OPEN_TIMEOUT),
-            limits: Limits::default(),
-            #[cfg(feature = "deflate")]
-            compression: Some(DeflateConfig::default()),
+            open: OpenSettings::new(),
             proxy: ProxySetting::Config(ProxyConfig::Direct),
             env: None,
             redirects: RedirectPolicy::DEFAULT,
@@ -180,19 +204,19 @@ impl ConnectOptions {
     /// set so far: call it before the finer setters. `Config::deflate` is ignored (the
     /// handshake sets it from what the server accepted).
     pub fn config(mut self, config: Config) -> Self {
-        self.config = config;
+        self.open.config = config;
         self
     }
 
     /// Largest message accepted, after decompression (`None`: no limit). Default 64 MiB.
     pub fn max_message_size(mut self, max: Option<usize>) -> Self {
-        self.config.max_message_size = max;
+        self.open.config.max_message_size = max;
         self
     }
 
     /// Largest single frame accepted (`None`: no limit). Default 16 MiB.
     pub fn max_frame_size(mut self, max: Option<usize>) -> Self {
-        self.config.max_frame_size = max;
+        self.open.config.max_frame_size = max;
         self
     }
 
@@ -205,14 +229,14 @@ impl ConnectOptions {
     /// Bound on the opening handshake: TLS plus the HTTP upgrade (`None`: no bound).
     /// Default 10 s.
     pub fn open_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.open_timeout = timeout;
+        self.open.open_timeout = timeout;
         self
     }
 
     /// Bound on each wait of the closing handshake: for the peer's close frame, then for the
     /// server to close TCP (`None`: wait forever). Default 10 s.
     pub fn close_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.config.close_timeout = timeout;
+        self.open.config.close_timeout = timeout;
         self
     }
 
@@ -220,19 +244,19 @@ impl ConnectOptions {
     /// error from `recv`) when no pong arrives within `timeout`. Default 20 s / 20 s, like
     /// Python `websockets`.
     pub fn keepalive(mut self, interval: Duration, timeout: Duration) -> Self {
-        self.config.keepalive = Some(Keepalive { interval, timeout });
+        self.open.config.keepalive = Some(Keepalive { interval, timeout });
         self
     }
 
     /// Turns keepalive pings off.
     pub fn no_keepalive(mut self) -> Self {
-        self.config.keepalive = None;
+        self.open.config.keepalive = None;
         self
     }
 
     /// Limits on the server's response head (size, header count).
     pub fn handshake_limits(mut self, limits: Limits) -> Self {
-        self.limits = limits;
+        self.open.limits = limits;
         self
     }
 
@@ -240,23 +264,15 @@ impl ConnectOptions {
     /// Default: offered with [`DeflateConfig::default`].
     #[cfg(feature = "deflate")]
     pub fn compression(mut self, compression: Option<DeflateConfig>) -> Self {
-        self.compression = compression;
+        self.open.compression = compression;
         self
     }
 
     /// Offers no compression (same as `compression(None)`; also available without the
     /// `deflate` feature, where it changes nothing).
-    pub fn no_compression(self) -> Self {
-        #[cfg(feature = "deflate")]
-        {
-            let mut this = self;
-            this.compression = None;
-            this
-        }
-        #[cfg(not(feature = "deflate"))]
-        {
-            self
-        }
+    pub fn no_compression(mut self) -> Self {
+        self.open.no_compression();
+        self
     }
 
     /// Whether and which proxy to use: [`ProxyConfig::Direct`] (the default),
@@ -346,7 +362,7 @@ impl ConnectOptions {
     /// The connection config the `WebSocket` will run with (before compression is
     /// negotiated).
     pub fn connection_config(&self) -> &Config {
-        &self.config
+        &self.open.config
     }
 
     /// A [`RequestBuilder`] carrying the URL, headers, Origin, subprotocols and the
@@ -372,7 +388,7 @@ impl ConnectOptions {
             builder = builder.subprotocol(proto.clone());
         }
         #[cfg(feature = "deflate")]
-        if let Some(deflate) = &self.compression {
+        if let Some(deflate) = &self.open.compression {
             builder = builder.extensions(deflate.offer());
         }
         Ok(builder)
@@ -406,24 +422,16 @@ pub type RequestCheck = Arc<dyn Fn(&Request) -> Result<(), (u16, String)> + Send
 pub struct ServerOptions {
     pub(crate) subprotocols: Vec<String>,
     pub(crate) check: Option<RequestCheck>,
-    pub(crate) config: Config,
-    pub(crate) open_timeout: Option<Duration>,
-    pub(crate) limits: Limits,
-    #[cfg(feature = "deflate")]
-    pub(crate) compression: Option<DeflateConfig>,
+    pub(crate) open: OpenSettings,
 }
 
 impl fmt::Debug for ServerOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("ServerOptions");
-        d.field("subprotocols", &self.subprotocols)
+        f.debug_struct("ServerOptions")
+            .field("subprotocols", &self.subprotocols)
             .field("check", &self.check.as_ref().map(|_| "Fn(&Request)"))
-            .field("config", &self.config)
-            .field("open_timeout", &self.open_timeout)
-            .field("limits", &self.limits);
-        #[cfg(feature = "deflate")]
-        d.field("compression", &self.compression);
-        d.finish()
+            .field("open", &self.open)
+            .finish()
     }
 }
 
@@ -438,19 +446,10 @@ impl ServerOptions {
     /// timeouts, keepalive 20 s / 20 s, permessage-deflate accepted (feature `deflate`), no
     /// subprotocol, no request check.
     pub fn new() -> Self {
-        let config = Config {
-            close_timeout: Some(DEFAULT_CLOSE_TIMEOUT),
-            keepalive: Some(default_keepalive()),
-            ..Config::default()
-        };
         ServerOptions {
             subprotocols: Vec::new(),
             check: None,
-            config,
-            open_timeout: Some(DEFAULT_OPEN_TIMEOUT),
-            limits: Limits::default(),
-            #[cfg(feature = "deflate")]
-            compression: Some(DeflateConfig::default()),
+            open: OpenSettings::new(),
         }
     }
 
@@ -474,71 +473,63 @@ impl ServerOptions {
 
     /// Replaces the connection [`Config`] (close timeout and keepalive included).
     pub fn config(mut self, config: Config) -> Self {
-        self.config = config;
+        self.open.config = config;
         self
     }
 
     /// Largest message accepted, after decompression (`None`: no limit).
     pub fn max_message_size(mut self, max: Option<usize>) -> Self {
-        self.config.max_message_size = max;
+        self.open.config.max_message_size = max;
         self
     }
 
     /// Largest single frame accepted (`None`: no limit).
     pub fn max_frame_size(mut self, max: Option<usize>) -> Self {
-        self.config.max_frame_size = max;
+        self.open.config.max_frame_size = max;
         self
     }
 
     /// Bound on reading the request and writing the response (`None`: no bound).
     pub fn open_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.open_timeout = timeout;
+        self.open.open_timeout = timeout;
         self
     }
 
     /// Bound on the wait for the client's close frame (`None`: wait forever).
     pub fn close_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.config.close_timeout = timeout;
+        self.open.config.close_timeout = timeout;
         self
     }
 
     /// Keepalive pings (see [`ConnectOptions::keepalive`]).
     pub fn keepalive(mut self, interval: Duration, timeout: Duration) -> Self {
-        self.config.keepalive = Some(Keepalive { interval, timeout });
+        self.open.config.keepalive = Some(Keepalive { interval, timeout });
         self
     }
 
     /// Turns keepalive pings off.
     pub fn no_keepalive(mut self) -> Self {
-        self.config.keepalive = None;
+        self.open.config.keepalive = None;
         self
     }
 
     /// Limits on the client's request head.
     pub fn handshake_limits(mut self, limits: Limits) -> Self {
-        self.limits = limits;
+        self.open.limits = limits;
         self
     }
 
     /// Which permessage-deflate offers to accept (`None`: never compress).
     #[cfg(feature = "deflate")]
     pub fn compression(mut self, compression: Option<DeflateConfig>) -> Self {
-        self.compression = compression;
+        self.open.compression = compression;
         self
     }
 
     /// Accepts no compression.
-    pub fn no_compression(self) -> Self {
-        #[cfg(feature = "deflate")]
-        {
-            let mut this = self;
-            this.compression = None;
-            this
-        }
-        #[cfg(not(feature = "deflate"))]
-        {
-            self
-        }
+    pub fn no_compression(mut self) -> Self {
+        self.open.no_compression();
+        self
     }
 
     /// The supported subprotocols, in preference order.
@@ -553,6 +544,6 @@ impl ServerOptions {
 
     /// The connection config.
     pub fn connection_config(&self) -> &Config {
-        &self.config
+        &self.open.config
     }
 }
