@@ -51,6 +51,23 @@ pub struct ClientBuilder {
     tls: Option<native_tls::TlsConnector>,
 }
 
+/// Splits a [`ClientBuilder`] into runtime `$rt` (with the builder's TLS connector, if one
+/// was set) and its connect options: one body for every runtime the builder dispatches to.
+#[cfg(any(feature = "tokio", feature = "async-std"))]
+macro_rules! runtime_and_options {
+    ($builder:expr, $rt:ty) => {{
+        let builder: ClientBuilder = $builder;
+        #[cfg(feature = "native-tls")]
+        let rt = match builder.tls {
+            Some(connector) => <$rt>::with_tls_connector(connector),
+            None => <$rt>::new(),
+        };
+        #[cfg(not(feature = "native-tls"))]
+        let rt = <$rt>::new();
+        (rt, builder.options)
+    }};
+}
+
 impl ClientBuilder {
     /// A builder for `url` with the defaults.
     pub fn new(url: impl Into<String>) -> Self {
@@ -279,14 +296,8 @@ impl ClientBuilder {
     pub async fn connect_with_request(
         self,
     ) -> Result<(crate::WebSocket, Response, ClientRequest), Error> {
-        #[cfg(feature = "native-tls")]
-        let rt = match self.tls {
-            Some(connector) => crate::DefaultRuntime::with_tls_connector(connector),
-            None => crate::DefaultRuntime::new(),
-        };
-        #[cfg(not(feature = "native-tls"))]
-        let rt = crate::DefaultRuntime::new();
-        rt.connect_with_request(self.options).await
+        let (rt, options) = runtime_and_options!(self, crate::DefaultRuntime);
+        rt.connect_with_request(options).await
     }
 
     /// Opens the WebSocket on tokio (must run inside a tokio runtime).
@@ -295,14 +306,8 @@ impl ClientBuilder {
     /// Dropping the future abandons the attempt and closes whatever was opened.
     #[cfg(feature = "tokio")]
     pub async fn connect_tokio(self) -> Result<(ws_tokio::WebSocket, Response), Error> {
-        #[cfg(feature = "native-tls")]
-        let rt = match self.tls {
-            Some(connector) => ws_tokio::TokioRuntime::with_tls_connector(connector),
-            None => ws_tokio::TokioRuntime::new(),
-        };
-        #[cfg(not(feature = "native-tls"))]
-        let rt = ws_tokio::TokioRuntime::new();
-        rt.connect(self.options).await
+        let (rt, options) = runtime_and_options!(self, ws_tokio::TokioRuntime);
+        rt.connect(options).await
     }
 
     /// Opens the WebSocket on async-std (works under smol and other executors too).
@@ -311,14 +316,8 @@ impl ClientBuilder {
     /// Dropping the future abandons the attempt and closes whatever was opened.
     #[cfg(feature = "async-std")]
     pub async fn connect_async_std(self) -> Result<(ws_async_std::WebSocket, Response), Error> {
-        #[cfg(feature = "native-tls")]
-        let rt = match self.tls {
-            Some(connector) => ws_async_std::AsyncStdRuntime::with_tls_connector(connector),
-            None => ws_async_std::AsyncStdRuntime::new(),
-        };
-        #[cfg(not(feature = "native-tls"))]
-        let rt = ws_async_std::AsyncStdRuntime::new();
-        rt.connect(self.options).await
+        let (rt, options) = runtime_and_options!(self, ws_async_std::AsyncStdRuntime);
+        rt.connect(options).await
     }
 }
 
@@ -362,27 +361,15 @@ impl ClientBuilder {
     /// A [`Reconnecting`] builder on tokio.
     #[cfg(feature = "tokio")]
     pub fn reconnecting_tokio(self) -> Reconnecting<ws_tokio::TokioRuntime> {
-        #[cfg(feature = "native-tls")]
-        let rt = match self.tls {
-            Some(connector) => ws_tokio::TokioRuntime::with_tls_connector(connector),
-            None => ws_tokio::TokioRuntime::new(),
-        };
-        #[cfg(not(feature = "native-tls"))]
-        let rt = ws_tokio::TokioRuntime::new();
-        Reconnecting::new(rt, self.options)
+        let (rt, options) = runtime_and_options!(self, ws_tokio::TokioRuntime);
+        Reconnecting::new(rt, options)
     }
 
     /// A [`Reconnecting`] builder on async-std.
     #[cfg(feature = "async-std")]
     pub fn reconnecting_async_std(self) -> Reconnecting<ws_async_std::AsyncStdRuntime> {
-        #[cfg(feature = "native-tls")]
-        let rt = match self.tls {
-            Some(connector) => ws_async_std::AsyncStdRuntime::with_tls_connector(connector),
-            None => ws_async_std::AsyncStdRuntime::new(),
-        };
-        #[cfg(not(feature = "native-tls"))]
-        let rt = ws_async_std::AsyncStdRuntime::new();
-        Reconnecting::new(rt, self.options)
+        let (rt, options) = runtime_and_options!(self, ws_async_std::AsyncStdRuntime);
+        Reconnecting::new(rt, options)
     }
 }
 
