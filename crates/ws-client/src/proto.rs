@@ -52,7 +52,8 @@
 //! # Memory and copies
 //!
 //! A single-frame uncompressed message is split off the read buffer: its [`Bytes`] is a view
-//! into the buffer the socket was read into (no copy). Fragmented messages are copied once,
+//! into the buffer the socket was read into (no copy); when it is all that is buffered it
+//! takes the whole buffer with it, so the connection holds no memory between messages. Fragmented messages are copied once,
 //! frame by frame, into a buffer that grows with the bytes received; compressed ones are
 //! inflated into one. Sending copies the payload once into the output buffer and masks it
 //! there (client role). Masking keys come from a small PRNG seeded once per connection from
@@ -97,6 +98,14 @@ use crate::utf8::Utf8Validator;
 const MAX_CONTROL_PAYLOAD: usize = 125;
 /// The largest close reason: a control payload minus the 2-byte code.
 const MAX_CLOSE_REASON: usize = MAX_CONTROL_PAYLOAD - 2;
+/// Whether an empty buffer of this capacity is given back at once: mid-size buffers are
+/// (the allocator hands the next message recently freed, cache-hot memory); small ones are
+/// kept (no allocation per small message), large ones until the next timer tick (freeing
+/// and regrowing megabytes makes the allocator trim and refault the heap).
+fn is_mid_size(capacity: usize) -> bool {
+    capacity > (4 << 10) && capacity <= (256 << 10)
+}
+
 /// An empty read buffer with more capacity than this is dropped at the next timer tick.
 const RBUF_KEEP: usize = 64 << 10;
 /// An empty output buffer larger than this is dropped at the next timer tick.
@@ -232,7 +241,11 @@ impl OutBuf {
         self.pos += n.min(self.len());
         if self.pos == self.buf.len() {
             self.pos = 0;
-            self.buf.clear();
+            if is_mid_size(self.buf.capacity()) {
+                self.buf = Vec::new();
+            } else {
+                self.buf.clear();
+            }
         }
     }
 
@@ -594,7 +607,14 @@ impl Connection {
                     return Ok(None);
                 }
                 self.frame = None;
-                let payload = self.rbuf.split_to(frame.len).freeze();
+                let payload = if self.rbuf.len() == frame.len {
+                    // The frame is all that is buffered (the common case): the message takes
+                    // the whole buffer, with no reference count to share, and is freed
+                    // when the user drops it. The next read gets fresh (cache-hot) memory.
+                    std::mem::take(&mut self.rbuf).freeze()
+                } else {
+                    self.rbuf.split_to(frame.len).freeze()
+                };
                 if frame.mode == Mode::Control {
                     return self.on_control(frame.opcode, payload);
                 }
