@@ -106,6 +106,9 @@ fn is_mid_size(capacity: usize) -> bool {
     capacity > (4 << 10) && capacity <= (256 << 10)
 }
 
+/// A single-frame message larger than this that is all the buffered input takes the read
+/// buffer with it; smaller ones are split off, and the buffer is reused for the next read.
+const TAKE_MIN: usize = 1 << 10;
 /// An empty read buffer with more capacity than this is dropped at the next timer tick.
 const RBUF_KEEP: usize = 64 << 10;
 /// An empty output buffer larger than this is dropped at the next timer tick.
@@ -607,7 +610,7 @@ impl Connection {
                     return Ok(None);
                 }
                 self.frame = None;
-                let payload = if self.rbuf.len() == frame.len {
+                let payload = if self.rbuf.len() == frame.len && frame.len > TAKE_MIN {
                     // The frame is all that is buffered (the common case): the message takes
                     // the whole buffer, with no reference count to share, and is freed
                     // when the user drops it. The next read gets fresh (cache-hot) memory.
