@@ -52,12 +52,17 @@
 //! # Memory and copies
 //!
 //! A single-frame uncompressed message is split off the read buffer: its [`Bytes`] is a view
-//! into the buffer the socket was read into (no copy); when it is all that is buffered it
-//! takes the whole buffer with it, so the connection holds no memory between messages. Fragmented messages are copied once,
-//! frame by frame, into a buffer that grows with the bytes received; compressed ones are
-//! inflated into one. Sending copies the payload once into the output buffer and masks it
-//! there (client role). Masking keys come from a small PRNG seeded once per connection from
-//! the operating system (`rand`'s `SmallRng` seeded by `ThreadRng`).
+//! into the buffer the socket was read into (no copy). A message over 1 KiB that is all that
+//! is buffered takes the whole buffer with it, so the next read lands in fresh (recently
+//! freed, cache-hot) memory and the connection keeps nothing between messages. Fragmented
+//! messages are copied once, frame by frame, into a buffer that grows with the bytes
+//! received; compressed ones are inflated into one. Sending copies the payload once into the
+//! output buffer and masks it there, piece by piece while it is in L1 (client role). An
+//! output buffer of 4-256 KiB is given back once written; larger empty buffers (input or
+//! output) are kept for the next large message and given back at the next
+//! [`handle_timeout`](Connection::handle_timeout). Masking keys come from a small PRNG seeded
+//! once per connection from the operating system (`rand`'s `SmallRng` seeded by
+//! `ThreadRng`).
 //!
 //! ```
 //! use ws_client::{Config, Connection, Message, Role};
