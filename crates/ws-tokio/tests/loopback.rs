@@ -274,18 +274,22 @@ async fn keepalive_pings_are_answered_by_a_live_server() {
     bounded(async {
         let addr = echo_server(ServerOptions::new(), None).await;
         let options = ConnectOptions::new(format!("ws://{addr}/"))
-            .keepalive(Duration::from_millis(50), Duration::from_millis(500));
+            .keepalive(Duration::from_millis(50), Duration::from_secs(5));
         let (mut ws, _) = ws_tokio::connect_with(options).await.unwrap();
         // Several ping intervals pass while the application sends nothing: the pings are
-        // answered (their pongs are handed to us) and the connection survives.
-        let until = tokio::time::Instant::now() + Duration::from_millis(400);
-        let mut pongs = 0;
-        while let Ok(msg) = tokio::time::timeout_at(until, ws.recv()).await {
-            let msg = msg.expect("open").expect("no keepalive error");
+        // answered (their pongs are handed to us) and the connection survives. Bounded by
+        // a generous deadline rather than counted in a short window, so a loaded machine
+        // cannot make it flaky.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        for _ in 0..3 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let msg = tokio::time::timeout(left, ws.recv())
+                .await
+                .expect("three keepalive pongs within 5 s at a 50 ms interval")
+                .expect("open")
+                .expect("no keepalive error");
             assert!(msg.is_pong(), "only pongs while idle: {msg:?}");
-            pongs += 1;
         }
-        assert!(pongs >= 2, "{pongs} pongs in 400 ms with a 50 ms interval");
         round_trip(&mut ws, Message::text("still here")).await;
         ws.close(CloseCode::NORMAL, "").await.unwrap();
     })
