@@ -2,7 +2,7 @@
 //!
 //! ```text
 //!  stdin thread ──lines──▶ sender task (WsSender) ──▶ server
-//!                                ▲ stop / barrier
+//!                                ▲ stop
 //!  main task (WsReceiver) ◀──────┴───────────────────── server ──▶ stdout
 //!       ▲ Ctrl-C
 //! ```
@@ -12,18 +12,15 @@
 //! (Ctrl-C, `--once`, stdout gone) and tells the sender task, which sends the close frame;
 //! the main task then reads until the server's close and picks the exit code.
 //!
-//! At the end of stdin the sender sends a ping and waits for its pong before closing: a
-//! server that answers in order has sent its replies to our messages by then, and the
-//! library discards data that arrives after our close frame.
+//! At the end of stdin the sender closes at once: the library still delivers what the
+//! server sends until its own close frame, so the answers to our last lines are printed.
 
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::time::Duration;
 
 use aiowebsocket::native_tls::{Certificate, TlsConnector};
 use aiowebsocket::tokio::MaybeTlsStream;
-use aiowebsocket::ws_client::options::{
-    DEFAULT_CLOSE_TIMEOUT, DEFAULT_PING_INTERVAL, DEFAULT_PING_TIMEOUT,
-};
+use aiowebsocket::ws_client::options::{DEFAULT_PING_INTERVAL, DEFAULT_PING_TIMEOUT};
 use aiowebsocket::{
     ClientBuilder, CloseCode, CloseFrame, Error, Message, Proxy, RedirectPolicy, Response, WsSender,
 };
@@ -36,10 +33,6 @@ use crate::report::{
     describe_close, error_message, is_normal_close, Failure, Timeouts, EXIT_ABNORMAL, EXIT_CONNECT,
     EXIT_INTERRUPTED, EXIT_USAGE,
 };
-
-/// The payload of the ping sent at the end of input; its pong means the server has
-/// processed everything we sent before it.
-const BARRIER: &[u8] = b"aiows: end of input";
 
 /// Lines read from stdin, with their line ending removed.
 type Lines = mpsc::Receiver<io::Result<Vec<u8>>>;
@@ -111,22 +104,15 @@ pub async fn run(args: ClientArgs) -> Result<(), Failure> {
 
     let (tx, mut rx) = ws.split();
     let (stop_tx, stop_rx) = oneshot::channel();
-    let (barrier_tx, barrier_rx) = oneshot::channel();
     let plan = SendPlan {
         sends,
         lines: args.read_stdin.then(read_stdin),
         mode: args.input,
         close_on_eof: !args.once,
-        barrier_wait: match args.close_timeout {
-            Setting::Default => Some(DEFAULT_CLOSE_TIMEOUT),
-            Setting::Off => None,
-            Setting::Set(d) => Some(d),
-        },
     };
-    let sender = tokio::spawn(send_loop(tx, plan, stop_rx, barrier_rx));
+    let sender = tokio::spawn(send_loop(tx, plan, stop_rx));
 
     let mut stop = Some(stop_tx);
-    let mut barrier = Some(barrier_tx);
     let mut printer = Printer {
         timestamps: args.timestamps,
         binary_out: args.binary_out,
@@ -150,11 +136,7 @@ pub async fn run(args: ClientArgs) -> Result<(), Failure> {
                             None
                         }
                         Message::Pong(data) => {
-                            if data.as_ref() == BARRIER {
-                                if let Some(b) = barrier.take() {
-                                    let _ = b.send(());
-                                }
-                            } else if args.verbose {
+                            if args.verbose {
                                 eprintln!("aiows: pong received ({} bytes)", data.len());
                             }
                             None
@@ -432,8 +414,6 @@ struct SendPlan {
     mode: InputMode,
     /// Close at the end of stdin (not with `--once`, which closes after the first message).
     close_on_eof: bool,
-    /// How long to wait for the end-of-input pong before closing anyway.
-    barrier_wait: Option<Duration>,
 }
 
 /// The sender task: sends the plan, then the close frame when asked (or at the end of
@@ -442,9 +422,8 @@ async fn send_loop(
     mut tx: WsSender<MaybeTlsStream>,
     plan: SendPlan,
     mut stop: oneshot::Receiver<CloseCode>,
-    mut barrier: oneshot::Receiver<()>,
 ) -> Option<Error> {
-    let code = match feed(&mut tx, plan, &mut stop, &mut barrier).await {
+    let code = match feed(&mut tx, plan, &mut stop).await {
         Ok(code) => code,
         Err(e) => return Some(e),
     };
@@ -459,7 +438,6 @@ async fn feed(
     tx: &mut WsSender<MaybeTlsStream>,
     plan: SendPlan,
     stop: &mut oneshot::Receiver<CloseCode>,
-    barrier: &mut oneshot::Receiver<()>,
 ) -> Result<CloseCode, Error> {
     /// Sends `msg` unless a stop comes first (then returns the stop's close code).
     macro_rules! send_or_stop {
@@ -498,21 +476,6 @@ async fn feed(
             }
         }
         if plan.close_on_eof {
-            // Let the server answer what we sent before our close frame makes the library
-            // discard its answers: wait for the pong of a ping sent after the last message.
-            send_or_stop!(Message::ping(BARRIER));
-            let wait = async {
-                match plan.barrier_wait {
-                    Some(d) => tokio::time::sleep(d).await,
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                biased;
-                code = &mut *stop => return Ok(code.unwrap_or(CloseCode::NORMAL)),
-                _ = &mut *barrier => {}
-                () = wait => {}
-            }
             return Ok(CloseCode::NORMAL);
         }
     }

@@ -22,10 +22,9 @@ typed on stdin as a message, and prints each message received on stdout, one per
 flushed at once (so `aiows URL | jq` works). Text messages are printed as they are;
 binary messages as hex (or base64, see --binary-out).
 
-At the end of stdin (Ctrl-D, or the end of a pipe) aiows waits until the server has
-answered a ping (so that replies to what was sent arrive first), closes with code 1000,
-waits for the server's close frame (bounded by the close timeout) and exits. Ctrl-C
-closes with 1000 at once (without the ping); a second Ctrl-C quits without waiting.
+At the end of stdin (Ctrl-D, or the end of a pipe) aiows closes with code 1000, keeps
+printing what the server sends until its close frame (bounded by the close timeout), and
+exits. Ctrl-C closes with 1000 too; a second Ctrl-C quits without waiting.
 
 INPUT:
         --send TEXT           Send TEXT after connecting, before reading stdin
