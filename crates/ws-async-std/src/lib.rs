@@ -7,7 +7,7 @@
 //!
 //! ```text
 //!  connect(url) ─▶ ws_client::connect::connect(&AsyncStdRuntime, options)
-//!                    ├─ AsyncStdRuntime::connect_tcp  (async-std DNS + TcpStream, nodelay)
+//!                    ├─ AsyncStdRuntime::connect_tcp  (async-std DNS, async-io TcpStream, nodelay)
 //!                    ├─ AsyncStdRuntime::tls          (native-tls, wss:// only)
 //!                    └─ client_handshake              (ws-client, over MaybeTlsStream)
 //! ```
@@ -42,6 +42,7 @@
 
 mod runtime;
 mod stream;
+mod tcp;
 mod timer;
 #[cfg(feature = "native-tls")]
 pub mod tls;
@@ -53,6 +54,7 @@ use ws_handshake::Response;
 
 pub use crate::runtime::AsyncStdRuntime;
 pub use crate::stream::MaybeTlsStream;
+pub use crate::tcp::TcpStream;
 pub use crate::timer::AsyncStdTimer;
 
 /// A WebSocket opened by [`connect`] / [`connect_with`]: plain or TLS over async-std TCP.

@@ -4,11 +4,12 @@ use std::io;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use async_std::net::{TcpStream, ToSocketAddrs};
+use async_std::net::ToSocketAddrs;
 use ws_client::error::Error;
 use ws_client::rt::{BoxFuture, Runtime, Timer};
 
 use crate::stream::MaybeTlsStream;
+use crate::tcp::TcpStream;
 use crate::timer::AsyncStdTimer;
 
 /// The async-std implementation of [`ws_client::rt::Runtime`]: resolves and connects TCP

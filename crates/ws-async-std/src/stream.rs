@@ -4,7 +4,7 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use async_std::net::TcpStream;
+use crate::tcp::TcpStream;
 use futures_io::{AsyncRead, AsyncWrite};
 
 /// A TCP stream, plain (`ws://`) or inside a TLS session (`wss://`).
