@@ -129,6 +129,9 @@ fn closed_loop(kind: ClientKind, spec: Spec, p: LoopParams) -> Result<client::Lo
     match kind {
         ClientKind::OursTokio => on_tokio::<ours::OursTokioConn>(spec, p),
         ClientKind::OursAsyncStd => on_async_std::<ours::OursAsyncStdConn>(spec, p),
+        ClientKind::OursAsyncStdSpawn => {
+            client::closed_loop_async_std_spawn::<ours::OursAsyncStdConn>(spec, p)
+        }
         ClientKind::Tungstenite => on_tokio::<clients::TungsteniteConn>(spec, p),
         ClientKind::Fastws => on_tokio::<clients::FastwsConn>(spec, p),
         ClientKind::TokioWs => on_tokio::<clients::TokioWsConn>(spec, p),
@@ -140,7 +143,9 @@ fn mem_probe(kind: ClientKind, spec: Spec, n: usize) -> Result<client::MemSample
     use crate::client::{mem_async_std as on_async_std, mem_tokio as on_tokio};
     match kind {
         ClientKind::OursTokio => on_tokio::<ours::OursTokioConn>(spec, n),
-        ClientKind::OursAsyncStd => on_async_std::<ours::OursAsyncStdConn>(spec, n),
+        ClientKind::OursAsyncStd | ClientKind::OursAsyncStdSpawn => {
+            on_async_std::<ours::OursAsyncStdConn>(spec, n)
+        }
         ClientKind::Tungstenite => on_tokio::<clients::TungsteniteConn>(spec, n),
         ClientKind::Fastws => on_tokio::<clients::FastwsConn>(spec, n),
         ClientKind::TokioWs => on_tokio::<clients::TokioWsConn>(spec, n),

@@ -111,41 +111,47 @@ impl Snapshot {
 
 type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
 
-/// The runtime-neutral closed loop: open `conns` connections, start one echo loop per
-/// connection, measure the window after the warm-up, then stop the loops.
-async fn closed_loop<C, Sl, F>(
+/// The connections of one closed-loop run, opened, with one echo loop per connection ready to
+/// run (each counts its round trips until `stop` is set).
+async fn open_loops<C: EchoConn>(
     spec: Spec,
-    p: LoopParams,
-    spawn: impl Fn(Task),
-    sleep: Sl,
-) -> Result<LoopSample, String>
+    conns: usize,
+) -> Result<(Vec<Task>, Arc<Shared>), String> {
+    let mut opened = Vec::with_capacity(conns);
+    for _ in 0..conns {
+        opened.push(C::open(spec.clone()).await?);
+    }
+    let shared = Arc::new(Shared::default());
+    let loops = opened
+        .into_iter()
+        .map(|mut conn| {
+            let shared = Arc::clone(&shared);
+            Box::pin(async move {
+                while !shared.stop.load(Ordering::Relaxed) {
+                    match conn.echo().await {
+                        Ok(()) => {
+                            shared.count.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(e) => return shared.fail(e),
+                    }
+                }
+            }) as Task
+        })
+        .collect();
+    Ok((loops, shared))
+}
+
+/// The measuring side of a closed loop, while the loops run: the window after the warm-up,
+/// then stop the loops.
+async fn measure<Sl, F>(shared: &Shared, p: LoopParams, sleep: Sl) -> Result<LoopSample, String>
 where
-    C: EchoConn,
     Sl: Fn(Duration) -> F,
     F: Future<Output = ()>,
 {
-    let mut conns = Vec::with_capacity(p.conns);
-    for _ in 0..p.conns {
-        conns.push(C::open(spec.clone()).await?);
-    }
-    let shared = Arc::new(Shared::default());
-    for mut conn in conns {
-        let shared = Arc::clone(&shared);
-        spawn(Box::pin(async move {
-            while !shared.stop.load(Ordering::Relaxed) {
-                match conn.echo().await {
-                    Ok(()) => {
-                        shared.count.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(e) => return shared.fail(e),
-                }
-            }
-        }));
-    }
     sleep(p.warmup).await;
-    let a = Snapshot::take(&shared, p.server_pid);
+    let a = Snapshot::take(shared, p.server_pid);
     sleep(p.duration).await;
-    let b = Snapshot::take(&shared, p.server_pid);
+    let b = Snapshot::take(shared, p.server_pid);
     shared.stop.store(true, Ordering::Relaxed);
     if let Some(e) = shared.error.lock().ok().and_then(|mut slot| slot.take()) {
         return Err(e);
@@ -158,34 +164,51 @@ where
     })
 }
 
-/// The closed loop on a current-thread tokio runtime.
+/// The closed loop on a current-thread tokio runtime: one task per connection.
 pub(crate) fn closed_loop_tokio<C: EchoConn>(
     spec: Spec,
     p: LoopParams,
 ) -> Result<LoopSample, String> {
-    tokio_runtime()?.block_on(closed_loop::<C, _, _>(
-        spec,
-        p,
-        |task| {
+    tokio_runtime()?.block_on(async move {
+        let (loops, shared) = open_loops::<C>(spec, p.conns).await?;
+        for task in loops {
             tokio::spawn(task);
-        },
-        tokio::time::sleep,
-    ))
+        }
+        measure(&shared, p, tokio::time::sleep).await
+    })
 }
 
-/// The closed loop on async-std (its global executor).
+/// The closed loop on async-std, on one thread like the tokio runtime above: the loops run
+/// inside `block_on` (which drives the reactor itself while they wait), not on the global
+/// executor's threads.
 pub(crate) fn closed_loop_async_std<C: EchoConn>(
     spec: Spec,
     p: LoopParams,
 ) -> Result<LoopSample, String> {
-    async_std::task::block_on(closed_loop::<C, _, _>(
-        spec,
-        p,
-        |task| {
+    use futures_util::future::{join_all, select, Either};
+    async_std::task::block_on(async move {
+        let (loops, shared) = open_loops::<C>(spec, p.conns).await?;
+        let measuring = std::pin::pin!(measure(&shared, p, async_std::task::sleep));
+        match select(measuring, join_all(loops)).await {
+            Either::Left((sample, _)) => sample,
+            Either::Right(_) => Err("every echo loop ended before the window closed".into()),
+        }
+    })
+}
+
+/// The closed loop on async-std's global executor (`task::spawn`, its worker threads and
+/// its reactor thread): how most async-std programs run, scheduling costs included.
+pub(crate) fn closed_loop_async_std_spawn<C: EchoConn>(
+    spec: Spec,
+    p: LoopParams,
+) -> Result<LoopSample, String> {
+    async_std::task::block_on(async move {
+        let (loops, shared) = open_loops::<C>(spec, p.conns).await?;
+        for task in loops {
             async_std::task::spawn(task);
-        },
-        async_std::task::sleep,
-    ))
+        }
+        measure(&shared, p, async_std::task::sleep).await
+    })
 }
 
 /// RSS of this process before and after opening `n` connections (one echo on each).

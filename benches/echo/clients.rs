@@ -20,8 +20,11 @@ use tokio::net::TcpStream;
 pub(crate) enum ClientKind {
     /// `aiowebsocket` on tokio.
     OursTokio,
-    /// `aiowebsocket` on async-std.
+    /// `aiowebsocket` on async-std, on one thread (the loops inside `block_on`).
     OursAsyncStd,
+    /// `aiowebsocket` on async-std's global executor (`task::spawn`: worker and reactor
+    /// threads).
+    OursAsyncStdSpawn,
     /// `tokio-tungstenite`.
     Tungstenite,
     /// `fastwebsockets` (hand-made upgrade, `FragmentCollector` for whole messages).
@@ -34,9 +37,10 @@ pub(crate) enum ClientKind {
 
 impl ClientKind {
     /// Every client, in table order.
-    pub(crate) const ALL: [ClientKind; 6] = [
+    pub(crate) const ALL: [ClientKind; 7] = [
         ClientKind::OursTokio,
         ClientKind::OursAsyncStd,
+        ClientKind::OursAsyncStdSpawn,
         ClientKind::Tungstenite,
         ClientKind::Fastws,
         ClientKind::TokioWs,
@@ -47,6 +51,7 @@ impl ClientKind {
         match self {
             ClientKind::OursTokio => "ours-tokio",
             ClientKind::OursAsyncStd => "ours-async-std",
+            ClientKind::OursAsyncStdSpawn => "ours-async-std-spawn",
             ClientKind::Tungstenite => "tokio-tungstenite",
             ClientKind::Fastws => "fastwebsockets",
             ClientKind::TokioWs => "tokio-websockets",

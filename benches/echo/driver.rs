@@ -196,7 +196,7 @@ pub(crate) fn usage() -> &'static str {
      \x20           [--case SUBSTR,..] [--clients NAME,..] [--mem-conns N] [--mem-rounds N]\n\
      \x20           [--no-pin] [--perf] [--out FILE]\n\
      cases: bin|text CxS (e.g. \"bin 100x20B\", \"text\", \"1MiB\") and \"mem\"\n\
-     clients: ours-tokio, ours-async-std, tokio-tungstenite, fastwebsockets, tokio-websockets, tcp\n\
+     clients: ours-tokio, ours-async-std, ours-async-std-spawn, tokio-tungstenite, fastwebsockets, tokio-websockets, tcp\n\
      internal modes: server --kind ws|tcp | client ... | mem-client ..."
 }
 
@@ -710,6 +710,10 @@ pub(crate) fn run(mut o: Options) -> Result<(), String> {
         for round in 0..o.mem_rounds {
             for i in 0..o.clients.len() {
                 let client = o.clients[(i + round) % o.clients.len()];
+                // The same connections as ours-async-std: its executor adds no per-connection state.
+                if client == ClientKind::OursAsyncStdSpawn {
+                    continue;
+                }
                 let Some(server) = server_for(client) else {
                     continue;
                 };
