@@ -136,6 +136,7 @@ fn closed_loop(kind: ClientKind, spec: Spec, p: LoopParams) -> Result<client::Lo
         ClientKind::Fastws => on_tokio::<clients::FastwsConn>(spec, p),
         ClientKind::TokioWs => on_tokio::<clients::TokioWsConn>(spec, p),
         ClientKind::Tcp => on_tokio::<clients::TcpConn>(spec, p),
+        ClientKind::TcpAsyncStd => on_async_std::<clients::TcpAsyncStdConn>(spec, p),
     }
 }
 
@@ -150,5 +151,6 @@ fn mem_probe(kind: ClientKind, spec: Spec, n: usize) -> Result<client::MemSample
         ClientKind::Fastws => on_tokio::<clients::FastwsConn>(spec, n),
         ClientKind::TokioWs => on_tokio::<clients::TokioWsConn>(spec, n),
         ClientKind::Tcp => on_tokio::<clients::TcpConn>(spec, n),
+        ClientKind::TcpAsyncStd => on_async_std::<clients::TcpAsyncStdConn>(spec, n),
     }
 }

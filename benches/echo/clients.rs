@@ -33,11 +33,13 @@ pub(crate) enum ClientKind {
     TokioWs,
     /// Plain TCP: write S bytes, read S bytes (the ceiling; the bare-socket memory baseline).
     Tcp,
+    /// Plain TCP on async-std (its own `TcpStream`, one thread): async-std's ceiling.
+    TcpAsyncStd,
 }
 
 impl ClientKind {
     /// Every client, in table order.
-    pub(crate) const ALL: [ClientKind; 7] = [
+    pub(crate) const ALL: [ClientKind; 8] = [
         ClientKind::OursTokio,
         ClientKind::OursAsyncStd,
         ClientKind::OursAsyncStdSpawn,
@@ -45,6 +47,7 @@ impl ClientKind {
         ClientKind::Fastws,
         ClientKind::TokioWs,
         ClientKind::Tcp,
+        ClientKind::TcpAsyncStd,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -56,6 +59,7 @@ impl ClientKind {
             ClientKind::Fastws => "fastwebsockets",
             ClientKind::TokioWs => "tokio-websockets",
             ClientKind::Tcp => "tcp",
+            ClientKind::TcpAsyncStd => "tcp-async-std",
         }
     }
 
@@ -65,7 +69,7 @@ impl ClientKind {
 
     /// Whether this client speaks WebSocket (else it talks to the TCP server).
     pub(crate) fn is_ws(self) -> bool {
-        self != ClientKind::Tcp
+        !matches!(self, ClientKind::Tcp | ClientKind::TcpAsyncStd)
     }
 }
 
@@ -157,6 +161,49 @@ impl EchoConn for TcpConn {
     }
 
     async fn echo(&mut self) -> Result<(), String> {
+        self.stream
+            .write_all(&self.payload)
+            .await
+            .map_err(|e| format!("tcp write: {e}"))?;
+        self.stream
+            .read_exact(&mut self.buf)
+            .await
+            .map_err(|e| format!("tcp read: {e}"))?;
+        Ok(())
+    }
+}
+
+/// [`TcpConn`] on async-std's `TcpStream`.
+pub(crate) struct TcpAsyncStdConn {
+    stream: async_std::net::TcpStream,
+    payload: Bytes,
+    buf: Vec<u8>,
+}
+
+impl EchoConn for TcpAsyncStdConn {
+    async fn open(spec: Spec) -> Result<Self, String> {
+        use async_std::io::WriteExt;
+        let mut stream = async_std::net::TcpStream::connect(spec.addr)
+            .await
+            .map_err(|e| format!("connect to {}: {e}", spec.addr))?;
+        stream
+            .set_nodelay(true)
+            .map_err(|e| format!("TCP_NODELAY: {e}"))?;
+        let size = spec.payload.len() as u64;
+        stream
+            .write_all(&size.to_le_bytes())
+            .await
+            .map_err(|e| format!("tcp write: {e}"))?;
+        let buf = vec![0; spec.payload.len()];
+        Ok(TcpAsyncStdConn {
+            stream,
+            payload: spec.payload,
+            buf,
+        })
+    }
+
+    async fn echo(&mut self) -> Result<(), String> {
+        use async_std::io::{ReadExt, WriteExt};
         self.stream
             .write_all(&self.payload)
             .await

@@ -196,7 +196,8 @@ pub(crate) fn usage() -> &'static str {
      \x20           [--case SUBSTR,..] [--clients NAME,..] [--mem-conns N] [--mem-rounds N]\n\
      \x20           [--no-pin] [--perf] [--out FILE]\n\
      cases: bin|text CxS (e.g. \"bin 100x20B\", \"text\", \"1MiB\") and \"mem\"\n\
-     clients: ours-tokio, ours-async-std, ours-async-std-spawn, tokio-tungstenite, fastwebsockets, tokio-websockets, tcp\n\
+     clients: ours-tokio, ours-async-std, ours-async-std-spawn, tokio-tungstenite, fastwebsockets,\n\
+     \x20        tokio-websockets, tcp, tcp-async-std\n\
      internal modes: server --kind ws|tcp | client ... | mem-client ..."
 }
 
@@ -591,7 +592,7 @@ pub(crate) fn run(mut o: Options) -> Result<(), String> {
     let cases: Vec<Case> = CASES.into_iter().filter(|c| o.selects(&c.name())).collect();
     let run_mem = o.selects("mem");
     let needs_ws = o.clients.iter().any(|c| c.is_ws());
-    let needs_tcp = o.clients.contains(&ClientKind::Tcp);
+    let needs_tcp = o.clients.iter().any(|c| !c.is_ws());
     let ws_server = if needs_ws {
         Some(Server::start(&exe, ServerKind::Ws, o.pin)?)
     } else {

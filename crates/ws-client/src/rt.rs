@@ -52,8 +52,8 @@ pub trait Sleep: Future<Output = ()> + Send + Sync {}
 ///
 /// Proxies fit between [`connect_tcp`](Runtime::connect_tcp) and [`tls`](Runtime::tls): the
 /// flow connects TCP to the proxy, opens the tunnel over it, and the TLS session runs over
-/// that same [`Runtime::Tcp`] stream, to the target host. A `socks5://` proxy (names
-/// resolved by the client) also needs [`resolve`](Runtime::resolve).
+/// that same [`Runtime::Tcp`] stream, to the target host. Names are looked up with
+/// [`resolve`](Runtime::resolve) first (a `socks5://` proxy is sent an address).
 pub trait Runtime: Send + Sync + 'static {
     /// A connected TCP stream. The runtime sets `TCP_NODELAY` on it: WebSocket frames are
     /// written whole and flushed once per batch, so Nagle's algorithm only adds latency.
@@ -69,12 +69,16 @@ pub trait Runtime: Send + Sync + 'static {
     /// error, so the runtime returns the plain I/O error.
     fn connect_tcp<'a>(&'a self, host: &'a str, port: u16) -> BoxFuture<'a, io::Result<Self::Tcp>>;
 
-    /// Resolves `host` (a DNS name) to its addresses, for a `socks5://` proxy, which is
-    /// sent an address rather than the name.
+    /// Resolves `host` (a DNS name) to its addresses. The connect flow looks names up
+    /// before connecting, so that a failed lookup is reported as such rather than as a
+    /// failed connect, then tries the addresses in order; a `socks5://` proxy is sent an
+    /// address rather than the name.
     ///
-    /// The default returns an `Unsupported` error saying to use `socks5h://` (the proxy
-    /// resolves the name) instead; the runtime crates implement it with their resolver. The
-    /// caller bounds it with the open timeout and names the host in the error.
+    /// The default returns an `Unsupported` error: the flow then passes the name itself to
+    /// [`connect_tcp`](Runtime::connect_tcp), and a `socks5://` proxy fails with a message
+    /// saying to use `socks5h://` (the proxy resolves the name). The runtime crates
+    /// implement it with their resolver. The caller bounds it with the open timeout and
+    /// names the host in the error.
     fn resolve<'a>(&'a self, host: &'a str) -> BoxFuture<'a, io::Result<Vec<IpAddr>>> {
         let _ = host;
         Box::pin(async {
