@@ -8,7 +8,8 @@
 //!
 //! One binary, several modes (it re-executes itself):
 //! - driver (default): starts the servers, runs the clients, prints the tables;
-//! - `server --kind ws|tcp`: the fixed echo server (current-thread tokio, pinned to CPU 0);
+//! - `server --kind ws|ours|tcp`: the fixed echo server (current-thread tokio, pinned to CPU 0;
+//!   `ours`, our server role with permessage-deflate, serves the compressed cases);
 //! - `client --client NAME ...`: one closed-loop run in its own process (pinned to CPU 1), so
 //!   that its CPU time can be read from `/proc/self`;
 //! - `mem-client --client NAME ...`: RSS growth for N idle connections.
@@ -100,11 +101,14 @@ fn client_mode(args: &[String], mem: bool) -> Result<(), String> {
         .parse()
         .map_err(|e| format!("--addr: {e}"))?;
     let size = flags.num("--size")? as usize;
-    let text = flags.has("--text");
+    let deflate = flags.has("--deflate");
+    // The compressed cases send JSON text.
+    let text = flags.has("--text") || deflate;
     let spec = Spec {
         addr,
-        payload: clients::payload(size, text),
+        payload: clients::payload(size, text, deflate),
         text,
+        deflate,
     };
     let conns = flags.num("--conns")? as usize;
     if mem {
@@ -124,6 +128,9 @@ fn client_mode(args: &[String], mem: bool) -> Result<(), String> {
     std::process::exit(0)
 }
 
+const PYTHON_CLIENT: &str =
+    "python-websockets is a Python process (echo/python_client.py), not a mode of this binary";
+
 fn closed_loop(kind: ClientKind, spec: Spec, p: LoopParams) -> Result<client::LoopSample, String> {
     use crate::client::{closed_loop_async_std as on_async_std, closed_loop_tokio as on_tokio};
     match kind {
@@ -137,6 +144,7 @@ fn closed_loop(kind: ClientKind, spec: Spec, p: LoopParams) -> Result<client::Lo
         ClientKind::TokioWs => on_tokio::<clients::TokioWsConn>(spec, p),
         ClientKind::Tcp => on_tokio::<clients::TcpConn>(spec, p),
         ClientKind::TcpAsyncStd => on_async_std::<clients::TcpAsyncStdConn>(spec, p),
+        ClientKind::PythonWebsockets => Err(PYTHON_CLIENT.into()),
     }
 }
 
@@ -152,5 +160,6 @@ fn mem_probe(kind: ClientKind, spec: Spec, n: usize) -> Result<client::MemSample
         ClientKind::TokioWs => on_tokio::<clients::TokioWsConn>(spec, n),
         ClientKind::Tcp => on_tokio::<clients::TcpConn>(spec, n),
         ClientKind::TcpAsyncStd => on_async_std::<clients::TcpAsyncStdConn>(spec, n),
+        ClientKind::PythonWebsockets => Err(PYTHON_CLIENT.into()),
     }
 }

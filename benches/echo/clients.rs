@@ -35,11 +35,14 @@ pub(crate) enum ClientKind {
     Tcp,
     /// Plain TCP on async-std (its own `TcpStream`, one thread): async-std's ceiling.
     TcpAsyncStd,
+    /// Python `websockets` (asyncio; `echo/python_client.py`): the only peer with
+    /// permessage-deflate, so it runs the "deflate" cases only.
+    PythonWebsockets,
 }
 
 impl ClientKind {
     /// Every client, in table order.
-    pub(crate) const ALL: [ClientKind; 8] = [
+    pub(crate) const ALL: [ClientKind; 9] = [
         ClientKind::OursTokio,
         ClientKind::OursAsyncStd,
         ClientKind::OursAsyncStdSpawn,
@@ -48,6 +51,7 @@ impl ClientKind {
         ClientKind::TokioWs,
         ClientKind::Tcp,
         ClientKind::TcpAsyncStd,
+        ClientKind::PythonWebsockets,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -60,6 +64,7 @@ impl ClientKind {
             ClientKind::TokioWs => "tokio-websockets",
             ClientKind::Tcp => "tcp",
             ClientKind::TcpAsyncStd => "tcp-async-std",
+            ClientKind::PythonWebsockets => "python-websockets",
         }
     }
 
@@ -71,6 +76,22 @@ impl ClientKind {
     pub(crate) fn is_ws(self) -> bool {
         !matches!(self, ClientKind::Tcp | ClientKind::TcpAsyncStd)
     }
+
+    /// Whether this client negotiates permessage-deflate (runs the "deflate" cases).
+    pub(crate) fn has_deflate(self) -> bool {
+        matches!(
+            self,
+            ClientKind::OursTokio
+                | ClientKind::OursAsyncStd
+                | ClientKind::OursAsyncStdSpawn
+                | ClientKind::PythonWebsockets
+        )
+    }
+
+    /// Whether the client is a Rust client of this binary (else a Python process).
+    pub(crate) fn is_rust(self) -> bool {
+        self != ClientKind::PythonWebsockets
+    }
 }
 
 /// What every connection of one run sends.
@@ -80,6 +101,8 @@ pub(crate) struct Spec {
     pub(crate) payload: Bytes,
     /// Send text messages (the payload is valid UTF-8) instead of binary ones.
     pub(crate) text: bool,
+    /// Negotiate permessage-deflate (and fail if the server does not accept it).
+    pub(crate) deflate: bool,
 }
 
 impl Spec {
@@ -88,9 +111,35 @@ impl Spec {
     }
 }
 
-/// An S-byte payload: arbitrary bytes, or mixed 1-3 byte UTF-8 for text messages.
-pub(crate) fn payload(size: usize, text: bool) -> Bytes {
-    if text {
+/// An S-byte payload: arbitrary bytes, mixed 1-3 byte UTF-8 for text messages, or for the
+/// compressed cases JSON trades with varying prices (compresses to about a third, as
+/// market data does).
+pub(crate) fn payload(size: usize, text: bool, deflate: bool) -> Bytes {
+    if deflate {
+        use std::fmt::Write;
+        let mut s = String::with_capacity(size + 128);
+        let mut x: u32 = 0x2545_f491;
+        let mut i: u64 = 0;
+        s.push('[');
+        while s.len() < size {
+            // xorshift32: deterministic, so every client sends the same bytes.
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            let _ = write!(
+                s,
+                r#"{{"e":"trade","s":"BTCUSDT","p":"{}.{:02}","q":"0.{:04}","t":{}}},"#,
+                43_000 + (x >> 20) % 500,
+                (x >> 8) % 100,
+                x % 10_000,
+                1_700_000_000_000 + i * 7
+            );
+            i += 1;
+        }
+        // ASCII: cutting anywhere leaves valid UTF-8.
+        s.truncate(size);
+        Bytes::from(s)
+    } else if text {
         let pattern = "websocket écho ✓ données ";
         let mut s = String::with_capacity(size);
         'fill: while s.len() < size {

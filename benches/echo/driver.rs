@@ -18,6 +18,8 @@ use crate::server::ServerKind;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Case {
     pub(crate) text: bool,
+    /// Compressed (permessage-deflate) JSON text, against our server role.
+    pub(crate) deflate: bool,
     pub(crate) conns: usize,
     pub(crate) size: usize,
 }
@@ -26,6 +28,7 @@ impl Case {
     const fn bin(conns: usize, size: usize) -> Case {
         Case {
             text: false,
+            deflate: false,
             conns,
             size,
         }
@@ -34,20 +37,45 @@ impl Case {
     const fn text(conns: usize, size: usize) -> Case {
         Case {
             text: true,
+            deflate: false,
+            conns,
+            size,
+        }
+    }
+
+    const fn deflate(conns: usize, size: usize) -> Case {
+        Case {
+            text: true,
+            deflate: true,
             conns,
             size,
         }
     }
 
     pub(crate) fn name(self) -> String {
-        let kind = if self.text { "text" } else { "bin" };
+        let kind = match (self.deflate, self.text) {
+            (true, _) => "deflate",
+            (false, true) => "text",
+            (false, false) => "bin",
+        };
         format!("{kind} {}x{}", self.conns, size_label(self.size))
+    }
+
+    /// The clients that run this case: the compressed cases need permessage-deflate, text
+    /// needs WebSocket, and the Python client runs the compressed cases only.
+    fn runs(self, client: ClientKind) -> bool {
+        if self.deflate {
+            client.has_deflate()
+        } else {
+            client.is_rust() && (!self.text || client.is_ws())
+        }
     }
 }
 
-/// The issue's matrix: C in {1, 100} x S in {20 B, 1 KiB, 16 KiB}, 1 x 1 MiB, and text
-/// variants where UTF-8 validation is on the path.
-pub(crate) const CASES: [Case; 10] = [
+/// The issue's matrix: C in {1, 100} x S in {20 B, 1 KiB, 16 KiB}, 1 x 1 MiB, text
+/// variants where UTF-8 validation is on the path, and compressed JSON (permessage-deflate,
+/// ours vs Python `websockets`).
+pub(crate) const CASES: [Case; 12] = [
     Case::bin(1, 20),
     Case::bin(100, 20),
     Case::bin(1, 1024),
@@ -58,6 +86,8 @@ pub(crate) const CASES: [Case; 10] = [
     Case::text(100, 20),
     Case::text(1, 16 * 1024),
     Case::text(1, 1024 * 1024),
+    Case::deflate(100, 1024),
+    Case::deflate(1, 16 * 1024),
 ];
 
 fn size_label(size: usize) -> String {
@@ -87,6 +117,8 @@ pub(crate) struct Options {
     pub(crate) out: Option<PathBuf>,
     /// Only check that every client works (tiny run, no table claims).
     pub(crate) smoke: bool,
+    /// A Python with `websockets` installed, for the python-websockets client.
+    pub(crate) python: Option<PathBuf>,
 }
 
 impl Options {
@@ -104,6 +136,7 @@ impl Options {
             perf: false,
             out: None,
             smoke: false,
+            python: None,
         }
     }
 
@@ -124,7 +157,12 @@ impl Options {
             rounds: 1,
             warmup: Duration::from_millis(20),
             duration: Duration::from_millis(100),
-            case_filter: vec!["bin 1x20B".into(), "text 1x16KiB".into(), "mem".into()],
+            case_filter: vec![
+                "bin 1x20B".into(),
+                "text 1x16KiB".into(),
+                "deflate 1x16KiB".into(),
+                "mem".into(),
+            ],
             mem_conns: 20,
             mem_rounds: 1,
             pin: false,
@@ -161,6 +199,7 @@ impl Options {
                 "--no-pin" => o.pin = false,
                 "--perf" => o.perf = true,
                 "--out" => o.out = Some(PathBuf::from(value(arg)?)),
+                "--python" => o.python = Some(PathBuf::from(value(arg)?)),
                 "--case" => o.case_filter.extend(
                     value(arg)?
                         .split(',')
@@ -194,11 +233,26 @@ impl Options {
 pub(crate) fn usage() -> &'static str {
     "usage: echo [run] [--quick] [--rounds N] [--warmup-ms N] [--duration-ms N]\n\
      \x20           [--case SUBSTR,..] [--clients NAME,..] [--mem-conns N] [--mem-rounds N]\n\
-     \x20           [--no-pin] [--perf] [--out FILE]\n\
-     cases: bin|text CxS (e.g. \"bin 100x20B\", \"text\", \"1MiB\") and \"mem\"\n\
+     \x20           [--no-pin] [--perf] [--out FILE] [--python PYTHON]\n\
+     cases: bin|text|deflate CxS (e.g. \"bin 100x20B\", \"text\", \"1MiB\") and \"mem\"\n\
      clients: ours-tokio, ours-async-std, ours-async-std-spawn, tokio-tungstenite, fastwebsockets,\n\
-     \x20        tokio-websockets, tcp, tcp-async-std\n\
-     internal modes: server --kind ws|tcp | client ... | mem-client ..."
+     \x20        tokio-websockets, tcp, tcp-async-std, python-websockets (needs --python: a Python\n\
+     \x20        with websockets; `cargo xtask bench echo` passes its interop venv)\n\
+     internal modes: server --kind ws|ours|tcp | client ... | mem-client ..."
+}
+
+/// The Python client script.
+const PYTHON_CLIENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/echo/python_client.py");
+
+/// The server a client talks to in `case`.
+fn server_kind(case: &Case, client: ClientKind) -> ServerKind {
+    if case.deflate {
+        ServerKind::Ours
+    } else if client.is_ws() {
+        ServerKind::Ws
+    } else {
+        ServerKind::Tcp
+    }
 }
 
 /// A server child process; closing its stdin stops it.
@@ -589,25 +643,47 @@ pub(crate) fn run(mut o: Options) -> Result<(), String> {
         o.rounds, o.warmup, o.duration
     ));
 
+    if o.python.is_none() && o.clients.contains(&ClientKind::PythonWebsockets) {
+        out(
+            "python-websockets: not run (no --python; `cargo xtask bench echo` installs Python \
+             websockets in target/interop/venv and passes it).\n",
+        );
+        o.clients.retain(|c| *c != ClientKind::PythonWebsockets);
+    }
     let cases: Vec<Case> = CASES.into_iter().filter(|c| o.selects(&c.name())).collect();
     let run_mem = o.selects("mem");
-    let needs_ws = o.clients.iter().any(|c| c.is_ws());
-    let needs_tcp = o.clients.iter().any(|c| !c.is_ws());
-    let ws_server = if needs_ws {
-        Some(Server::start(&exe, ServerKind::Ws, o.pin)?)
-    } else {
-        None
+    let runs = |case: &Case, kind: ServerKind| {
+        o.clients
+            .iter()
+            .any(|c| case.runs(*c) && server_kind(case, *c) == kind)
     };
-    let tcp_server = if needs_tcp {
-        Some(Server::start(&exe, ServerKind::Tcp, o.pin)?)
-    } else {
-        None
+    let start = |kind: ServerKind, needed: bool| -> Result<Option<Server>, String> {
+        needed.then(|| Server::start(&exe, kind, o.pin)).transpose()
     };
-    let server_for = |client: ClientKind| {
-        if client.is_ws() {
-            ws_server.as_ref()
-        } else {
-            tcp_server.as_ref()
+    let needs_tcp_mem = run_mem && o.clients.iter().any(|c| !c.is_ws());
+    let needs_ws_mem = run_mem && o.clients.iter().any(|c| c.is_ws() && c.is_rust());
+    let ws_server = start(
+        ServerKind::Ws,
+        needs_ws_mem || cases.iter().any(|c| runs(c, ServerKind::Ws)),
+    )?;
+    let ours_server = start(
+        ServerKind::Ours,
+        cases.iter().any(|c| runs(c, ServerKind::Ours)),
+    )?;
+    let tcp_server = start(
+        ServerKind::Tcp,
+        needs_tcp_mem || cases.iter().any(|c| runs(c, ServerKind::Tcp)),
+    )?;
+    let server_for = |case: Option<&Case>, client: ClientKind| {
+        let kind = match case {
+            Some(case) => server_kind(case, client),
+            None if client.is_ws() => ServerKind::Ws,
+            None => ServerKind::Tcp,
+        };
+        match kind {
+            ServerKind::Ws => ws_server.as_ref(),
+            ServerKind::Ours => ours_server.as_ref(),
+            ServerKind::Tcp => tcp_server.as_ref(),
         }
     };
     let mut failures = Vec::new();
@@ -620,38 +696,69 @@ pub(crate) fn run(mut o: Options) -> Result<(), String> {
             .clients
             .iter()
             .copied()
-            .filter(|c| !case.text || c.is_ws())
+            .filter(|c| case.runs(*c))
             .collect();
+        // The Python client reads the payload from a file (the same bytes the Rust clients
+        // build in-process).
+        let payload_file = std::env::temp_dir().join(format!(
+            "echo-bench-{}-{}x{}.payload",
+            std::process::id(),
+            case.conns,
+            case.size
+        ));
+        if clients.iter().any(|c| !c.is_rust()) {
+            let payload = crate::clients::payload(case.size, case.text, case.deflate);
+            std::fs::write(&payload_file, &payload)
+                .map_err(|e| format!("cannot write {}: {e}", payload_file.display()))?;
+        }
         let mut samples: BTreeMap<&str, Vec<LoopSample>> = BTreeMap::new();
         for round in 0..o.rounds {
             // Rotate the order each round so that no client always runs first.
             for i in 0..clients.len() {
                 let client = clients[(i + round) % clients.len()];
-                let Some(server) = server_for(client) else {
+                let Some(server) = server_for(Some(case), client) else {
                     continue;
                 };
-                let mut args = vec![
-                    "client".to_string(),
-                    "--client".into(),
-                    client.name().into(),
+                let (program, mut args) = match (&o.python, client.is_rust()) {
+                    (Some(python), false) => (
+                        python.clone(),
+                        vec![
+                            PYTHON_CLIENT.to_string(),
+                            "--payload-file".into(),
+                            payload_file.display().to_string(),
+                        ],
+                    ),
+                    _ => (
+                        exe.clone(),
+                        vec![
+                            "client".to_string(),
+                            "--client".into(),
+                            client.name().into(),
+                            "--size".into(),
+                            case.size.to_string(),
+                        ],
+                    ),
+                };
+                args.extend([
                     "--addr".into(),
                     server.addr.to_string(),
                     "--conns".into(),
                     case.conns.to_string(),
-                    "--size".into(),
-                    case.size.to_string(),
                     "--warmup-ms".into(),
                     o.warmup.as_millis().to_string(),
                     "--duration-ms".into(),
                     o.duration.as_millis().to_string(),
                     "--server-pid".into(),
                     server.pid().to_string(),
-                ];
+                ]);
                 if case.text {
                     args.push("--text".into());
                 }
+                if case.deflate {
+                    args.push("--deflate".into());
+                }
                 let timeout = o.warmup + o.duration + Duration::from_secs(60);
-                let result = run_client(&exe, o.pin, perf_data.as_deref(), &args, timeout)
+                let result = run_client(&program, o.pin, perf_data.as_deref(), &args, timeout)
                     .and_then(|stdout| {
                         let mut s = stdout
                             .lines()
@@ -685,6 +792,7 @@ pub(crate) fn run(mut o: Options) -> Result<(), String> {
                 }
             }
         }
+        let _ = std::fs::remove_file(&payload_file);
         let rows = case_rows(*case, &clients, &cells);
         print!("{rows}");
         let _ = std::io::stdout().flush();
@@ -711,11 +819,12 @@ pub(crate) fn run(mut o: Options) -> Result<(), String> {
         for round in 0..o.mem_rounds {
             for i in 0..o.clients.len() {
                 let client = o.clients[(i + round) % o.clients.len()];
-                // The same connections as ours-async-std: its executor adds no per-connection state.
-                if client == ClientKind::OursAsyncStdSpawn {
+                // The same connections as ours-async-std: its executor adds no per-connection
+                // state. The Python client has no memory probe.
+                if client == ClientKind::OursAsyncStdSpawn || !client.is_rust() {
                     continue;
                 }
-                let Some(server) = server_for(client) else {
+                let Some(server) = server_for(None, client) else {
                     continue;
                 };
                 let args = vec![

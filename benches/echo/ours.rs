@@ -1,15 +1,16 @@
-//! Our client, on tokio and on async-std, with default options (`connect(url)`): the same
-//! `EchoConn` contract as the peers.
+//! Our client, on tokio and on async-std, with default options (`connect_with` of
+//! `ConnectOptions::new(url)`, the same as `connect(url)`): the same `EchoConn` contract as
+//! the peers.
 
 use crate::clients::{EchoConn, Spec};
 
 use aiowebsocket::async_std as ours_async_std;
 use aiowebsocket::tokio as ours_tokio;
-use aiowebsocket::{Message, Utf8Bytes};
+use aiowebsocket::{ConnectOptions, Message, Utf8Bytes};
 
 macro_rules! ours_conn {
     ($name:ident, $rt:ident, $what:literal) => {
-        #[doc = concat!("aiowebsocket on ", $what, " (`connect(url)`, default options).")]
+        #[doc = concat!("aiowebsocket on ", $what, " (default options).")]
         pub(crate) struct $name {
             ws: $rt::WebSocket,
             msg: Message,
@@ -19,9 +20,22 @@ macro_rules! ours_conn {
 
         impl EchoConn for $name {
             async fn open(spec: Spec) -> Result<Self, String> {
-                let ws = $rt::connect(&spec.url())
+                // Default options (permessage-deflate offered); the deflate cases also check
+                // that the server accepted it.
+                let (ws, response) = $rt::connect_with(ConnectOptions::new(spec.url()))
                     .await
                     .map_err(|e| format!(concat!("ours (", $what, ") connect: {}"), e))?;
+                let negotiated = response
+                    .header("sec-websocket-extensions")
+                    .is_some_and(|v| v.contains("permessage-deflate"));
+                if spec.deflate && !negotiated {
+                    return Err(concat!(
+                        "ours (",
+                        $what,
+                        "): the server did not accept permessage-deflate"
+                    )
+                    .into());
+                }
                 let len = spec.payload.len();
                 let msg = if spec.text {
                     let text = Utf8Bytes::try_from(spec.payload).map_err(|e| e.to_string())?;

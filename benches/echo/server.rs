@@ -1,5 +1,6 @@
 //! The fixed echo servers every client talks to: a WebSocket one (fastwebsockets' server role
-//! behind a minimal hand-written HTTP upgrade) and a plain TCP one for the ceiling.
+//! behind a minimal hand-written HTTP upgrade), a plain TCP one for the ceiling, and for the
+//! compressed cases our own server role (fastwebsockets has no permessage-deflate).
 //!
 //! Both run on a current-thread tokio runtime, one task per connection, `TCP_NODELAY` on. The
 //! server prints `LISTENING <addr>` on stdout and exits when its stdin closes (the driver
@@ -20,6 +21,9 @@ use tokio::net::{TcpListener, TcpStream};
 pub(crate) enum ServerKind {
     /// WebSocket echo (text and binary messages, frame by frame).
     Ws,
+    /// WebSocket echo with permessage-deflate: our server role (`ServerOptions::new()`,
+    /// compression accepted with the client's parameters), message by message.
+    Ours,
     /// Byte echo.
     Tcp,
 }
@@ -28,6 +32,7 @@ impl ServerKind {
     pub(crate) fn name(self) -> &'static str {
         match self {
             ServerKind::Ws => "ws",
+            ServerKind::Ours => "ours",
             ServerKind::Tcp => "tcp",
         }
     }
@@ -35,6 +40,7 @@ impl ServerKind {
     pub(crate) fn parse(s: &str) -> Option<ServerKind> {
         match s {
             "ws" => Some(ServerKind::Ws),
+            "ours" => Some(ServerKind::Ours),
             "tcp" => Some(ServerKind::Tcp),
             _ => None,
         }
@@ -69,6 +75,7 @@ pub(crate) fn run(kind: ServerKind, max_secs: u64) -> Result<(), String> {
                 let _ = stream.set_nodelay(true);
                 match kind {
                     ServerKind::Ws => tokio::spawn(serve_ws(stream)),
+                    ServerKind::Ours => tokio::spawn(serve_ours(stream)),
                     ServerKind::Tcp => tokio::spawn(serve_tcp(stream)),
                 };
             }
@@ -151,6 +158,19 @@ async fn serve_ws(mut stream: TcpStream) {
                 }
             }
             OpCode::Ping | OpCode::Pong => {}
+        }
+    }
+}
+
+/// Our server role: accept (permessage-deflate if offered), echo every data message.
+async fn serve_ours(stream: TcpStream) {
+    let options = aiowebsocket::ServerOptions::new();
+    let Ok(mut ws) = aiowebsocket::tokio::accept(stream, &options).await else {
+        return;
+    };
+    while let Some(Ok(msg)) = ws.recv().await {
+        if (msg.is_text() || msg.is_binary()) && ws.send(msg).await.is_err() {
+            return;
         }
     }
 }

@@ -11,11 +11,28 @@
 //! - `echo`: every echo case (binary and text) and the memory table; ~6-8 min, `--quick` ~1 min.
 //! - `mem`: only the memory table (RSS growth per idle connection after one echo).
 //!
+//! The compressed cases' peer, Python `websockets`, runs from the interop venv
+//! (`target/interop/venv`, installed on first use as `cargo xtask interop` does).
+//!
 //! Other flags go to the bench binary unchanged (`--case "bin 100x20B,text"`, `--clients
 //! ours-tokio,fastwebsockets`, `--rounds N`, `--duration-ms N`, `--perf`, `--no-pin`, ...; see
 //! `cargo xtask bench echo --help`).
 
 use std::process::Command;
+
+/// Whether the run may include the Python client: the compressed cases selected (no
+/// `--case`, or one naming "deflate"), the client too (no `--clients`, or one naming it), and
+/// no `--python` given.
+fn wants_python(args: &[String]) -> bool {
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+    };
+    !args.iter().any(|a| a == "--python")
+        && value("--case").is_none_or(|v| v.contains("deflate"))
+        && value("--clients").is_none_or(|v| v.contains("python-websockets"))
+}
 
 /// Runs `echo` or `mem` (the first argument) with the rest of `args` passed through.
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
@@ -32,6 +49,13 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             pass.extend(["--case".into(), "mem".into()]);
         }
         pass.extend(rest.iter().cloned());
+        if suite == "echo" && wants_python(rest) {
+            // The compressed cases' only peer: Python websockets, from the interop venv.
+            match crate::interop::python_with_websockets() {
+                Ok(python) => pass.extend(["--python".into(), python.display().to_string()]),
+                Err(e) => eprintln!("bench echo: python-websockets will not run: {e}"),
+            }
+        }
         if !rest.iter().any(|a| a == "--out") {
             let out = root
                 .join("target")

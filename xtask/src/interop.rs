@@ -186,6 +186,13 @@ impl Paths {
         }
     }
 
+    fn create_dirs(&self) -> Result<(), String> {
+        for dir in [&self.dir, &self.logs] {
+            fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        }
+        Ok(())
+    }
+
     fn venv_python(&self) -> PathBuf {
         self.venv.join("bin").join("python")
     }
@@ -213,9 +220,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let options = Options::parse(args)?;
     let paths = Paths::new();
     let started = Instant::now();
-    for dir in [&paths.dir, &paths.logs] {
-        fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    }
+    paths.create_dirs()?;
 
     let step = Instant::now();
     for &peer in &options.peers {
@@ -296,6 +301,15 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
 
 // ---------------------------------------------------------------------------------------
 // Install
+
+/// The interop venv's Python, with `websockets` installed (or already there): the echo
+/// benchmark's Python client runs on it.
+pub(crate) fn python_with_websockets() -> Result<PathBuf, String> {
+    let paths = Paths::new();
+    paths.create_dirs()?;
+    install_python(&paths, false)?;
+    Ok(paths.venv_python())
+}
 
 fn install_python(paths: &Paths, skip_install: bool) -> Result<(), String> {
     let requirements = paths.source.join("requirements.txt");
