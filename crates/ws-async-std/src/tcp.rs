@@ -7,7 +7,8 @@
 //! readiness event that woke the previous read is still recorded, so the first
 //! `poll_readable` after it answers "ready" for data already consumed. Measured on the
 //! 100-connection echo benchmark that was 2.9 `recvfrom` per round trip where one
-//! succeeds (`strace -c`), a quarter of the client's CPU time.
+//! succeeds (`strace -c`); without them the client's CPU per round trip fell from 4.17 to
+//! 3.69 µs (`cargo xtask bench echo`, 100 x 20 B).
 //!
 //! This stream keeps one bit instead: whether the last read proved the socket empty (it
 //! filled less than the buffer, or failed with `WouldBlock`). If so, the next read asks the
