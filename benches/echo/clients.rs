@@ -7,6 +7,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use async_std::io::{ReadExt as _, WriteExt as _};
 use base64::Engine;
 use bytes::Bytes;
 use fastwebsockets::{FragmentCollector, Frame, OpCode, Payload, Role, WebSocket};
@@ -184,86 +185,73 @@ fn unexpected(what: impl std::fmt::Debug, spec_len: usize) -> String {
     format!("expected the echo of a {spec_len}-byte message, got {what:?}")
 }
 
-/// Plain TCP: the same bytes with no framing (after a one-time size preamble, so that the
-/// server echoes whole messages like the WebSocket server does).
-pub(crate) struct TcpConn {
-    stream: TcpStream,
-    payload: Bytes,
-    buf: Vec<u8>,
+async fn async_std_tcp_connect(addr: SocketAddr) -> Result<async_std::net::TcpStream, String> {
+    let stream = async_std::net::TcpStream::connect(addr)
+        .await
+        .map_err(|e| format!("connect to {addr}: {e}"))?;
+    stream
+        .set_nodelay(true)
+        .map_err(|e| format!("TCP_NODELAY: {e}"))?;
+    Ok(stream)
 }
 
-impl EchoConn for TcpConn {
-    async fn open(spec: Spec) -> Result<Self, String> {
-        let mut stream = tcp_connect(spec.addr).await?;
-        // The server's preamble: our message size, so that it echoes whole messages.
-        let size = spec.payload.len() as u64;
-        stream
-            .write_all(&size.to_le_bytes())
-            .await
-            .map_err(|e| format!("tcp write: {e}"))?;
-        let buf = vec![0; spec.payload.len()];
-        Ok(TcpConn {
-            stream,
-            payload: spec.payload,
-            buf,
-        })
-    }
+/// A plain TCP client on one runtime's stream: the same bytes with no framing (after a
+/// one-time size preamble, so that the server echoes whole messages like the WebSocket
+/// server does). `write_all`/`read_exact` come from tokio's or async-std's extension traits,
+/// whichever the stream implements (both are in scope).
+macro_rules! plain_tcp_conn {
+    ($(#[$doc:meta])* $name:ident, $stream:ty, $connect:ident) => {
+        $(#[$doc])*
+        pub(crate) struct $name {
+            stream: $stream,
+            payload: Bytes,
+            buf: Vec<u8>,
+        }
 
-    async fn echo(&mut self) -> Result<(), String> {
-        self.stream
-            .write_all(&self.payload)
-            .await
-            .map_err(|e| format!("tcp write: {e}"))?;
-        self.stream
-            .read_exact(&mut self.buf)
-            .await
-            .map_err(|e| format!("tcp read: {e}"))?;
-        Ok(())
-    }
+        impl EchoConn for $name {
+            async fn open(spec: Spec) -> Result<Self, String> {
+                let mut stream = $connect(spec.addr).await?;
+                // The server's preamble: our message size, so that it echoes whole messages.
+                let size = spec.payload.len() as u64;
+                stream
+                    .write_all(&size.to_le_bytes())
+                    .await
+                    .map_err(|e| format!("tcp write: {e}"))?;
+                let buf = vec![0; spec.payload.len()];
+                Ok($name {
+                    stream,
+                    payload: spec.payload,
+                    buf,
+                })
+            }
+
+            async fn echo(&mut self) -> Result<(), String> {
+                self.stream
+                    .write_all(&self.payload)
+                    .await
+                    .map_err(|e| format!("tcp write: {e}"))?;
+                self.stream
+                    .read_exact(&mut self.buf)
+                    .await
+                    .map_err(|e| format!("tcp read: {e}"))?;
+                Ok(())
+            }
+        }
+    };
 }
 
-/// [`TcpConn`] on async-std's `TcpStream`.
-pub(crate) struct TcpAsyncStdConn {
-    stream: async_std::net::TcpStream,
-    payload: Bytes,
-    buf: Vec<u8>,
-}
-
-impl EchoConn for TcpAsyncStdConn {
-    async fn open(spec: Spec) -> Result<Self, String> {
-        use async_std::io::WriteExt;
-        let mut stream = async_std::net::TcpStream::connect(spec.addr)
-            .await
-            .map_err(|e| format!("connect to {}: {e}", spec.addr))?;
-        stream
-            .set_nodelay(true)
-            .map_err(|e| format!("TCP_NODELAY: {e}"))?;
-        let size = spec.payload.len() as u64;
-        stream
-            .write_all(&size.to_le_bytes())
-            .await
-            .map_err(|e| format!("tcp write: {e}"))?;
-        let buf = vec![0; spec.payload.len()];
-        Ok(TcpAsyncStdConn {
-            stream,
-            payload: spec.payload,
-            buf,
-        })
-    }
-
-    async fn echo(&mut self) -> Result<(), String> {
-        use async_std::io::{ReadExt, WriteExt};
-        self.stream
-            .write_all(&self.payload)
-            .await
-            .map_err(|e| format!("tcp write: {e}"))?;
-        self.stream
-            .read_exact(&mut self.buf)
-            .await
-            .map_err(|e| format!("tcp read: {e}"))?;
-        Ok(())
-    }
-}
+plain_tcp_conn!(
+    /// Plain TCP on tokio: the ceiling of the tokio clients.
+    TcpConn,
+    TcpStream,
+    tcp_connect
+);
+plain_tcp_conn!(
+    /// Plain TCP on async-std's own `TcpStream`: the ceiling of async-std.
+    TcpAsyncStdConn,
+    async_std::net::TcpStream,
+    async_std_tcp_connect
+);
 
 /// tokio-tungstenite over a plain `TcpStream` (`client_async`, default config).
 pub(crate) struct TungsteniteConn {
