@@ -507,7 +507,8 @@ impl ClientRequest {
     /// validation) and returns what it agreed to.
     ///
     /// In order: the status must be 101 (a 3xx gives [`HandshakeError::Redirect`], anything
-    /// else [`HandshakeError::UnexpectedStatus`] with an excerpt of the body);
+    /// else [`HandshakeError::UnexpectedStatus`] with an excerpt of the body), in HTTP/1.1
+    /// ([`HandshakeError::ResponseHttpVersion`] for HTTP/1.0);
     /// `Upgrade` must be `websocket` and `Connection` must contain `upgrade`
     /// (ASCII-case-insensitive, comma lists and repeated headers allowed);
     /// `Sec-WebSocket-Accept` must match our key; a subprotocol must be exactly one of those
@@ -528,6 +529,12 @@ impl ClientRequest {
                 status,
                 reason: shorten(response.reason()),
                 body_excerpt: String::from_utf8_lossy(excerpt).into_owned(),
+            });
+        }
+
+        if response.http_minor_version() < 1 {
+            return Err(HandshakeError::ResponseHttpVersion {
+                minor: response.http_minor_version(),
             });
         }
 

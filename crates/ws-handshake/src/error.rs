@@ -129,6 +129,12 @@ pub enum HandshakeError {
         /// lossily as UTF-8. Often says why the server refused.
         body_excerpt: String,
     },
+    /// The server's 101 response is not HTTP/1.1: RFC 6455 §4.1 requires an HTTP/1.1 (or
+    /// later 1.x) status line, and an HTTP/1.0 peer cannot switch protocols.
+    ResponseHttpVersion {
+        /// The minor version found (`0` for HTTP/1.0).
+        minor: u8,
+    },
     /// The server's 101 response lacks `Upgrade: websocket`.
     ResponseUpgradeHeader {
         /// The `Upgrade` value found, or `None` if the header is missing.
@@ -505,6 +511,12 @@ impl fmt::Display for HandshakeError {
                     ),
                 }
             }
+            Self::ResponseHttpVersion { minor } => write!(
+                f,
+                "HTTP upgrade: the server answered 101 in HTTP/1.{minor}; a WebSocket upgrade \
+                 needs HTTP/1.1, so this is not a WebSocket server (check the URL, or a proxy \
+                 in between)"
+            ),
             Self::ResponseUpgradeHeader { found } => match found {
                 Some(found) => write!(
                     f,

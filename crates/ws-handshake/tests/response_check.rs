@@ -332,3 +332,17 @@ fn every_check_error_displays_step_and_advice() {
         );
     }
 }
+
+#[test]
+fn http_1_0_switching_protocols_is_refused() {
+    let raw = String::from_utf8(ok_with("")).unwrap();
+    let raw = raw.replacen("HTTP/1.1", "HTTP/1.0", 1);
+    let err = check(raw.as_bytes()).unwrap_err();
+    assert!(
+        matches!(err, HandshakeError::ResponseHttpVersion { minor: 0 }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("HTTP/1.0"), "{err}");
+    // HTTP/1.1 (the valid answer) still passes.
+    assert!(check(&ok_with("")).is_ok());
+}
