@@ -39,6 +39,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod buf;
 pub mod config;
 pub mod connect;
 #[cfg(feature = "deflate")]

@@ -47,7 +47,8 @@
 //! * Text is validated as it arrives, also in the middle of a frame: invalid UTF-8 fails the
 //!   connection (1007) as soon as the bad byte is here.
 //! * Limits are checked on declared lengths before any payload is buffered; nothing is ever
-//!   allocated from a length the peer declares.
+//!   allocated from a length the peer declares; a message limit bounds peak memory (see
+//!   below), not just the final size.
 //!
 //! # Memory and copies
 //!
@@ -56,13 +57,15 @@
 //! is buffered takes the whole buffer with it, so the next read lands in fresh (recently
 //! freed, cache-hot) memory and the connection keeps nothing between messages. Fragmented
 //! messages are copied once, frame by frame, into a buffer that grows with the bytes
-//! received; compressed ones are inflated into one. Sending copies the payload once into the
-//! output buffer and masks it there, piece by piece while it is in L1 (client role). An
-//! output buffer of 4-256 KiB is given back once written; larger empty buffers (input or
-//! output) are kept for the next large message and given back at the next
-//! [`handle_timeout`](Connection::handle_timeout). Masking keys come from a small PRNG seeded
-//! once per connection from the operating system (`rand`'s `SmallRng` seeded by
-//! `ThreadRng`).
+//! received; compressed ones are inflated into one. That buffer doubles up to 1 MiB and then
+//! gets room up to [`Config::max_message_size`] in one step, so it is never copied while
+//! large: peak allocation for one message is its limit plus about 1 MiB, and memory pages
+//! are only touched as bytes arrive. Sending copies the payload once into the output buffer
+//! and masks it there, piece by piece while it is in L1 (client role). Buffers a large
+//! message made large are given back on the data path, as soon as the message is delivered
+//! or written: an idle connection keeps only small buffers (keepalive on or off). Every masking key is drawn from a
+//! cryptographically secure generator (`rand`'s thread-local ChaCha12, seeded from the
+//! operating system), as RFC 6455 §5.3 requires.
 //!
 //! ```
 //! use ws_client::{Config, Connection, Message, Role};
@@ -86,12 +89,12 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
-use rand::rngs::SmallRng;
-use rand::{RngCore, SeedableRng};
+use rand::RngCore;
 use ws_frame::{
     apply_mask, CloseCode, Decoded, FrameHeader, HeaderDecoder, OpCode, Role, MAX_HEADER_LEN, RSV1,
 };
 
+use crate::buf::{freeze_fitted, reserve_bounded, GROW_DIRECT};
 use crate::config::Config;
 #[cfg(feature = "deflate")]
 use crate::deflate::{Deflate, DeflateError};
@@ -103,26 +106,21 @@ use crate::utf8::Utf8Validator;
 const MAX_CONTROL_PAYLOAD: usize = 125;
 /// The largest close reason: a control payload minus the 2-byte code.
 const MAX_CLOSE_REASON: usize = MAX_CONTROL_PAYLOAD - 2;
-/// Whether an empty buffer of this capacity is given back at once: mid-size buffers are
-/// (the allocator hands the next message recently freed, cache-hot memory); small ones are
-/// kept (no allocation per small message), large ones until the next timer tick (freeing
-/// and regrowing megabytes makes the allocator trim and refault the heap).
-fn is_mid_size(capacity: usize) -> bool {
-    capacity > (4 << 10) && capacity <= (256 << 10)
-}
-
 /// A single-frame message larger than this that is all the buffered input takes the read
 /// buffer with it; smaller ones are split off, and the buffer is reused for the next read.
 const TAKE_MIN: usize = 1 << 10;
-/// An empty read buffer with more capacity than this is dropped at the next timer tick.
+/// An output buffer up to this size is kept once written (no allocation per small
+/// message); a larger one is given back at once.
+const OUT_KEEP: usize = 4 << 10;
+/// An empty read buffer with more capacity than this is given back once a message is
+/// delivered; so is one that holds only a few bytes (at most this many) of a buffer that a
+/// large frame made larger than [`GROW_DIRECT`] (they are copied out).
 const RBUF_KEEP: usize = 64 << 10;
-/// An empty output buffer larger than this is dropped at the next timer tick.
-const OUT_KEEP: usize = 64 << 10;
 /// Outgoing payloads are copied and masked in pieces of this size (cache-friendly).
 const MASK_CHUNK: usize = 8 << 10;
-/// The compression scratch buffer is dropped after a message larger than this.
+/// The compression scratch buffer is given back after a message larger than this.
 #[cfg(feature = "deflate")]
-const SCRATCH_KEEP: usize = 1 << 20;
+const SCRATCH_KEEP: usize = 64 << 10;
 
 /// Where a connection is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -170,7 +168,6 @@ pub struct Connection {
     /// An error produced outside `poll_message` (timeouts, EOF), reported by its next call.
     pending_error: Option<Error>,
     timers: Timers,
-    rng: Option<SmallRng>,
     #[cfg(feature = "deflate")]
     deflate: Option<Deflate>,
     /// Compressed payload of the message being sent.
@@ -213,8 +210,8 @@ struct InMessage {
 }
 
 /// The output buffer: `buf[pos..]` is still to be written. Appending is a capacity check
-/// and a copy; once everything is written the buffer is reset (its allocation is kept for
-/// the next messages, and given back at a timer tick if a large message made it large).
+/// and a copy; once everything is written the buffer is reset (a small allocation is kept
+/// for the next messages, a larger one given back).
 #[derive(Debug, Default)]
 struct OutBuf {
     buf: Vec<u8>,
@@ -249,19 +246,13 @@ impl OutBuf {
         self.pos += n.min(self.len());
         if self.pos == self.buf.len() {
             self.pos = 0;
-            if is_mid_size(self.buf.capacity()) {
+            if self.buf.capacity() > OUT_KEEP {
+                // Given back at once: the allocator hands the next message recently freed,
+                // cache-hot memory, and an idle connection keeps nothing large.
                 self.buf = Vec::new();
             } else {
                 self.buf.clear();
             }
-        }
-    }
-
-    /// Drops the allocation if nothing is pending and it is larger than `OUT_KEEP`.
-    fn release_if_idle(&mut self) {
-        if self.is_empty() && self.buf.capacity() > OUT_KEEP {
-            self.buf = Vec::new();
-            self.pos = 0;
         }
     }
 }
@@ -294,10 +285,6 @@ impl Connection {
         if let Some(max) = config.max_frame_size {
             decoder = decoder.max_frame_size(max as u64);
         }
-        let rng = match role {
-            Role::Client => Some(SmallRng::from_rng(&mut rand::rng())),
-            Role::Server => None,
-        };
         #[cfg(feature = "deflate")]
         let deflate = config
             .deflate
@@ -319,7 +306,6 @@ impl Connection {
             peer_close: None,
             pending_error: None,
             timers: Timers::default(),
-            rng,
             #[cfg(feature = "deflate")]
             deflate,
             #[cfg(feature = "deflate")]
@@ -398,6 +384,11 @@ impl Connection {
     /// ([`wants_read`](Self::wants_read) is false).
     pub fn receive_data(&mut self, data: &[u8]) {
         if !self.input_closed() {
+            if let Some(frame) = self.frame.filter(|f| f.mode != Mode::Stream) {
+                // A frame buffered whole: room up to its end once it is large, so that the
+                // buffer is not copied while large.
+                reserve_bounded(&mut self.rbuf, data.len(), frame.len);
+            }
             self.rbuf.extend_from_slice(data);
         }
     }
@@ -621,7 +612,9 @@ impl Connection {
                     // when the user drops it. The next read gets fresh (cache-hot) memory.
                     std::mem::take(&mut self.rbuf).freeze()
                 } else {
-                    self.rbuf.split_to(frame.len).freeze()
+                    let payload = self.rbuf.split_to(frame.len).freeze();
+                    self.release_idle_input();
+                    payload
                 };
                 if frame.mode == Mode::Control {
                     return self.on_control(frame.opcode, payload);
@@ -669,6 +662,8 @@ impl Connection {
                                 .feed(chunk)
                                 .map_err(|_| ProtocolError::InvalidUtf8)?;
                         }
+                        let limit = self.config.max_message_size.unwrap_or(usize::MAX);
+                        reserve_bounded(&mut msg.buf, chunk.len(), limit);
                         msg.buf.extend_from_slice(chunk);
                     }
                     self.rbuf.advance(n);
@@ -685,7 +680,8 @@ impl Connection {
                 let Some(msg) = self.msg.take() else {
                     return Ok(None);
                 };
-                let payload = msg.buf.freeze();
+                self.release_idle_input();
+                let payload = freeze_fitted(msg.buf);
                 if msg.text {
                     self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
                     Ok(Some(Message::Text(Utf8Bytes::from_validated(payload))))
@@ -892,7 +888,10 @@ impl Connection {
     /// Encodes one frame into the output buffer: header, then the payload copied once and
     /// masked in place (client role).
     fn write_frame(&mut self, opcode: OpCode, fin: bool, rsv: u8, payload: &[u8]) {
-        let mask = self.rng.as_mut().map(|rng| rng.next_u32().to_ne_bytes());
+        let mask = match self.role {
+            Role::Client => Some(mask_key()),
+            Role::Server => None,
+        };
         let header = FrameHeader {
             fin,
             rsv,
@@ -974,7 +973,6 @@ impl Connection {
     ///   closed (`Error::Timeout { step: Step::Close }`).
     pub fn handle_timeout(&mut self, now: Instant) {
         self.timers.now = Some(now);
-        self.release_idle_buffers();
         if self.failed || self.received_close {
             return;
         }
@@ -1018,14 +1016,18 @@ impl Connection {
         }
     }
 
-    /// Drops empty input and output buffers that a large message made large. Done at every
-    /// [`handle_timeout`](Self::handle_timeout) (each keepalive interval) rather than after
-    /// each message, so that a stream of large messages reuses its buffers while a
-    /// connection that went idle gives them back.
-    fn release_idle_buffers(&mut self) {
-        self.out.release_if_idle();
-        if self.rbuf.is_empty() && self.rbuf.capacity() > RBUF_KEEP {
-            self.rbuf = BytesMut::new();
+    /// Gives back a read buffer that a large message made large, once that message is
+    /// delivered: on the data path, so that an idle connection (keepalive off included)
+    /// keeps nothing of its largest message.
+    fn release_idle_input(&mut self) {
+        let cap = self.rbuf.capacity();
+        if self.rbuf.is_empty() {
+            if cap > RBUF_KEEP {
+                self.rbuf = BytesMut::new();
+            }
+        } else if cap > GROW_DIRECT && self.rbuf.len() <= RBUF_KEEP {
+            // The start of the next frame would keep the whole allocation alive.
+            self.rbuf = BytesMut::from(&self.rbuf[..]);
         }
     }
 
@@ -1066,6 +1068,20 @@ impl fmt::Debug for Connection {
             .field("deflate", &self.config.deflate_enabled())
             .finish_non_exhaustive()
     }
+}
+
+/// A fresh masking key from a cryptographically secure generator: `rand`'s thread-local
+/// ChaCha12 generator, seeded and periodically reseeded from the operating system. RFC 6455
+/// §5.3 requires keys that an observer of earlier frames cannot predict (§10.3: otherwise a
+/// client can be made to poison a transparent proxy's cache).
+fn mask_key() -> [u8; 4] {
+    key_rng().next_u32().to_ne_bytes()
+}
+
+/// The generator masking keys come from. `CryptoRng` in its type is the promise that it is
+/// cryptographically secure; a test holds it to that.
+fn key_rng() -> impl RngCore + rand::CryptoRng {
+    rand::rng()
 }
 
 /// Parses and validates a close frame payload (RFC 6455 §5.5.1, §7.4).
@@ -1114,5 +1130,39 @@ fn inflate(
         Err(DeflateError::Corrupt(detail)) => Err(ProtocolError::BadCompressedData(detail)),
         #[allow(unreachable_patterns)]
         Err(e) => Err(ProtocolError::BadCompressedData(e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    fn is_crypto_rng<R: rand::CryptoRng>(_: &R) {}
+
+    #[test]
+    fn mask_keys_come_from_a_cryptographically_secure_generator() {
+        // A type-level promise: the generator implements `CryptoRng` (a seeded small PRNG
+        // such as `SmallRng` does not, and this would not compile).
+        is_crypto_rng(&key_rng());
+        // And every frame gets its own key, also across connections.
+        let mut keys = HashSet::new();
+        for _ in 0..4 {
+            let mut client = Connection::new(Role::Client, Config::default());
+            for _ in 0..500 {
+                client
+                    .send(Message::binary(vec![0u8; 4]))
+                    .expect("open connection");
+                let out = client.pending_output();
+                // 0x82, 0x80 | 4, then the key; the zero payload masked is the key again.
+                assert_eq!(out.len(), 10);
+                assert_eq!(out[2..6], out[6..10]);
+                keys.insert([out[2], out[3], out[4], out[5]]);
+                client.consume_output(out.len());
+            }
+        }
+        // 2,000 draws from 2^32 keys: a repeat has a probability of about 0.05%.
+        assert!(keys.len() >= 1_998, "{} distinct keys", keys.len());
     }
 }

@@ -60,6 +60,7 @@ use futures_io::{AsyncRead, AsyncWrite};
 use futures_sink::Sink;
 use ws_frame::{CloseCode, Role};
 
+use crate::buf::reserve_bounded;
 use crate::config::Config;
 use crate::error::Error;
 use crate::message::{CloseFrame, Message};
@@ -487,9 +488,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
     /// thread's read buffer, and reads as large as the frame allows.
     ///
     /// The zeroed room after the buffered bytes (`spare`) is kept across reads, so each
-    /// byte is zeroed once. Allocation follows what arrived: the buffer grows to at most
-    /// four times the bytes buffered (or by one read buffer's worth), never past the end of
-    /// the frame, whatever length the peer declared.
+    /// byte is zeroed once. Memory follows what arrived: at most four times the bytes
+    /// buffered (or one read buffer's worth) is zeroed, never past the end of the frame. Past
+    /// 1 MiB the buffer gets room up to the frame's end in one step (a length already checked
+    /// against the limits), so a large frame is never copied to a larger buffer.
     fn poll_read_direct(
         &mut self,
         cx: &mut Context<'_>,
@@ -501,6 +503,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             let buf = self.conn.read_buf();
             let len = buf.len();
             let want = remaining.min(len.saturating_mul(3).max(READ_BUF));
+            // Room up to the frame's end (its length is within the limits) once it is large:
+            // the buffer is never copied while large; pages are zeroed a read ahead.
+            reserve_bounded(buf, want, len.saturating_add(remaining));
             buf.resize(len + want, 0);
             self.spare = buf.split_off(len);
         }

@@ -1,47 +1,72 @@
 //! Allocations per round trip in steady state, counted by a global allocator: small messages
-//! cost none; larger ones only their own buffers. Also: large buffers are given back at the
-//! next timer tick.
+//! cost none; larger ones only their own buffers. Peak memory for one message stays within
+//! its limit plus about 1 MiB (fragmented, compressed, single-frame), and large buffers are
+//! given back on the data path, without a timer.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use ws_client::{Config, Connection, Keepalive, Message, Role};
+use ws_client::{Config, Connection, Error, Message, ProtocolError, Role};
+use ws_frame::{FrameHeader, OpCode, MAX_HEADER_LEN};
 
-/// Counts allocations made by this thread while counting is on (other test threads run
-/// concurrently and are not counted).
+const MIB: usize = 1 << 20;
+
+/// Counts allocations and live bytes made by this thread while counting is on (other test
+/// threads run concurrently and are not counted).
 struct Counting;
 
 thread_local! {
     static COUNTING: Cell<bool> = const { Cell::new(false) };
     static COUNT: Cell<usize> = const { Cell::new(0) };
+    /// Bytes allocated minus bytes freed by this thread while counting (may go negative
+    /// when memory from before is freed).
+    static LIVE: Cell<isize> = const { Cell::new(0) };
+    /// The highest `LIVE` seen.
+    static PEAK: Cell<isize> = const { Cell::new(0) };
 }
 
 // SAFETY: every call is forwarded unchanged to the system allocator.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note();
+        note(layout.size() as isize, 0);
         // SAFETY: forwarded with the caller's layout.
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        note_free(layout.size() as isize);
         // SAFETY: forwarded with the caller's pointer and layout.
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note();
+        // Growing may move the block: old and new exist at once, so the peak counts both.
+        // Shrinking is done in place by real allocators.
+        let (old, new) = (layout.size() as isize, new_size as isize);
+        note(new - old, if new > old { old } else { 0 });
         // SAFETY: forwarded with the caller's arguments.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
 
-fn note() {
+/// An allocation (or growth by `delta`) while `transient` more bytes are held for a moment.
+fn note(delta: isize, transient: isize) {
     // `try_with`: the allocator may run while thread-locals are being torn down.
     let _ = COUNTING.try_with(|on| {
         if on.get() {
             let _ = COUNT.try_with(|c| c.set(c.get() + 1));
+            let _ = LIVE.try_with(|live| {
+                live.set(live.get() + delta);
+                let _ = PEAK.try_with(|p| p.set(p.get().max(live.get() + transient)));
+            });
+        }
+    });
+}
+
+fn note_free(size: isize) {
+    let _ = COUNTING.try_with(|on| {
+        if on.get() {
+            let _ = LIVE.try_with(|live| live.set(live.get() - size));
         }
     });
 }
@@ -56,6 +81,17 @@ fn allocations(f: impl FnOnce()) -> usize {
     f();
     COUNTING.with(|on| on.set(false));
     COUNT.with(Cell::get)
+}
+
+/// What `f` does to memory on this thread: (bytes still allocated at the end, the peak),
+/// both counted from the start of `f`.
+fn memory<T>(f: impl FnOnce() -> T) -> (T, isize, isize) {
+    LIVE.with(|l| l.set(0));
+    PEAK.with(|p| p.set(0));
+    COUNTING.with(|on| on.set(true));
+    let out = f();
+    COUNTING.with(|on| on.set(false));
+    (out, LIVE.with(Cell::get), PEAK.with(Cell::get))
 }
 
 /// One echo: the client sends `payload`, the server echoes the message it got, the client
@@ -120,29 +156,142 @@ fn larger_messages_allocate_only_their_own_buffers() {
     );
 }
 
+/// An unmasked frame header (server to client), encoded.
+fn header(opcode: OpCode, fin: bool, rsv: u8, len: usize) -> Vec<u8> {
+    let mut head = [0u8; MAX_HEADER_LEN];
+    let n = FrameHeader {
+        fin,
+        rsv,
+        opcode,
+        mask: None,
+        payload_len: len as u64,
+    }
+    .encode(&mut head);
+    head[..n].to_vec()
+}
+
+/// Feeds `wire` to `conn` in reads of 64 KiB, polling after each as a driver does; returns
+/// the first message or error.
+fn feed(conn: &mut Connection, wire: &[u8]) -> Result<Option<Message>, Error> {
+    for chunk in wire.chunks(64 << 10) {
+        conn.receive_data(chunk);
+        if let Some(msg) = conn.poll_message()? {
+            return Ok(Some(msg));
+        }
+    }
+    Ok(None)
+}
+
+fn client_with_limit(limit: usize) -> Connection {
+    Connection::new(
+        Role::Client,
+        Config::default().max_message_size(Some(limit)),
+    )
+}
+
+/// The allowance over the limit: the 1 MiB a buffer doubles to before it jumps to its limit,
+/// plus small change.
+const SLACK: isize = (MIB + MIB / 4) as isize;
+
 #[test]
-fn large_buffers_are_given_back_at_the_next_timer_tick() {
-    let keepalive = Keepalive::new(Duration::from_secs(20), Duration::from_secs(20));
-    let config = Config::default().keepalive(Some(keepalive));
+fn a_fragmented_message_peaks_at_its_limit_plus_a_constant() {
+    let limit = 16 * MIB;
+    // 16 MiB in 256 fragments of 64 KiB: exactly at the limit.
+    let fragment = vec![5u8; 64 << 10];
+    let mut wire = Vec::new();
+    for i in 0..256 {
+        let op = if i == 0 { OpCode::Binary } else { OpCode::Continuation };
+        wire.extend(header(op, i == 255, 0, fragment.len()));
+        wire.extend_from_slice(&fragment);
+    }
+    let mut client = client_with_limit(limit);
+    let (msg, _, peak) = memory(|| feed(&mut client, &wire).unwrap().expect("the message"));
+    assert_eq!(msg.len(), limit);
+    assert!(
+        peak <= limit as isize + SLACK,
+        "peak {peak} bytes for a {limit}-byte message (limit {limit})"
+    );
+}
+
+#[test]
+fn a_single_frame_message_peaks_at_its_size_plus_a_constant() {
+    let size = 16 * MIB;
+    let mut wire = header(OpCode::Binary, true, 0, size);
+    wire.extend(std::iter::repeat_n(9u8, size));
+    let mut client = client_with_limit(size);
+    let (msg, _, peak) = memory(|| feed(&mut client, &wire).unwrap().expect("the message"));
+    assert_eq!(msg.len(), size);
+    assert!(peak <= size as isize + SLACK, "peak {peak} bytes for {size}");
+}
+
+/// Raw DEFLATE of `len` zero bytes ending in a sync flush: repeated, a decompression bomb.
+#[cfg(feature = "deflate")]
+fn zeros_segment(len: usize) -> Vec<u8> {
+    use flate2::{Compress, Compression, FlushCompress};
+    let mut c = Compress::new(Compression::best(), false);
+    let zeros = vec![0u8; len];
+    let mut out = Vec::with_capacity(len / 100 + 1024);
+    c.compress_vec(&zeros, &mut out, FlushCompress::Sync).unwrap();
+    assert_eq!(c.total_in() as usize, len, "one call compresses it all");
+    out
+}
+
+#[cfg(feature = "deflate")]
+#[test]
+fn a_compression_bomb_peaks_at_the_limit_plus_a_constant() {
+    use ws_handshake::permessage_deflate::DeflateParams;
+    let limit = 16 * MIB;
+    // 64 MiB of zeros in about 64 KiB: four times the limit.
+    let segment = zeros_segment(MIB);
+    let payload: Vec<u8> = segment.iter().copied().cycle().take(segment.len() * 64).collect();
+    let mut wire = header(OpCode::Binary, true, ws_frame::RSV1, payload.len());
+    wire.extend_from_slice(&payload);
+    let config = Config::default()
+        .max_message_size(Some(limit))
+        .deflate(Some(DeflateParams::default()));
     let mut client = Connection::new(Role::Client, config);
-    let start = Instant::now();
-    client.handle_timeout(start);
-    client
-        .send(Message::binary(vec![1u8; 1 << 20]))
-        .expect("queued");
-    let n = client.pending_output().len();
-    client.consume_output(n);
-    // The output buffer is kept for the next large message until the timer tick...
-    let kept = allocations(|| {
-        client.send(Message::binary(vec![1u8; 1 << 20])).unwrap();
+    let (result, _, peak) = memory(|| feed(&mut client, &wire).map(|_| ()));
+    match result {
+        Err(Error::Protocol(ProtocolError::MessageTooBig { limit: l, .. })) => {
+            assert_eq!(l, limit)
+        }
+        other => panic!("expected MessageTooBig, got {other:?}"),
+    }
+    assert!(peak <= limit as isize + SLACK, "peak {peak} bytes, limit {limit}");
+}
+
+#[test]
+fn large_buffers_are_given_back_on_the_data_path_without_a_timer() {
+    // The defaults: keepalive off, and `handle_timeout` is never called.
+    let mut client = Connection::new(Role::Client, Config::default());
+    let mut server = Connection::new(Role::Server, Config::default());
+    let (_, held, _) = memory(|| {
+        // Sent: the output buffer grows to 4 MiB, then is written.
+        client.send(Message::binary(vec![1u8; 4 * MIB])).unwrap();
+        let wire = client.pending_output().to_vec();
+        let n = wire.len();
+        client.consume_output(n);
+        // Received in 64 KiB reads, fragmented by the peer into 1 MiB frames.
+        let mut fragments = Vec::new();
+        for i in 0..4 {
+            let op = if i == 0 { OpCode::Binary } else { OpCode::Continuation };
+            fragments.extend(header(op, i == 3, 0, MIB));
+            fragments.extend(std::iter::repeat_n(2u8, MIB));
+        }
+        let msg = feed(&mut client, &fragments).unwrap().expect("a message");
+        assert_eq!(msg.len(), 4 * MIB);
+        // And a single-frame 4 MiB message, followed by the start of another frame.
+        let mut single = header(OpCode::Binary, true, 0, 4 * MIB);
+        single.extend(std::iter::repeat_n(3u8, 4 * MIB));
+        single.extend(&header(OpCode::Binary, true, 0, 10)[..1]);
+        let msg = feed(&mut client, &single).unwrap().expect("a message");
+        assert_eq!(msg.len(), 4 * MIB);
+        server.receive_data(&wire);
+        assert_eq!(server.poll_message().unwrap().map(|m| m.len()), Some(4 * MIB));
     });
-    assert_eq!(kept, 1, "only the payload vec itself is allocated");
-    let n = client.pending_output().len();
-    client.consume_output(n);
-    // ...which gives it back: the next large message needs a fresh buffer.
-    client.handle_timeout(start + Duration::from_secs(1));
-    let fresh = allocations(|| {
-        client.send(Message::binary(vec![1u8; 1 << 20])).unwrap();
-    });
-    assert_eq!(fresh, 2, "the payload vec and a new output buffer");
+    // Everything above was dropped but what the two connections kept: small buffers only.
+    assert!(
+        held < (256 << 10) as isize,
+        "the connections keep {held} bytes after large messages"
+    );
 }
