@@ -19,11 +19,19 @@
 //! Runtime crates call [`connect`] with their [`Runtime`]; [`connect_on`] runs the
 //! handshake over a stream the user opened (a Unix socket, a tunnel of their own, an
 //! in-memory pipe). Each hop gets its own connect and open timeouts.
+//!
+//! A name that resolves to several addresses is connected Happy Eyeballs style (RFC 8305):
+//! the addresses interleaved by family, a new attempt started every 250 ms (or as soon as
+//! one fails) while the earlier ones go on, the first to connect kept; the connect timeout
+//! bounds the whole race.
 
 use std::fmt;
+use std::future::poll_fn;
 use std::io;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use futures_io::{AsyncRead, AsyncWrite};
@@ -37,7 +45,7 @@ use crate::handshake::{
     Handshake, Limit,
 };
 use crate::options::ConnectOptions;
-use crate::rt::{Runtime, Timer};
+use crate::rt::{BoxFuture, Runtime, Sleep, Timer};
 use crate::stream::WebSocket;
 
 /// Bytes read per call from a proxy during the tunnel handshake.
@@ -45,6 +53,12 @@ const PROXY_READ: usize = 1024;
 
 /// Addresses named in a TCP connect error (when a name resolved to several).
 const SHOWN_ADDRS: usize = 4;
+
+/// How long a TCP connect attempt to one address of a name runs alone before the next
+/// address is tried alongside it: RFC 8305 §5's "Connection Attempt Delay" (its
+/// recommended default). A host whose first address drops packets (broken IPv6 is common)
+/// then costs this much, not the whole connect timeout.
+const CONNECTION_ATTEMPT_DELAY: Duration = Duration::from_millis(250);
 
 /// Opens a WebSocket as `options` say: resolves the host and connects TCP (bounded by the
 /// connect timeout), opens the proxy tunnel if a proxy applies, runs TLS for `wss://` and
@@ -242,7 +256,7 @@ async fn connect_tcp<R: Runtime>(
     timer: &Arc<dyn Timer>,
 ) -> Result<R::Tcp, Error> {
     let addr = authority(host, port);
-    let attempt = resolve_and_connect(rt, host, port, proxy, &addr);
+    let attempt = resolve_and_connect(rt, host, port, proxy, &addr, timer);
     with_timeout(
         attempt,
         Some(timer),
@@ -254,14 +268,16 @@ async fn connect_tcp<R: Runtime>(
 }
 
 /// Resolves `host` with [`Runtime::resolve`] (so that a failed lookup is told apart from a
-/// refused connection) and connects to its addresses in order. An IP literal skips the
-/// lookup; a runtime that cannot resolve (the default `Unsupported`) gets the name itself.
+/// refused connection) and races its addresses ([`race`], Happy Eyeballs). An IP literal
+/// skips the lookup; a runtime that cannot resolve (the default `Unsupported`) gets the
+/// name itself.
 async fn resolve_and_connect<R: Runtime>(
     rt: &R,
     host: &str,
     port: u16,
     proxy: Option<&Proxy>,
     addr: &str,
+    timer: &Arc<dyn Timer>,
 ) -> Result<R::Tcp, Error> {
     let ips = if host.parse::<IpAddr>().is_ok() {
         Vec::new()
@@ -280,17 +296,99 @@ async fn resolve_and_connect<R: Runtime>(
         return rt
             .connect_tcp(host, port)
             .await
-            .map_err(|e| tcp_error(addr, proxy, &[], e));
+            .map_err(|e| tcp_error(addr, proxy, port, vec![(None, e)]));
     }
-    let mut last = None;
-    for ip in &ips {
-        match rt.connect_tcp(&ip.to_string(), port).await {
-            Ok(tcp) => return Ok(tcp),
-            Err(e) => last = Some(e),
+    let ips = interleave_families(ips);
+    race(rt, &ips, port, timer)
+        .await
+        .map_err(|failures| tcp_error(addr, proxy, port, failures))
+}
+
+/// Orders resolved addresses as RFC 8305 §4 says: the family of the first address first,
+/// then alternating IPv6 and IPv4, each family in the order it was returned; what is left
+/// of the longer family comes last.
+fn interleave_families(ips: Vec<IpAddr>) -> Vec<IpAddr> {
+    let first_is_v6 = ips.first().is_some_and(IpAddr::is_ipv6);
+    let (first, second): (Vec<IpAddr>, Vec<IpAddr>) =
+        ips.into_iter().partition(|ip| ip.is_ipv6() == first_is_v6);
+    let mut ordered = Vec::with_capacity(first.len() + second.len());
+    let (mut first, mut second) = (first.into_iter(), second.into_iter());
+    loop {
+        match (first.next(), second.next()) {
+            (None, None) => return ordered,
+            (a, b) => ordered.extend(a.into_iter().chain(b)),
         }
     }
-    let e = last.unwrap_or_else(|| io::Error::other("no address to connect to"));
-    Err(tcp_error(addr, proxy, &ips, e))
+}
+
+/// Connects to one of `ips` on `port`, Happy Eyeballs style (RFC 8305 §5): starts with the
+/// first address, starts the next one [`CONNECTION_ATTEMPT_DELAY`] later (or at once when
+/// an attempt fails) while the earlier ones keep running, and returns the first stream that
+/// connects; the other attempts are dropped, which closes their sockets. When every
+/// attempt fails, returns what each address did, in the order they were tried.
+///
+/// Not bounded here: the caller's connect timeout bounds the whole race.
+async fn race<R: Runtime>(
+    rt: &R,
+    ips: &[IpAddr],
+    port: u16,
+    timer: &Arc<dyn Timer>,
+) -> Result<R::Tcp, Vec<(Option<IpAddr>, io::Error)>> {
+    // Declared before `running`, whose futures borrow them.
+    let hosts: Vec<String> = ips.iter().map(ToString::to_string).collect();
+    let mut running: Vec<(usize, BoxFuture<'_, io::Result<R::Tcp>>)> = Vec::new();
+    let mut failed: Vec<(usize, io::Error)> = Vec::new();
+    let mut next = 0;
+    // When the next attempt is due (none once every address was started).
+    let mut stagger: Option<Pin<Box<dyn Sleep>>> = None;
+    // An attempt failed: start the next one without waiting for the stagger.
+    let mut start_now = false;
+    let outcome = poll_fn(|cx| loop {
+        let due = stagger
+            .as_mut()
+            .is_some_and(|sleep| sleep.as_mut().poll(cx).is_ready());
+        if next < hosts.len() && (running.is_empty() || due || start_now) {
+            start_now = false;
+            running.push((next, rt.connect_tcp(&hosts[next], port)));
+            next += 1;
+            stagger = if next < hosts.len() {
+                timer
+                    .now()
+                    .checked_add(CONNECTION_ATTEMPT_DELAY)
+                    .map(|at| timer.sleep_until(at))
+            } else {
+                None
+            };
+            // Poll the new attempt and the new sleep, so that both can wake this task.
+            continue;
+        }
+        let mut i = 0;
+        while i < running.len() {
+            match running[i].1.as_mut().poll(cx) {
+                Poll::Ready(Ok(tcp)) => return Poll::Ready(Ok(tcp)),
+                Poll::Ready(Err(e)) => {
+                    let (index, _) = running.swap_remove(i);
+                    failed.push((index, e));
+                    start_now = next < hosts.len();
+                }
+                Poll::Pending => i += 1,
+            }
+        }
+        if running.is_empty() && next == hosts.len() {
+            return Poll::Ready(Err(()));
+        }
+        if !start_now {
+            return Poll::Pending;
+        }
+    })
+    .await;
+    outcome.map_err(|()| {
+        failed.sort_by_key(|(index, _)| *index);
+        failed
+            .into_iter()
+            .map(|(index, e)| (ips.get(index).copied(), e))
+            .collect()
+    })
 }
 
 /// A failed DNS lookup of the target's or the proxy's host.
@@ -309,21 +407,48 @@ fn dns_error(host: &str, proxy: Option<&Proxy>, e: io::Error) -> Error {
     Error::opening(Step::Dns, Some(host.to_owned()), message, e)
 }
 
-/// A failed TCP connect to `addr` (the target or the proxy), having tried `ips`.
-fn tcp_error(addr: &str, proxy: Option<&Proxy>, ips: &[IpAddr], e: io::Error) -> Error {
-    let mut tried = String::new();
-    if ips.len() > 1 {
-        let shown: Vec<String> = ips
+/// A failed TCP connect to `addr` (the target or the proxy): `failures` says what each
+/// address tried did (`None`: the name itself was passed to the runtime), in order. One
+/// failure reads as before ("failed: connection refused"); several list each address.
+fn tcp_error(
+    addr: &str,
+    proxy: Option<&Proxy>,
+    port: u16,
+    failures: Vec<(Option<IpAddr>, io::Error)>,
+) -> Error {
+    let count = failures.len();
+    let same_kind = failures.windows(2).all(|w| w[0].1.kind() == w[1].1.kind());
+    let what = if count > 1 {
+        let mut shown: Vec<String> = failures
             .iter()
             .take(SHOWN_ADDRS)
-            .map(ToString::to_string)
+            .map(|(ip, e)| match ip {
+                Some(ip) => format!("{}: {e}", SocketAddr::new(*ip, port)),
+                None => e.to_string(),
+            })
             .collect();
-        let more = if ips.len() > SHOWN_ADDRS { ", ..." } else { "" };
-        tried = format!(" (tried {}{more})", shown.join(", "));
-    }
+        if count > SHOWN_ADDRS {
+            shown.push(format!("{} more", count - SHOWN_ADDRS));
+        }
+        format!(" on all {count} addresses ({})", shown.join("; "))
+    } else {
+        String::new()
+    };
+    let Some((_, e)) = failures.into_iter().last() else {
+        let e = io::Error::other("no address to connect to");
+        let message = format!("TCP connect to {addr} failed: {e}; check the host name");
+        return Error::opening(Step::Connect, Some(addr.to_owned()), message, e);
+    };
+    // With one failure, its text follows "failed:"; with several, the list says it all.
+    let cause = if count > 1 {
+        String::new()
+    } else {
+        format!(": {e}")
+    };
     let message = match proxy {
         None => {
             let hint = match e.kind() {
+                _ if !same_kind => "check the URL's host and port, and your network",
                 io::ErrorKind::ConnectionRefused => {
                     "is a server listening on that port? check the URL's host and port"
                 }
@@ -332,10 +457,10 @@ fn tcp_error(addr: &str, proxy: Option<&Proxy>, ips: &[IpAddr], e: io::Error) ->
                 }
                 _ => "check the URL's host and port, and your network",
             };
-            format!("TCP connect to {addr} failed: {e}{tried}; {hint}")
+            format!("TCP connect to {addr} failed{what}{cause}; {hint}")
         }
         Some(p) => format!(
-            "TCP connect to the {} proxy {addr} failed: {e}{tried}; check the proxy address \
+            "TCP connect to the {} proxy {addr} failed{what}{cause}; check the proxy address \
              and that the proxy is running",
             p.scheme()
         ),
@@ -410,4 +535,68 @@ async fn resolve<R: Runtime>(rt: &R, host: &str) -> Result<IpAddr, Error> {
 /// What is left of `timeout` after the time since `start`.
 fn remaining(timeout: Option<Duration>, start: Instant, now: Instant) -> Option<Duration> {
     timeout.map(|t| t.saturating_sub(now.saturating_duration_since(start)))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn ips(list: &[&str]) -> Vec<IpAddr> {
+        list.iter().map(|s| s.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn addresses_alternate_families_starting_with_the_first_one_returned() {
+        let cases: [(&[&str], &[&str]); 6] = [
+            (
+                &["::1", "::2", "::3", "127.0.0.1", "127.0.0.2"],
+                &["::1", "127.0.0.1", "::2", "127.0.0.2", "::3"],
+            ),
+            (
+                &["127.0.0.1", "127.0.0.2", "::1", "::2"],
+                &["127.0.0.1", "::1", "127.0.0.2", "::2"],
+            ),
+            (
+                &["127.0.0.1", "::1", "::2", "::3"],
+                &["127.0.0.1", "::1", "::2", "::3"],
+            ),
+            (&["::1", "::2"], &["::1", "::2"]),
+            (&["127.0.0.9"], &["127.0.0.9"]),
+            (&[], &[]),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(interleave_families(ips(input)), ips(expected), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn several_failed_addresses_are_each_named_with_what_they_did() {
+        let refused = || io::Error::new(io::ErrorKind::ConnectionRefused, "connection refused");
+        let timed_out = io::Error::new(io::ErrorKind::TimedOut, "timed out");
+        let failures = vec![
+            (Some("::1".parse().unwrap()), timed_out),
+            (Some("127.0.0.2".parse().unwrap()), refused()),
+        ];
+        let e = tcp_error("dual.example:9", None, 9, failures);
+        assert_eq!(
+            (e.step(), e.target()),
+            (Some(Step::Connect), Some("dual.example:9"))
+        );
+        assert_eq!(
+            e.to_string(),
+            "TCP connect to dual.example:9 failed on all 2 addresses ([::1]:9: timed out; \
+             127.0.0.2:9: connection refused); check the URL's host and port, and your network"
+        );
+        // More than SHOWN_ADDRS: the rest are counted, and one kind keeps its own hint.
+        let failures = (1..=6)
+            .map(|i| (Some(IpAddr::from([127, 0, 0, i])), refused()))
+            .collect();
+        let text = tcp_error("many.example:80", None, 80, failures).to_string();
+        assert!(
+            text.contains("127.0.0.4:80: connection refused; 2 more); is a server listening"),
+            "{text}"
+        );
+        assert!(!text.contains("127.0.0.5"), "{text}");
+    }
 }

@@ -66,13 +66,18 @@ pub trait Runtime: Send + Sync + 'static {
     /// the first address that answers on `port`.
     ///
     /// The caller bounds this with the connect timeout and adds the host and port to the
-    /// error, so the runtime returns the plain I/O error.
+    /// error, so the runtime returns the plain I/O error. After a successful
+    /// [`resolve`](Runtime::resolve) the flow calls this once per address (an IP literal),
+    /// several at a time, and drops the futures of the attempts that lost: dropping one must
+    /// close its socket.
     fn connect_tcp<'a>(&'a self, host: &'a str, port: u16) -> BoxFuture<'a, io::Result<Self::Tcp>>;
 
     /// Resolves `host` (a DNS name) to its addresses. The connect flow looks names up
     /// before connecting, so that a failed lookup is reported as such rather than as a
-    /// failed connect, then tries the addresses in order; a `socks5://` proxy is sent an
-    /// address rather than the name.
+    /// failed connect, then races the addresses (Happy Eyeballs, RFC 8305: IPv6 and IPv4
+    /// interleaved, a new attempt every 250 ms, the first to connect wins), calling
+    /// [`connect_tcp`](Runtime::connect_tcp) with each address; a `socks5://` proxy is sent
+    /// an address rather than the name.
     ///
     /// The default returns an `Unsupported` error: the flow then passes the name itself to
     /// [`connect_tcp`](Runtime::connect_tcp), and a `socks5://` proxy fails with a message
