@@ -4,9 +4,10 @@
 
 mod async_util;
 
+use std::collections::HashMap;
 use std::io;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::thread;
@@ -45,6 +46,10 @@ enum DnsMode {
 #[derive(Debug)]
 struct FakeRuntime {
     tcp: TcpMode,
+    /// Modes for some hosts (addresses), overriding `tcp`.
+    per_host: HashMap<String, TcpMode>,
+    /// How many `Hang` attempts were dropped (their socket closed).
+    hung_dropped: Arc<AtomicUsize>,
     dns: DnsMode,
     tls_hangs: bool,
     timer: Arc<dyn Timer>,
@@ -59,6 +64,8 @@ impl FakeRuntime {
     fn new(tcp: TcpMode, timer: Arc<dyn Timer>) -> Self {
         FakeRuntime {
             tcp,
+            per_host: HashMap::new(),
+            hung_dropped: Arc::new(AtomicUsize::new(0)),
             dns: DnsMode::Unsupported,
             tls_hangs: false,
             timer,
@@ -70,6 +77,16 @@ impl FakeRuntime {
     }
 }
 
+/// Counts its drops.
+#[derive(Debug)]
+struct DropCount(Arc<AtomicUsize>);
+
+impl Drop for DropCount {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 impl Runtime for FakeRuntime {
     type Tcp = Pipe;
     type Stream = Pipe;
@@ -77,14 +94,20 @@ impl Runtime for FakeRuntime {
     fn connect_tcp<'a>(&'a self, host: &'a str, port: u16) -> BoxFuture<'a, io::Result<Pipe>> {
         *self.connected_to.lock().unwrap() = Some((host.to_owned(), port));
         self.attempts.lock().unwrap().push(host.to_owned());
-        match self.tcp {
+        match self.per_host.get(host).copied().unwrap_or(self.tcp) {
             TcpMode::Refuse => Box::pin(async {
                 Err(io::Error::new(
                     io::ErrorKind::ConnectionRefused,
                     "connection refused",
                 ))
             }),
-            TcpMode::Hang => Box::pin(futures::future::pending()),
+            TcpMode::Hang => {
+                let dropped = DropCount(self.hung_dropped.clone());
+                Box::pin(async move {
+                    let _dropped = dropped;
+                    futures::future::pending().await
+                })
+            }
             TcpMode::Dead => {
                 let (a, b) = duplex(1 << 16);
                 drop(b);
@@ -437,4 +460,115 @@ fn open_timeout_bounds_the_handshake() {
         "example.test:80",
         ".open_timeout(..)",
     );
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+/// The Happy Eyeballs stagger (RFC 8305's Connection Attempt Delay) in `connect.rs`.
+const STAGGER: Duration = Duration::from_millis(250);
+
+#[test]
+fn dead_first_address_costs_the_stagger_not_the_connect_timeout() {
+    let timer = ManualTimer::new();
+    let mut rt = FakeRuntime::new(TcpMode::Serve, timer.arc());
+    rt.dns = DnsMode::Addrs(vec![ip("::1"), ip("127.0.0.2")]);
+    rt.per_host.insert("::1".to_owned(), TcpMode::Hang);
+    let opts = ws_client::ConnectOptions::new("ws://dual.example:9/")
+        .no_keepalive()
+        .connect_timeout(Some(Duration::from_secs(5)));
+    let start = timer.now();
+    let mut fut = Box::pin(connect(&rt, &opts));
+    assert!(poll_once(&mut fut).is_pending());
+    assert_eq!(*rt.attempts.lock().unwrap(), ["::1"]);
+    timer.advance(STAGGER - Duration::from_millis(1));
+    assert!(poll_once(&mut fut).is_pending());
+    assert_eq!(*rt.attempts.lock().unwrap(), ["::1"], "second attempt too early");
+    timer.advance(Duration::from_millis(1));
+    let _ = poll_once(&mut fut);
+    assert_eq!(*rt.attempts.lock().unwrap(), ["::1", "127.0.0.2"]);
+    // The clock stands still from here: only the second address can open the connection.
+    let (mut ws, _) = block_on(fut).unwrap();
+    assert_eq!(timer.now() - start, STAGGER);
+    assert_eq!(
+        rt.hung_dropped.load(Ordering::Relaxed),
+        1,
+        "the losing attempt is dropped (its socket closed)"
+    );
+    block_on(async {
+        ws.send(Message::text("via v4")).await.unwrap();
+        assert_eq!(ws.recv().await.unwrap().unwrap(), Message::text("via v4"));
+    });
+}
+
+#[test]
+fn a_failed_attempt_starts_the_next_at_once() {
+    let timer = ManualTimer::new();
+    let mut rt = FakeRuntime::new(TcpMode::Serve, timer.arc());
+    rt.dns = DnsMode::Addrs(vec![ip("::1"), ip("127.0.0.2")]);
+    rt.per_host.insert("::1".to_owned(), TcpMode::Refuse);
+    let opts = ws_client::ConnectOptions::new("ws://dual.example:9/").no_keepalive();
+    let mut fut = Box::pin(connect(&rt, &opts));
+    let _ = poll_once(&mut fut);
+    // Without the clock moving, the refusal has already started the next address.
+    assert_eq!(*rt.attempts.lock().unwrap(), ["::1", "127.0.0.2"]);
+    block_on(fut).unwrap();
+}
+
+#[test]
+fn attempts_alternate_ipv6_and_ipv4_and_the_error_names_each() {
+    let mut rt = FakeRuntime::new(TcpMode::Refuse, ManualTimer::new().arc());
+    rt.dns = DnsMode::Addrs(vec![ip("::1"), ip("::2"), ip("127.0.0.2")]);
+    let opts = ws_client::ConnectOptions::new("ws://dual.example:9/");
+    let e = block_on(connect(&rt, &opts)).unwrap_err();
+    assert_eq!(*rt.attempts.lock().unwrap(), ["::1", "127.0.0.2", "::2"]);
+    assert_eq!(
+        (e.step(), e.target()),
+        (Some(Step::Connect), Some("dual.example:9"))
+    );
+    assert_eq!(
+        e.to_string(),
+        "TCP connect to dual.example:9 failed on all 3 addresses ([::1]:9: connection refused; \
+         127.0.0.2:9: connection refused; [::2]:9: connection refused); is a server listening \
+         on that port? check the URL's host and port"
+    );
+    match e {
+        Error::Io(io) => assert_eq!(io.kind(), io::ErrorKind::ConnectionRefused),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn connect_timeout_bounds_a_race_where_every_address_hangs() {
+    let timer = ManualTimer::new();
+    let mut rt = FakeRuntime::new(TcpMode::Hang, timer.arc());
+    rt.dns = DnsMode::Addrs(vec![ip("::1"), ip("127.0.0.2"), ip("::2")]);
+    let opts = ws_client::ConnectOptions::new("ws://dual.example:9/")
+        .connect_timeout(Some(Duration::from_secs(3)));
+    let mut fut = Box::pin(connect(&rt, &opts));
+    for started in 1..=3 {
+        assert!(poll_once(&mut fut).is_pending());
+        assert_eq!(rt.attempts.lock().unwrap().len(), started);
+        timer.advance(STAGGER);
+    }
+    timer.advance(Duration::from_secs(3) - 3 * STAGGER - Duration::from_millis(1));
+    assert!(poll_once(&mut fut).is_pending(), "timed out early");
+    assert_eq!(rt.hung_dropped.load(Ordering::Relaxed), 0);
+    timer.advance(Duration::from_millis(1));
+    match poll_once(&mut fut) {
+        Poll::Ready(Err(e)) => {
+            assert!(e.is_timeout(), "{e}");
+            assert_eq!(
+                (e.step(), e.target()),
+                (Some(Step::Connect), Some("dual.example:9"))
+            );
+            let text = e.to_string();
+            assert!(text.contains("(limit 3 s)"), "{text}");
+        }
+        Poll::Ready(Ok(_)) => panic!("expected a connect timeout, got a connection"),
+        Poll::Pending => panic!("expected a connect timeout, still pending"),
+    }
+    drop(fut);
+    assert_eq!(rt.hung_dropped.load(Ordering::Relaxed), 3, "every attempt dropped");
 }
