@@ -484,7 +484,11 @@ fn dead_first_address_costs_the_stagger_not_the_connect_timeout() {
     assert_eq!(*rt.attempts.lock().unwrap(), ["::1"]);
     timer.advance(STAGGER - Duration::from_millis(1));
     assert!(poll_once(&mut fut).is_pending());
-    assert_eq!(*rt.attempts.lock().unwrap(), ["::1"], "second attempt too early");
+    assert_eq!(
+        *rt.attempts.lock().unwrap(),
+        ["::1"],
+        "second attempt too early"
+    );
     timer.advance(Duration::from_millis(1));
     let _ = poll_once(&mut fut);
     assert_eq!(*rt.attempts.lock().unwrap(), ["::1", "127.0.0.2"]);
@@ -570,5 +574,9 @@ fn connect_timeout_bounds_a_race_where_every_address_hangs() {
         Poll::Pending => panic!("expected a connect timeout, still pending"),
     }
     drop(fut);
-    assert_eq!(rt.hung_dropped.load(Ordering::Relaxed), 3, "every attempt dropped");
+    assert_eq!(
+        rt.hung_dropped.load(Ordering::Relaxed),
+        3,
+        "every attempt dropped"
+    );
 }

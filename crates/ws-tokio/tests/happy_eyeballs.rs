@@ -36,7 +36,11 @@ impl Runtime for FixedDns {
         self.inner.plain(tcp)
     }
 
-    fn tls<'a>(&'a self, domain: &'a str, tcp: Self::Tcp) -> BoxFuture<'a, Result<Self::Stream, Error>> {
+    fn tls<'a>(
+        &'a self,
+        domain: &'a str,
+        tcp: Self::Tcp,
+    ) -> BoxFuture<'a, Result<Self::Stream, Error>> {
         self.inner.tls(domain, tcp)
     }
 
@@ -101,8 +105,14 @@ async fn dead_first_address_opens_through_the_second_well_within_the_timeout() {
     let (mut ws, _) = ws_client::connect::connect(&rt, &opts).await.unwrap();
     let took = start.elapsed();
     eprintln!("opened through the second address in {took:?}");
-    assert!(took >= Duration::from_millis(240), "the stagger was skipped: {took:?}");
-    assert!(took < Duration::from_secs(2), "took {took:?} with a 5 s connect timeout");
+    assert!(
+        took >= Duration::from_millis(240),
+        "the stagger was skipped: {took:?}"
+    );
+    assert!(
+        took < Duration::from_secs(2),
+        "took {took:?} with a 5 s connect timeout"
+    );
     ws.send(Message::text("hi")).await.unwrap();
     assert_eq!(ws.recv().await.unwrap().unwrap(), Message::text("hi"));
 }
@@ -147,12 +157,14 @@ async fn every_address_refusing_is_named_in_the_error() {
         .connect_timeout(Some(Duration::from_secs(5)));
     let e = ws_client::connect::connect(&rt, &opts).await.unwrap_err();
     let text = e.to_string();
-    let expected = format!(
-        "TCP connect to refused.test:{port} failed on all 2 addresses (127.0.0.2:{port}: "
-    );
+    let expected =
+        format!("TCP connect to refused.test:{port} failed on all 2 addresses (127.0.0.2:{port}: ");
     assert!(text.starts_with(&expected), "{text}");
     assert!(text.contains(&format!("; 127.0.0.3:{port}: ")), "{text}");
-    assert!(text.contains("is a server listening on that port?"), "{text}");
+    assert!(
+        text.contains("is a server listening on that port?"),
+        "{text}"
+    );
     match e {
         Error::Io(io) => assert_eq!(io.kind(), io::ErrorKind::ConnectionRefused),
         other => panic!("{other:?}"),
