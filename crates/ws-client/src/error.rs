@@ -7,6 +7,7 @@
 //! | [`Error::OpeningTimeout`] | an opening step took too long | none (no WebSocket yet)   |
 //! | [`Error::Timeout`]       | a timer of the open connection | 1011 for keepalive        |
 //! | [`Error::Io`]            | the transport failed          | none                       |
+//! | [`Error::ClosedByPeer`]  | the peer closed for good      | the peer's code            |
 //! | [`Error::Usage`]         | the caller misused the API    | none (nothing was sent)    |
 //! | [`Error::ConnectionClosed`] | the connection is over     | none                       |
 //! | [`Error::Internal`]      | a bug here or in a backend    | 1011                       |
@@ -65,6 +66,11 @@ pub enum Error {
         /// side, which does not know the client's address.
         target: Option<String>,
     },
+    /// The peer closed the connection with a close code that says retrying will not help
+    /// (1003, 1008, 1010, or one the user listed): how a
+    /// [`ReconnectingWebSocket`](crate::reconnect::ReconnectingWebSocket) gives up on such a
+    /// close. [`close_code`](Self::close_code) is the peer's code.
+    ClosedByPeer(crate::message::CloseFrame),
     /// The caller asked for something the protocol forbids; nothing was sent.
     Usage(UsageError),
     /// A failure inside this library or its compression backend (a bug: please report it).
@@ -140,6 +146,7 @@ impl Error {
             } => Some(CloseCode::INTERNAL_ERROR),
             Self::Timeout { step: Step::Close } => Some(CloseCode::ABNORMAL),
             Self::Internal(_) => Some(CloseCode::INTERNAL_ERROR),
+            Self::ClosedByPeer(frame) => Some(frame.code),
             _ => None,
         }
     }
@@ -406,6 +413,24 @@ impl fmt::Display for Error {
                 limit,
                 target,
             } => write_opening_timeout(f, *step, Some(*limit), target.as_deref()),
+            Self::ClosedByPeer(frame) => {
+                write!(
+                    f,
+                    "the server closed the connection with code {}",
+                    frame.code.as_u16()
+                )?;
+                if !frame.reason.is_empty() {
+                    write!(f, " ({:?})", frame.reason.as_str())?;
+                }
+                let hint = match frame.code.as_u16() {
+                    1008 => "it refused us by policy: check the credentials, token or \
+                             subscription it expects",
+                    1003 => "it cannot accept the kind of data we send",
+                    1010 => "it lacks an extension we require",
+                    _ => "the application says retrying will not help",
+                };
+                write!(f, "; {hint}, so reconnecting stopped")
+            }
             Self::Usage(e) => write!(f, "invalid use of the WebSocket API: {e}"),
             Self::Internal(msg) => write!(
                 f,

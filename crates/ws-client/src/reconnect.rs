@@ -1,5 +1,5 @@
 //! A logical connection that survives disconnects: [`ReconnectingWebSocket`] reconnects
-//! with exponential backoff and full jitter, runs your hook on every new connection (to
+//! with exponential backoff and jitter, runs your hook on every new connection (to
 //! log in or resubscribe), and tells you about every disconnect.
 //!
 //! ```text
@@ -12,8 +12,10 @@
 //!                                          connects again and runs the hook
 //!         ──▶ Event::Reconnected{..}       a new connection is open and the hook ran;
 //!                                          its messages follow, none skipped
-//!         ──▶ Err(e), then None            gave up: a permanent error ([`is_permanent`])
-//!                                          or `max_attempts` failed attempts in a row
+//!         ──▶ Err(e), then None            gave up: a permanent error ([`is_permanent`]:
+//!                                          also a close with 1008, 1003, 1010 or a code
+//!                                          you listed) or `max_attempts` failed attempts
+//!                                          in a row
 //!         ──▶ None                         after close()
 //! ```
 //!
@@ -57,7 +59,7 @@ use std::future::poll_fn;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_core::Stream;
 use ws_frame::CloseCode;
@@ -73,19 +75,23 @@ use crate::stream::WebSocket;
 
 /// How long to wait between reconnection attempts, and when to give up.
 ///
-/// The wait before attempt `n` (0 for the first after a disconnect) is drawn uniformly from
-/// `0..=ceiling(n)`, with `ceiling(n) = min(max_delay, initial_delay * factor^n)` ("full
-/// jitter": clients dropped together do not come back together). The count starts again at
-/// 0 once a connection is open and its hook succeeded.
+/// The wait at backoff level `n` is drawn uniformly from `ceiling(n)/2..=ceiling(n)`, with
+/// `ceiling(n) = min(max_delay, initial_delay * factor^n)` ("equal jitter": clients dropped
+/// together do not come back together, and no wait is shorter than half its ceiling). Each
+/// failed attempt raises the level by one, and so does a connection that closes before it
+/// was up for [`stable_after`](Self::stable_after): a server that accepts and drops at once
+/// is retried ever more slowly, not a few times a second. Only a connection that stayed up
+/// that long resets the level to 0.
 ///
-/// Defaults: initial 500 ms, factor 2, max 30 s, never give up on errors that retrying can
-/// fix.
+/// Defaults: initial 500 ms, factor 2, max 30 s, stable after 5 s, never give up on errors
+/// that retrying can fix.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ReconnectPolicy {
     initial_delay: Duration,
     max_delay: Duration,
     factor: f64,
     max_attempts: Option<u32>,
+    stable_after: Duration,
 }
 
 impl Default for ReconnectPolicy {
@@ -95,14 +101,23 @@ impl Default for ReconnectPolicy {
 }
 
 impl ReconnectPolicy {
-    /// The defaults: 500 ms, doubling, at most 30 s, unlimited attempts.
+    /// The defaults: 500 ms, doubling, at most 30 s, unlimited attempts, stable after 5 s.
     pub fn new() -> Self {
         ReconnectPolicy {
             initial_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(30),
             factor: 2.0,
             max_attempts: None,
+            stable_after: Duration::from_secs(5),
         }
+    }
+
+    /// How long a connection must stay up before the backoff starts again from the first
+    /// wait (default 5 s). A connection that ends sooner counts like a failed attempt for
+    /// the backoff (not for [`max_attempts`](Self::max_attempts)).
+    pub fn stable_after(mut self, uptime: Duration) -> Self {
+        self.stable_after = uptime;
+        self
     }
 
     /// The ceiling of the first wait.
@@ -147,11 +162,12 @@ impl ReconnectPolicy {
         }
     }
 
-    /// A wait before attempt `attempt`, drawn uniformly from `0..=ceiling(attempt)`.
+    /// A wait at backoff level `attempt`, drawn uniformly from
+    /// `ceiling(attempt)/2..=ceiling(attempt)`.
     pub fn delay(&self, attempt: u32) -> Duration {
         let ceiling = self.ceiling(attempt);
         let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
-        Duration::from_nanos(rand::random_range(0..=nanos))
+        Duration::from_nanos(rand::random_range(nanos / 2..=nanos))
     }
 }
 
@@ -164,13 +180,19 @@ impl ReconnectPolicy {
 /// * an invalid URL, header or proxy configuration, a redirect that may not be followed
 ///   (a `wss` to `ws` downgrade, a loop), a server that does not speak WebSocket as
 ///   requested (a bad `Sec-WebSocket-Accept`, an unrequested subprotocol or extension);
-/// * a misuse of the API.
+/// * a misuse of the API;
+/// * a close from the server ([`Error::ClosedByPeer`]) with 1008 (policy violation: a
+///   refused token or subscription), 1003 (it cannot accept our kind of data) or 1010 (it
+///   lacks an extension we require): the same request would get the same answer. Add your
+///   application's codes with [`Reconnecting::give_up_on_close`].
 ///
 /// Everything else is worth retrying: I/O errors, timeouts, protocol errors, 5xx
-/// answers, a closed or garbled proxy answer, an unreachable target behind a proxy.
+/// answers, a closed or garbled proxy answer, an unreachable target behind a proxy, any
+/// other close code (1000 and 1001 included: the server asked us to go, not to stay away).
 pub fn is_permanent(error: &Error) -> bool {
     match error {
         Error::Usage(_) => true,
+        Error::ClosedByPeer(frame) => matches!(frame.code.as_u16(), 1003 | 1008 | 1010),
         Error::Handshake(e) => is_permanent_handshake(e),
         _ => error.is_tls_certificate(),
     }
@@ -332,7 +354,20 @@ impl<R: Runtime> Reconnecting<R> {
         self
     }
 
+    /// Also gives up when the server closes with one of `codes` (application codes such as
+    /// 4001 "token expired" that a retry cannot fix), besides what the current test says.
+    /// `recv` then returns [`Error::ClosedByPeer`] with the code and reason, then `None`.
+    pub fn give_up_on_close(mut self, codes: impl IntoIterator<Item = CloseCode>) -> Self {
+        let codes: Vec<CloseCode> = codes.into_iter().collect();
+        let before = Arc::clone(&self.give_up);
+        self.give_up = Arc::new(move |e: &Error| {
+            before(e) || matches!(e, Error::ClosedByPeer(f) if codes.contains(&f.code))
+        });
+        self
+    }
+
     /// Replaces the test of which errors end the reconnection (default [`is_permanent`]).
+    /// It also sees the server's closes, as [`Error::ClosedByPeer`].
     pub fn give_up_when<F>(mut self, test: F) -> Self
     where
         F: Fn(&Error) -> bool + Send + Sync + 'static,
@@ -352,11 +387,13 @@ impl<R: Runtime> Reconnecting<R> {
         let (ws, response) = self.attempt().await?;
         Ok(ReconnectingWebSocket {
             shared: self,
+            opened_at: timer.now(),
             timer,
             state: State::Open(ws),
             closed_by_user: false,
             pending: None,
             attempt: 0,
+            backoff: 0,
             connections: 1,
             response,
         })
@@ -403,6 +440,11 @@ pub struct ReconnectingWebSocket<R: Runtime> {
     pending: Option<Disconnect>,
     /// Failed attempts since the last open connection.
     attempt: u32,
+    /// The backoff level of the next wait: failed attempts and short-lived connections
+    /// since the last stable one.
+    backoff: u32,
+    /// When the current (or last) connection opened.
+    opened_at: Instant,
     connections: u64,
     response: Response,
 }
@@ -419,6 +461,7 @@ impl<R: Runtime> fmt::Debug for ReconnectingWebSocket<R> {
             .field("state", &state)
             .field("connections", &self.connections)
             .field("attempt", &self.attempt)
+            .field("backoff", &self.backoff)
             .field("policy", &self.shared.policy)
             .finish_non_exhaustive()
     }
@@ -522,6 +565,19 @@ impl<R: Runtime> ReconnectingWebSocket<R> {
                             continue;
                         }
                         let reason = reason.unwrap_or(Disconnect::Closed(None));
+                        if let Disconnect::Closed(Some(frame)) = &reason {
+                            let closed = Error::ClosedByPeer(frame.clone());
+                            if (self.shared.give_up)(&closed) {
+                                self.state = State::Closed;
+                                return Poll::Ready(Some(Err(closed)));
+                            }
+                        }
+                        let uptime = self.timer.now().saturating_duration_since(self.opened_at);
+                        if uptime >= self.shared.policy.stable_after {
+                            self.backoff = 0;
+                        } else {
+                            self.backoff = self.backoff.saturating_add(1);
+                        }
                         return Poll::Ready(Some(Ok(self.schedule(reason))));
                     }
                 },
@@ -533,6 +589,7 @@ impl<R: Runtime> ReconnectingWebSocket<R> {
                     Ok((ws, response)) => {
                         let attempts = self.attempt + 1;
                         self.attempt = 0;
+                        self.opened_at = self.timer.now();
                         self.connections += 1;
                         self.response = response;
                         self.state = State::Open(ws);
@@ -549,6 +606,7 @@ impl<R: Runtime> ReconnectingWebSocket<R> {
                             return Poll::Ready(Some(Err(e)));
                         }
                         self.attempt += 1;
+                        self.backoff = self.backoff.saturating_add(1);
                         let event = self.schedule(Disconnect::ConnectFailed(e));
                         return Poll::Ready(Some(Ok(event)));
                     }
@@ -559,7 +617,7 @@ impl<R: Runtime> ReconnectingWebSocket<R> {
 
     /// Arms the backoff wait before the next attempt and describes it.
     fn schedule(&mut self, reason: Disconnect) -> Event {
-        let retry_in = self.shared.policy.delay(self.attempt);
+        let retry_in = self.shared.policy.delay(self.backoff);
         let now = self.timer.now();
         let at = now.checked_add(retry_in).unwrap_or(now);
         self.state = State::Waiting(self.timer.sleep_until(at));
@@ -589,6 +647,7 @@ fn duplicate(e: &Error) -> Error {
             limit: *limit,
             target: target.clone(),
         },
+        Error::ClosedByPeer(frame) => Error::ClosedByPeer(frame.clone()),
         Error::Usage(u) => Error::Usage(u.clone()),
         Error::Internal(s) => Error::Internal(s.clone()),
     }
@@ -631,7 +690,9 @@ mod tests {
         for attempt in 0..6 {
             let delays: Vec<Duration> = (0..200).map(|_| p.delay(attempt)).collect();
             assert!(delays.iter().all(|d| *d <= p.ceiling(attempt)));
-            // Full jitter: the draws spread over the range, not all at the ceiling.
+            // Never shorter than half the ceiling: no burst of near-zero waits.
+            assert!(delays.iter().all(|d| *d >= p.ceiling(attempt) / 2));
+            // Jittered: the draws spread over the range, not all at the ceiling.
             let distinct: std::collections::HashSet<_> = delays.iter().collect();
             assert!(distinct.len() > 100, "{attempt}: {}", distinct.len());
         }

@@ -30,10 +30,13 @@ fn reconnecting_is_send() {
     is_send::<ws_client::ReconnectingWebSocket<TokioRuntime>>();
 }
 
+/// Short waits; every connection counts as stable, so each disconnect starts the backoff
+/// from its first wait (the tests below that use it are about other things).
 fn fast() -> ReconnectPolicy {
     ReconnectPolicy::new()
         .initial_delay(Duration::from_millis(10))
         .max_delay(Duration::from_millis(40))
+        .stable_after(Duration::ZERO)
 }
 
 fn options(addr: std::net::SocketAddr) -> ConnectOptions {
@@ -169,7 +172,8 @@ async fn backoff_is_bounded_and_attempts_are_limited() {
             .initial_delay(Duration::from_millis(20))
             .factor(2.0)
             .max_delay(Duration::from_millis(50))
-            .max_attempts(Some(5));
+            .max_attempts(Some(5))
+            .stable_after(Duration::ZERO);
         let mut ws = Reconnecting::new(TokioRuntime::new(), options(addr))
             .policy(policy)
             .connect()
@@ -438,6 +442,160 @@ async fn tls_failures_are_classified_from_the_real_tls_error() {
             .await
             .unwrap();
         drop(ws);
+    })
+    .await;
+}
+
+/// A server that accepts every WebSocket and closes it at once with `code`; counts the
+/// connections it accepted.
+async fn closing_server(code: CloseCode) -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&count);
+    tokio::spawn(async move {
+        let options = ws_client::ServerOptions::new().no_keepalive();
+        while let Ok((tcp, _)) = listener.accept().await {
+            seen.fetch_add(1, Ordering::SeqCst);
+            let options = options.clone();
+            tokio::spawn(async move {
+                if let Ok(mut ws) = ws_tokio::accept(tcp, &options).await {
+                    let _ = ws.close(code, "not today").await;
+                    while let Some(Ok(_)) = ws.recv().await {}
+                }
+            });
+        }
+    });
+    (addr, count)
+}
+
+#[tokio::test]
+async fn a_server_that_closes_at_once_is_retried_ever_more_slowly() {
+    bounded(async {
+        let (addr, accepted) = closing_server(CloseCode::GOING_AWAY).await;
+        // Waits of 50-100, 100-200, 200-400, 400-800, then 800-1600 ms: the backoff grows
+        // although every connection opens, because none stays up for `stable_after`.
+        let policy = ReconnectPolicy::new()
+            .initial_delay(Duration::from_millis(100))
+            .max_delay(Duration::from_millis(1600));
+        let mut ws = Reconnecting::new(TokioRuntime::new(), options(addr))
+            .policy(policy)
+            .connect()
+            .await
+            .unwrap();
+        let window = Duration::from_secs(3);
+        let start = Instant::now();
+        let mut waits = Vec::new();
+        while start.elapsed() < window {
+            match tokio::time::timeout(window - start.elapsed(), ws.recv()).await {
+                Err(_) => break,
+                Ok(Some(Ok(Event::Disconnected { retry_in, .. }))) => waits.push(retry_in),
+                Ok(Some(Ok(_))) => {}
+                Ok(other) => panic!("unexpected end: {other:?}"),
+            }
+        }
+        // Level n waits at least half its ceiling: 1 (the first close counts), 2, ...
+        for (n, wait) in waits.iter().enumerate() {
+            let floor = policy.ceiling(n as u32 + 1) / 2;
+            assert!(*wait >= floor, "wait {n}: {wait:?} < {floor:?} ({waits:?})");
+        }
+        // Lower bounds 100 + 200 + 400 + 800 = 1.5 s, then 800 ms each: at most 6
+        // connections in 3 s. Before, every close restarted the backoff (0-100 ms waits):
+        // dozens.
+        let n = accepted.load(Ordering::SeqCst);
+        assert!((2..=6).contains(&n), "{n} connections in {window:?}: {waits:?}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_connection_that_stayed_up_resets_the_backoff() {
+    bounded(async {
+        let (addr, log) = flaky_server(FlakyConfig {
+            drop_every: 1,
+            ..Default::default()
+        })
+        .await;
+        let policy = ReconnectPolicy::new()
+            .initial_delay(Duration::from_millis(200))
+            .max_delay(Duration::from_secs(5))
+            .stable_after(Duration::from_millis(300));
+        let mut ws = Reconnecting::new(TokioRuntime::new(), options(addr))
+            .policy(policy)
+            .connect()
+            .await
+            .unwrap();
+        let mut waits = Vec::new();
+        while waits.len() < 3 {
+            match ws.recv().await.expect("events").unwrap() {
+                Event::Message(m) if m.as_text().is_some_and(|t| t.starts_with("welcome")) => {
+                    // Stay up past `stable_after`, then let the server drop us.
+                    tokio::time::sleep(Duration::from_millis(400)).await;
+                    ws.send(Message::text("bye")).await.unwrap();
+                }
+                Event::Disconnected { retry_in, .. } => waits.push(retry_in),
+                _ => {}
+            }
+        }
+        // Every connection was stable: each wait is drawn at level 0 (100-200 ms).
+        for wait in &waits {
+            assert!(
+                *wait >= Duration::from_millis(100) && *wait <= Duration::from_millis(200),
+                "{waits:?}"
+            );
+        }
+        assert!(log.lock().unwrap().handshakes >= 3);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_policy_close_ends_the_reconnecting_client_with_its_code_and_reason() {
+    bounded(async {
+        let (addr, accepted) = closing_server(CloseCode::POLICY_VIOLATION).await;
+        let mut ws = Reconnecting::new(TokioRuntime::new(), options(addr))
+            .policy(fast())
+            .connect()
+            .await
+            .unwrap();
+        let err = match ws.recv().await {
+            Some(Err(e)) => e,
+            other => panic!("expected the give-up error, got {other:?}"),
+        };
+        assert!(matches!(&err, Error::ClosedByPeer(f) if f.reason.as_str() == "not today"));
+        assert_eq!(err.close_code(), Some(CloseCode::POLICY_VIOLATION));
+        let text = err.to_string();
+        assert!(text.contains("1008") && text.contains("not today"), "{text}");
+        assert!(ws.recv().await.is_none());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(accepted.load(Ordering::SeqCst), 1, "no reconnection after 1008");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn close_codes_the_user_lists_end_it_too() {
+    bounded(async {
+        let (addr, accepted) = closing_server(CloseCode::new(4001)).await;
+        let mut ws = Reconnecting::new(TokioRuntime::new(), options(addr))
+            .policy(fast())
+            .give_up_on_close([CloseCode::new(4001)])
+            .connect()
+            .await
+            .unwrap();
+        let err = ws.recv().await.expect("an event").unwrap_err();
+        assert_eq!(err.close_code(), Some(CloseCode::new(4001)));
+        assert!(ws.recv().await.is_none());
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+
+        // Without the listing, 4001 is retried.
+        let mut ws = Reconnecting::new(TokioRuntime::new(), options(addr))
+            .policy(fast())
+            .connect()
+            .await
+            .unwrap();
+        let event = ws.recv().await.expect("an event").unwrap();
+        assert!(matches!(event, Event::Disconnected { reason: Disconnect::Closed(Some(ref f)), .. } if f.code.as_u16() == 4001), "{event:?}");
     })
     .await;
 }
