@@ -67,6 +67,19 @@ pub enum BinaryOut {
     Base64,
 }
 
+/// Whether control characters in what the server sends are escaped before they reach the
+/// terminal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Escaping {
+    /// Escape on a terminal, print raw into a pipe or file.
+    Auto,
+    /// `--escape`: always escape.
+    Always,
+    /// `--raw`: never escape received messages (stderr diagnostics are still escaped on a
+    /// terminal).
+    Never,
+}
+
 /// `aiows URL ...`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClientArgs {
@@ -113,6 +126,8 @@ pub struct ClientArgs {
     pub binary_out: BinaryOut,
     /// `--timestamps`.
     pub timestamps: bool,
+    /// `--escape` / `--raw`.
+    pub escaping: Escaping,
     /// `-v`.
     pub verbose: bool,
 }
@@ -128,14 +143,36 @@ pub struct ServeArgs {
     pub subprotocols: Vec<String>,
     /// Accept permessage-deflate (`--no-compression` turns it off).
     pub compression: bool,
-    /// `--max-message-size`.
+    /// `--max-message-size` (the server's default is [`DEFAULT_SERVE_MAX_MESSAGE`]).
     pub max_message_size: Setting<usize>,
+    /// `--send-timeout`: bound on each send to a client.
+    pub send_timeout: Setting<Duration>,
+    /// `--max-connections`: connections open at once.
+    pub max_connections: Setting<usize>,
+    /// `--max-queue-size`: bytes of broadcast messages waiting for one client.
+    pub max_queue_size: Setting<usize>,
+    /// `--allow-origin`, repeatable: browser origins accepted besides loopback ones (`*`:
+    /// any).
+    pub allow_origins: Vec<String>,
     /// `-v`: print each request's headers.
     pub verbose: bool,
 }
 
 /// The default address of `aiows serve`.
 pub const DEFAULT_SERVE_ADDR: &str = "127.0.0.1:9000";
+
+/// `aiows serve`'s default `--max-message-size`: 1 MiB (the library's 64 MiB is a lot for
+/// a test server that any local program can reach).
+pub const DEFAULT_SERVE_MAX_MESSAGE: usize = 1 << 20;
+
+/// `aiows serve`'s default `--send-timeout`.
+pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `aiows serve`'s default `--max-connections`.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
+
+/// `aiows serve`'s default `--max-queue-size`: 16 MiB per client.
+pub const DEFAULT_MAX_QUEUE_SIZE: usize = 16 << 20;
 
 /// A mistake on the command line (exit code 2).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -191,8 +228,10 @@ fn parse_client(mut cursor: Cursor) -> Result<Command, UsageError> {
         input: InputMode::Text,
         binary_out: BinaryOut::Hex,
         timestamps: false,
+        escaping: Escaping::Auto,
         verbose: false,
     };
+    let mut escaping_flag: Option<&'static str> = None;
     let mut input_flag: Option<&'static str> = None;
     while let Some(arg) = cursor.next() {
         let (name, attached) = match arg {
@@ -273,6 +312,21 @@ fn parse_client(mut cursor: Cursor) -> Result<Command, UsageError> {
                 opt.flag()?;
                 a.timestamps = true;
             }
+            "--escape" | "--raw" => {
+                opt.flag()?;
+                let (flag, escaping) = if name == "--escape" {
+                    ("--escape", Escaping::Always)
+                } else {
+                    ("--raw", Escaping::Never)
+                };
+                if let Some(earlier) = escaping_flag.filter(|e| *e != flag) {
+                    return Err(usage(format!(
+                        "{earlier} and {flag} cannot be combined: choose one"
+                    )));
+                }
+                escaping_flag = Some(flag);
+                a.escaping = escaping;
+            }
             "-v" | "--verbose" => {
                 opt.flag()?;
                 a.verbose = true;
@@ -311,6 +365,10 @@ fn parse_serve(mut cursor: Cursor) -> Result<Command, UsageError> {
         subprotocols: Vec::new(),
         compression: true,
         max_message_size: Setting::Default,
+        send_timeout: Setting::Default,
+        max_connections: Setting::Default,
+        max_queue_size: Setting::Default,
+        allow_origins: Vec::new(),
         verbose: false,
     };
     while let Some(arg) = cursor.next() {
@@ -344,6 +402,18 @@ fn parse_serve(mut cursor: Cursor) -> Result<Command, UsageError> {
                 a.compression = false;
             }
             "--max-message-size" => a.max_message_size = size(&name, &opt.value()?)?,
+            "--send-timeout" => a.send_timeout = seconds(&name, &opt.value()?)?,
+            "--max-connections" => a.max_connections = count(&name, &opt.value()?)?,
+            "--max-queue-size" => a.max_queue_size = size(&name, &opt.value()?)?,
+            "--allow-origin" => {
+                let origin = opt.value()?;
+                if origin.trim().is_empty() {
+                    return Err(usage(
+                        "--allow-origin needs an origin such as http://localhost:3000, or '*'",
+                    ));
+                }
+                a.allow_origins.push(origin);
+            }
             "-v" | "--verbose" => {
                 opt.flag()?;
                 a.verbose = true;
@@ -644,6 +714,9 @@ mod tests {
         ]);
         assert!(a.once && !a.read_stdin && !a.compression && a.insecure && a.timestamps);
         assert!(a.verbose);
+        assert_eq!(a.escaping, Escaping::Auto);
+        assert_eq!(client(&["ws://h/", "--escape"]).escaping, Escaping::Always);
+        assert_eq!(client(&["ws://h/", "--raw"]).escaping, Escaping::Never);
         assert_eq!(a.binary_out, BinaryOut::Base64);
         assert_eq!(a.input, InputMode::Hex);
         assert_eq!(a.origin.as_deref(), Some("https://o.example"));
@@ -755,6 +828,7 @@ mod tests {
         );
         assert!(error(&["ws://a/", "--max-redirects", "-1"]).contains("whole number"));
         assert!(error(&["ws://a/", "--no-redirects=1"]).contains("takes no value"));
+        assert!(error(&["ws://a/", "--raw", "--escape"]).contains("cannot be combined"));
         // The same input flag twice is harmless.
         assert_eq!(client(&["ws://a/", "--hex", "--hex"]).input, InputMode::Hex);
     }
@@ -780,6 +854,27 @@ mod tests {
         assert_eq!(s.subprotocols, ["chat"]);
         assert_eq!(s.max_message_size, Setting::Set(1 << 20));
         assert_eq!(serve(&["serve", "9001"]).addr, "127.0.0.1:9001");
+        let s = serve(&["serve"]);
+        assert_eq!(
+            (s.send_timeout, s.max_connections, s.max_queue_size),
+            (Setting::Default, Setting::Default, Setting::Default)
+        );
+        assert!(s.allow_origins.is_empty());
+        let s = serve(&[
+            "serve",
+            "--send-timeout",
+            "2.5",
+            "--max-connections=3",
+            "--max-queue-size",
+            "64K",
+            "--allow-origin",
+            "http://a.example",
+            "--allow-origin=*",
+        ]);
+        assert_eq!(s.send_timeout, Setting::Set(Duration::from_millis(2500)));
+        assert_eq!(s.max_connections, Setting::Set(3));
+        assert_eq!(s.max_queue_size, Setting::Set(64 << 10));
+        assert_eq!(s.allow_origins, ["http://a.example", "*"]);
         assert_eq!(serve(&["serve", "[::1]:9001"]).addr, "[::1]:9001");
     }
 
@@ -790,5 +885,8 @@ mod tests {
         assert!(error(&["serve", "70000"]).contains("out of range"));
         assert!(error(&["serve", "localhost"]).contains("host:port"));
         assert!(error(&["serve", ":80"]).contains("host:port"));
+        assert!(error(&["serve", "--allow-origin", " "]).contains("needs an origin"));
+        assert!(error(&["serve", "--max-connections", "x"]).contains("whole number"));
+        assert!(error(&["serve", "--send-timeout", "-1"]).contains("seconds"));
     }
 }

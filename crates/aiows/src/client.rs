@@ -26,8 +26,10 @@ use aiowebsocket::{
 };
 use tokio::sync::{mpsc, oneshot};
 
-use crate::args::{BinaryOut, ClientArgs, InputMode, Setting};
-use crate::format::{encode_binary, message_from_line, receive_prefix, strip_line_ending};
+use crate::args::{BinaryOut, ClientArgs, Escaping, InputMode, Setting};
+use crate::format::{
+    encode_binary, escape_controls, message_from_line, receive_prefix, strip_line_ending,
+};
 use crate::interrupts;
 use crate::report::{
     describe_close, error_message, is_normal_close, Failure, Timeouts, EXIT_ABNORMAL, EXIT_CONNECT,
@@ -38,7 +40,22 @@ use crate::report::{
 type Lines = mpsc::Receiver<io::Result<Vec<u8>>>;
 
 /// Runs the client until the connection is over.
+///
+/// What the server sends can reach the terminal in the messages (stdout) and in the error
+/// line, `-v` headers and close reasons (stderr): control characters are escaped on a
+/// terminal (see [`Escaping`]).
 pub async fn run(args: ClientArgs) -> Result<(), Failure> {
+    let escape_stderr = args.escaping == Escaping::Always || io::stderr().is_terminal();
+    connect_and_run(args, escape_stderr).await.map_err(|f| {
+        if escape_stderr {
+            Failure::new(f.code, escape_controls(&f.message))
+        } else {
+            f
+        }
+    })
+}
+
+async fn connect_and_run(args: ClientArgs, escape_stderr: bool) -> Result<(), Failure> {
     let timeouts = Timeouts {
         close: args.close_timeout,
         ping: args.ping_timeout,
@@ -79,10 +96,11 @@ pub async fn run(args: ClientArgs) -> Result<(), Failure> {
     };
     if args.verbose {
         if request.url() != first.url() {
-            eprintln!("aiows: redirected to {}", request.url());
+            let url = request.url().to_string();
+            eprintln!("aiows: redirected to {}", escaped_if(escape_stderr, &url));
         }
-        print_request(request.as_bytes());
-        print_response(&response);
+        print_request(request.as_bytes(), escape_stderr);
+        print_response(&response, escape_stderr);
         eprintln!(
             "aiows: connected to {} (subprotocol: {}, compression: {})",
             args.url,
@@ -116,6 +134,11 @@ pub async fn run(args: ClientArgs) -> Result<(), Failure> {
     let mut printer = Printer {
         timestamps: args.timestamps,
         binary_out: args.binary_out,
+        escape: match args.escaping {
+            Escaping::Always => true,
+            Escaping::Never => false,
+            Escaping::Auto => io::stdout().is_terminal(),
+        },
         gone: false,
     };
     let mut printed_once = false;
@@ -351,25 +374,35 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 
 /// `-v`: the request head exactly as it was sent (the last one, after redirects), one `> `
 /// line per line.
-fn print_request(head: &[u8]) {
+fn print_request(head: &[u8], escape: bool) {
     let text = String::from_utf8_lossy(head);
     let mut err = io::stderr().lock();
     for line in text.split("\r\n").filter(|l| !l.is_empty()) {
-        let _ = writeln!(err, "> {line}");
+        let _ = writeln!(err, "> {}", escaped_if(escape, line));
     }
 }
 
 /// `-v`: the response head, one `< ` line per line.
-fn print_response(response: &Response) {
+fn print_response(response: &Response, escape: bool) {
     let mut err = io::stderr().lock();
     let _ = writeln!(
         err,
         "< HTTP/1.1 {} {}",
         response.status(),
-        response.reason()
+        escaped_if(escape, response.reason())
     );
     for (name, value) in response.headers() {
-        let _ = writeln!(err, "< {name}: {}", String::from_utf8_lossy(value));
+        let line = format!("{name}: {}", String::from_utf8_lossy(value));
+        let _ = writeln!(err, "< {}", escaped_if(escape, &line));
+    }
+}
+
+/// `text`, with its control characters escaped when `escape` is set.
+fn escaped_if(escape: bool, text: &str) -> std::borrow::Cow<'_, str> {
+    if escape {
+        escape_controls(text)
+    } else {
+        std::borrow::Cow::Borrowed(text)
     }
 }
 
@@ -377,6 +410,8 @@ fn print_response(response: &Response) {
 struct Printer {
     timestamps: bool,
     binary_out: BinaryOut,
+    /// Escape control characters (stdout is a terminal, or `--escape`).
+    escape: bool,
     /// stdout failed (closed pipe): print nothing more.
     gone: bool,
 }
@@ -391,7 +426,7 @@ impl Printer {
         if self.timestamps {
             line.push_str(&receive_prefix());
         }
-        line.push_str(body);
+        line.push_str(&escaped_if(self.escape, body));
         line.push('\n');
         let mut out = io::stdout().lock();
         if out

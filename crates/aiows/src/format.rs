@@ -1,6 +1,8 @@
 //! Turning input lines into messages and messages into output lines: hex, base64,
 //! timestamps.
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aiowebsocket::Message;
@@ -23,6 +25,32 @@ pub fn message_from_line(mode: InputMode, line: Vec<u8>) -> Result<Message, Stri
             .map(Message::binary)
             .map_err(|e| format!("is not valid base64 ({e})")),
     }
+}
+
+/// Whether `c` can drive a terminal: C0 controls (but tab and newline), DEL, C1 controls.
+fn is_terminal_control(c: char) -> bool {
+    matches!(c, '\0'..='\x08' | '\x0b'..='\x1f' | '\x7f' | '\u{80}'..='\u{9f}')
+}
+
+/// Text from the network made safe for a terminal: every control character that could
+/// move the cursor, change colours, retitle the window or the like (C0 but tab and newline,
+/// DEL, C1) is written as an escape: `\x1b` for ESC, `\u{9b}` for CSI. Other text,
+/// backslashes included, is unchanged.
+pub fn escape_controls(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(is_terminal_control) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if !is_terminal_control(c) {
+            out.push(c);
+        } else if c.is_ascii() {
+            let _ = write!(out, "\\x{:02x}", u32::from(c));
+        } else {
+            let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// Removes the line ending: `\n`, or `\r\n`.
@@ -209,6 +237,21 @@ mod tests {
             strip_line_ending(&mut line);
             assert_eq!(line, want, "{input:?}");
         }
+    }
+
+    #[test]
+    fn terminal_controls_are_escaped() {
+        assert_eq!(
+            escape_controls("plain {\"a\": \"\\n\"}"),
+            "plain {\"a\": \"\\n\"}"
+        );
+        assert!(matches!(escape_controls("ok\tfine\n"), Cow::Borrowed(_)));
+        assert_eq!(escape_controls("\x1b[2Jgone"), "\\x1b[2Jgone");
+        assert_eq!(escape_controls("a\u{9b}31mb"), "a\\u{9b}31mb");
+        assert_eq!(
+            escape_controls("\r\0\x07\x7f\u{85}é\u{a0}"),
+            "\\x0d\\x00\\x07\\x7f\\u{85}é\u{a0}"
+        );
     }
 
     #[test]
