@@ -595,7 +595,7 @@ async fn connection(
             "disconnected: it stopped reading, a send waited more than {} s (--send-timeout)",
             limit.as_secs_f64()
         ),
-        (None, Some(e), _) => format!("failed: {e}"),
+        (None, Some(e), _) => format!("failed: {}", error_message(&e)),
         (None, None, Some(Some(frame))) => {
             format!("closed by the client with {}", describe_close(&frame))
         }
@@ -614,6 +614,18 @@ fn relay(shared: &Shared, from: u64, msg: &Message) {
             outbox.push(msg, shared.queue_limit);
         }
     }
+}
+
+/// The library's message for a failed connection, in the words of `aiows serve`: "the
+/// client", and its options instead of the builder setters.
+fn error_message(e: &Error) -> String {
+    e.to_string()
+        .replace("the peer", "the client")
+        .replace(
+            ".max_message_size(..)",
+            "aiows serve --max-message-size, 0 for no limit",
+        )
+        .replace(".close_timeout(..)", "the close timeout")
 }
 
 /// `16 MiB`, `64 KiB`, or `1000 bytes`.
@@ -706,6 +718,17 @@ mod tests {
             unlimited.push(&big, None);
         }
         assert_eq!(unlimited.lock().bytes, 1000);
+    }
+
+    #[test]
+    fn errors_name_the_options() {
+        let e = Error::Protocol(aiowebsocket::ProtocolError::MessageTooBig { size: 9, limit: 4 });
+        let msg = error_message(&e);
+        assert!(
+            msg.contains("--max-message-size") && !msg.contains(".max_"),
+            "{msg}"
+        );
+        assert!(!msg.contains("peer"), "{msg}");
     }
 
     #[test]

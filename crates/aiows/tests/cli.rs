@@ -1270,3 +1270,364 @@ fn help_and_version() {
     let r = run(&["--version"], None);
     assert_eq!(r.stdout, format!("aiows {}\n", env!("CARGO_PKG_VERSION")));
 }
+
+// ---- aiows serve under abuse: slow readers, too many clients, foreign origins, big messages --
+
+/// A raw TCP connection to `aiows serve` at `url` (`ws://127.0.0.1:PORT/`), with a small
+/// receive buffer when `recv_buffer` is set (so a client that does not read stops the
+/// server's sends soon), its upgrade request sent with `origin`; returns the stream and
+/// the status line of the answer. It never offers compression.
+fn raw_client(
+    url: &str,
+    recv_buffer: Option<u32>,
+    origin: Option<&str>,
+) -> (std::net::TcpStream, String) {
+    let addr: SocketAddr = url
+        .trim_start_matches("ws://")
+        .trim_end_matches('/')
+        .parse()
+        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut tcp = rt.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        if let Some(size) = recv_buffer {
+            socket.set_recv_buffer_size(size).unwrap();
+        }
+        let tcp = tokio::time::timeout(WAIT, socket.connect(addr))
+            .await
+            .unwrap()
+            .unwrap();
+        tcp.into_std().unwrap()
+    });
+    tcp.set_nonblocking(false).unwrap();
+    tcp.set_read_timeout(Some(WAIT)).unwrap();
+    tcp.set_write_timeout(Some(WAIT)).unwrap();
+    let origin = origin.map_or(String::new(), |o| format!("Origin: {o}\r\n"));
+    let request = format!(
+        "GET / HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+         {origin}\r\n"
+    );
+    tcp.write_all(request.as_bytes()).unwrap();
+    let head = read_head(&mut tcp);
+    let status = head.lines().next().unwrap_or("").to_owned();
+    (tcp, status)
+}
+
+/// A masked (with key 0) binary frame, as a client sends it.
+fn client_frame(payload: &[u8]) -> Vec<u8> {
+    let mut frame = vec![0x82];
+    match payload.len() {
+        n if n < 126 => frame.push(0x80 | n as u8),
+        n if n <= 0xffff => {
+            frame.push(0x80 | 126);
+            frame.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            frame.push(0x80 | 127);
+            frame.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    frame.extend_from_slice(&[0; 4]);
+    frame.extend_from_slice(payload);
+    frame
+}
+
+/// Reads (and discards) until the server closes the connection; panics if it stays open
+/// longer than `WAIT`.
+fn assert_closed_by_server(tcp: &mut std::net::TcpStream) {
+    tcp.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let deadline = Instant::now() + WAIT;
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        match tcp.read(&mut buf) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            // Reset: closed with our unread data in its buffer.
+            Err(_) => return,
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server kept the connection open"
+        );
+    }
+}
+
+/// The peak resident memory of process `pid`, in bytes (Linux).
+#[cfg(target_os = "linux")]
+fn peak_memory(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .unwrap()
+        .to_owned();
+    let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kib * 1024
+}
+
+#[test]
+fn serve_drops_a_broadcast_client_that_does_not_read() {
+    const MESSAGE: usize = 64 << 10;
+    const COUNT: usize = 768; // 48 MiB in all
+    let server = Served::start(&[
+        "--broadcast",
+        "--max-queue-size",
+        "4M",
+        "--send-timeout",
+        "60",
+    ]);
+    let (mut slow, status) = raw_client(&server.url, Some(4096), None);
+    assert!(status.contains("101"), "{status}");
+    server.wait_for(&["#1", "connected"]);
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let url = server.url.clone();
+    let received = rt.block_on(async move {
+        let connect = || {
+            aiowebsocket::builder(url.clone())
+                .no_compression()
+                .connect()
+        };
+        let mut listener = connect().await.unwrap();
+        let mut talker = connect().await.unwrap();
+        let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = Arc::clone(&count);
+        let listening = tokio::spawn(async move {
+            while let Some(Ok(msg)) = listener.recv().await {
+                if msg.is_binary() {
+                    assert_eq!(msg.len(), MESSAGE);
+                    let n = counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                    if n == COUNT {
+                        break;
+                    }
+                }
+            }
+        });
+        let talking = async {
+            let payload = vec![7u8; MESSAGE];
+            for i in 0..COUNT {
+                talker.send(Message::binary(payload.clone())).await.unwrap();
+                // The listener keeps up (at most 8 messages behind): only the raw client
+                // is slow.
+                while count.load(std::sync::atomic::Ordering::SeqCst) + 8 < i {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            }
+        };
+        let all = async {
+            talking.await;
+            listening.await.unwrap();
+        };
+        tokio::time::timeout(Duration::from_secs(60), all)
+            .await
+            .expect("the broadcast did not reach the listener in time");
+        count.load(std::sync::atomic::Ordering::SeqCst)
+    });
+    assert_eq!(received, COUNT, "the client that reads gets every message");
+    let line = server.wait_for(&["#1", "disconnected: too slow"]);
+    assert!(
+        line.contains("4 MiB") && line.contains("1008") && line.contains("--max-queue-size"),
+        "{line}"
+    );
+    assert_closed_by_server(&mut slow);
+    // Without the byte bound the server would hold most of the 48 MiB for the slow client.
+    #[cfg(target_os = "linux")]
+    {
+        let peak = peak_memory(server.guard.0.id());
+        assert!(peak < 24 << 20, "aiows serve peaked at {peak} bytes");
+    }
+}
+
+#[test]
+fn serve_echo_disconnects_a_client_that_stops_reading() {
+    let server = Served::start(&["--send-timeout", "1"]);
+    let (mut tcp, status) = raw_client(&server.url, Some(4096), None);
+    assert!(status.contains("101"), "{status}");
+    tcp.set_write_timeout(Some(Duration::from_secs(3))).unwrap();
+    let frame = client_frame(&[1u8; 64 << 10]);
+    // Send until our writes stop going through (the server stopped reading, or dropped us).
+    let mut sent = 0;
+    while tcp.write_all(&frame).is_ok() {
+        sent += 1;
+        assert!(
+            sent < 4000,
+            "the server kept reading 250 MiB it could not echo"
+        );
+    }
+    let line = server.wait_for(&["#1", "disconnected: it stopped reading"]);
+    assert!(
+        line.contains("1 s") && line.contains("--send-timeout"),
+        "{line}"
+    );
+    assert_closed_by_server(&mut tcp);
+}
+
+#[test]
+fn serve_caps_connections() {
+    let server = Served::start(&["--max-connections", "1"]);
+    let first = Interactive::start(&[&server.url, "--no-stdin"]);
+    server.wait_for(&["#1", "connected"]);
+    let r = run(&[&server.url, "--send", "hi"], None);
+    assert_eq!(r.code, Some(1), "{r:?}");
+    let line = r.error_line();
+    assert!(line.contains("503"), "{line}");
+    server.wait_for(&[
+        "#2",
+        "refused",
+        "1 connection(s) are open",
+        "--max-connections",
+    ]);
+    // The place is free again once the first client left.
+    drop(first);
+    server.wait_for(&["#1", "message(s) received"]);
+    let r = run(&[&server.url, "--send", "hi", "-1"], None);
+    assert_eq!((r.code, r.stdout.as_str()), (Some(0), "hi\n"), "{r:?}");
+}
+
+#[test]
+fn serve_refuses_foreign_browser_origins() {
+    let server = Served::start(&[]);
+    let r = run(
+        &[
+            &server.url,
+            "--origin",
+            "http://evil.example",
+            "--send",
+            "hi",
+        ],
+        None,
+    );
+    assert_eq!(r.code, Some(1), "{r:?}");
+    let line = r.error_line();
+    assert!(line.contains("403"), "{line}");
+    assert!(
+        line.contains("--allow-origin http://evil.example"),
+        "{line}"
+    );
+    server.wait_for(&["#1", "refused with HTTP 403", "evil.example"]);
+    // Loopback pages and programs that send no Origin are welcome.
+    for origin in [
+        "http://localhost:3000",
+        "http://127.0.0.1:8080",
+        "http://[::1]",
+    ] {
+        let r = run(
+            &[&server.url, "--origin", origin, "--send", "hi", "-1"],
+            None,
+        );
+        assert_eq!(
+            (r.code, r.stdout.as_str()),
+            (Some(0), "hi\n"),
+            "{origin}: {r:?}"
+        );
+    }
+    let (_tcp, status) = raw_client(&server.url, None, None);
+    assert!(status.contains("101"), "{status}");
+    let (_tcp, status) = raw_client(&server.url, None, Some("https://evil.example"));
+    assert!(status.contains("403"), "{status}");
+
+    let server = Served::start(&["--allow-origin", "http://evil.example"]);
+    let r = run(
+        &[
+            &server.url,
+            "--origin",
+            "http://evil.example",
+            "--send",
+            "hi",
+            "-1",
+        ],
+        None,
+    );
+    assert_eq!((r.code, r.stdout.as_str()), (Some(0), "hi\n"), "{r:?}");
+    let (_tcp, status) = raw_client(&server.url, None, Some("http://other.example"));
+    assert!(status.contains("403"), "{status}");
+
+    let server = Served::start(&["--allow-origin", "*"]);
+    let (_tcp, status) = raw_client(&server.url, None, Some("http://other.example"));
+    assert!(status.contains("101"), "{status}");
+}
+
+#[test]
+fn serve_limits_messages_to_1_mib_by_default() {
+    let server = Served::start(&[]);
+    let mut line = vec![b'x'; 1 << 20];
+    line.push(b'\n');
+    let r = run(&[&server.url], Some(&line));
+    assert_eq!(
+        (r.code, r.stdout.len()),
+        (Some(0), (1 << 20) + 1),
+        "{:?}",
+        r.stderr
+    );
+    let mut line = vec![b'x'; (1 << 20) + 1];
+    line.push(b'\n');
+    let r = run(&[&server.url], Some(&line));
+    assert_eq!(r.code, Some(3), "{r:?}");
+    assert!(r.error_line().contains("1009"), "{r:?}");
+    server.wait_for(&["#2", "--max-message-size"]);
+
+    let server = Served::start(&["--max-message-size", "2M"]);
+    let r = run(&[&server.url], Some(&line));
+    assert_eq!(
+        (r.code, r.stdout.len()),
+        (Some(0), (1 << 20) + 2),
+        "{:?}",
+        r.stderr
+    );
+}
+
+// ---- terminal safety -------------------------------------------------------------------------
+
+#[test]
+fn control_characters_from_the_server_are_escaped_on_request() {
+    let greet = vec!["red \x1b[31m alert\x1b[2J", "csi \u{9b}2J\r\x07 end\tok"];
+    let server = Embedded::start(Script::Greet(greet.clone()));
+    let r = run(&[&server.url, "--escape"], None);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert_eq!(
+        r.stdout,
+        "red \\x1b[31m alert\\x1b[2J\ncsi \\u{9b}2J\\x0d\\x07 end\tok\n"
+    );
+    // Piped without the option: printed as is, for programs.
+    let server = Embedded::start(Script::Greet(greet));
+    let r = run(&[&server.url], None);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert_eq!(
+        r.stdout,
+        "red \x1b[31m alert\x1b[2J\ncsi \u{9b}2J\r\x07 end\tok\n"
+    );
+    // --raw wins on a terminal; here it just matches the piped output.
+    let server = Embedded::start(Script::Greet(vec!["\x1b]0;title\x07"]));
+    let r = run(&[&server.url, "--raw"], None);
+    assert_eq!(r.stdout, "\x1b]0;title\x07\n", "{r:?}");
+
+    // The server's words on stderr: a close reason and a refusal.
+    let server = Embedded::start(Script::CloseWith(4000, "bye \x1b[2J\u{9b}"));
+    let r = run(&[&server.url, "--no-stdin", "--escape"], None);
+    assert_eq!(r.code, Some(3), "{r:?}");
+    let line = r.error_line();
+    assert!(line.contains("4000") && line.contains("bye"), "{line}");
+    assert!(
+        !line.contains('\x1b') && !line.contains('\u{9b}'),
+        "{line:?}"
+    );
+    let server = Embedded::start(Script::Refuse(403, "no \x1b]0;pwned\x07 way"));
+    let r = run(&[&server.url, "--escape"], None);
+    assert_eq!(r.code, Some(1), "{r:?}");
+    let line = r.error_line();
+    assert!(line.contains("403") && line.contains("pwned"), "{line}");
+    assert!(!line.contains('\x1b') && !line.contains('\x07'), "{line:?}");
+}
