@@ -19,8 +19,9 @@ USAGE:
 
 Connects to URL (ws:// or wss://; ws:// is assumed without a scheme), sends each line
 typed on stdin as a message, and prints each message received on stdout, one per line,
-flushed at once (so `aiows URL | jq` works). Text messages are printed as they are;
-binary messages as hex (or base64, see --binary-out).
+flushed at once (so `aiows URL | jq` works). Text messages are printed as they are
+(control characters escaped on a terminal, see --raw); binary messages as hex (or base64,
+see --binary-out).
 
 At the end of stdin (Ctrl-D, or the end of a pipe) aiows closes with code 1000, keeps
 printing what the server sends until its close frame (bounded by the close timeout), and
@@ -41,6 +42,14 @@ INPUT:
 
 OUTPUT:
         --binary-out FORMAT   Print binary messages as hex (default) or base64
+        --raw                 Print text messages as they are, even on a terminal
+        --escape              Escape control characters even into a pipe or file
+                              On a terminal, control characters from the server (C0
+                              but tab and newline, DEL, C1) are printed as escapes,
+                              \\x1b or \\u{9b}, so the server cannot drive the terminal;
+                              piped, messages are printed as they are. The error line,
+                              close reasons and -v headers on stderr are escaped when
+                              stderr is a terminal (or with --escape)
         --timestamps          Prefix each line with the time it arrived, in UTC:
                               2019-03-04 15:11:25-Client receive: ...
     -v, --verbose             Print the proxy used, the handshake request (as sent)
@@ -118,16 +127,35 @@ USAGE:
 Listens on ADDR (host:port, or just a port on 127.0.0.1; default 127.0.0.1:9000; port 0
 picks a free one) and echoes every text and binary message back to its sender. The
 first line on stderr is `aiows: listening on ws://ADDR/ ...`; then one line per
-connection event (connected, handshake failed, closed). Ctrl-C closes every connection
-with 1001 (going away) and stops.
+connection event (connected, refused, handshake failed, closed, disconnected). Ctrl-C
+closes every connection with 1001 (going away) and stops.
 
 OPTIONS:
         --broadcast           Relay each message to all other connected clients instead
                               of echoing it (a chat room)
         --subprotocol NAME    Accept this subprotocol (repeatable, preferred first)
         --no-compression      Refuse permessage-deflate
-        --max-message-size N  Largest message accepted (K, M, G suffixes; 0: no limit)
+        --max-message-size N  Largest message accepted (K, M, G suffixes; 0: no limit).
+                              Default 1M; a bigger one closes the connection with 1009
     -v, --verbose             Also print each request's headers
+
+LIMITS (any web page in a browser on this machine, and any local program, can reach the
+server; 0 turns a limit off):
+        --max-connections N   Connections open at once. Default 256; further ones are
+                              answered HTTP 503, with a line on stderr
+        --allow-origin ORIGIN Also accept browser pages from ORIGIN, e.g.
+                              https://app.example (repeatable; '*': any). By default a
+                              request whose Origin header is not a loopback page
+                              (http(s)://localhost, 127.x.x.x or [::1], any port) is
+                              answered HTTP 403; requests without Origin (programs,
+                              not browsers) are accepted
+        --send-timeout S      Bound on each send to a client, in seconds. Default 10; a
+                              client that stops reading is disconnected when a send
+                              waits longer (echo and broadcast)
+        --max-queue-size N    --broadcast: bytes of messages waiting for one client
+                              (K, M, G suffixes). Default 16M; a client further behind
+                              is closed with 1008 (policy violation) and a line on
+                              stderr says so
     -h, --help                Print this help
 
 EXIT CODES:

@@ -1262,11 +1262,23 @@ fn help_and_version() {
         "NO_PROXY",
         "--no-redirects",
         "--max-redirects N",
+        "--raw",
+        "--escape",
     ] {
         assert!(r.stdout.contains(needle), "--help lacks {needle}");
     }
     let r = run(&["serve", "-h"], None);
-    assert!(r.stdout.contains("--broadcast"), "{r:?}");
+    for needle in [
+        "--broadcast",
+        "--max-connections N",
+        "--allow-origin ORIGIN",
+        "--send-timeout S",
+        "--max-queue-size N",
+        "1008 (policy violation)",
+        "Default 1M",
+    ] {
+        assert!(r.stdout.contains(needle), "serve --help lacks {needle}");
+    }
     let r = run(&["--version"], None);
     assert_eq!(r.stdout, format!("aiows {}\n", env!("CARGO_PKG_VERSION")));
 }
