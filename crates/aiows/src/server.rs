@@ -235,7 +235,7 @@ impl OriginPolicy {
         Err(format!(
             "origin {:?} is not allowed: this server accepts pages from localhost only; \
              start it with --allow-origin {} to accept this one",
-            escape_controls(origin),
+            origin,
             escape_controls(origin.trim())
         ))
     }
