@@ -11,7 +11,7 @@ use ws_client::Error;
 #[cfg(feature = "deflate")]
 use ws_handshake::permessage_deflate::DeflateConfig;
 use ws_handshake::proxy::ProxyConfig;
-use ws_handshake::redirect::RedirectPolicy;
+use ws_handshake::redirect::{HopDecision, RedirectHop, RedirectPolicy};
 use ws_handshake::Limits;
 #[cfg(any(feature = "tokio", feature = "async-std"))]
 use ws_handshake::{ClientRequest, Response};
@@ -86,6 +86,12 @@ impl ClientBuilder {
     /// Adds a request header `name: value` (see [`ConnectOptions::header`]).
     pub fn header(self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.options(|o| o.header(name, value))
+    }
+
+    /// Adds a request header that may follow a redirect to another origin (see
+    /// [`ConnectOptions::portable_header`]); never for credentials.
+    pub fn portable_header(self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.options(|o| o.portable_header(name, value))
     }
 
     /// Adds a raw header line `"Name: value"` (see [`ConnectOptions::raw_header`]).
@@ -199,9 +205,20 @@ impl ClientBuilder {
     }
 
     /// How redirects of the opening handshake are followed. Default: up to 5 hops, never
-    /// from `wss://` to `ws://`, `Authorization` and `Cookie` dropped when the host changes.
+    /// from `wss://` to `ws://`; to another origin (scheme, host or port) only
+    /// `User-Agent`, `Origin` and [`portable_header`](Self::portable_header)s follow (see
+    /// [`ConnectOptions::redirects`]).
     pub fn redirects(self, policy: RedirectPolicy) -> Self {
         self.options(|o| o.redirects(policy))
+    }
+
+    /// Runs `hook` before each redirect is followed, to refuse it or adjust the request
+    /// (see [`ConnectOptions::on_redirect`]).
+    pub fn on_redirect<F>(self, hook: F) -> Self
+    where
+        F: Fn(&RedirectHop<'_>) -> HopDecision + Send + Sync + 'static,
+    {
+        self.options(|o| o.on_redirect(hook))
     }
 
     /// Follows no redirect: a 3xx answer is an error carrying its status and `Location`.

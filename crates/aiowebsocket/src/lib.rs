@@ -86,7 +86,7 @@
 //! | TLS | system trust roots, SNI on | [`ClientBuilder::tls_connector`] |
 //! | TCP | `TCP_NODELAY` on | — |
 //! | proxy | none: the environment is read only after `.proxy_from_env()` | [`ClientBuilder::proxy_url`], [`ClientBuilder::proxy_from_env`] |
-//! | redirects | followed, up to 5 hops; never `wss` → `ws`; credentials dropped on a host change | [`ClientBuilder::redirects`], [`ClientBuilder::no_redirects`] |
+//! | redirects | followed, up to 5 hops; never `wss` → `ws`; to another origin only `User-Agent`, `Origin` and portable headers follow | [`ClientBuilder::redirects`], [`ClientBuilder::no_redirects`], [`ClientBuilder::on_redirect`] |
 //! | reconnection | off | [`ClientBuilder::reconnecting`] |
 //!
 //! ## Cancel safety
@@ -145,7 +145,7 @@ pub use ws_client::{
 #[cfg(feature = "deflate")]
 pub use ws_handshake::permessage_deflate::DeflateConfig;
 pub use ws_handshake::proxy::{Credentials, Proxy, ProxyConfig, ProxyScheme};
-pub use ws_handshake::redirect::RedirectPolicy;
+pub use ws_handshake::redirect::{HopDecision, RedirectHop, RedirectPolicy};
 pub use ws_handshake::{ClientRequest, HandshakeError, Limits, Request, Response};
 #[doc(no_inline)]
 pub use {ws_client, ws_frame, ws_handshake};

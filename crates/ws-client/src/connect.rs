@@ -12,7 +12,8 @@
 //!   │  │   Runtime::tls(target host) for wss         (open timeout,    Step::Tls)      │
 //!   │  │ client handshake: HTTP upgrade              (open timeout,    Step::Handshake)│
 //!   │  │   101 ──▶ done                                                                │
-//!   │  │   3xx ──▶ RedirectChain::follow_response ──▶ RequestBuilder::redirect ──▶ hop │
+//!   │  │   3xx ──▶ RedirectChain::follow_response ──▶ RequestBuilder::redirect         │
+//!   │  │           ──▶ on_redirect hook (veto / adjust) ──▶ hop                        │
 //!   │  └───────────────────────────────────────────────────────────────────────────────┘
 //! ```
 //!
@@ -36,7 +37,7 @@ use std::time::{Duration, Instant};
 
 use futures_io::{AsyncRead, AsyncWrite};
 use ws_handshake::proxy::{Progress, Proxy, TargetAddr};
-use ws_handshake::redirect::RedirectChain;
+use ws_handshake::redirect::{self, RedirectChain, RedirectHop};
 use ws_handshake::{ClientRequest, HandshakeError, Limits, Response, Target};
 
 use crate::error::{Error, Step};
@@ -118,7 +119,13 @@ pub async fn connect_with_request<R: Runtime>(
             Handshake::Open(ws, response) => return Ok((ws, response, request)),
             Handshake::Redirect(response) => {
                 let next = chain.follow_response(&response)?.clone();
-                builder = builder.redirect(next)?;
+                builder = builder.redirect(next.clone(), &chain.policy())?;
+                if let Some(hook) = options.redirect_hook() {
+                    let hop = RedirectHop::new(response.status(), request.url(), &next, &builder);
+                    if let Some(adjusted) = redirect::decide(hook, &hop)? {
+                        builder = adjusted;
+                    }
+                }
                 request = builder.clone().build()?;
             }
         }

@@ -197,6 +197,7 @@ impl Error {
                     | HandshakeError::RedirectInvalidLocation { .. }
                     | HandshakeError::RedirectUnsupportedScheme { .. }
                     | HandshakeError::RedirectDowngrade { .. }
+                    | HandshakeError::RedirectRefused { .. }
                     | HandshakeError::TooManyRedirects { .. }
             )
         )

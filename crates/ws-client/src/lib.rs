@@ -66,4 +66,4 @@ pub use split::{ReuniteError, WsReceiver, WsSender};
 pub use stream::WebSocket;
 pub use ws_frame::{CloseCode, Role};
 pub use ws_handshake::proxy::{Proxy, ProxyConfig};
-pub use ws_handshake::redirect::RedirectPolicy;
+pub use ws_handshake::redirect::{HopDecision, RedirectHop, RedirectPolicy};

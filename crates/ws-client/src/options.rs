@@ -25,7 +25,7 @@ use std::time::Duration;
 #[cfg(feature = "deflate")]
 use ws_handshake::permessage_deflate::DeflateConfig;
 use ws_handshake::proxy::{Proxy, ProxyConfig};
-use ws_handshake::redirect::RedirectPolicy;
+use ws_handshake::redirect::{HopDecision, RedirectHook, RedirectHop, RedirectPolicy};
 use ws_handshake::{ClientRequest, Limits, Request, RequestBuilder, Target};
 
 use crate::config::{Config, Keepalive};
@@ -91,6 +91,8 @@ impl OpenSettings {
 #[derive(Clone, Debug)]
 enum HeaderLine {
     Pair(String, String),
+    /// May follow a redirect to another origin.
+    Portable(String, String),
     Raw(String),
 }
 
@@ -144,6 +146,17 @@ pub struct ConnectOptions {
     proxy: ProxySetting,
     env: Option<EnvLookupDebug>,
     redirects: RedirectPolicy,
+    redirect_hook: Option<RedirectHookDebug>,
+}
+
+/// A [`RedirectHook`] that can be `Debug`.
+#[derive(Clone)]
+struct RedirectHookDebug(RedirectHook);
+
+impl fmt::Debug for RedirectHookDebug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Fn(&RedirectHop) -> HopDecision")
+    }
 }
 
 /// An [`EnvLookup`] that can be `Debug`.
@@ -170,6 +183,7 @@ impl ConnectOptions {
             proxy: ProxySetting::Config(ProxyConfig::Direct),
             env: None,
             redirects: RedirectPolicy::DEFAULT,
+            redirect_hook: None,
         }
     }
 
@@ -178,6 +192,16 @@ impl ConnectOptions {
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers
             .push(HeaderLine::Pair(name.into(), value.into()));
+        self
+    }
+
+    /// Adds a request header that may follow a redirect to another origin (scheme, host or
+    /// port). Headers added with [`header`](Self::header) reach only the URL's own origin:
+    /// on a redirect elsewhere they are dropped, as any of them may be a credential (see
+    /// [`redirects`](Self::redirects)). Never use this for credentials.
+    pub fn portable_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers
+            .push(HeaderLine::Portable(name.into(), value.into()));
         self
     }
 
@@ -321,11 +345,32 @@ impl ConnectOptions {
 
     /// How redirects of the opening handshake (301, 302, 303, 307, 308) are followed.
     /// Default [`RedirectPolicy::DEFAULT`]: up to 5 hops. Each hop is a new connection
-    /// (proxy chosen again for the new host), with `Authorization`, `Cookie` and a `Host`
-    /// override dropped when the origin changes; `wss://` to `ws://` is always refused.
+    /// (proxy chosen again for the new host). To the same origin the request is sent again
+    /// whole; to another origin (scheme, host or port) only `User-Agent`, `Origin` and
+    /// [`portable_header`](Self::portable_header)s follow, and subprotocols only with
+    /// [`RedirectPolicy::keep_subprotocols`]: no credential reaches a host it was not given
+    /// for. `wss://` to `ws://` is always refused.
     pub fn redirects(mut self, policy: RedirectPolicy) -> Self {
         self.redirects = policy;
         self
+    }
+
+    /// Runs `hook` before each redirect is followed: it sees the status, where from and
+    /// where to, whether the origin changes and the request that will be sent, and returns
+    /// [`HopDecision::Follow`], [`HopDecision::FollowWith`] an adjusted request (e.g. a
+    /// credential for the new host) or [`HopDecision::Refuse`] (the connection then fails
+    /// with `HandshakeError::RedirectRefused`).
+    pub fn on_redirect<F>(mut self, hook: F) -> Self
+    where
+        F: Fn(&RedirectHop<'_>) -> HopDecision + Send + Sync + 'static,
+    {
+        self.redirect_hook = Some(RedirectHookDebug(Arc::new(hook)));
+        self
+    }
+
+    /// The hook set with [`on_redirect`](Self::on_redirect).
+    pub fn redirect_hook(&self) -> Option<&RedirectHook> {
+        self.redirect_hook.as_ref().map(|h| &h.0)
     }
 
     /// Follows no redirect: a 3xx answer fails with `HandshakeError::Redirect`, which
@@ -378,6 +423,9 @@ impl ConnectOptions {
         for line in &self.headers {
             builder = match line {
                 HeaderLine::Pair(name, value) => builder.header(name.clone(), value.clone()),
+                HeaderLine::Portable(name, value) => {
+                    builder.portable_header(name.clone(), value.clone())
+                }
                 HeaderLine::Raw(raw) => builder.raw_header(raw.clone()),
             };
         }

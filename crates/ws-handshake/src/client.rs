@@ -42,6 +42,8 @@ pub struct Target {
 #[derive(Clone, Debug)]
 enum UserHeader {
     Pair(String, String),
+    /// A header the caller allows to follow a redirect to another origin.
+    Portable(String, String),
     /// A raw line that is not of the form `Name: value`.
     Malformed(String),
 }
@@ -167,6 +169,16 @@ impl RequestBuilder {
         self
     }
 
+    /// Adds a header that may follow a redirect to another origin (scheme, host or port):
+    /// for values meant for every host a redirect can lead to. Headers added with
+    /// [`header`](Self::header) reach only the origin of the URL they were given for (see
+    /// [`redirect`](Self::redirect)). Never use it for credentials.
+    pub fn portable_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers
+            .push(UserHeader::Portable(name.into(), value.into()));
+        self
+    }
+
     /// Adds a header given as one raw line, `Name: value` (as the Python aiowebsocket's
     /// `headers` list accepted). A trailing CRLF is ignored. Checked at
     /// [`build`](Self::build) like [`header`](Self::header); a line without `:` is refused
@@ -209,14 +221,21 @@ impl RequestBuilder {
     }
 
     /// The same request for the target of a redirect (from
-    /// [`RedirectChain::follow`](crate::redirect::RedirectChain::follow)): the URL is
-    /// replaced, subprotocols and extensions are kept, and the headers are filtered by
-    /// [`redirect::forwards_header`](crate::redirect::forwards_header) (`Authorization`,
-    /// `Cookie` and a `Host` override are dropped when the origin changes;
-    /// `Proxy-Authorization` is always dropped).
-    pub fn redirect(self, to: Url) -> Result<RequestBuilder, HandshakeError> {
+    /// [`RedirectChain::follow`](crate::redirect::RedirectChain::follow)), as `policy`
+    /// allows. To the same origin (scheme, host and port) everything is kept. To another
+    /// origin nothing that may carry a credential is: only `User-Agent`, `Origin` and
+    /// [`portable_header`](Self::portable_header)s follow (see
+    /// [`redirect::forwards_header`](crate::redirect::forwards_header)), and subprotocols
+    /// only with [`RedirectPolicy::keep_subprotocols`](crate::redirect::RedirectPolicy::keep_subprotocols)
+    /// (some APIs carry bearer tokens in them). The extension offer is always kept.
+    pub fn redirect(
+        self,
+        to: Url,
+        policy: &crate::redirect::RedirectPolicy,
+    ) -> Result<RequestBuilder, HandshakeError> {
         let from = self.url;
         let mut next = RequestBuilder::from_url(to)?;
+        let same = crate::redirect::same_origin(&from, &next.url);
         next.headers = self
             .headers
             .into_iter()
@@ -224,12 +243,22 @@ impl RequestBuilder {
                 UserHeader::Pair(name, _) => {
                     crate::redirect::forwards_header(&from, &next.url, name)
                 }
-                UserHeader::Malformed(_) => true,
+                UserHeader::Portable(name, _) => {
+                    same || !crate::redirect::is_origin_bound(name)
+                }
+                UserHeader::Malformed(_) => same,
             })
             .collect();
-        next.protocols = self.protocols;
+        if same || policy.keep_subprotocols {
+            next.protocols = self.protocols;
+        }
         next.extensions = self.extensions;
         Ok(next)
+    }
+
+    /// The URL the request is for.
+    pub fn url(&self) -> &Url {
+        &self.url
     }
 
     /// Checks everything and encodes the request with a fresh random `Sec-WebSocket-Key`.
@@ -246,7 +275,7 @@ impl RequestBuilder {
         let mut others: Vec<(String, String)> = Vec::new();
         for h in self.headers {
             let (name, value) = match h {
-                UserHeader::Pair(n, v) => (n, v),
+                UserHeader::Pair(n, v) | UserHeader::Portable(n, v) => (n, v),
                 UserHeader::Malformed(line) => {
                     return Err(HandshakeError::MalformedRawHeader {
                         line: shorten(&line),
@@ -269,6 +298,9 @@ impl RequestBuilder {
                 return Err(HandshakeError::ReservedHeader {
                     name: name_t.to_owned(),
                 });
+            }
+            if name_t.eq_ignore_ascii_case("Proxy-Authorization") {
+                return Err(HandshakeError::ProxyAuthorizationHeader);
             }
             if name_t.eq_ignore_ascii_case("Sec-WebSocket-Protocol") {
                 return Err(HandshakeError::UseBuilderMethod {
@@ -412,7 +444,7 @@ impl fmt::Debug for RequestBuilder {
             .headers
             .iter()
             .map(|h| match h {
-                UserHeader::Pair(n, _) => n.as_str(),
+                UserHeader::Pair(n, _) | UserHeader::Portable(n, _) => n.as_str(),
                 UserHeader::Malformed(_) => "<malformed>",
             })
             .collect();

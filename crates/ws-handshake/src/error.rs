@@ -86,6 +86,10 @@ pub enum HandshakeError {
         /// The builder method to use instead, e.g. `"RequestBuilder::subprotocol"`.
         method: &'static str,
     },
+    /// The caller gave a `Proxy-Authorization` header: it would go through the tunnel to
+    /// the server, never to the proxy. Proxy credentials belong in the proxy URL
+    /// (`http://user:pass@proxy:3128`).
+    ProxyAuthorizationHeader,
     /// A subprotocol offered through [`RequestBuilder::subprotocol`](crate::RequestBuilder::subprotocol)
     /// is empty or not an HTTP token (RFC 6455 section 4.1 requires a token).
     InvalidSubprotocol {
@@ -356,6 +360,16 @@ pub enum HandshakeError {
         /// The URL redirected to (password hidden, shortened).
         to: String,
     },
+    /// The caller's redirect hook
+    /// ([`RedirectHook`](crate::redirect::RedirectHook)) refused a hop, or changed its URL.
+    RedirectRefused {
+        /// The URL redirected from (password hidden, shortened).
+        from: String,
+        /// The URL redirected to (password hidden, shortened).
+        to: String,
+        /// The hook's reason.
+        reason: String,
+    },
     /// The redirect limit ([`RedirectPolicy::max_hops`](crate::redirect::RedirectPolicy::max_hops))
     /// was reached.
     TooManyRedirects {
@@ -426,6 +440,11 @@ impl fmt::Display for HandshakeError {
                 f,
                 "cannot build the upgrade request: the header line {line:?} is not of the \
                  form \"Name: value\""
+            ),
+            Self::ProxyAuthorizationHeader => f.write_str(
+                "cannot build the upgrade request: a Proxy-Authorization header would be sent \
+                 through the tunnel to the server, not to the proxy; put the proxy's \
+                 credentials in the proxy URL instead (http://user:pass@proxy:3128)",
             ),
             Self::ReservedHeader { name } => write!(
                 f,
@@ -807,6 +826,11 @@ impl fmt::Display for HandshakeError {
                 f,
                 "HTTP upgrade: refused the redirect from {from} to {to}: it would leave TLS \
                  (wss to ws); connect to a wss:// URL instead"
+            ),
+            Self::RedirectRefused { from, to, reason } => write!(
+                f,
+                "HTTP upgrade: your redirect hook refused the redirect from {from} to {to}: \
+                 {reason}"
             ),
             Self::TooManyRedirects { max_hops, chain } => {
                 write!(

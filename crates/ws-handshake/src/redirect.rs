@@ -8,8 +8,9 @@
 //!  RedirectChain::new(url, policy)
 //!  connect + handshake ──▶ 101: done
 //!                      └─▶ 3xx: chain.follow_response(&response)? ──▶ next URL
-//!                               RequestBuilder::redirect(next) (drops credentials
-//!                               when the origin changes) ──▶ connect again
+//!                               RequestBuilder::redirect(next, &policy) (to another
+//!                               origin: no credentials) ──▶ RedirectHook (optional:
+//!                               veto or adjust) ──▶ connect again
 //! ```
 //!
 //! Rules, in the order they are checked by [`RedirectChain::follow`]:
@@ -49,11 +50,12 @@
 
 use url::Url;
 
-use crate::client::redacted;
+use crate::client::{redacted, RequestBuilder};
 use crate::error::{shorten, HandshakeError};
 use crate::response::Response;
 
-/// Whether and how far redirects are followed.
+/// Whether and how far redirects are followed, and what may follow a redirect to another
+/// origin.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct RedirectPolicy {
     /// Most redirects followed for one connection; the next one fails with
@@ -62,6 +64,10 @@ pub struct RedirectPolicy {
     pub max_hops: usize,
     /// Whether redirects are followed at all. Default: true.
     pub enabled: bool,
+    /// Whether the offered subprotocols follow a redirect to another origin. Default:
+    /// false, since some APIs carry bearer tokens in subprotocol names; set it (or re-add
+    /// them in a [`RedirectHook`]) when the new host needs them.
+    pub keep_subprotocols: bool,
 }
 
 impl RedirectPolicy {
@@ -69,26 +75,102 @@ impl RedirectPolicy {
     pub const DEFAULT: RedirectPolicy = RedirectPolicy {
         max_hops: 5,
         enabled: true,
+        keep_subprotocols: false,
     };
 
     /// Follow none: a redirect is reported as [`HandshakeError::Redirect`].
     pub const NONE: RedirectPolicy = RedirectPolicy {
         max_hops: 0,
         enabled: false,
+        keep_subprotocols: false,
     };
 
     /// Follow up to `max_hops` redirects.
     pub fn limited(max_hops: usize) -> RedirectPolicy {
         RedirectPolicy {
             max_hops,
-            enabled: true,
+            ..Self::DEFAULT
         }
+    }
+
+    /// Lets the offered subprotocols follow a redirect to another origin (see the field).
+    pub fn keep_subprotocols(mut self, keep: bool) -> RedirectPolicy {
+        self.keep_subprotocols = keep;
+        self
     }
 }
 
 impl Default for RedirectPolicy {
     fn default() -> Self {
         Self::DEFAULT
+    }
+}
+
+/// One redirect about to be followed, as a [`RedirectHook`] sees it.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct RedirectHop<'a> {
+    /// The redirect's status (301, 302, 303, 307 or 308).
+    pub status: u16,
+    /// The URL that answered with the redirect.
+    pub from: &'a Url,
+    /// Where it leads.
+    pub to: &'a Url,
+    /// Whether `to` is another origin (scheme, host or port): then only `User-Agent`,
+    /// `Origin` and portable headers are in `request`.
+    pub cross_origin: bool,
+    /// The request that will be sent to `to`, as the redirect rules left it.
+    pub request: &'a RequestBuilder,
+}
+
+impl<'a> RedirectHop<'a> {
+    /// The hop from `from` to `to` answered with `status`, with the `request` the rules
+    /// left for `to`.
+    pub fn new(status: u16, from: &'a Url, to: &'a Url, request: &'a RequestBuilder) -> Self {
+        RedirectHop {
+            status,
+            from,
+            to,
+            cross_origin: !same_origin(from, to),
+            request,
+        }
+    }
+}
+
+/// What a [`RedirectHook`] decides for one hop.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum HopDecision {
+    /// Follow with the request as the rules left it.
+    Follow,
+    /// Follow with this request instead (e.g. `hop.request.clone().header(..)` with a
+    /// credential meant for the new host). Its URL must stay `hop.to`.
+    FollowWith(RequestBuilder),
+    /// Do not follow: the connection fails with [`HandshakeError::RedirectRefused`] and
+    /// this reason.
+    Refuse(String),
+}
+
+/// A callback run before each redirect is followed: it sees where from and where to and
+/// the request, and may refuse the hop or adjust the request.
+pub type RedirectHook = std::sync::Arc<dyn Fn(&RedirectHop<'_>) -> HopDecision + Send + Sync>;
+
+/// Applies `hook`'s decision for `hop`: the request to send next, or the refusal.
+pub fn decide(hook: &RedirectHook, hop: &RedirectHop<'_>) -> Result<Option<RequestBuilder>, HandshakeError> {
+    let refused = |reason: String| HandshakeError::RedirectRefused {
+        from: shorten(&redacted(hop.from)),
+        to: shorten(&redacted(hop.to)),
+        reason: shorten(&reason),
+    };
+    match hook(hop) {
+        HopDecision::Follow => Ok(None),
+        HopDecision::FollowWith(request) if request.url() == hop.to => Ok(Some(request)),
+        HopDecision::FollowWith(request) => Err(refused(format!(
+            "it changed the URL to {}; a hook may change the request's headers, not where it \
+             goes",
+            redacted(request.url())
+        ))),
+        HopDecision::Refuse(reason) => Err(refused(reason)),
     }
 }
 
@@ -239,28 +321,37 @@ impl RedirectChain {
     }
 }
 
-/// Whether a user header called `name` may be sent again after a redirect from `old` to
-/// `new` (ASCII-case-insensitive):
+/// Whether a user header called `name` (added with
+/// [`RequestBuilder::header`](crate::RequestBuilder::header)) may be sent again after a
+/// redirect from `old` to `new` (ASCII-case-insensitive):
 ///
-/// * `Proxy-Authorization`: never (it is for a proxy, never for the server; proxy
-///   credentials belong in the proxy configuration).
-/// * `Authorization`, `Cookie`, `Cookie2` and `Host`: only if the origin is unchanged:
-///   same scheme (`ws`/`wss`, after mapping `http(s)`), same host (case-insensitive) and
-///   same port (explicit or default). Credentials and cookies are for the host that was
-///   asked; a `Host` override is for that host too.
-/// * anything else (`Origin`, `User-Agent`, custom headers): yes.
+/// * `Proxy-Authorization`: never (it is for a proxy, and is refused when a request is
+///   built: proxy credentials belong in the proxy URL);
+/// * to the same origin (same scheme after mapping `http(s)` to `ws(s)`, same host
+///   case-insensitively, same port explicit or default): every other header;
+/// * to another origin: only `User-Agent` and `Origin`. Any other header may be a
+///   credential (`Authorization`, `Cookie`, `X-Api-Key`, a token under any name) meant for
+///   the host that was asked; a `Host` override is for that host too. Mark a header that
+///   must follow with [`RequestBuilder::portable_header`](crate::RequestBuilder::portable_header).
 ///
 /// Credentials written in the URL itself (`ws://user:pass@host/`) follow the URL: a
 /// relative `Location` keeps them, an absolute one replaces them.
 pub fn forwards_header(old: &Url, new: &Url, name: &str) -> bool {
     let name = name.trim();
     if name.eq_ignore_ascii_case("Proxy-Authorization") {
+        // Refused when a request is built; never passed on in any case.
         return false;
     }
-    let sensitive = ["Authorization", "Cookie", "Cookie2", "Host"]
-        .iter()
-        .any(|s| s.eq_ignore_ascii_case(name));
-    !sensitive || same_origin(old, new)
+    same_origin(old, new)
+        || ["User-Agent", "Origin"]
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case(name))
+}
+
+/// Whether a header only makes sense for the origin it was given for, even when marked
+/// portable: `Host`.
+pub(crate) fn is_origin_bound(name: &str) -> bool {
+    name.trim().eq_ignore_ascii_case("Host")
 }
 
 /// The headers of `headers` that may be sent again after a redirect from `old` to `new`
@@ -277,8 +368,9 @@ pub fn headers_to_keep(
         .collect()
 }
 
-/// Same scheme (after mapping http(s) to ws(s)), host and port.
-fn same_origin(a: &Url, b: &Url) -> bool {
+/// Whether `a` and `b` are the same origin: same scheme (after mapping `http(s)` to
+/// `ws(s)`), host (ASCII-case-insensitive) and port (explicit or default).
+pub fn same_origin(a: &Url, b: &Url) -> bool {
     let port = |u: &Url| u.port_or_known_default();
     is_secure(a) == is_secure(b)
         && matches!((a.host_str(), b.host_str()), (Some(x), Some(y)) if x.eq_ignore_ascii_case(y))

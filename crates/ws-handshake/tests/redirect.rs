@@ -25,14 +25,16 @@ fn followed_statuses() {
         RedirectPolicy::default(),
         RedirectPolicy {
             max_hops: 5,
-            enabled: true
+            enabled: true,
+            keep_subprotocols: false,
         }
     );
     assert_eq!(
         RedirectPolicy::NONE,
         RedirectPolicy {
             max_hops: 0,
-            enabled: false
+            enabled: false,
+            keep_subprotocols: false,
         }
     );
     assert_eq!(RedirectPolicy::limited(2).max_hops, 2);
@@ -396,20 +398,23 @@ fn which_headers_follow() {
     ];
     for (new, same) in table {
         let new = url(new);
+        // Any header may be a credential: only the same origin gets them.
         for name in [
             "Authorization",
             "cookie",
             "COOKIE2",
             "Host",
             " Authorization ",
+            "X-Api-Key",
+            "X-Token",
+            "X-Custom",
+            "Authorization-Extra",
         ] {
             assert_eq!(forwards_header(&a, &new, name), same, "{name} to {new}");
         }
-        for name in ["Origin", "User-Agent", "X-Custom", "Authorization-Extra"] {
+        for name in ["Origin", "User-Agent", "user-agent"] {
             assert!(forwards_header(&a, &new, name), "{name} to {new}");
         }
-        assert!(!forwards_header(&a, &new, "Proxy-Authorization"));
-        assert!(!forwards_header(&a, &new, "proxy-authorization"));
     }
     let headers: Vec<(String, String)> = [
         ("User-Agent", "t/1"),
@@ -428,7 +433,7 @@ fn which_headers_follow() {
     );
     assert_eq!(
         names(headers_to_keep(&a, &url("wss://b.example/y"), &headers)),
-        ["User-Agent", "X-Trace"]
+        ["User-Agent"]
     );
 }
 
@@ -438,33 +443,40 @@ fn request_builder_follows_a_redirect() {
         .unwrap()
         .header("Authorization", "Bearer secret")
         .raw_header("Cookie: session=1")
-        .header("Proxy-Authorization", "Basic nope")
         .header("Host", "override.example")
         .header("X-Trace", "7")
+        .header("X-Api-Key", "k-123")
+        .portable_header("X-Request-Id", "r-9")
+        .portable_header("Host", "never.example")
+        .header("User-Agent", "feed/1")
         .origin("https://app.example")
         .subprotocol("chat")
         .extensions("permessage-deflate");
     let key = *b"the sample nonce";
+    let policy = RedirectPolicy::default();
 
-    // Same origin: everything but Proxy-Authorization.
+    // Same origin: everything.
     let same = builder
         .clone()
-        .redirect(url("wss://a.example/new"))
+        .redirect(url("wss://a.example/new"), &policy)
         .unwrap()
         .build_with_key(key)
         .unwrap();
     assert_eq!(
         std::str::from_utf8(same.as_bytes()).unwrap(),
-        "GET /new HTTP/1.1\r\nHost: override.example\r\nUpgrade: websocket\r\n\
+        "GET /new HTTP/1.1\r\nHost: never.example\r\nUpgrade: websocket\r\n\
 Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
 Sec-WebSocket-Version: 13\r\nOrigin: https://app.example\r\nSec-WebSocket-Protocol: chat\r\n\
 Sec-WebSocket-Extensions: permessage-deflate\r\nAuthorization: Bearer secret\r\n\
-Cookie: session=1\r\nX-Trace: 7\r\n\r\n"
+Cookie: session=1\r\nX-Trace: 7\r\nX-Api-Key: k-123\r\nX-Request-Id: r-9\r\n\
+User-Agent: feed/1\r\n\r\n"
     );
 
-    // Another host: credentials, cookies and the Host override stay behind.
+    // Another origin: only User-Agent, Origin and portable headers (never a Host override);
+    // subprotocols stay behind too unless the policy keeps them.
     let other = builder
-        .redirect(url("wss://b.example:8443/new?x=1"))
+        .clone()
+        .redirect(url("wss://b.example:8443/new?x=1"), &policy)
         .unwrap()
         .build_with_key(key)
         .unwrap();
@@ -472,19 +484,35 @@ Cookie: session=1\r\nX-Trace: 7\r\n\r\n"
         std::str::from_utf8(other.as_bytes()).unwrap(),
         "GET /new?x=1 HTTP/1.1\r\nHost: b.example:8443\r\nUpgrade: websocket\r\n\
 Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-Sec-WebSocket-Version: 13\r\nOrigin: https://app.example\r\nSec-WebSocket-Protocol: chat\r\n\
-Sec-WebSocket-Extensions: permessage-deflate\r\nX-Trace: 7\r\n\r\n"
+Sec-WebSocket-Version: 13\r\nOrigin: https://app.example\r\n\
+Sec-WebSocket-Extensions: permessage-deflate\r\nX-Request-Id: r-9\r\nUser-Agent: feed/1\r\n\r\n"
     );
     assert_eq!(other.target().host, "b.example");
     assert_eq!(other.target().port, 8443);
     assert!(other.target().secure);
-    assert_eq!(other.subprotocols(), ["chat"]);
+    assert!(other.subprotocols().is_empty());
+    let kept = builder
+        .clone()
+        .redirect(url("wss://b.example/"), &policy.keep_subprotocols(true))
+        .unwrap()
+        .build_with_key(key)
+        .unwrap();
+    assert_eq!(kept.subprotocols(), ["chat"]);
+    // A scheme change is an origin change too (ws to wss on the same host).
+    let upgraded = RequestBuilder::new("ws://a.example/")
+        .unwrap()
+        .header("X-Token", "t")
+        .redirect(url("wss://a.example/"), &policy)
+        .unwrap()
+        .build_with_key(key)
+        .unwrap();
+    assert!(!String::from_utf8_lossy(upgraded.as_bytes()).contains("X-Token"));
 
     // The new URL is checked like any other.
     assert!(matches!(
         RequestBuilder::new("ws://a/")
             .unwrap()
-            .redirect(url("ftp://b/")),
+            .redirect(url("ftp://b/"), &policy),
         Err(HandshakeError::UnsupportedScheme { .. })
     ));
 }
@@ -513,7 +541,7 @@ fn chain_and_builder_together() {
             break;
         }
         let next = chain.follow_response(&response).unwrap().clone();
-        builder = builder.redirect(next).unwrap();
+        builder = builder.redirect(next, &chain.policy()).unwrap();
     }
     assert_eq!(
         requested,
@@ -525,4 +553,66 @@ fn chain_and_builder_together() {
     );
     let last = builder.build_with_key([0; 16]).unwrap();
     assert!(!String::from_utf8_lossy(last.as_bytes()).contains("a-token"));
+}
+
+#[test]
+fn a_proxy_authorization_header_is_refused_with_a_pointer_to_the_proxy_url() {
+    for b in [
+        RequestBuilder::new("ws://a.example/")
+            .unwrap()
+            .header("Proxy-Authorization", "Basic eA=="),
+        RequestBuilder::new("ws://a.example/")
+            .unwrap()
+            .raw_header("proxy-authorization: Basic eA=="),
+    ] {
+        let err = b.build().unwrap_err();
+        assert!(
+            matches!(err, HandshakeError::ProxyAuthorizationHeader),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("proxy URL"), "{err}");
+    }
+}
+
+#[test]
+fn a_redirect_hook_sees_the_hop_and_may_refuse_or_adjust_it() {
+    use std::sync::Arc;
+    use ws_handshake::redirect::{decide, HopDecision, RedirectHook, RedirectHop};
+
+    let from = url("wss://a.example/old");
+    let to = url("wss://b.example/new");
+    let request = RequestBuilder::new("wss://a.example/old")
+        .unwrap()
+        .header("Authorization", "Bearer a")
+        .redirect(to.clone(), &RedirectPolicy::default())
+        .unwrap();
+    let hop = RedirectHop::new(302, &from, &to, &request);
+    assert!(hop.cross_origin);
+    let refuse: RedirectHook = Arc::new(|hop: &RedirectHop<'_>| {
+        if hop.to.host_str() == Some("b.example") {
+            HopDecision::Refuse("not a host we trust".into())
+        } else {
+            HopDecision::Follow
+        }
+    });
+    let err = decide(&refuse, &hop).unwrap_err();
+    assert!(matches!(err, HandshakeError::RedirectRefused { .. }), "{err:?}");
+    assert!(err.to_string().contains("not a host we trust"), "{err}");
+
+    // Adjust: a credential meant for the new host.
+    let adjust: RedirectHook = Arc::new(|hop: &RedirectHop<'_>| {
+        HopDecision::FollowWith(hop.request.clone().header("Authorization", "Bearer b"))
+    });
+    let next = decide(&adjust, &hop).unwrap().expect("an adjusted request");
+    let bytes = next.build_with_key([0; 16]).unwrap();
+    let text = String::from_utf8_lossy(bytes.as_bytes()).into_owned();
+    assert!(text.contains("Authorization: Bearer b") && !text.contains("Bearer a"), "{text}");
+
+    // A hook may not send the request elsewhere.
+    let elsewhere: RedirectHook = Arc::new(|_: &RedirectHop<'_>| {
+        HopDecision::FollowWith(RequestBuilder::new("wss://c.example/").unwrap())
+    });
+    assert!(decide(&elsewhere, &hop).is_err());
+    let follow: RedirectHook = Arc::new(|_: &RedirectHop<'_>| HopDecision::Follow);
+    assert!(decide(&follow, &hop).unwrap().is_none());
 }

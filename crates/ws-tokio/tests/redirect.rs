@@ -174,7 +174,7 @@ async fn a_redirect_from_ws_to_wss_opens_tls_on_the_new_hop() {
 }
 
 #[tokio::test]
-async fn credentials_are_dropped_when_the_host_changes() {
+async fn no_credential_reaches_another_origin() {
     bounded(async {
         let (addr, log) = scripted_server(None, |path, me| match path {
             // Same origin, relative: everything kept.
@@ -184,10 +184,15 @@ async fn credentials_are_dropped_when_the_host_changes() {
             _ => Answer::Accept,
         })
         .await;
-        let options = ConnectOptions::new(format!("ws://{addr}/start"))
+        let options = ConnectOptions::new(format!("ws://user:pw-s3cret@{addr}/start"))
             .header("Authorization", "Bearer s3cret")
             .header("Cookie", "session=abc")
+            .header("X-Api-Key", "k-s3cret")
+            .header("X-Token", "t-s3cret")
             .header("X-Trace", "t-1")
+            .header("User-Agent", "feed/1")
+            .portable_header("X-Request-Id", "r-1")
+            .subprotocol("bearer.s3cret")
             .origin("https://app.example");
         let (mut ws, _) = TokioRuntime::new().connect(options).await.unwrap();
         round_trip(&mut ws, Message::text("hi")).await;
@@ -198,15 +203,69 @@ async fn credentials_are_dropped_when_the_host_changes() {
         for s in &seen[..2] {
             assert_eq!(s.header("authorization"), Some("Bearer s3cret"), "{s:?}");
             assert_eq!(s.header("cookie"), Some("session=abc"), "{s:?}");
+            assert_eq!(s.header("x-api-key"), Some("k-s3cret"), "{s:?}");
+            assert_eq!(s.header("sec-websocket-protocol"), Some("bearer.s3cret"));
             assert_eq!(s.host, addr.to_string());
         }
         let last = &seen[2];
         assert_eq!(last.path, "/final");
         assert_eq!(last.host, format!("localhost:{}", addr.port()));
-        assert_eq!(last.header("authorization"), None, "{last:?}");
-        assert_eq!(last.header("cookie"), None, "{last:?}");
-        assert_eq!(last.header("x-trace"), Some("t-1"));
+        // Nothing that may be a credential: no header value, subprotocol or URL password.
+        for (name, value) in &last.headers {
+            assert!(!value.contains("s3cret"), "{name}: {value}");
+        }
+        for name in ["authorization", "cookie", "x-api-key", "x-token", "x-trace"] {
+            assert_eq!(last.header(name), None, "{name}: {last:?}");
+        }
+        assert_eq!(last.header("sec-websocket-protocol"), None);
+        assert_eq!(last.header("x-request-id"), Some("r-1"));
+        assert_eq!(last.header("user-agent"), Some("feed/1"));
         assert_eq!(last.header("origin"), Some("https://app.example"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_redirect_hook_can_refuse_a_hop_or_add_a_credential_for_the_new_host() {
+    bounded(async {
+        let (addr, log) = scripted_server(None, |path, me| match path {
+            "/start" => Answer::Redirect(302, format!("ws://localhost:{}/final", me.port())),
+            _ => Answer::Accept,
+        })
+        .await;
+        let refused = TokioRuntime::new()
+            .connect(
+                ConnectOptions::new(format!("ws://{addr}/start")).on_redirect(|hop| {
+                    if hop.cross_origin {
+                        ws_client::HopDecision::Refuse("only same-origin hops".into())
+                    } else {
+                        ws_client::HopDecision::Follow
+                    }
+                }),
+            )
+            .await
+            .unwrap_err();
+        assert!(refused.is_redirect(), "{refused:?}");
+        assert!(
+            refused.to_string().contains("only same-origin hops"),
+            "{refused}"
+        );
+        assert_eq!(log.lock().unwrap().len(), 1, "the hop was not followed");
+
+        let options = ConnectOptions::new(format!("ws://{addr}/start"))
+            .header("Authorization", "Bearer for-127")
+            .on_redirect(|hop| {
+                assert_eq!(hop.status, 302);
+                assert_eq!(hop.to.host_str(), Some("localhost"));
+                ws_client::HopDecision::FollowWith(
+                    hop.request.clone().header("Authorization", "Bearer for-localhost"),
+                )
+            });
+        let (mut ws, _) = TokioRuntime::new().connect(options).await.unwrap();
+        ws.close(CloseCode::NORMAL, "").await.unwrap();
+        let seen = log.lock().unwrap().clone();
+        assert_eq!(seen[1].header("authorization"), Some("Bearer for-127"));
+        assert_eq!(seen[2].header("authorization"), Some("Bearer for-localhost"));
     })
     .await;
 }
