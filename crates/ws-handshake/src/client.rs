@@ -10,6 +10,8 @@ use url::Url;
 use crate::error::{shorten, shorten_bytes, HandshakeError};
 use crate::extensions::{parse_extensions, Extension};
 use crate::head::{bad_value_char, is_token, trim_ows};
+pub(crate) use crate::redact::redacted;
+use crate::redact::{redact_header_line, redact_url};
 use crate::response::Response;
 
 /// Headers the handshake sets itself; a caller may not give them.
@@ -109,7 +111,7 @@ impl RequestBuilder {
     /// Starts a request for `url` (`ws://`, `wss://`, or `http(s)://` mapped to them).
     pub fn new(url: &str) -> Result<RequestBuilder, HandshakeError> {
         let parsed = Url::parse(url).map_err(|e| HandshakeError::InvalidUrl {
-            url: shorten(url),
+            url: shorten(&redact_url(url)),
             reason: e.to_string(),
         })?;
         Self::from_url(parsed)
@@ -137,7 +139,7 @@ impl RequestBuilder {
         };
         url.set_fragment(None);
         let missing_host = || HandshakeError::MissingHost {
-            url: shorten(url.as_str()),
+            url: shorten(&redacted(&url)),
         };
         let (host, host_for_header) = match url.host() {
             Some(url::Host::Domain(d)) if !d.is_empty() => (d.to_owned(), d.to_owned()),
@@ -278,14 +280,14 @@ impl RequestBuilder {
                 UserHeader::Pair(n, v) | UserHeader::Portable(n, v) => (n, v),
                 UserHeader::Malformed(line) => {
                     return Err(HandshakeError::MalformedRawHeader {
-                        line: shorten(&line),
+                        line: shorten(&redact_header_line(&line)),
                     })
                 }
             };
             let name_t = name.trim_matches([' ', '\t']);
             if !is_token(name_t) {
                 return Err(HandshakeError::InvalidHeaderName {
-                    name: shorten(&name),
+                    name: shorten(&redact_header_line(&name)),
                 });
             }
             if let Some(reason) = bad_value_char(&value) {
@@ -458,15 +460,6 @@ impl fmt::Debug for RequestBuilder {
     }
 }
 
-/// The URL without its password, for Debug output.
-pub(crate) fn redacted(url: &Url) -> String {
-    let mut u = url.clone();
-    if u.password().is_some() {
-        let _ = u.set_password(Some("***"));
-    }
-    u.to_string()
-}
-
 /// An encoded upgrade request, and what is needed to check the server's answer.
 #[derive(Clone)]
 pub struct ClientRequest {
@@ -552,7 +545,7 @@ impl ClientRequest {
             if (300..400).contains(&status) {
                 return Err(HandshakeError::Redirect {
                     status,
-                    location: response.header("Location").map(shorten),
+                    location: response.header("Location").map(|l| shorten(&redact_url(l))),
                 });
             }
             let rest = response.rest();

@@ -36,7 +36,8 @@ pub enum HandshakeError {
     // ---- building the request -------------------------------------------------------------
     /// The URL given to [`RequestBuilder::new`](crate::RequestBuilder::new) does not parse.
     InvalidUrl {
-        /// The URL as given (shortened).
+        /// The URL as given, password hidden (see [`redact_url`](crate::redact_url);
+        /// shortened).
         url: String,
         /// Why it does not parse.
         reason: String,
@@ -48,12 +49,13 @@ pub enum HandshakeError {
     },
     /// The URL has no host (for example `ws:/path` or a `data:` URL).
     MissingHost {
-        /// The URL as given.
+        /// The URL, password hidden.
         url: String,
     },
     /// A header name given to the builder is empty or not an HTTP token.
     InvalidHeaderName {
-        /// The name as given (shortened).
+        /// The name as given (shortened); if it contains a sensitive word (see
+        /// [`is_sensitive_header`](crate::is_sensitive_header)), only its first word.
         name: String,
     },
     /// A header value given to the builder contains a forbidden character (CR, LF, NUL or
@@ -67,7 +69,8 @@ pub enum HandshakeError {
     /// A raw header line given to [`RequestBuilder::raw_header`](crate::RequestBuilder::raw_header)
     /// is not of the form `Name: value`.
     MalformedRawHeader {
-        /// The line as given (shortened).
+        /// The line as given (shortened); if it contains a sensitive word (see
+        /// [`is_sensitive_header`](crate::is_sensitive_header)), only its first word.
         line: String,
     },
     /// The caller tried to set a header that the handshake itself must control
@@ -120,7 +123,8 @@ pub enum HandshakeError {
     Redirect {
         /// The status code.
         status: u16,
-        /// The `Location` header, if the server sent a readable one.
+        /// The `Location` header, if the server sent a readable one (password hidden,
+        /// shortened).
         location: Option<String>,
     },
     /// The server answered with a status other than 101 or 3xx.

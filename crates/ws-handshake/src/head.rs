@@ -1,6 +1,7 @@
 //! Bounded, linear-time accumulation of an HTTP/1.x head, shared by the response (client role)
 //! and request (server role) parsers, plus small header helpers.
 
+use std::fmt;
 use std::ops::Range;
 
 use crate::error::HandshakeError;
@@ -38,7 +39,8 @@ impl Default for Limits {
 /// Every byte is scanned once: `scanned` remembers where the previous scan stopped, and the
 /// end-of-head test looks back at most two bytes that are already in the buffer. Line feeds
 /// are counted on the way so too many headers fail before the head is complete.
-#[derive(Clone, Debug)]
+/// `Debug` shows the number of bytes held, not the bytes (they may hold cookies).
+#[derive(Clone)]
 pub(crate) struct HeadReader {
     pub(crate) limits: Limits,
     buf: Vec<u8>,
@@ -49,6 +51,18 @@ pub(crate) struct HeadReader {
     /// Whether a byte other than CR/LF has been seen (leading empty lines are skipped, as
     /// httparse does).
     started: bool,
+}
+
+impl fmt::Debug for HeadReader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HeadReader")
+            .field("limits", &self.limits)
+            .field("buffered", &self.buf.len())
+            .field("scanned", &self.scanned)
+            .field("lines", &self.lines)
+            .field("started", &self.started)
+            .finish()
+    }
 }
 
 /// A complete head and what followed it in the same feeds.

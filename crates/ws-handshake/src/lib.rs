@@ -68,6 +68,7 @@ mod extensions;
 mod head;
 pub mod permessage_deflate;
 pub mod proxy;
+mod redact;
 pub mod redirect;
 mod response;
 mod server;
@@ -76,6 +77,7 @@ pub use client::{accept_key, Accepted, ClientRequest, RequestBuilder, Target};
 pub use error::HandshakeError;
 pub use extensions::{parse_extensions, Extension};
 pub use head::Limits;
+pub use redact::{is_sensitive_header, redact_url, REDACTED};
 pub use response::{Response, ResponseParser};
 pub use server::{reject, Request, RequestParser};
 

@@ -567,20 +567,8 @@ impl ProxyHandshake {
     }
 }
 
-/// `url` for an error when it does not parse: drops anything before an `@` in the authority
-/// so a password never lands in an error, and shortens.
+/// `url` for an error when it does not parse: the password hidden (textually, see
+/// [`redact_url`](crate::redact_url)) so that it never lands in an error, then shortened.
 fn hide_userinfo(url: &str) -> String {
-    let (scheme, rest) = match url.split_once("://") {
-        Some((s, r)) => (Some(s), r),
-        None => (None, url),
-    };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let shown = match rest[..authority_end].rfind('@') {
-        Some(at) => format!("***@{}", &rest[at + 1..]),
-        None => rest.to_owned(),
-    };
-    match scheme {
-        Some(s) => shorten(&format!("{s}://{shown}")),
-        None => shorten(&shown),
-    }
+    shorten(&crate::redact::redact_url(url))
 }

@@ -140,6 +140,8 @@ impl Response {
     }
 }
 
+/// Shows the headers, with the values of sensitive ones (see
+/// [`is_sensitive_header`](crate::is_sensitive_header)) replaced by `<redacted>`.
 impl fmt::Debug for Response {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Response")
@@ -149,7 +151,7 @@ impl fmt::Debug for Response {
                 "headers",
                 &self
                     .headers()
-                    .map(|(n, v)| (n, String::from_utf8_lossy(v)))
+                    .map(|(n, v)| (n, crate::redact::header_value_for_debug(n, v)))
                     .collect::<Vec<_>>(),
             )
             .field("rest_len", &self.rest().len())

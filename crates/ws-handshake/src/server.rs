@@ -243,6 +243,8 @@ impl Request {
     }
 }
 
+/// Shows the headers, with the values of sensitive ones (see
+/// [`is_sensitive_header`](crate::is_sensitive_header)) replaced by `<redacted>`.
 impl fmt::Debug for Request {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Request")
@@ -252,7 +254,7 @@ impl fmt::Debug for Request {
                 "headers",
                 &self
                     .headers()
-                    .map(|(n, v)| (n, String::from_utf8_lossy(v)))
+                    .map(|(n, v)| (n, crate::redact::header_value_for_debug(n, v)))
                     .collect::<Vec<_>>(),
             )
             .field("rest_len", &self.rest().len())

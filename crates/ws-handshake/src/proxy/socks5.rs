@@ -132,8 +132,9 @@ impl fmt::Display for Socks5Reply {
 /// held; anything after the reply is returned in [`Progress::Done`]. A reserved byte that is
 /// not zero is tolerated.
 ///
-/// `Debug` hides the password.
-#[derive(Clone, Debug)]
+/// `Debug` hides the password, and shows only the lengths of the bytes to send and
+/// received (during authentication the bytes to send hold the user name and password).
+#[derive(Clone)]
 pub struct Socks5Handshake {
     target: TargetAddr,
     port: u16,
@@ -156,6 +157,21 @@ enum State {
     Connect,
     Done,
     Failed(HandshakeError),
+}
+
+impl fmt::Debug for Socks5Handshake {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Socks5Handshake")
+            .field("target", &self.target)
+            .field("port", &self.port)
+            .field("credentials", &self.credentials)
+            .field("remote_dns", &self.remote_dns)
+            .field("out_len", &self.out.len())
+            .field("input_len", &self.input.len())
+            .field("state", &self.state)
+            .field("bound", &self.bound)
+            .finish()
+    }
 }
 
 /// Enough bytes of `input` for the current message, or none yet.
