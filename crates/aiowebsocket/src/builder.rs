@@ -1,5 +1,6 @@
 //! [`ClientBuilder`]: connect options plus the TLS connector, then `.connect()`.
 
+use std::fmt;
 use std::time::Duration;
 
 use ws_client::options::ConnectOptions;
@@ -43,12 +44,26 @@ pub fn builder(url: impl Into<String>) -> ClientBuilder {
 /// [`connect`](Self::connect) runs on tokio when the `tokio` feature is on (the default),
 /// otherwise on async-std; `connect_tokio` (feature `tokio`) and `connect_async_std`
 /// (feature `async-std`) choose explicitly.
-#[derive(Clone, Debug)]
+///
+/// `Debug` output can be logged: it shows the options as [`ConnectOptions`]' `Debug` does
+/// (header names, but no sensitive header value and no password) and only whether a TLS
+/// connector was set.
+#[derive(Clone)]
 #[must_use = "a ClientBuilder does nothing until .connect().await"]
 pub struct ClientBuilder {
     options: ConnectOptions,
     #[cfg(feature = "native-tls")]
     tls: Option<native_tls::TlsConnector>,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("ClientBuilder");
+        d.field("options", &self.options);
+        #[cfg(feature = "native-tls")]
+        d.field("tls", &self.tls.as_ref().map(|_| "TlsConnector"));
+        d.finish()
+    }
 }
 
 /// Splits a [`ClientBuilder`] into runtime `$rt` (with the builder's TLS connector, if one
@@ -92,6 +107,15 @@ impl ClientBuilder {
     /// [`ConnectOptions::portable_header`]); never for credentials.
     pub fn portable_header(self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.options(|o| o.portable_header(name, value))
+    }
+
+    /// Adds a request header whose value is a secret: sent like [`header`](Self::header),
+    /// but `Debug` output never shows the value (see [`ConnectOptions::sensitive_header`]).
+    /// `Authorization`, `Cookie` and other names that
+    /// [`is_sensitive_header`](crate::is_sensitive_header) recognises are hidden
+    /// with [`header`](Self::header) already.
+    pub fn sensitive_header(self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.options(|o| o.sensitive_header(name, value))
     }
 
     /// Adds a raw header line `"Name: value"` (see [`ConnectOptions::raw_header`]).

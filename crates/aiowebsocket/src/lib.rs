@@ -146,7 +146,9 @@ pub use ws_client::{
 pub use ws_handshake::permessage_deflate::DeflateConfig;
 pub use ws_handshake::proxy::{Credentials, Proxy, ProxyConfig, ProxyScheme};
 pub use ws_handshake::redirect::{HopDecision, RedirectHop, RedirectPolicy};
-pub use ws_handshake::{ClientRequest, HandshakeError, Limits, Request, Response};
+pub use ws_handshake::{
+    is_sensitive_header, redact_url, ClientRequest, HandshakeError, Limits, Request, Response,
+};
 #[doc(no_inline)]
 pub use {ws_client, ws_frame, ws_handshake};
 

@@ -234,3 +234,49 @@ async fn connect_with_request_returns_the_request_that_was_sent() {
     );
     ws.close(CloseCode::NORMAL, "").await.unwrap();
 }
+
+/// The builder, and the reconnecting builder made from it, print header names but no
+/// secret: sensitive header values, headers marked sensitive, URL and proxy passwords.
+#[test]
+fn builder_debug_hides_secrets() {
+    for proxy in [
+        "http://puser:s3cret-f@127.0.0.1:3128",
+        "socks5://suser:s3cret-g@127.0.0.1:1080",
+    ] {
+        let builder = aiowebsocket::builder("ws://user:s3cret-e@host/")
+            .header("Authorization", "Bearer s3cret-a")
+            .header("Cookie", "sid=s3cret-b")
+            .header("X-Api-Key", "s3cret-c")
+            .sensitive_header("X-Custom", "s3cret-d")
+            .header("User-Agent", "visible-agent")
+            .proxy_url(proxy)
+            .tls_connector(TlsConnector::new().unwrap());
+        let reconnecting = builder.clone().reconnecting();
+        let request = builder.connect_options().build_request().unwrap();
+        for text in [
+            format!("{builder:?}"),
+            format!("{builder:#?}"),
+            format!("{reconnecting:?}"),
+        ] {
+            assert!(!text.contains("s3cret"), "secret leaked: {text}");
+            for name in [
+                "Authorization",
+                "Cookie",
+                "X-Api-Key",
+                "X-Custom",
+                "User-Agent",
+            ] {
+                assert!(text.contains(name), "{name} missing: {text}");
+            }
+            assert!(text.contains("visible-agent"), "{text}");
+            assert!(text.contains("ws://user:***@host/"), "{text}");
+        }
+        // Sent unchanged.
+        let head = std::str::from_utf8(request.as_bytes()).unwrap();
+        assert!(
+            head.contains("\r\nAuthorization: Bearer s3cret-a\r\n"),
+            "{head}"
+        );
+        assert!(head.contains("\r\nX-Custom: s3cret-d\r\n"), "{head}");
+    }
+}

@@ -26,7 +26,10 @@ use std::time::Duration;
 use ws_handshake::permessage_deflate::DeflateConfig;
 use ws_handshake::proxy::{Proxy, ProxyConfig};
 use ws_handshake::redirect::{HopDecision, RedirectHook, RedirectHop, RedirectPolicy};
-use ws_handshake::{ClientRequest, Limits, Request, RequestBuilder, Target};
+use ws_handshake::{
+    is_sensitive_header, redact_url, ClientRequest, Limits, Request, RequestBuilder, Target,
+    REDACTED,
+};
 
 use crate::config::{Config, Keepalive};
 use crate::error::Error;
@@ -88,12 +91,48 @@ impl OpenSettings {
 }
 
 /// One extra request header, in the order the user added it.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 enum HeaderLine {
-    Pair(String, String),
-    /// May follow a redirect to another origin.
-    Portable(String, String),
+    /// `name: value`; `sensitive` marks a value to hide from `Debug` whatever its name,
+    /// `portable` one that may follow a redirect to another origin.
+    Pair {
+        name: String,
+        value: String,
+        sensitive: bool,
+        portable: bool,
+    },
     Raw(String),
+}
+
+/// Header names are shown; values of sensitive headers (by [`is_sensitive_header`], or
+/// marked with [`ConnectOptions::sensitive_header`]) are replaced by [`REDACTED`].
+impl fmt::Debug for HeaderLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HeaderLine::Pair {
+                name,
+                value,
+                sensitive,
+                ..
+            } => {
+                let shown = if *sensitive || is_sensitive_header(name) {
+                    REDACTED
+                } else {
+                    value
+                };
+                f.debug_tuple("Header").field(name).field(&shown).finish()
+            }
+            HeaderLine::Raw(line) => {
+                let shown = match line.split_once(':') {
+                    Some((name, _)) if is_sensitive_header(name) => format!("{name}: {REDACTED}"),
+                    Some(_) => line.clone(),
+                    None if is_sensitive_header(line) => REDACTED.to_owned(),
+                    None => line.clone(),
+                };
+                f.debug_tuple("RawHeader").field(&shown).finish()
+            }
+        }
+    }
 }
 
 /// Looks an environment variable up, for [`ProxyConfig::FromEnv`].
@@ -107,15 +146,12 @@ enum ProxySetting {
     Url(String),
 }
 
-/// Hides passwords: a proxy URL is shown through [`Proxy`]'s `Display`.
+/// Hides passwords: a proxy URL is shown with its password replaced (see [`redact_url`]).
 impl fmt::Debug for ProxySetting {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ProxySetting::Config(c) => fmt::Debug::fmt(c, f),
-            ProxySetting::Url(url) => match Proxy::parse(url) {
-                Ok(p) => write!(f, "Url({p})"),
-                Err(_) => f.write_str("Url(<invalid>)"),
-            },
+            ProxySetting::Url(url) => f.debug_tuple("Url").field(&redact_url(url)).finish(),
         }
     }
 }
@@ -135,7 +171,23 @@ impl fmt::Debug for ProxySetting {
 ///     .keepalive(Duration::from_secs(30), Duration::from_secs(10));
 /// assert_eq!(options.url(), "wss://example.com/feed");
 /// ```
-#[derive(Clone, Debug)]
+///
+/// `Debug` output can be logged: it shows header names but not the values of sensitive
+/// headers (see [`ws_handshake::is_sensitive_header`] and
+/// [`sensitive_header`](Self::sensitive_header)), and no password of the URL or the proxy
+/// URL.
+///
+/// ```
+/// use ws_client::options::ConnectOptions;
+///
+/// let options = ConnectOptions::new("wss://user:pw1@example.com/feed")
+///     .header("Authorization", "Bearer abc")
+///     .sensitive_header("X-Signature", "xyz");
+/// let shown = format!("{options:?}");
+/// assert!(shown.contains("Authorization") && shown.contains("X-Signature"));
+/// assert!(!shown.contains("abc") && !shown.contains("xyz") && !shown.contains("pw1"));
+/// ```
+#[derive(Clone)]
 pub struct ConnectOptions {
     url: String,
     headers: Vec<HeaderLine>,
@@ -169,6 +221,22 @@ impl fmt::Debug for EnvLookupDebug {
     }
 }
 
+impl fmt::Debug for ConnectOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectOptions")
+            .field("url", &redact_url(&self.url))
+            .field("headers", &self.headers)
+            .field("origin", &self.origin)
+            .field("subprotocols", &self.subprotocols)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("open", &self.open)
+            .field("proxy", &self.proxy)
+            .field("env", &self.env)
+            .field("redirects", &self.redirects)
+            .finish()
+    }
+}
+
 impl ConnectOptions {
     /// Options for `url` (`ws://` or `wss://`) with the defaults listed in the
     /// [module docs](self).
@@ -189,9 +257,31 @@ impl ConnectOptions {
 
     /// Adds a request header `name: value`. Headers the handshake owns (`Host`, `Upgrade`,
     /// `Connection`, `Sec-WebSocket-*`) are refused when the request is built.
+    ///
+    /// `Debug` output shows the name; it hides the value when the name is sensitive by
+    /// [`ws_handshake::is_sensitive_header`] (`Authorization`, `Cookie`, names with
+    /// `token`, `secret`, `api-key`, ...). For other secrets use
+    /// [`sensitive_header`](Self::sensitive_header).
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers
-            .push(HeaderLine::Pair(name.into(), value.into()));
+        self.headers.push(HeaderLine::Pair {
+            name: name.into(),
+            value: value.into(),
+            sensitive: false,
+            portable: false,
+        });
+        self
+    }
+
+    /// Adds a request header `name: value` whose value is a secret: sent exactly like
+    /// [`header`](Self::header), but `Debug` output never shows the value (whatever the
+    /// name), only the name.
+    pub fn sensitive_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push(HeaderLine::Pair {
+            name: name.into(),
+            value: value.into(),
+            sensitive: true,
+            portable: false,
+        });
         self
     }
 
@@ -200,8 +290,12 @@ impl ConnectOptions {
     /// on a redirect elsewhere they are dropped, as any of them may be a credential (see
     /// [`redirects`](Self::redirects)). Never use this for credentials.
     pub fn portable_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers
-            .push(HeaderLine::Portable(name.into(), value.into()));
+        self.headers.push(HeaderLine::Pair {
+            name: name.into(),
+            value: value.into(),
+            sensitive: false,
+            portable: true,
+        });
         self
     }
 
@@ -422,8 +516,13 @@ impl ConnectOptions {
         let mut builder = RequestBuilder::new(url)?;
         for line in &self.headers {
             builder = match line {
-                HeaderLine::Pair(name, value) => builder.header(name.clone(), value.clone()),
-                HeaderLine::Portable(name, value) => {
+                HeaderLine::Pair {
+                    name,
+                    value,
+                    portable: false,
+                    ..
+                } => builder.header(name.clone(), value.clone()),
+                HeaderLine::Pair { name, value, .. } => {
                     builder.portable_header(name.clone(), value.clone())
                 }
                 HeaderLine::Raw(raw) => builder.raw_header(raw.clone()),
