@@ -1080,7 +1080,7 @@ fn mask_key() -> [u8; 4] {
 
 /// The generator masking keys come from. `CryptoRng` in its type is the promise that it is
 /// cryptographically secure; a test holds it to that.
-fn key_rng() -> impl RngCore + rand::CryptoRng {
+fn key_rng() -> impl rand::CryptoRng {
     rand::rng()
 }
 
