@@ -424,8 +424,10 @@ impl fmt::Display for Error {
                     write!(f, " ({:?})", frame.reason.as_str())?;
                 }
                 let hint = match frame.code.as_u16() {
-                    1008 => "it refused us by policy: check the credentials, token or \
-                             subscription it expects",
+                    1008 => {
+                        "it refused us by policy: check the credentials, token or \
+                             subscription it expects"
+                    }
                     1003 => "it cannot accept the kind of data we send",
                     1010 => "it lacks an extension we require",
                     _ => "the application says retrying will not help",

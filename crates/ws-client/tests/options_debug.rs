@@ -6,15 +6,20 @@
 use ws_client::options::ConnectOptions;
 use ws_handshake::Target;
 
-fn secret_options(proxy: &str) -> ConnectOptions {
+/// Every kind of secret header, a URL password and a proxy URL with a password.
+fn sendable_options(proxy: &str) -> ConnectOptions {
     ConnectOptions::new("ws://user:s3cret-e@host/")
         .header("Authorization", "Bearer s3cret-a")
         .header("Cookie", "sid=s3cret-b")
         .header("X-Api-Key", "s3cret-c")
         .sensitive_header("X-Custom", "s3cret-d")
-        .raw_header("Proxy-Authorization: Basic s3cret-r")
         .header("User-Agent", "visible-agent")
         .proxy_url(proxy)
+}
+
+/// The same plus a `Proxy-Authorization` line (refused when the request is built).
+fn secret_options(proxy: &str) -> ConnectOptions {
+    sendable_options(proxy).raw_header("Proxy-Authorization: Basic s3cret-r")
 }
 
 #[test]
@@ -48,7 +53,7 @@ fn connect_options_debug_hides_secrets_keeps_names() {
 
 #[test]
 fn sensitive_header_is_sent_like_header() {
-    let options = secret_options("http://puser:s3cret-f@127.0.0.1:3128");
+    let options = sendable_options("http://puser:s3cret-f@127.0.0.1:3128");
     let request = options.build_request().unwrap();
     let head = std::str::from_utf8(request.as_bytes()).unwrap();
     for line in [
@@ -56,10 +61,15 @@ fn sensitive_header_is_sent_like_header() {
         "\r\nCookie: sid=s3cret-b\r\n",
         "\r\nX-Api-Key: s3cret-c\r\n",
         "\r\nX-Custom: s3cret-d\r\n",
-        "\r\nProxy-Authorization: Basic s3cret-r\r\n",
     ] {
         assert!(head.contains(line), "{line:?} not sent: {head}");
     }
+    // A Proxy-Authorization header is refused, without echoing it.
+    let err = secret_options("http://puser:s3cret-f@127.0.0.1:3128")
+        .build_request()
+        .unwrap_err();
+    assert!(!err.to_string().contains("s3cret"), "{err}");
+    assert!(!format!("{err:?}").contains("s3cret"), "{err:?}");
     // The proxy's credentials are still usable.
     let target = Target {
         host: "host".into(),

@@ -200,7 +200,11 @@ fn a_fragmented_message_peaks_at_its_limit_plus_a_constant() {
     let fragment = vec![5u8; 64 << 10];
     let mut wire = Vec::new();
     for i in 0..256 {
-        let op = if i == 0 { OpCode::Binary } else { OpCode::Continuation };
+        let op = if i == 0 {
+            OpCode::Binary
+        } else {
+            OpCode::Continuation
+        };
         wire.extend(header(op, i == 255, 0, fragment.len()));
         wire.extend_from_slice(&fragment);
     }
@@ -221,7 +225,10 @@ fn a_single_frame_message_peaks_at_its_size_plus_a_constant() {
     let mut client = client_with_limit(size);
     let (msg, _, peak) = memory(|| feed(&mut client, &wire).unwrap().expect("the message"));
     assert_eq!(msg.len(), size);
-    assert!(peak <= size as isize + SLACK, "peak {peak} bytes for {size}");
+    assert!(
+        peak <= size as isize + SLACK,
+        "peak {peak} bytes for {size}"
+    );
 }
 
 /// Raw DEFLATE of `len` zero bytes ending in a sync flush: repeated, a decompression bomb.
@@ -231,7 +238,8 @@ fn zeros_segment(len: usize) -> Vec<u8> {
     let mut c = Compress::new(Compression::best(), false);
     let zeros = vec![0u8; len];
     let mut out = Vec::with_capacity(len / 100 + 1024);
-    c.compress_vec(&zeros, &mut out, FlushCompress::Sync).unwrap();
+    c.compress_vec(&zeros, &mut out, FlushCompress::Sync)
+        .unwrap();
     assert_eq!(c.total_in() as usize, len, "one call compresses it all");
     out
 }
@@ -243,7 +251,12 @@ fn a_compression_bomb_peaks_at_the_limit_plus_a_constant() {
     let limit = 16 * MIB;
     // 64 MiB of zeros in about 64 KiB: four times the limit.
     let segment = zeros_segment(MIB);
-    let payload: Vec<u8> = segment.iter().copied().cycle().take(segment.len() * 64).collect();
+    let payload: Vec<u8> = segment
+        .iter()
+        .copied()
+        .cycle()
+        .take(segment.len() * 64)
+        .collect();
     let mut wire = header(OpCode::Binary, true, ws_frame::RSV1, payload.len());
     wire.extend_from_slice(&payload);
     let config = Config::default()
@@ -257,7 +270,10 @@ fn a_compression_bomb_peaks_at_the_limit_plus_a_constant() {
         }
         other => panic!("expected MessageTooBig, got {other:?}"),
     }
-    assert!(peak <= limit as isize + SLACK, "peak {peak} bytes, limit {limit}");
+    assert!(
+        peak <= limit as isize + SLACK,
+        "peak {peak} bytes, limit {limit}"
+    );
 }
 
 #[test]
@@ -274,7 +290,11 @@ fn large_buffers_are_given_back_on_the_data_path_without_a_timer() {
         // Received in 64 KiB reads, fragmented by the peer into 1 MiB frames.
         let mut fragments = Vec::new();
         for i in 0..4 {
-            let op = if i == 0 { OpCode::Binary } else { OpCode::Continuation };
+            let op = if i == 0 {
+                OpCode::Binary
+            } else {
+                OpCode::Continuation
+            };
             fragments.extend(header(op, i == 3, 0, MIB));
             fragments.extend(std::iter::repeat_n(2u8, MIB));
         }
@@ -287,7 +307,10 @@ fn large_buffers_are_given_back_on_the_data_path_without_a_timer() {
         let msg = feed(&mut client, &single).unwrap().expect("a message");
         assert_eq!(msg.len(), 4 * MIB);
         server.receive_data(&wire);
-        assert_eq!(server.poll_message().unwrap().map(|m| m.len()), Some(4 * MIB));
+        assert_eq!(
+            server.poll_message().unwrap().map(|m| m.len()),
+            Some(4 * MIB)
+        );
     });
     // Everything above was dropped but what the two connections kept: small buffers only.
     assert!(

@@ -245,9 +245,7 @@ impl RequestBuilder {
                 UserHeader::Pair(name, _) => {
                     crate::redirect::forwards_header(&from, &next.url, name)
                 }
-                UserHeader::Portable(name, _) => {
-                    same || !crate::redirect::is_origin_bound(name)
-                }
+                UserHeader::Portable(name, _) => same || !crate::redirect::is_origin_bound(name),
                 UserHeader::Malformed(_) => same,
             })
             .collect();

@@ -52,6 +52,7 @@ use url::Url;
 
 use crate::client::{redacted, RequestBuilder};
 use crate::error::{shorten, HandshakeError};
+use crate::redact::redact_url;
 use crate::response::Response;
 
 /// Whether and how far redirects are followed, and what may follow a redirect to another
@@ -156,7 +157,10 @@ pub enum HopDecision {
 pub type RedirectHook = std::sync::Arc<dyn Fn(&RedirectHop<'_>) -> HopDecision + Send + Sync>;
 
 /// Applies `hook`'s decision for `hop`: the request to send next, or the refusal.
-pub fn decide(hook: &RedirectHook, hop: &RedirectHop<'_>) -> Result<Option<RequestBuilder>, HandshakeError> {
+pub fn decide(
+    hook: &RedirectHook,
+    hop: &RedirectHop<'_>,
+) -> Result<Option<RequestBuilder>, HandshakeError> {
     let refused = |reason: String| HandshakeError::RedirectRefused {
         from: shorten(&redacted(hop.from)),
         to: shorten(&redacted(hop.to)),
@@ -188,7 +192,7 @@ pub fn next_url(current: &Url, status: u16, location: Option<&str>) -> Result<Ur
     if !is_followed_status(status) {
         return Err(HandshakeError::RedirectNotFollowed {
             status,
-            location: location.map(shorten),
+            location: location.map(|l| shorten(&redact_url(l))),
         });
     }
     let location = match location.map(str::trim) {
@@ -196,7 +200,7 @@ pub fn next_url(current: &Url, status: u16, location: Option<&str>) -> Result<Ur
         _ => return Err(HandshakeError::RedirectMissingLocation { status }),
     };
     let invalid = |reason: String| HandshakeError::RedirectInvalidLocation {
-        location: shorten(location),
+        location: shorten(&redact_url(location)),
         reason,
     };
     let mut next = current.join(location).map_err(|e| invalid(e.to_string()))?;
@@ -205,7 +209,7 @@ pub fn next_url(current: &Url, status: u16, location: Option<&str>) -> Result<Ur
         "wss" | "https" => true,
         other => {
             return Err(HandshakeError::RedirectUnsupportedScheme {
-                location: shorten(location),
+                location: shorten(&redact_url(location)),
                 scheme: shorten(other),
             })
         }
@@ -293,7 +297,7 @@ impl RedirectChain {
         if !self.policy.enabled {
             return Err(HandshakeError::Redirect {
                 status,
-                location: location.map(shorten),
+                location: location.map(|l| shorten(&redact_url(l))),
             });
         }
         let next = next_url(self.current(), status, location)?;

@@ -596,7 +596,10 @@ fn a_redirect_hook_sees_the_hop_and_may_refuse_or_adjust_it() {
         }
     });
     let err = decide(&refuse, &hop).unwrap_err();
-    assert!(matches!(err, HandshakeError::RedirectRefused { .. }), "{err:?}");
+    assert!(
+        matches!(err, HandshakeError::RedirectRefused { .. }),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("not a host we trust"), "{err}");
 
     // Adjust: a credential meant for the new host.
@@ -606,7 +609,10 @@ fn a_redirect_hook_sees_the_hop_and_may_refuse_or_adjust_it() {
     let next = decide(&adjust, &hop).unwrap().expect("an adjusted request");
     let bytes = next.build_with_key([0; 16]).unwrap();
     let text = String::from_utf8_lossy(bytes.as_bytes()).into_owned();
-    assert!(text.contains("Authorization: Bearer b") && !text.contains("Bearer a"), "{text}");
+    assert!(
+        text.contains("Authorization: Bearer b") && !text.contains("Bearer a"),
+        "{text}"
+    );
 
     // A hook may not send the request elsewhere.
     let elsewhere: RedirectHook = Arc::new(|_: &RedirectHop<'_>| {

@@ -503,7 +503,10 @@ async fn a_server_that_closes_at_once_is_retried_ever_more_slowly() {
         // connections in 3 s. Before, every close restarted the backoff (0-100 ms waits):
         // dozens.
         let n = accepted.load(Ordering::SeqCst);
-        assert!((2..=6).contains(&n), "{n} connections in {window:?}: {waits:?}");
+        assert!(
+            (2..=6).contains(&n),
+            "{n} connections in {window:?}: {waits:?}"
+        );
     })
     .await;
 }
@@ -565,10 +568,17 @@ async fn a_policy_close_ends_the_reconnecting_client_with_its_code_and_reason() 
         assert!(matches!(&err, Error::ClosedByPeer(f) if f.reason.as_str() == "not today"));
         assert_eq!(err.close_code(), Some(CloseCode::POLICY_VIOLATION));
         let text = err.to_string();
-        assert!(text.contains("1008") && text.contains("not today"), "{text}");
+        assert!(
+            text.contains("1008") && text.contains("not today"),
+            "{text}"
+        );
         assert!(ws.recv().await.is_none());
         tokio::time::sleep(Duration::from_millis(200)).await;
-        assert_eq!(accepted.load(Ordering::SeqCst), 1, "no reconnection after 1008");
+        assert_eq!(
+            accepted.load(Ordering::SeqCst),
+            1,
+            "no reconnection after 1008"
+        );
     })
     .await;
 }

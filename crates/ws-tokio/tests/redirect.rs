@@ -258,14 +258,19 @@ async fn a_redirect_hook_can_refuse_a_hop_or_add_a_credential_for_the_new_host()
                 assert_eq!(hop.status, 302);
                 assert_eq!(hop.to.host_str(), Some("localhost"));
                 ws_client::HopDecision::FollowWith(
-                    hop.request.clone().header("Authorization", "Bearer for-localhost"),
+                    hop.request
+                        .clone()
+                        .header("Authorization", "Bearer for-localhost"),
                 )
             });
         let (mut ws, _) = TokioRuntime::new().connect(options).await.unwrap();
         ws.close(CloseCode::NORMAL, "").await.unwrap();
         let seen = log.lock().unwrap().clone();
         assert_eq!(seen[1].header("authorization"), Some("Bearer for-127"));
-        assert_eq!(seen[2].header("authorization"), Some("Bearer for-localhost"));
+        assert_eq!(
+            seen[2].header("authorization"),
+            Some("Bearer for-localhost")
+        );
     })
     .await;
 }
