@@ -1,4 +1,6 @@
-//! Frame header decode and encode, for the three length forms, masked and unmasked.
+//! Frame header decode and encode, for the three length forms, masked and unmasked; the
+//! cost of a masking key (the CSPRNG the client draws it from, beside the seeded small PRNG
+//! it replaced) and of queueing a client message whole.
 //!
 //! Run: `cargo bench -p aiowebsocket-benches --bench frame`.
 
@@ -71,11 +73,47 @@ fn encode(c: &mut Criterion) {
     group.finish();
 }
 
+/// One masking key per frame: where it comes from now (`rand`'s thread-local ChaCha12,
+/// reseeded from the OS) and the per-connection `SmallRng` (Xoshiro) it replaced, side by
+/// side in one run.
+fn mask_key(c: &mut Criterion) {
+    use rand::{RngCore, SeedableRng};
+    let mut group = c.benchmark_group("mask_key");
+    group.bench_function("thread_rng_chacha12", |b| {
+        b.iter(|| black_box(rand::rng().next_u32().to_ne_bytes()))
+    });
+    group.bench_function("small_rng_before", |b| {
+        let mut rng = rand::rngs::SmallRng::from_rng(&mut rand::rng());
+        b.iter(|| black_box(rng.next_u32().to_ne_bytes()))
+    });
+    group.finish();
+}
+
+/// A client queues a binary message (header, key, payload copied and masked) and the
+/// output is consumed, as a driver would after writing it.
+fn client_send(c: &mut Criterion) {
+    use ws_client::{Config, Connection, Message};
+    let mut group = c.benchmark_group("client_send");
+    for size in [20usize, 1 << 10, 16 << 10] {
+        let payload = bytes::Bytes::from(vec![7u8; size]);
+        group.throughput(Throughput::Bytes(size as u64));
+        group.bench_function(BenchmarkId::from_parameter(size), |b| {
+            let mut conn = Connection::new(Role::Client, Config::default());
+            b.iter(|| {
+                assert!(conn.send(Message::Binary(payload.clone())).is_ok());
+                let n = conn.pending_output().len();
+                conn.consume_output(black_box(n));
+            })
+        });
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_millis(300))
         .measurement_time(Duration::from_secs(1));
-    targets = decode, encode
+    targets = decode, encode, mask_key, client_send
 }
 criterion_main!(benches);
