@@ -712,8 +712,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
                 .unwrap_or(Error::ConnectionClosed)));
         }
         if self.phase == Phase::Done {
-            // Nothing can be written any more, and nothing is owed.
-            return Poll::Ready(Ok(()));
+            // Nothing can be written any more. What is still queued was abandoned (the
+            // finishing deadline ran out on a peer that does not read): a send whose
+            // message is among it must not report success.
+            return Poll::Ready(if self.conn.pending_output().is_empty() {
+                Ok(())
+            } else {
+                Err(Error::ConnectionClosed)
+            });
         }
         // Timers run from the receiving side only (see the module docs): a sender that
         // cannot read pongs must not fail on a keepalive deadline.
