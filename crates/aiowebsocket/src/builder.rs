@@ -164,6 +164,12 @@ impl ClientBuilder {
         self.options(|o| o.close_timeout(timeout))
     }
 
+    /// Bound on a send that can write nothing because the server stopped reading (`None`:
+    /// wait forever). Default 20 s.
+    pub fn write_timeout(self, timeout: Option<Duration>) -> Self {
+        self.options(|o| o.write_timeout(timeout))
+    }
+
     /// A ping every `interval`; the connection fails (1011) when a pong takes longer than
     /// `timeout`. Default 20 s / 20 s.
     pub fn keepalive(self, interval: Duration, timeout: Duration) -> Self {

@@ -34,6 +34,8 @@ pub const DEFAULT_WRITE_BUFFER_HIGH: usize = 128 << 10;
 pub const DEFAULT_MAX_QUEUED_PONGS: usize = 16;
 /// Default [`Config::close_timeout`]: 10 s.
 pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default [`Config::write_timeout`]: 20 s, the time a peer has to answer a keepalive ping.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Settings of one WebSocket connection.
 ///
@@ -69,6 +71,12 @@ pub struct Config {
     /// dropped ([`Error::Timeout`](crate::Error::Timeout) with `Step::Close`). `None`: wait
     /// forever. Default 10 s.
     pub close_timeout: Option<Duration>,
+    /// How long a send (or flush) may wait while the transport takes none of our bytes
+    /// (the peer stopped reading, or the network is stuck); then the connection is dropped
+    /// ([`Error::Timeout`](crate::Error::Timeout) with `Step::Write`). It bounds a stall,
+    /// not a transfer: a slow link that keeps taking bytes never trips it. `None`: wait
+    /// forever. Default 20 s.
+    pub write_timeout: Option<Duration>,
     /// Send a ping every `interval` and fail the connection (1011) when its pong does not
     /// arrive within `timeout`. Default `None` (off) at this layer.
     pub keepalive: Option<Keepalive>,
@@ -96,6 +104,7 @@ impl Default for Config {
             write_buffer_high: DEFAULT_WRITE_BUFFER_HIGH,
             max_queued_pongs: DEFAULT_MAX_QUEUED_PONGS,
             close_timeout: Some(DEFAULT_CLOSE_TIMEOUT),
+            write_timeout: Some(DEFAULT_WRITE_TIMEOUT),
             keepalive: None,
             #[cfg(feature = "deflate")]
             deflate: None,
@@ -151,6 +160,12 @@ impl Config {
     /// Sets [`close_timeout`](Self::close_timeout).
     pub fn close_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.close_timeout = timeout;
+        self
+    }
+
+    /// Sets [`write_timeout`](Self::write_timeout).
+    pub fn write_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.write_timeout = timeout;
         self
     }
 

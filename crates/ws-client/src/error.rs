@@ -144,7 +144,9 @@ impl Error {
             Self::Timeout {
                 step: Step::Keepalive,
             } => Some(CloseCode::INTERNAL_ERROR),
-            Self::Timeout { step: Step::Close } => Some(CloseCode::ABNORMAL),
+            Self::Timeout {
+                step: Step::Close | Step::Write,
+            } => Some(CloseCode::ABNORMAL),
             Self::Internal(_) => Some(CloseCode::INTERNAL_ERROR),
             Self::ClosedByPeer(frame) => Some(frame.code),
             _ => None,
@@ -407,6 +409,11 @@ impl fmt::Display for Error {
                      is unresponsive; the connection was closed with code 1011 (if the peer \
                      is just slow, allow more time with .keepalive(interval, timeout))",
                 ),
+                Step::Write => f.write_str(
+                    "the peer took none of our data in time: it stopped reading, or the network \
+                     is stuck; the connection was dropped without a clean close (if the peer is \
+                     just slow, allow more time with .write_timeout(..))",
+                ),
                 step => write_opening_timeout(f, *step, None, None),
             },
             Self::OpeningTimeout {
@@ -488,6 +495,7 @@ fn write_opening_timeout(
         ),
         Step::Close => write!(f, "the closing handshake timed out{limit}"),
         Step::Keepalive => write!(f, "a keepalive ping went unanswered{limit}"),
+        Step::Write => write!(f, "sending stalled{limit}"),
     }
 }
 
@@ -547,6 +555,8 @@ pub enum Step {
     Close,
     /// A keepalive ping went unanswered.
     Keepalive,
+    /// Sending: the transport took none of our bytes within the write timeout.
+    Write,
 }
 
 impl fmt::Display for Step {
@@ -559,6 +569,7 @@ impl fmt::Display for Step {
             Self::Proxy => "proxy tunnel",
             Self::Close => "closing handshake",
             Self::Keepalive => "keepalive",
+            Self::Write => "sending",
         })
     }
 }

@@ -12,6 +12,7 @@
 //! | connect timeout (DNS + TCP) | 10 s |
 //! | open timeout (TLS + WebSocket handshake) | 10 s |
 //! | close timeout (wait for the peer's close frame, then for TCP to close) | 10 s |
+//! | write timeout (a send that can write nothing, the peer not reading) | 20 s |
 //! | keepalive | a ping every 20 s; the connection fails if no pong arrives within 20 s |
 //! | compression (feature `deflate`) | permessage-deflate offered with default parameters |
 //! | limits | those of [`Config::default`] (64 MiB messages, 16 MiB frames) |
@@ -358,6 +359,15 @@ impl ConnectOptions {
         self
     }
 
+    /// Bound on how long a send may wait while the transport takes none of our bytes (the
+    /// server stopped reading): then the connection is dropped with a timeout error
+    /// (`Step::Write`). A slow link that keeps taking bytes never trips it. `None`: wait
+    /// forever. Default 20 s.
+    pub fn write_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.open.config.write_timeout = timeout;
+        self
+    }
+
     /// Sends a ping after `interval` and fails the connection (close code 1011, a timeout
     /// error from `recv`) when no pong arrives within `timeout`. Default 20 s / 20 s, like
     /// Python `websockets`.
@@ -645,6 +655,13 @@ impl ServerOptions {
     /// Bound on the wait for the client's close frame (`None`: wait forever).
     pub fn close_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.open.config.close_timeout = timeout;
+        self
+    }
+
+    /// Bound on a send stalled on a client that stopped reading (see
+    /// [`ConnectOptions::write_timeout`]). Default 20 s.
+    pub fn write_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.open.config.write_timeout = timeout;
         self
     }
 

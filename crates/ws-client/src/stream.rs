@@ -42,7 +42,9 @@
 //! only queues (batch several, then [`flush`](WebSocket::flush)). The output buffer is
 //! bounded: `send`/`feed`/`poll_ready` wait while more than
 //! [`Config::write_buffer_high`] bytes are queued, so a peer that stops reading makes the
-//! sender wait instead of growing memory.
+//! sender wait instead of growing memory. The wait is bounded too: when the transport takes
+//! less than 64 KiB within [`Config::write_timeout`] (default 20 s), the connection is
+//! dropped and the sender (and `recv`) get [`Error::Timeout`] at [`Step::Write`].
 
 use std::cell::Cell;
 use std::fmt;
@@ -62,7 +64,7 @@ use ws_frame::{CloseCode, Role};
 
 use crate::buf::reserve_bounded;
 use crate::config::Config;
-use crate::error::Error;
+use crate::error::{Error, Step};
 use crate::message::{CloseFrame, Message};
 use crate::proto::{Connection, State};
 use crate::rt::{Sleep, Timer};
@@ -76,6 +78,9 @@ const READ_BUF: usize = 64 << 10;
 const DIRECT_READ_MIN: usize = 64 << 10;
 /// Bytes discarded per read while waiting for the server to close TCP.
 const DRAIN_READ: usize = 1 << 10;
+/// A sender that finds the transport full waits at most the write timeout for this many
+/// bytes to be taken; less counts as a stall.
+const STALL_PROGRESS: usize = 64 << 10;
 
 thread_local! {
     /// The read buffer shared by the `WebSocket`s polled on this thread (empty while one
@@ -128,6 +133,14 @@ pub(crate) struct Core<S> {
     finish_deadline: Option<Instant>,
     close_timeout: Option<Duration>,
     write_high: usize,
+    /// [`Config::write_timeout`]: how long a sender may wait while the transport takes
+    /// nothing.
+    write_timeout: Option<Duration>,
+    /// Armed when a sender finds the transport full; disarmed once [`STALL_PROGRESS`]
+    /// bytes were written since, or everything was.
+    write_stall: Option<Pin<Box<dyn Sleep>>>,
+    /// Bytes written since `write_stall` was armed.
+    stall_written: usize,
     /// Zeroed bytes right after the end of the connection's read buffer (same allocation),
     /// which reads of a large frame go straight into. Empty otherwise.
     spare: BytesMut,
@@ -298,6 +311,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
         write_high: usize,
         timer: Option<Arc<dyn Timer>>,
     ) -> Self {
+        let write_timeout = conn.config().write_timeout;
         let mut core = Core {
             stream,
             conn,
@@ -308,6 +322,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             finish_deadline: None,
             close_timeout,
             write_high,
+            write_timeout,
+            write_stall: None,
+            stall_written: 0,
             spare: BytesMut::new(),
             needs_flush: false,
             eof: false,
@@ -438,6 +455,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
                 Poll::Ready(Ok(n)) => {
                     self.conn.consume_output(n);
                     self.needs_flush = true;
+                    self.stall_written = self.stall_written.saturating_add(n);
+                    if self.stall_written >= STALL_PROGRESS || !self.conn.wants_write() {
+                        self.write_stall = None;
+                    }
                 }
                 Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
                 Poll::Ready(Err(e)) => break Poll::Ready(Err(e)),
@@ -675,9 +696,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
                 // Not open: `start_send` reports why.
                 return Poll::Ready(Ok(()));
             }
-            match ready!(self.poll_write_out(cx, self.write_high)) {
-                Ok(()) => {}
-                Err(e) => return Poll::Ready(Err(self.fail_io(e))),
+            if let Some(e) = self.write_stall_expired(cx) {
+                return Poll::Ready(Err(e));
+            }
+            match self.poll_write_out(cx, self.write_high) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(self.fail_io(e))),
+                Poll::Pending => return self.poll_write_stall(cx),
             }
         }
     }
@@ -722,11 +747,53 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             });
         }
         // Timers run from the receiving side only (see the module docs): a sender that
-        // cannot read pongs must not fail on a keepalive deadline.
-        match ready!(self.poll_write_out(cx, 0)) {
-            Ok(()) => Poll::Ready(Ok(())),
-            Err(e) => Poll::Ready(Err(self.fail_io(e))),
+        // cannot read pongs must not fail on a keepalive deadline. Only a write that makes
+        // (almost) no progress is bounded here.
+        if let Some(e) = self.write_stall_expired(cx) {
+            return Poll::Ready(Err(e));
         }
+        match self.poll_write_out(cx, 0) {
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(())),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(self.fail_io(e))),
+            Poll::Pending => self.poll_write_stall(cx),
+        }
+    }
+
+    /// A sender found the transport full: `Pending` until the write timeout passes with
+    /// less than [`STALL_PROGRESS`] bytes written (a peer that does not read still has the
+    /// kernel take a few bytes now and then), then the connection is dropped (no close frame can get through) with
+    /// [`Error::Timeout`] at [`Step::Write`], for the sender and for `recv`.
+    fn poll_write_stall(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let (Some(timer), Some(timeout)) = (&self.timer, self.write_timeout) else {
+            return Poll::Pending;
+        };
+        if self.write_stall.is_none() {
+            let Some(at) = timer.now().checked_add(timeout) else {
+                return Poll::Pending;
+            };
+            self.write_stall = Some(timer.sleep_until(at));
+            self.stall_written = 0;
+        }
+        match self.write_stall_expired(cx) {
+            Some(e) => Poll::Ready(Err(e)),
+            None => Poll::Pending,
+        }
+    }
+
+    /// Whether the write timeout armed by a stalled sender ran out: checked before writing
+    /// again, so that bytes the kernel takes late (room it made without signalling the
+    /// socket writable) do not stretch the bound. The connection is then dropped.
+    fn write_stall_expired(&mut self, cx: &mut Context<'_>) -> Option<Error> {
+        let sleep = self.write_stall.as_mut()?;
+        if sleep.as_mut().poll(cx).is_pending() {
+            return None;
+        }
+        self.write_stall = None;
+        self.broken = Some(io::ErrorKind::TimedOut);
+        self.error
+            .get_or_insert(Error::Timeout { step: Step::Write });
+        self.done();
+        Some(Error::Timeout { step: Step::Write })
     }
 
     /// Runs the connection to its end, discarding incoming messages: used by `close`.

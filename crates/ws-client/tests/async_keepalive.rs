@@ -207,3 +207,88 @@ fn a_connection_that_only_sends_is_not_failed_by_keepalive() {
         assert_eq!(client.state(), State::Open);
     }
 }
+
+#[test]
+fn a_send_to_a_peer_that_never_reads_fails_after_the_write_timeout() {
+    // (A peer that takes less than 64 KiB within the write timeout counts as not reading.)
+    let timer = ManualTimer::new();
+    let opts = client_options()
+        .no_compression()
+        .write_timeout(Some(Duration::from_secs(5)));
+    let (mut client, _server) = pair_with(64 << 10, opts, server_options(), Some(timer.arc()));
+    // Fill the pipe and the output buffer: the server never reads.
+    let mut send = loop {
+        let mut send = Box::pin(client.send(Message::binary(vec![1u8; 256 << 10])));
+        match poll_once(&mut send) {
+            Poll::Ready(Ok(())) => {}
+            Poll::Ready(Err(e)) => panic!("{e}"),
+            Poll::Pending => break send,
+        }
+    };
+    timer.advance(Duration::from_millis(4_900));
+    assert!(
+        poll_once(&mut send).is_pending(),
+        "failed before the write timeout"
+    );
+    timer.advance(Duration::from_millis(200));
+    match poll_once(&mut send) {
+        Poll::Ready(Err(e)) => {
+            assert!(matches!(e, Error::Timeout { step: Step::Write }), "{e:?}");
+            assert!(e.is_timeout());
+            assert!(e.to_string().contains(".write_timeout("), "{e}");
+        }
+        other => panic!("expected a write timeout, got {other:?}"),
+    }
+    drop(send);
+    // The connection is over: recv reports why once, later sends fail at once.
+    match block_on(client.recv()) {
+        Some(Err(Error::Timeout { step: Step::Write })) => {}
+        other => panic!("{other:?}"),
+    }
+    assert!(block_on(client.recv()).is_none());
+    assert!(block_on(client.send(Message::text("x"))).is_err());
+}
+
+#[test]
+fn a_slow_reader_that_keeps_taking_bytes_never_trips_the_write_timeout() {
+    let timer = ManualTimer::new();
+    let opts = client_options()
+        .no_compression()
+        .write_timeout(Some(Duration::from_secs(5)));
+    let (client, server) = pair_with(128 << 10, opts, server_options(), Some(timer.arc()));
+    let received = Rc::new(RefCell::new(0usize));
+    let mut pool = LocalPool::new();
+    let r = received.clone();
+    pool.spawner()
+        .spawn_local(async move {
+            let mut server = server;
+            while let Some(Ok(m)) = server.recv().await {
+                *r.borrow_mut() += m.len();
+            }
+        })
+        .unwrap();
+    let mut client = client;
+    // 4 MiB through a 128 KiB pipe, the server reading only every 4 s (virtual): it takes
+    // more than 64 KiB within each write timeout, so the send goes through, however long.
+    let mut send = Box::pin(client.send(Message::binary(vec![2u8; 4 << 20])));
+    let mut rounds = 0;
+    let result = loop {
+        if let Poll::Ready(r) = poll_once(&mut send) {
+            break r;
+        }
+        timer.advance(Duration::from_secs(4));
+        pool.run_until_stalled();
+        rounds += 1;
+        assert!(rounds < 10_000, "no progress");
+    };
+    result.unwrap();
+    drop(send);
+    assert!(rounds > 2, "{rounds}: the reader was not slow");
+    block_on(client.flush()).unwrap();
+    while *received.borrow() < 4 << 20 {
+        pool.run_until_stalled();
+        timer.advance(Duration::from_secs(1));
+        rounds += 1;
+        assert!(rounds < 20_000, "never delivered");
+    }
+}
