@@ -262,7 +262,7 @@ pub struct RedirectChain {
 
 impl RedirectChain {
     /// A chain starting at `start` (the URL first requested; `http(s)` is mapped to
-    /// `ws(s)` as [`RequestBuilder`](crate::RequestBuilder) does).
+    /// `ws(s)` as [`RequestBuilder`] does).
     pub fn new(start: Url, policy: RedirectPolicy) -> RedirectChain {
         RedirectChain {
             policy,
