@@ -10,37 +10,12 @@
 
 use std::time::Duration;
 
-use flate2::{Compress, Compression, FlushCompress};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-const MIB: u64 = 1 << 20;
+mod memory;
 
-/// A field of /proc/self/status, in bytes (`VmRSS`, `VmHWM`).
-fn status_bytes(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status
-        .lines()
-        .find(|l| l.starts_with(field))
-        .unwrap_or_else(|| panic!("no {field} in /proc/self/status"));
-    let kib: u64 = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .unwrap();
-    kib * 1024
-}
-
-/// Raw DEFLATE of 1 MiB of zeros ending in a sync flush: a segment that can be repeated.
-fn zeros_segment() -> Vec<u8> {
-    let zeros = vec![0u8; MIB as usize];
-    let mut c = Compress::new(Compression::best(), false);
-    let mut out = Vec::with_capacity(64 << 10);
-    c.compress_vec(&zeros, &mut out, FlushCompress::Sync)
-        .unwrap();
-    assert_eq!(c.total_in(), MIB, "compressed in one call");
-    out
-}
+use memory::{zeros_segment, PeakRss, MIB};
 
 /// One unmasked binary frame with RSV1 (compressed) carrying `payload`.
 fn bomb_frame(payload: &[u8]) -> Vec<u8> {
@@ -81,9 +56,7 @@ async fn a_1_gib_bomb_stops_at_the_default_limit_and_peaks_near_it() {
         while matches!(tcp.read(&mut sink).await, Ok(n) if n > 0) {}
     });
 
-    // Start the peak over from here (Linux: "5" resets VmHWM to the current RSS).
-    std::fs::write("/proc/self/clear_refs", "5").unwrap();
-    let before = status_bytes("VmRSS:");
+    let peak = PeakRss::start();
 
     let mut ws = aiowebsocket::builder(format!("ws://{addr}/"))
         .connect()
@@ -97,12 +70,9 @@ async fn a_1_gib_bomb_stops_at_the_default_limit_and_peaks_near_it() {
         other => panic!("expected a 'message too big' error, got {other:?}"),
     };
     assert_eq!(err.close_code().map(|c| c.as_u16()), Some(1009), "{err}");
-    let peak = status_bytes("VmHWM:");
-    let growth = peak.saturating_sub(before);
+    let growth = peak.growth();
     eprintln!(
-        "1 GiB bomb, 64 MiB limit: RSS before {:.1} MiB, peak {:.1} MiB, growth {:.1} MiB",
-        before as f64 / MIB as f64,
-        peak as f64 / MIB as f64,
+        "1 GiB bomb, 64 MiB limit: peak RSS growth {:.1} MiB",
         growth as f64 / MIB as f64
     );
     // The limit, plus the 1 MiB a buffer grows to before it jumps to the limit, the

@@ -27,10 +27,12 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use aiowebsocket::{ClientBuilder, CloseCode, Error, Message, WebSocketStream};
-use flate2::{Compress, Compression, FlushCompress};
 use futures_io::{AsyncRead, AsyncWrite};
 
-const MIB: u64 = 1 << 20;
+mod memory;
+
+use memory::{zeros_segment, PeakRss, MIB};
+
 /// A scenario that has not ended after this long is a hang.
 const WATCHDOG: Duration = Duration::from_secs(30);
 /// The default write timeout (a send that can write nothing).
@@ -104,24 +106,6 @@ impl Runtime for AsyncStd {
     fn sleep(d: Duration) -> impl Future<Output = ()> {
         async_std::task::sleep(d)
     }
-}
-
-// ---------------------------------------------------------------------------------------
-// Memory
-
-/// A field of /proc/self/status, in bytes (`VmRSS`, `VmHWM`).
-fn status_bytes(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status
-        .lines()
-        .find(|l| l.starts_with(field))
-        .unwrap_or_else(|| panic!("no {field} in /proc/self/status"));
-    let kib: u64 = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .unwrap();
-    kib * 1024
 }
 
 // ---------------------------------------------------------------------------------------
@@ -240,17 +224,6 @@ fn header(b0: u8, len: u64) -> Vec<u8> {
 
 fn close_frame(code: u16) -> Vec<u8> {
     frame(0x88, &code.to_be_bytes())
-}
-
-/// Raw DEFLATE of 1 MiB of zeros ending in a sync flush: a segment that can be repeated.
-fn zeros_segment() -> Vec<u8> {
-    let zeros = vec![0u8; MIB as usize];
-    let mut c = Compress::new(Compression::best(), false);
-    let mut out = Vec::with_capacity(64 << 10);
-    c.compress_vec(&zeros, &mut out, FlushCompress::Sync)
-        .unwrap();
-    assert_eq!(c.total_in(), MIB, "compressed in one call");
-    out
 }
 
 /// A server that completes the handshake, writes `bytes`, then reads until EOF.
@@ -1038,16 +1011,12 @@ struct Row {
 
 /// Runs one case, turning a hang, a panic, a blown time or memory bound into a failure.
 fn run(case: Case) -> Row {
-    let baseline = case.memory.map(|_| {
-        // Start the peak over from here (Linux: "5" resets VmHWM to the current RSS).
-        std::fs::write("/proc/self/clear_refs", "5").unwrap();
-        status_bytes("VmRSS:")
-    });
+    let baseline = case.memory.map(|_| PeakRss::start());
     let start = Instant::now();
     let run = case.run;
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run));
     let elapsed = start.elapsed();
-    let growth = baseline.map(|b| status_bytes("VmHWM:").saturating_sub(b));
+    let growth = baseline.map(|peak| peak.growth());
     let mut result = match outcome {
         Err(_) => Err("PANIC".to_string()),
         Ok(None) => Err(format!("HANG: no outcome within {} s", WATCHDOG.as_secs())),
