@@ -10,8 +10,7 @@ use url::Url;
 use crate::error::{shorten, shorten_bytes, HandshakeError};
 use crate::extensions::{parse_extensions, Extension};
 use crate::head::{bad_value_char, is_token, trim_ows};
-pub(crate) use crate::redact::redacted;
-use crate::redact::{redact_header_line, redact_url};
+use crate::redact::{redact_header_line, redacted, shown, shown_url};
 use crate::response::Response;
 
 /// Headers the handshake sets itself; a caller may not give them.
@@ -111,7 +110,7 @@ impl RequestBuilder {
     /// Starts a request for `url` (`ws://`, `wss://`, or `http(s)://` mapped to them).
     pub fn new(url: &str) -> Result<RequestBuilder, HandshakeError> {
         let parsed = Url::parse(url).map_err(|e| HandshakeError::InvalidUrl {
-            url: shorten(&redact_url(url)),
+            url: shown_url(url),
             reason: e.to_string(),
         })?;
         Self::from_url(parsed)
@@ -138,9 +137,7 @@ impl RequestBuilder {
             }
         };
         url.set_fragment(None);
-        let missing_host = || HandshakeError::MissingHost {
-            url: shorten(&redacted(&url)),
-        };
+        let missing_host = || HandshakeError::MissingHost { url: shown(&url) };
         let (host, host_for_header) = match url.host() {
             Some(url::Host::Domain(d)) if !d.is_empty() => (d.to_owned(), d.to_owned()),
             Some(url::Host::Ipv4(a)) => (a.to_string(), a.to_string()),
@@ -543,7 +540,7 @@ impl ClientRequest {
             if (300..400).contains(&status) {
                 return Err(HandshakeError::Redirect {
                     status,
-                    location: response.header("Location").map(|l| shorten(&redact_url(l))),
+                    location: response.header("Location").map(shown_url),
                 });
             }
             let rest = response.rest();

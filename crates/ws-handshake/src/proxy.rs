@@ -51,9 +51,10 @@ use std::net::IpAddr;
 
 use url::Url;
 
-use crate::client::{percent_decode, redacted};
+use crate::client::percent_decode;
 use crate::error::{shorten, HandshakeError};
 use crate::head::Limits;
+use crate::redact::{shown, shown_url};
 
 mod env;
 mod http;
@@ -181,7 +182,7 @@ impl Proxy {
             &with_scheme
         };
         let parsed = Url::parse(text).map_err(|e| HandshakeError::InvalidProxyUrl {
-            url: hide_userinfo(trimmed),
+            url: shown_url(trimmed),
             reason: e.to_string(),
         })?;
         Proxy::from_url(&parsed)
@@ -190,7 +191,7 @@ impl Proxy {
     /// Like [`parse`](Self::parse), for an already parsed URL.
     pub fn from_url(url: &Url) -> Result<Proxy, HandshakeError> {
         let invalid = |reason: &str| HandshakeError::InvalidProxyUrl {
-            url: shorten(&redacted(url)),
+            url: shown(url),
             reason: reason.to_owned(),
         };
         let scheme = match url.scheme().to_ascii_lowercase().as_str() {
@@ -565,10 +566,4 @@ impl ProxyHandshake {
             ProxyHandshake::Socks5(s) => s.closed_error(),
         }
     }
-}
-
-/// `url` for an error when it does not parse: the password hidden (textually, see
-/// [`redact_url`](crate::redact_url)) so that it never lands in an error, then shortened.
-fn hide_userinfo(url: &str) -> String {
-    shorten(&crate::redact::redact_url(url))
 }

@@ -6,6 +6,8 @@ use std::borrow::Cow;
 
 use url::Url;
 
+use crate::error::shorten;
+
 /// What `Debug` output shows instead of a secret header value.
 pub const REDACTED: &str = "<redacted>";
 
@@ -94,6 +96,16 @@ pub fn redact_url(url: &str) -> String {
         return url.to_owned();
     };
     format!("{prefix}{}:{PASSWORD_MASK}{}", &rest[..colon], &rest[at..])
+}
+
+/// A URL given as text, as an error shows it: password hidden ([`redact_url`]), shortened.
+pub(crate) fn shown_url(url: &str) -> String {
+    shorten(&redact_url(url))
+}
+
+/// A parsed URL, as an error shows it: password hidden, shortened.
+pub(crate) fn shown(url: &Url) -> String {
+    shorten(&redacted(url))
 }
 
 /// A parsed URL without its password (replaced by `***`).

@@ -50,9 +50,9 @@
 
 use url::Url;
 
-use crate::client::{redacted, RequestBuilder};
+use crate::client::RequestBuilder;
 use crate::error::{shorten, HandshakeError};
-use crate::redact::redact_url;
+use crate::redact::{redacted, shown, shown_url};
 use crate::response::Response;
 
 /// Whether and how far redirects are followed, and what may follow a redirect to another
@@ -162,8 +162,8 @@ pub fn decide(
     hop: &RedirectHop<'_>,
 ) -> Result<Option<RequestBuilder>, HandshakeError> {
     let refused = |reason: String| HandshakeError::RedirectRefused {
-        from: shorten(&redacted(hop.from)),
-        to: shorten(&redacted(hop.to)),
+        from: shown(hop.from),
+        to: shown(hop.to),
         reason: shorten(&reason),
     };
     match hook(hop) {
@@ -192,7 +192,7 @@ pub fn next_url(current: &Url, status: u16, location: Option<&str>) -> Result<Ur
     if !is_followed_status(status) {
         return Err(HandshakeError::RedirectNotFollowed {
             status,
-            location: location.map(|l| shorten(&redact_url(l))),
+            location: location.map(shown_url),
         });
     }
     let location = match location.map(str::trim) {
@@ -200,7 +200,7 @@ pub fn next_url(current: &Url, status: u16, location: Option<&str>) -> Result<Ur
         _ => return Err(HandshakeError::RedirectMissingLocation { status }),
     };
     let invalid = |reason: String| HandshakeError::RedirectInvalidLocation {
-        location: shorten(&redact_url(location)),
+        location: shown_url(location),
         reason,
     };
     let mut next = current.join(location).map_err(|e| invalid(e.to_string()))?;
@@ -209,7 +209,7 @@ pub fn next_url(current: &Url, status: u16, location: Option<&str>) -> Result<Ur
         "wss" | "https" => true,
         other => {
             return Err(HandshakeError::RedirectUnsupportedScheme {
-                location: shorten(&redact_url(location)),
+                location: shown_url(location),
                 scheme: shorten(other),
             })
         }
@@ -227,8 +227,8 @@ pub fn next_url(current: &Url, status: u16, location: Option<&str>) -> Result<Ur
     }
     if is_secure(current) && !secure {
         return Err(HandshakeError::RedirectDowngrade {
-            from: shorten(&redacted(current)),
-            to: shorten(&redacted(&next)),
+            from: shown(current),
+            to: shown(&next),
         });
     }
     Ok(next)
@@ -297,7 +297,7 @@ impl RedirectChain {
         if !self.policy.enabled {
             return Err(HandshakeError::Redirect {
                 status,
-                location: location.map(|l| shorten(&redact_url(l))),
+                location: location.map(shown_url),
             });
         }
         let next = next_url(self.current(), status, location)?;
@@ -306,7 +306,7 @@ impl RedirectChain {
                 .urls
                 .iter()
                 .chain(std::iter::once(&next))
-                .map(|u| shorten(&redacted(u)))
+                .map(shown)
                 .collect();
             return Err(HandshakeError::TooManyRedirects {
                 max_hops: self.policy.max_hops,
