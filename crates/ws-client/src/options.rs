@@ -199,17 +199,7 @@ pub struct ConnectOptions {
     proxy: ProxySetting,
     env: Option<EnvLookupDebug>,
     redirects: RedirectPolicy,
-    redirect_hook: Option<RedirectHookDebug>,
-}
-
-/// A [`RedirectHook`] that can be `Debug`.
-#[derive(Clone)]
-struct RedirectHookDebug(RedirectHook);
-
-impl fmt::Debug for RedirectHookDebug {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Fn(&RedirectHop) -> HopDecision")
-    }
+    redirect_hook: Option<RedirectHook>,
 }
 
 /// An [`EnvLookup`] that can be `Debug`.
@@ -234,6 +224,7 @@ impl fmt::Debug for ConnectOptions {
             .field("proxy", &self.proxy)
             .field("env", &self.env)
             .field("redirects", &self.redirects)
+            .field("redirect_hook", &self.redirect_hook.is_some())
             .finish()
     }
 }
@@ -468,13 +459,13 @@ impl ConnectOptions {
     where
         F: Fn(&RedirectHop<'_>) -> HopDecision + Send + Sync + 'static,
     {
-        self.redirect_hook = Some(RedirectHookDebug(Arc::new(hook)));
+        self.redirect_hook = Some(Arc::new(hook));
         self
     }
 
     /// The hook set with [`on_redirect`](Self::on_redirect).
     pub fn redirect_hook(&self) -> Option<&RedirectHook> {
-        self.redirect_hook.as_ref().map(|h| &h.0)
+        self.redirect_hook.as_ref()
     }
 
     /// Follows no redirect: a 3xx answer fails with `HandshakeError::Redirect`, which

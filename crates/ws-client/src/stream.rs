@@ -696,14 +696,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
                 // Not open: `start_send` reports why.
                 return Poll::Ready(Ok(()));
             }
-            if let Some(e) = self.write_stall_expired(cx) {
-                return Poll::Ready(Err(e));
-            }
-            match self.poll_write_out(cx, self.write_high) {
-                Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(self.fail_io(e))),
-                Poll::Pending => return self.poll_write_stall(cx),
-            }
+            ready!(self.poll_send_out(cx, self.write_high))?;
         }
     }
 
@@ -749,10 +742,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
         // Timers run from the receiving side only (see the module docs): a sender that
         // cannot read pongs must not fail on a keepalive deadline. Only a write that makes
         // (almost) no progress is bounded here.
+        self.poll_send_out(cx, 0)
+    }
+
+    /// Writes queued output for a sender until at most `keep` bytes remain: a transport
+    /// error fails the connection, and so does a stall past the write timeout.
+    fn poll_send_out(&mut self, cx: &mut Context<'_>, keep: usize) -> Poll<Result<(), Error>> {
         if let Some(e) = self.write_stall_expired(cx) {
             return Poll::Ready(Err(e));
         }
-        match self.poll_write_out(cx, 0) {
+        match self.poll_write_out(cx, keep) {
             Poll::Ready(Ok(())) => Poll::Ready(Ok(())),
             Poll::Ready(Err(e)) => Poll::Ready(Err(self.fail_io(e))),
             Poll::Pending => self.poll_write_stall(cx),
