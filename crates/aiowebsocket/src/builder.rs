@@ -1,20 +1,24 @@
-//! [`ClientBuilder`]: connect options plus the TLS connector, then `.connect()`.
+//! [`ClientBuilder`]: connect options (TLS settings included), then `.connect()` on a
+//! runtime.
 
 use std::fmt;
+#[cfg(feature = "rustls")]
+use std::sync::Arc;
 use std::time::Duration;
 
 use ws_client::options::ConnectOptions;
-#[cfg(any(feature = "tokio", feature = "async-std"))]
+#[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
 use ws_client::reconnect::Reconnecting;
+use ws_client::tls::{TlsBackend, TlsConnector};
 use ws_client::Config;
-#[cfg(any(feature = "tokio", feature = "async-std"))]
-use ws_client::Error;
+#[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
+use ws_client::{connect::RuntimeWebSocket, Error, Runtime};
 #[cfg(feature = "deflate")]
 use ws_handshake::permessage_deflate::DeflateConfig;
 use ws_handshake::proxy::ProxyConfig;
 use ws_handshake::redirect::{HopDecision, RedirectHop, RedirectPolicy};
 use ws_handshake::Limits;
-#[cfg(any(feature = "tokio", feature = "async-std"))]
+#[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
 use ws_handshake::{ClientRequest, Response};
 
 /// Starts a [`ClientBuilder`] for `url` (`ws://` or `wss://`) with the
@@ -37,50 +41,29 @@ pub fn builder(url: impl Into<String>) -> ClientBuilder {
 }
 
 /// Everything needed to open a client WebSocket: the runtime-neutral [`ConnectOptions`]
-/// (URL, headers, Origin, subprotocols, limits, timeouts, keepalive, compression) and, with
-/// the `native-tls` feature, the TLS connector for `wss://`.
+/// (URL, headers, Origin, subprotocols, limits, timeouts, keepalive, compression, proxy,
+/// redirects, TLS library and configuration).
 ///
 /// The setters mirror [`ConnectOptions`]'s; [`options`](Self::options) reaches any other.
-/// [`connect`](Self::connect) runs on tokio when the `tokio` feature is on (the default),
-/// otherwise on async-std; `connect_tokio` (feature `tokio`) and `connect_async_std`
-/// (feature `async-std`) choose explicitly.
+/// [`connect`](Self::connect) runs on the default runtime ([`crate::DefaultRuntime`]:
+/// tokio, else smol, else async-std, by the features compiled in); `connect_tokio`,
+/// `connect_smol` and `connect_async_std` choose explicitly.
 ///
 /// `Debug` output can be logged: it shows the options as [`ConnectOptions`]' `Debug` does
-/// (header names, but no sensitive header value and no password) and only whether a TLS
-/// connector was set.
+/// (header names, but no sensitive header value and no password) and which TLS library is
+/// used, not its configuration.
 #[derive(Clone)]
 #[must_use = "a ClientBuilder does nothing until .connect().await"]
 pub struct ClientBuilder {
     options: ConnectOptions,
-    #[cfg(feature = "native-tls")]
-    tls: Option<native_tls::TlsConnector>,
 }
 
 impl fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("ClientBuilder");
-        d.field("options", &self.options);
-        #[cfg(feature = "native-tls")]
-        d.field("tls", &self.tls.as_ref().map(|_| "TlsConnector"));
-        d.finish()
+        f.debug_struct("ClientBuilder")
+            .field("options", &self.options)
+            .finish()
     }
-}
-
-/// Splits a [`ClientBuilder`] into runtime `$rt` (with the builder's TLS connector, if one
-/// was set) and its connect options: one body for every runtime the builder dispatches to.
-#[cfg(any(feature = "tokio", feature = "async-std"))]
-macro_rules! runtime_and_options {
-    ($builder:expr, $rt:ty) => {{
-        let builder: ClientBuilder = $builder;
-        #[cfg(feature = "native-tls")]
-        let rt = match builder.tls {
-            Some(connector) => <$rt>::with_tls_connector(connector),
-            None => <$rt>::new(),
-        };
-        #[cfg(not(feature = "native-tls"))]
-        let rt = <$rt>::new();
-        (rt, builder.options)
-    }};
 }
 
 impl ClientBuilder {
@@ -91,11 +74,7 @@ impl ClientBuilder {
 
     /// A builder around existing options.
     pub fn from_options(options: ConnectOptions) -> Self {
-        ClientBuilder {
-            options,
-            #[cfg(feature = "native-tls")]
-            tls: None,
-        }
+        ClientBuilder { options }
     }
 
     /// Adds a request header `name: value` (see [`ConnectOptions::header`]).
@@ -263,9 +242,9 @@ impl ClientBuilder {
         self
     }
 
-    /// Uses `connector` for `wss://` instead of the system's trust roots: for a private
-    /// root CA (`add_root_certificate`), a client certificate (`identity`), or pinned
-    /// protocol versions.
+    /// Uses native-tls with `connector` for `wss://` instead of the build's default TLS: for
+    /// a private root CA (`add_root_certificate`), a client certificate (`identity`), or
+    /// pinned protocol versions. Replaces a [`rustls_config`](Self::rustls_config).
     ///
     /// ```no_run
     /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -280,9 +259,47 @@ impl ClientBuilder {
     /// # drop(ws); Ok(()) }
     /// ```
     #[cfg(feature = "native-tls")]
-    pub fn tls_connector(mut self, connector: native_tls::TlsConnector) -> Self {
-        self.tls = Some(connector);
+    pub fn tls_connector(self, connector: native_tls::TlsConnector) -> Self {
+        self.tls(TlsConnector::native_tls(connector))
+    }
+
+    /// Uses rustls with `config` for `wss://` instead of the build's default TLS: for a
+    /// private root CA, a client certificate, or another crypto provider. Replaces a
+    /// [`tls_connector`](Self::tls_connector).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    /// use aiowebsocket::rustls::{self, pki_types::pem::PemObject, pki_types::CertificateDer};
+    ///
+    /// let mut roots = rustls::RootCertStore::empty();
+    /// roots.add(CertificateDer::from_pem_file("ca.pem")?)?;
+    /// let config = rustls::ClientConfig::builder()
+    ///     .with_root_certificates(roots)
+    ///     .with_no_client_auth();
+    /// let ws = aiowebsocket::builder("wss://internal.example:8443/")
+    ///     .rustls_config(Arc::new(config))
+    ///     .connect()
+    ///     .await?;
+    /// # drop(ws); Ok(()) }
+    /// ```
+    #[cfg(feature = "rustls")]
+    pub fn rustls_config(self, config: Arc<rustls::ClientConfig>) -> Self {
+        self.tls(TlsConnector::rustls(config))
+    }
+
+    /// Uses `tls` for `wss://` (see [`TlsConnector`]).
+    pub fn tls(mut self, tls: TlsConnector) -> Self {
+        self.options = self.options.tls(tls);
         self
+    }
+
+    /// Which TLS library `wss://` connections will use: the one configured with
+    /// [`tls_connector`](Self::tls_connector) or [`rustls_config`](Self::rustls_config),
+    /// else the build's default (rustls when its feature is on, else native-tls); `None`
+    /// when the build has neither.
+    pub fn tls_backend(&self) -> Option<TlsBackend> {
+        self.options.tls_connector().backend()
     }
 
     /// The connect options so far.
@@ -295,12 +312,12 @@ impl ClientBuilder {
         self.options
     }
 
-    /// Opens the WebSocket on the default runtime: tokio when the `tokio` feature is on
-    /// (the default), otherwise async-std.
+    /// Opens the WebSocket on the default runtime ([`crate::DefaultRuntime`]: tokio, else
+    /// smol, else async-std, by the features compiled in).
     ///
     /// # Cancel safety
     /// Dropping the future abandons the attempt and closes whatever was opened.
-    #[cfg(any(feature = "tokio", feature = "async-std"))]
+    #[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
     pub async fn connect(self) -> Result<crate::WebSocket, Error> {
         self.connect_with_response().await.map(|(ws, _)| ws)
     }
@@ -310,16 +327,10 @@ impl ClientBuilder {
     ///
     /// # Cancel safety
     /// Dropping the future abandons the attempt and closes whatever was opened.
-    #[cfg(any(feature = "tokio", feature = "async-std"))]
+    #[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
     pub async fn connect_with_response(self) -> Result<(crate::WebSocket, Response), Error> {
-        #[cfg(feature = "tokio")]
-        {
-            self.connect_tokio().await
-        }
-        #[cfg(not(feature = "tokio"))]
-        {
-            self.connect_async_std().await
-        }
+        self.connect_on_runtime(crate::DefaultRuntime::default())
+            .await
     }
 
     /// Like [`connect_with_response`](Self::connect_with_response), also returning the
@@ -339,12 +350,24 @@ impl ClientBuilder {
     ///
     /// # Cancel safety
     /// Dropping the future abandons the attempt and closes whatever was opened.
-    #[cfg(any(feature = "tokio", feature = "async-std"))]
+    #[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
     pub async fn connect_with_request(
         self,
     ) -> Result<(crate::WebSocket, Response, ClientRequest), Error> {
-        let (rt, options) = runtime_and_options!(self, crate::DefaultRuntime);
-        rt.connect_with_request(options).await
+        let rt = crate::DefaultRuntime::default();
+        ws_client::connect::connect_with_request(&rt, &self.options).await
+    }
+
+    /// Opens the WebSocket on runtime `rt` (any [`Runtime`], including your own).
+    ///
+    /// # Cancel safety
+    /// Dropping the future abandons the attempt and closes whatever was opened.
+    #[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
+    pub async fn connect_on_runtime<R: Runtime>(
+        self,
+        rt: R,
+    ) -> Result<(RuntimeWebSocket<R>, Response), Error> {
+        ws_client::connect::connect(&rt, &self.options).await
     }
 
     /// Opens the WebSocket on tokio (must run inside a tokio runtime).
@@ -353,26 +376,33 @@ impl ClientBuilder {
     /// Dropping the future abandons the attempt and closes whatever was opened.
     #[cfg(feature = "tokio")]
     pub async fn connect_tokio(self) -> Result<(ws_tokio::WebSocket, Response), Error> {
-        let (rt, options) = runtime_and_options!(self, ws_tokio::TokioRuntime);
-        rt.connect(options).await
+        self.connect_on_runtime(ws_tokio::TokioRuntime).await
     }
 
-    /// Opens the WebSocket on async-std (works under smol and other executors too).
+    /// Opens the WebSocket on smol (any executor: it needs only the `async-io` reactor).
+    ///
+    /// # Cancel safety
+    /// Dropping the future abandons the attempt and closes whatever was opened.
+    #[cfg(feature = "smol")]
+    pub async fn connect_smol(self) -> Result<(ws_smol::WebSocket, Response), Error> {
+        self.connect_on_runtime(ws_smol::SmolRuntime).await
+    }
+
+    /// Opens the WebSocket on async-std.
     ///
     /// # Cancel safety
     /// Dropping the future abandons the attempt and closes whatever was opened.
     #[cfg(feature = "async-std")]
     pub async fn connect_async_std(self) -> Result<(ws_async_std::WebSocket, Response), Error> {
-        let (rt, options) = runtime_and_options!(self, ws_async_std::AsyncStdRuntime);
-        rt.connect(options).await
+        self.connect_on_runtime(ws_async_std::AsyncStdRuntime).await
     }
 }
 
 /// Reconnecting clients (opt-in): see [`ws_client::reconnect`].
 impl ClientBuilder {
-    /// A [`Reconnecting`] builder on the default runtime (tokio when the `tokio` feature is
-    /// on, otherwise async-std) with these options and TLS connector: set the backoff
-    /// policy and the hook run on every new connection, then `.connect()`.
+    /// A [`Reconnecting`] builder on the default runtime ([`crate::DefaultRuntime`]) with
+    /// these options: set the backoff policy and the hook run on every new connection, then
+    /// `.connect()`.
     ///
     /// ```no_run
     /// # async fn demo() -> Result<(), aiowebsocket::Error> {
@@ -393,30 +423,33 @@ impl ClientBuilder {
     /// }
     /// # Ok(()) }
     /// ```
-    #[cfg(any(feature = "tokio", feature = "async-std"))]
+    #[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
     pub fn reconnecting(self) -> Reconnecting<crate::DefaultRuntime> {
-        #[cfg(feature = "tokio")]
-        {
-            self.reconnecting_tokio()
-        }
-        #[cfg(not(feature = "tokio"))]
-        {
-            self.reconnecting_async_std()
-        }
+        self.reconnecting_on(crate::DefaultRuntime::default())
+    }
+
+    /// A [`Reconnecting`] builder on runtime `rt`.
+    #[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
+    pub fn reconnecting_on<R: Runtime>(self, rt: R) -> Reconnecting<R> {
+        Reconnecting::new(rt, self.options)
     }
 
     /// A [`Reconnecting`] builder on tokio.
     #[cfg(feature = "tokio")]
     pub fn reconnecting_tokio(self) -> Reconnecting<ws_tokio::TokioRuntime> {
-        let (rt, options) = runtime_and_options!(self, ws_tokio::TokioRuntime);
-        Reconnecting::new(rt, options)
+        self.reconnecting_on(ws_tokio::TokioRuntime)
+    }
+
+    /// A [`Reconnecting`] builder on smol.
+    #[cfg(feature = "smol")]
+    pub fn reconnecting_smol(self) -> Reconnecting<ws_smol::SmolRuntime> {
+        self.reconnecting_on(ws_smol::SmolRuntime)
     }
 
     /// A [`Reconnecting`] builder on async-std.
     #[cfg(feature = "async-std")]
     pub fn reconnecting_async_std(self) -> Reconnecting<ws_async_std::AsyncStdRuntime> {
-        let (rt, options) = runtime_and_options!(self, ws_async_std::AsyncStdRuntime);
-        Reconnecting::new(rt, options)
+        self.reconnecting_on(ws_async_std::AsyncStdRuntime)
     }
 }
 

@@ -130,6 +130,8 @@ mod builder;
 pub use builder::{builder, ClientBuilder};
 #[cfg(feature = "native-tls")]
 pub use native_tls;
+#[cfg(feature = "rustls")]
+pub use rustls;
 pub use ws_client::error::{ProtocolError, Step, UsageError};
 pub use ws_client::options::{ConnectOptions, RequestCheck, ServerOptions};
 pub use ws_client::reconnect::{
@@ -139,6 +141,8 @@ pub use ws_client::split::{ReuniteError, WsReceiver, WsSender};
 /// A WebSocket over any `futures-io` stream `S` (what [`WebSocket`] is for the default
 /// runtime's `MaybeTlsStream`).
 pub use ws_client::stream::WebSocket as WebSocketStream;
+pub use ws_client::tls::{MaybeTlsStream, TlsBackend, TlsConnect, TlsConnector};
+pub use ws_client::Runtime;
 pub use ws_client::{
     CloseCode, CloseFrame, Config, Error, Keepalive, Message, Role, State, Utf8Bytes,
 };
@@ -155,66 +159,84 @@ pub use {ws_client, ws_frame, ws_handshake};
 #[cfg(feature = "tokio")]
 use ws_tokio as default_runtime;
 
-#[cfg(all(feature = "async-std", not(feature = "tokio")))]
+#[cfg(all(feature = "smol", not(feature = "tokio")))]
+use ws_smol as default_runtime;
+
+#[cfg(all(feature = "async-std", not(any(feature = "tokio", feature = "smol"))))]
 use ws_async_std as default_runtime;
 
 /// tokio: [`connect`](ws_tokio::connect), [`connect_with`](ws_tokio::connect_with),
 /// [`connect_on`](ws_tokio::connect_on) (your own stream), [`accept`](ws_tokio::accept) (our
-/// server role), the [`TokioRuntime`](ws_tokio::TokioRuntime) holding a TLS connector, and
-/// the [`TokioIo`](ws_tokio::TokioIo) adapter.
+/// server role), the [`TokioRuntime`](ws_tokio::TokioRuntime) and the
+/// [`TokioIo`](ws_tokio::TokioIo) adapter.
 #[cfg(feature = "tokio")]
 pub mod tokio {
     pub use ws_tokio::*;
 }
 
-/// async-std (and smol, and any `futures-io` executor): [`connect`](ws_async_std::connect),
-/// [`connect_with`](ws_async_std::connect_with), [`connect_on`](ws_async_std::connect_on),
-/// [`accept`](ws_async_std::accept), and the
-/// [`AsyncStdRuntime`](ws_async_std::AsyncStdRuntime) holding a TLS connector.
+/// smol (and any executor on the `async-io` reactor): [`connect`](ws_smol::connect),
+/// [`connect_with`](ws_smol::connect_with), [`connect_on`](ws_smol::connect_on),
+/// [`accept`](ws_smol::accept) and the [`SmolRuntime`](ws_smol::SmolRuntime).
+#[cfg(feature = "smol")]
+pub mod smol {
+    pub use ws_smol::*;
+}
+
+/// async-std (discontinued upstream; prefer [`smol`](crate#features)):
+/// [`connect`](ws_async_std::connect), [`connect_with`](ws_async_std::connect_with),
+/// [`connect_on`](ws_async_std::connect_on), [`accept`](ws_async_std::accept) and the
+/// [`AsyncStdRuntime`](ws_async_std::AsyncStdRuntime).
 #[cfg(feature = "async-std")]
 pub mod async_std {
     pub use ws_async_std::*;
 }
 
-/// The WebSocket [`connect`] returns: on tokio when the `tokio` feature is on, otherwise on
-/// async-std.
-#[cfg(any(feature = "tokio", feature = "async-std"))]
+/// The WebSocket [`connect`] returns: on the [`DefaultRuntime`].
+#[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
 pub type WebSocket = default_runtime::WebSocket;
 
-/// The default runtime: `TokioRuntime` when the `tokio` feature is on, otherwise
-/// `AsyncStdRuntime`.
+/// The runtime of the top-level [`connect`], [`builder`]`(..).connect()` and
+/// [`WebSocket`]: `TokioRuntime` when the `tokio` feature is on, else `SmolRuntime` with
+/// `smol`, else `AsyncStdRuntime`.
 #[cfg(feature = "tokio")]
 pub type DefaultRuntime = ws_tokio::TokioRuntime;
 
-/// The default runtime: `TokioRuntime` when the `tokio` feature is on, otherwise
-/// `AsyncStdRuntime`.
-#[cfg(all(feature = "async-std", not(feature = "tokio")))]
+/// The runtime of the top-level [`connect`], [`builder`]`(..).connect()` and
+/// [`WebSocket`]: `TokioRuntime` when the `tokio` feature is on, else `SmolRuntime` with
+/// `smol`, else `AsyncStdRuntime`.
+#[cfg(all(feature = "smol", not(feature = "tokio")))]
+pub type DefaultRuntime = ws_smol::SmolRuntime;
+
+/// The runtime of the top-level [`connect`], [`builder`]`(..).connect()` and
+/// [`WebSocket`]: `TokioRuntime` when the `tokio` feature is on, else `SmolRuntime` with
+/// `smol`, else `AsyncStdRuntime`.
+#[cfg(all(feature = "async-std", not(any(feature = "tokio", feature = "smol"))))]
 pub type DefaultRuntime = ws_async_std::AsyncStdRuntime;
 
 /// A reconnecting WebSocket on the default runtime, from
 /// [`builder`]`(url).reconnecting()...connect()`: see [`ws_client::reconnect`].
-#[cfg(any(feature = "tokio", feature = "async-std"))]
+#[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
 pub type ReconnectingWebSocket = ws_client::reconnect::ReconnectingWebSocket<DefaultRuntime>;
 
 /// Opens a WebSocket to `url` (`ws://` or `wss://`) with the [defaults](crate#defaults), on
-/// tokio when the `tokio` feature is on, otherwise on async-std.
+/// the [`DefaultRuntime`].
 ///
 /// Errors name the failing step (DNS lookup, TCP connect, proxy, TLS, HTTP upgrade, or a
 /// timeout) and its address, and say what to check.
 ///
 /// # Cancel safety
 /// Dropping the future abandons the attempt and closes whatever was opened.
-#[cfg(any(feature = "tokio", feature = "async-std"))]
+#[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
 pub async fn connect(url: &str) -> Result<WebSocket, Error> {
     default_runtime::connect(url).await
 }
 
-/// Opens a WebSocket as `options` say and returns it with the server's handshake response.
-/// [`builder`] is the same with a TLS connector on top.
+/// Opens a WebSocket as `options` say and returns it with the server's handshake response,
+/// on the [`DefaultRuntime`].
 ///
 /// # Cancel safety
 /// Dropping the future abandons the attempt and closes whatever was opened.
-#[cfg(any(feature = "tokio", feature = "async-std"))]
+#[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
 pub async fn connect_with(options: ConnectOptions) -> Result<(WebSocket, Response), Error> {
     default_runtime::connect_with(options).await
 }

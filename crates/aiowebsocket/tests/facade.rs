@@ -120,7 +120,8 @@ async fn async_std_wss_server() -> (SocketAddr, String) {
         while let Ok((tcp, _)) = listener.accept().await {
             let acceptor = acceptor.clone();
             async_std::task::spawn(async move {
-                let Ok(tls) = aiowebsocket::async_std::tls::accept(&acceptor, tcp).await else {
+                let Ok(tls) = aiowebsocket::ws_client::tls::native::accept(&acceptor, tcp).await
+                else {
                     return;
                 };
                 if let Ok(ws) = aiowebsocket::async_std::accept(tls, &ServerOptions::new()).await {

@@ -1,6 +1,6 @@
 //! A battery of hostile loopback servers against the facade client with its DEFAULT
 //! settings (connect/open/close timeouts 10 s, write timeout 20 s, keepalive 20 s / 20 s,
-//! 64 MiB message and 16 MiB frame limits, permessage-deflate offered), on tokio and on
+//! 64 MiB message and 16 MiB frame limits, permessage-deflate offered), on tokio, smol and
 //! async-std.
 //!
 //! Every scenario must end as a clean, typed error or a clean close within a time bound (no
@@ -30,8 +30,10 @@ use aiowebsocket::{ClientBuilder, CloseCode, Error, Message, WebSocketStream};
 use futures_io::{AsyncRead, AsyncWrite};
 
 mod memory;
+mod runtimes;
 
 use memory::{zeros_segment, PeakRss, MIB};
+use runtimes::{AsyncStd, Smol, TestRuntime as Runtime, Tokio, Ws};
 
 /// A scenario that has not ended after this long is a hang.
 const WATCHDOG: Duration = Duration::from_secs(30);
@@ -46,67 +48,6 @@ const KEEPALIVE: Duration = Duration::from_millis(500);
 
 // ---------------------------------------------------------------------------------------
 // Runtimes
-
-/// What a scenario needs from a runtime.
-trait Runtime: 'static {
-    const NAME: &'static str;
-    type S: AsyncRead + AsyncWrite + Unpin + Send + 'static;
-    fn connect(b: ClientBuilder) -> impl Future<Output = Result<WebSocketStream<Self::S>, Error>>;
-    fn block_on<F: Future>(f: F) -> F::Output;
-    /// `None` when `f` did not finish within `d`.
-    fn timeout<F: Future>(d: Duration, f: F) -> impl Future<Output = Option<F::Output>>;
-    fn sleep(d: Duration) -> impl Future<Output = ()>;
-}
-
-struct Tokio;
-
-impl Runtime for Tokio {
-    const NAME: &'static str = "tokio";
-    type S = aiowebsocket::tokio::MaybeTlsStream;
-
-    async fn connect(b: ClientBuilder) -> Result<WebSocketStream<Self::S>, Error> {
-        b.connect_tokio().await.map(|(ws, _)| ws)
-    }
-
-    fn block_on<F: Future>(f: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(f)
-    }
-
-    async fn timeout<F: Future>(d: Duration, f: F) -> Option<F::Output> {
-        tokio::time::timeout(d, f).await.ok()
-    }
-
-    fn sleep(d: Duration) -> impl Future<Output = ()> {
-        tokio::time::sleep(d)
-    }
-}
-
-struct AsyncStd;
-
-impl Runtime for AsyncStd {
-    const NAME: &'static str = "async-std";
-    type S = aiowebsocket::async_std::MaybeTlsStream;
-
-    async fn connect(b: ClientBuilder) -> Result<WebSocketStream<Self::S>, Error> {
-        b.connect_async_std().await.map(|(ws, _)| ws)
-    }
-
-    fn block_on<F: Future>(f: F) -> F::Output {
-        async_std::task::block_on(f)
-    }
-
-    async fn timeout<F: Future>(d: Duration, f: F) -> Option<F::Output> {
-        async_std::future::timeout(d, f).await.ok()
-    }
-
-    fn sleep(d: Duration) -> impl Future<Output = ()> {
-        async_std::task::sleep(d)
-    }
-}
 
 // ---------------------------------------------------------------------------------------
 // Servers (blocking, one thread per connection)
@@ -281,7 +222,7 @@ async fn first_error<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 /// After an error, the next `recv` must be `None`, promptly.
-async fn ends<R: Runtime>(ws: &mut WebSocketStream<R::S>) -> Result<(), String> {
+async fn ends<R: Runtime>(ws: &mut Ws<R>) -> Result<(), String> {
     match R::timeout(Duration::from_secs(2), ws.recv()).await {
         Some(None) => Ok(()),
         Some(Some(m)) => Err(format!("recv after the error gave {m:?}, not None")),
@@ -817,7 +758,7 @@ async fn c_close_keeps_tcp<R: Runtime>() -> Outcome {
 
 /// The server's close (1000) arrives first, then `recv` ends within the close timeout with
 /// no other message.
-async fn close_then_end<R: Runtime>(ws: &mut WebSocketStream<R::S>) -> Outcome {
+async fn close_then_end<R: Runtime>(ws: &mut Ws<R>) -> Outcome {
     match ws.recv().await {
         Some(Ok(Message::Close(Some(f)))) if f.code == CloseCode::NORMAL => {}
         other => return Err(format!("expected the server's close, got {other:?}")),
@@ -1054,6 +995,7 @@ fn hostile_servers_end_cleanly_on_both_runtimes() {
     let start = Instant::now();
     let all: Vec<Case> = cases::<Tokio>()
         .into_iter()
+        .chain(cases::<Smol>())
         .chain(cases::<AsyncStd>())
         .collect();
     let (measured, free): (Vec<Case>, Vec<Case>) =

@@ -19,7 +19,7 @@ use std::io::{self, BufRead, IsTerminal, Write};
 use std::time::Duration;
 
 use aiowebsocket::native_tls::{Certificate, TlsConnector};
-use aiowebsocket::tokio::MaybeTlsStream;
+use aiowebsocket::tokio::Stream;
 use aiowebsocket::ws_client::options::{DEFAULT_PING_INTERVAL, DEFAULT_PING_TIMEOUT};
 use aiowebsocket::{
     ClientBuilder, CloseCode, CloseFrame, Error, Message, Proxy, RedirectPolicy, Response, WsSender,
@@ -454,7 +454,7 @@ struct SendPlan {
 /// The sender task: sends the plan, then the close frame when asked (or at the end of
 /// input). Returns the send error that ended it, if any.
 async fn send_loop(
-    mut tx: WsSender<MaybeTlsStream>,
+    mut tx: WsSender<Stream>,
     plan: SendPlan,
     mut stop: oneshot::Receiver<CloseCode>,
 ) -> Option<Error> {
@@ -470,7 +470,7 @@ async fn send_loop(
 
 /// Sends everything planned; returns the close code to send.
 async fn feed(
-    tx: &mut WsSender<MaybeTlsStream>,
+    tx: &mut WsSender<Stream>,
     plan: SendPlan,
     stop: &mut oneshot::Receiver<CloseCode>,
 ) -> Result<CloseCode, Error> {

@@ -9,7 +9,7 @@
 //!   │  │   proxied: resolve + connect_tcp(proxy)     (connect timeout, Step::Connect)  │
 //!   │  │            tunnel: ProxyHandshake to Done   (open timeout,    Step::Proxy)    │
 //!   │  │            [Runtime::resolve first for socks5://]                             │
-//!   │  │   Runtime::tls(target host) for wss         (open timeout,    Step::Tls)      │
+//!   │  │   TlsConnect::connect(target host) for wss  (open timeout,    Step::Tls)      │
 //!   │  │ client handshake: HTTP upgrade              (open timeout,    Step::Handshake)│
 //!   │  │   101 ──▶ done                                                                │
 //!   │  │   3xx ──▶ RedirectChain::follow_response ──▶ RequestBuilder::redirect         │
@@ -17,7 +17,9 @@
 //!   │  └───────────────────────────────────────────────────────────────────────────────┘
 //! ```
 //!
-//! Runtime crates call [`connect`] with their [`Runtime`]; [`connect_on`] runs the
+//! Runtime crates call [`connect`] with their [`Runtime`], which gives DNS, TCP and time;
+//! TLS comes from the options' [`TlsConnector`](crate::tls::TlsConnector) (or any [`TlsConnect`], with
+//! [`connect_via`]) over the runtime's TCP stream. [`connect_on`] runs the
 //! handshake over a stream the user opened (a Unix socket, a tunnel of their own, an
 //! in-memory pipe). Each hop gets its own connect and open timeouts.
 //!
@@ -48,6 +50,7 @@ use crate::handshake::{
 use crate::options::ConnectOptions;
 use crate::rt::{BoxFuture, Runtime, Sleep, Timer};
 use crate::stream::WebSocket;
+use crate::tls::{MaybeTlsStream, TlsConnect};
 
 /// Bytes read per call from a proxy during the tunnel handshake.
 const PROXY_READ: usize = 1024;
@@ -83,11 +86,14 @@ const CONNECTION_ATTEMPT_DELAY: Duration = Duration::from_millis(250);
 pub async fn connect<R: Runtime>(
     rt: &R,
     options: &ConnectOptions,
-) -> Result<(WebSocket<R::Stream>, Response), Error> {
+) -> Result<(WebSocket<MaybeTlsStream<R::Tcp>>, Response), Error> {
     connect_with_request(rt, options)
         .await
         .map(|(ws, response, _)| (ws, response))
 }
+
+/// The WebSocket [`connect`] opens on runtime `R`.
+pub type RuntimeWebSocket<R> = WebSocket<MaybeTlsStream<<R as Runtime>::Tcp>>;
 
 /// [`connect`], also returning the upgrade request that was sent, byte for byte
 /// ([`ClientRequest::as_bytes`]), with its real `Sec-WebSocket-Key`: the request of the
@@ -99,13 +105,37 @@ pub async fn connect<R: Runtime>(
 pub async fn connect_with_request<R: Runtime>(
     rt: &R,
     options: &ConnectOptions,
-) -> Result<(WebSocket<R::Stream>, Response, ClientRequest), Error> {
+) -> Result<(RuntimeWebSocket<R>, Response, ClientRequest), Error> {
+    connect_via(rt, options.tls_connector(), options).await
+}
+
+/// [`connect_with_request`] with another TLS implementation than the options'
+/// [`TlsConnector`](crate::tls::TlsConnector): any [`TlsConnect`] over the runtime's TCP stream.
+///
+/// # Cancel safety
+/// Dropping the future abandons the attempt and closes whatever was opened.
+pub async fn connect_via<R, T>(
+    rt: &R,
+    tls: &T,
+    options: &ConnectOptions,
+) -> Result<
+    (
+        WebSocket<MaybeTlsStream<R::Tcp, T::Stream>>,
+        Response,
+        ClientRequest,
+    ),
+    Error,
+>
+where
+    R: Runtime,
+    T: TlsConnect<R::Tcp>,
+{
     let mut builder = options.request_builder()?;
     let mut request = builder.clone().build()?;
     let mut chain = RedirectChain::new(request.url().clone(), options.redirect_policy());
     let timer = rt.timer();
     loop {
-        let transport = open_transport(rt, request.target(), options, &timer).await?;
+        let transport = open_transport(rt, tls, request.target(), options, &timer).await?;
         let left = remaining(options.open.open_timeout, transport.opened_at, timer.now());
         let step = client_handshake_step(
             transport.stream,
@@ -181,14 +211,19 @@ impl<S> fmt::Debug for Transport<S> {
 
 /// Opens the transport to `target`: TCP (bounded by the connect timeout) to the target or,
 /// when [`ConnectOptions::proxy_for`] names a proxy, to the proxy and then a tunnel through
-/// it; then TLS to `target.host` when `target.secure`. The tunnel and TLS are bounded by
-/// the open timeout, which runs from [`Transport::opened_at`].
-pub async fn open_transport<R: Runtime>(
+/// it; then TLS to `target.host` with `tls` when `target.secure`. The tunnel and TLS are
+/// bounded by the open timeout, which runs from [`Transport::opened_at`].
+pub async fn open_transport<R, T>(
     rt: &R,
+    tls: &T,
     target: &Target,
     options: &ConnectOptions,
     timer: &Arc<dyn Timer>,
-) -> Result<Transport<R::Stream>, Error> {
+) -> Result<Transport<MaybeTlsStream<R::Tcp, T::Stream>>, Error>
+where
+    R: Runtime,
+    T: TlsConnect<R::Tcp>,
+{
     let proxy = options.proxy_for(target)?;
     let (tcp, opened_at, early_data) = match &proxy {
         None => {
@@ -213,7 +248,7 @@ pub async fn open_transport<R: Runtime>(
         }
     };
     if !target.secure {
-        let stream = rt.plain(tcp);
+        let stream = MaybeTlsStream::Plain(tcp);
         return Ok(Transport {
             stream,
             opened_at,
@@ -234,8 +269,8 @@ pub async fn open_transport<R: Runtime>(
     }
     let left = remaining(options.open.open_timeout, opened_at, timer.now());
     let addr = authority(&target.host, target.port);
-    let tls = async {
-        rt.tls(&target.host, tcp)
+    let session = async {
+        tls.connect(&target.host, &[], tcp)
             .await
             .map_err(|e| e.into_tls_failure(&addr))
     };
@@ -243,9 +278,9 @@ pub async fn open_transport<R: Runtime>(
         left,
         configured: options.open.open_timeout,
     };
-    let stream = with_timeout(tls, Some(timer), limit, Step::Tls, Some(&addr)).await?;
+    let stream = with_timeout(session, Some(timer), limit, Step::Tls, Some(&addr)).await?;
     Ok(Transport {
-        stream,
+        stream: MaybeTlsStream::Tls(stream),
         opened_at,
         early_data: Vec::new(),
         proxy,
@@ -276,8 +311,7 @@ async fn connect_tcp<R: Runtime>(
 
 /// Resolves `host` with [`Runtime::resolve`] (so that a failed lookup is told apart from a
 /// refused connection) and races its addresses ([`race`], Happy Eyeballs). An IP literal
-/// skips the lookup; a runtime that cannot resolve (the default `Unsupported`) gets the
-/// name itself.
+/// skips the lookup.
 async fn resolve_and_connect<R: Runtime>(
     rt: &R,
     host: &str,
@@ -286,26 +320,17 @@ async fn resolve_and_connect<R: Runtime>(
     addr: &str,
     timer: &Arc<dyn Timer>,
 ) -> Result<R::Tcp, Error> {
-    let ips = if host.parse::<IpAddr>().is_ok() {
-        Vec::new()
-    } else {
-        match rt.resolve(host).await {
+    let ips = match host.parse::<IpAddr>() {
+        Ok(ip) => vec![ip],
+        Err(_) => match rt.resolve(host).await {
             Ok(ips) if ips.is_empty() => {
                 let e = io::Error::new(io::ErrorKind::NotFound, "the name has no address");
                 return Err(dns_error(host, proxy, e));
             }
-            Ok(ips) => ips,
-            Err(e) if e.kind() == io::ErrorKind::Unsupported => Vec::new(),
+            Ok(ips) => interleave_families(ips),
             Err(e) => return Err(dns_error(host, proxy, e)),
-        }
+        },
     };
-    if ips.is_empty() {
-        return rt
-            .connect_tcp(host, port)
-            .await
-            .map_err(|e| tcp_error(addr, proxy, port, vec![(None, e)]));
-    }
-    let ips = interleave_families(ips);
     race(rt, &ips, port, timer)
         .await
         .map_err(|failures| tcp_error(addr, proxy, port, failures))
@@ -340,10 +365,8 @@ async fn race<R: Runtime>(
     ips: &[IpAddr],
     port: u16,
     timer: &Arc<dyn Timer>,
-) -> Result<R::Tcp, Vec<(Option<IpAddr>, io::Error)>> {
-    // Declared before `running`, whose futures borrow them.
-    let hosts: Vec<String> = ips.iter().map(ToString::to_string).collect();
-    let mut running: Vec<(usize, BoxFuture<'_, io::Result<R::Tcp>>)> = Vec::new();
+) -> Result<R::Tcp, Vec<(IpAddr, io::Error)>> {
+    let mut running: Vec<(usize, BoxFuture<'static, io::Result<R::Tcp>>)> = Vec::new();
     let mut failed: Vec<(usize, io::Error)> = Vec::new();
     let mut next = 0;
     // When the next attempt is due (none once every address was started).
@@ -354,11 +377,11 @@ async fn race<R: Runtime>(
         let due = stagger
             .as_mut()
             .is_some_and(|sleep| sleep.as_mut().poll(cx).is_ready());
-        if next < hosts.len() && (running.is_empty() || due || start_now) {
+        if next < ips.len() && (running.is_empty() || due || start_now) {
             start_now = false;
-            running.push((next, rt.connect_tcp(&hosts[next], port)));
+            running.push((next, rt.connect_tcp(SocketAddr::new(ips[next], port))));
             next += 1;
-            stagger = if next < hosts.len() {
+            stagger = if next < ips.len() {
                 timer
                     .now()
                     .checked_add(CONNECTION_ATTEMPT_DELAY)
@@ -376,12 +399,12 @@ async fn race<R: Runtime>(
                 Poll::Ready(Err(e)) => {
                     let (index, _) = running.swap_remove(i);
                     failed.push((index, e));
-                    start_now = next < hosts.len();
+                    start_now = next < ips.len();
                 }
                 Poll::Pending => i += 1,
             }
         }
-        if running.is_empty() && next == hosts.len() {
+        if running.is_empty() && next == ips.len() {
             return Poll::Ready(Err(()));
         }
         if !start_now {
@@ -393,7 +416,7 @@ async fn race<R: Runtime>(
         failed.sort_by_key(|(index, _)| *index);
         failed
             .into_iter()
-            .map(|(index, e)| (ips.get(index).copied(), e))
+            .filter_map(|(index, e)| Some((*ips.get(index)?, e)))
             .collect()
     })
 }
@@ -415,13 +438,13 @@ fn dns_error(host: &str, proxy: Option<&Proxy>, e: io::Error) -> Error {
 }
 
 /// A failed TCP connect to `addr` (the target or the proxy): `failures` says what each
-/// address tried did (`None`: the name itself was passed to the runtime), in order. One
+/// address tried did, in order. One
 /// failure reads as before ("failed: connection refused"); several list each address.
 fn tcp_error(
     addr: &str,
     proxy: Option<&Proxy>,
     port: u16,
-    failures: Vec<(Option<IpAddr>, io::Error)>,
+    failures: Vec<(IpAddr, io::Error)>,
 ) -> Error {
     let count = failures.len();
     let same_kind = failures.windows(2).all(|w| w[0].1.kind() == w[1].1.kind());
@@ -429,10 +452,7 @@ fn tcp_error(
         let mut shown: Vec<String> = failures
             .iter()
             .take(SHOWN_ADDRS)
-            .map(|(ip, e)| match ip {
-                Some(ip) => format!("{}: {e}", SocketAddr::new(*ip, port)),
-                None => e.to_string(),
-            })
+            .map(|(ip, e)| format!("{}: {e}", SocketAddr::new(*ip, port)))
             .collect();
         if count > SHOWN_ADDRS {
             shown.push(format!("{} more", count - SHOWN_ADDRS));
@@ -582,8 +602,8 @@ mod tests {
         let refused = || io::Error::new(io::ErrorKind::ConnectionRefused, "connection refused");
         let timed_out = io::Error::new(io::ErrorKind::TimedOut, "timed out");
         let failures = vec![
-            (Some("::1".parse().unwrap()), timed_out),
-            (Some("127.0.0.2".parse().unwrap()), refused()),
+            ("::1".parse().unwrap(), timed_out),
+            ("127.0.0.2".parse().unwrap(), refused()),
         ];
         let e = tcp_error("dual.example:9", None, 9, failures);
         assert_eq!(
@@ -597,7 +617,7 @@ mod tests {
         );
         // More than SHOWN_ADDRS: the rest are counted, and one kind keeps its own hint.
         let failures = (1..=6)
-            .map(|i| (Some(IpAddr::from([127, 0, 0, i])), refused()))
+            .map(|i| (IpAddr::from([127, 0, 0, i]), refused()))
             .collect();
         let text = tcp_error("many.example:80", None, 80, failures).to_string();
         assert!(

@@ -216,12 +216,17 @@ impl Error {
     /// expired, for another name, ...): retrying cannot fix it; trust the right CA or fix
     /// the URL's host name.
     ///
-    /// Decided from the TLS library's error, which runtimes report as the source of their
-    /// error: it names a certificate (OpenSSL, Secure Transport and SChannel all do).
+    /// Decided by the TLS backend ([`TlsErrorKind::Certificate`](crate::tls::TlsErrorKind));
+    /// for an error from a custom [`TlsConnect`](crate::tls::TlsConnect), from the TLS
+    /// library's error: it names a certificate (OpenSSL, Secure Transport and SChannel all
+    /// do).
     pub fn is_tls_certificate(&self) -> bool {
         let Some(failure) = self.tls_failure() else {
             return false;
         };
+        if let Some(tls) = crate::tls::find_tls_error(&failure.cause) {
+            return tls.kind() == crate::tls::TlsErrorKind::Certificate;
+        }
         // The runtime's own message (the cause's Display) gives advice about certificates
         // whatever failed: look below it, at the TLS library's errors.
         let mut cause = std::error::Error::source(&failure.cause);

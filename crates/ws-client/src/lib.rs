@@ -19,8 +19,9 @@
 //!   drivers live in `stream`, `split` and `handshake`; runtime crates supply sockets and
 //!   timers.
 //! * [`connect`] is the client flow for every runtime: TCP, an optional proxy tunnel, TLS,
-//!   the handshake, redirects. [`reconnect`] keeps a logical connection alive across
-//!   disconnects.
+//!   the handshake, redirects, over two small traits: [`Runtime`] (DNS, TCP, time) and
+//!   [`tls::TlsConnect`] (native-tls or rustls, features of the same names).
+//!   [`reconnect`] keeps a logical connection alive across disconnects.
 //!
 //! ```
 //! use ws_client::{CloseCode, Config, Connection, Message, Role};
@@ -51,8 +52,10 @@ pub mod options;
 pub mod proto;
 pub mod reconnect;
 pub mod rt;
+mod runtime_api;
 pub mod split;
 pub mod stream;
+pub mod tls;
 pub mod utf8;
 
 pub use config::{Config, Keepalive};
@@ -64,6 +67,9 @@ pub use reconnect::{ReconnectPolicy, Reconnecting, ReconnectingWebSocket};
 pub use rt::{Runtime, Sleep, Timer};
 pub use split::{ReuniteError, WsReceiver, WsSender};
 pub use stream::WebSocket;
+pub use tls::{MaybeTlsStream, TlsBackend, TlsConnector};
 pub use ws_frame::{CloseCode, Role};
+#[doc(no_inline)]
+pub use ws_handshake;
 pub use ws_handshake::proxy::{Proxy, ProxyConfig};
 pub use ws_handshake::redirect::{HopDecision, RedirectHop, RedirectPolicy};

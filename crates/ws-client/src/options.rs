@@ -34,6 +34,7 @@ use ws_handshake::{
 
 use crate::config::{Config, Keepalive};
 use crate::error::Error;
+use crate::tls::TlsConnector;
 
 /// Default bound on DNS resolution + TCP connect.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -200,6 +201,7 @@ pub struct ConnectOptions {
     env: Option<EnvLookupDebug>,
     redirects: RedirectPolicy,
     redirect_hook: Option<RedirectHook>,
+    tls: TlsConnector,
 }
 
 /// An [`EnvLookup`] that can be `Debug`.
@@ -225,6 +227,7 @@ impl fmt::Debug for ConnectOptions {
             .field("env", &self.env)
             .field("redirects", &self.redirects)
             .field("redirect_hook", &self.redirect_hook.is_some())
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -244,6 +247,7 @@ impl ConnectOptions {
             env: None,
             redirects: RedirectPolicy::DEFAULT,
             redirect_hook: None,
+            tls: TlsConnector::default(),
         }
     }
 
@@ -466,6 +470,20 @@ impl ConnectOptions {
     /// The hook set with [`on_redirect`](Self::on_redirect).
     pub fn redirect_hook(&self) -> Option<&RedirectHook> {
         self.redirect_hook.as_ref()
+    }
+
+    /// The TLS library and configuration for `wss://` (and for every redirect hop):
+    /// [`TlsConnector::native_tls`], [`TlsConnector::rustls`], or the build's default
+    /// ([`TlsConnector::default`]: rustls when compiled in, else native-tls, with the
+    /// system's trust roots).
+    pub fn tls(mut self, tls: TlsConnector) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// The TLS settings set with [`tls`](Self::tls) (the default connector if none was).
+    pub fn tls_connector(&self) -> &TlsConnector {
+        &self.tls
     }
 
     /// Follows no redirect: a 3xx answer fails with `HandshakeError::Redirect`, which

@@ -72,6 +72,7 @@ use crate::message::{CloseFrame, Message};
 use crate::options::ConnectOptions;
 use crate::rt::{BoxFuture, Runtime, Sleep, Timer};
 use crate::stream::WebSocket;
+use crate::tls::MaybeTlsStream;
 
 /// How long to wait between reconnection attempts, and when to give up.
 ///
@@ -286,6 +287,9 @@ pub enum Event {
 pub type OnConnect<S> =
     Arc<dyn for<'a> Fn(&'a mut WebSocket<S>) -> BoxFuture<'a, Result<(), Error>> + Send + Sync>;
 
+/// The stream a reconnecting WebSocket on runtime `R` runs on.
+type RtStream<R> = MaybeTlsStream<<R as Runtime>::Tcp>;
+
 /// The test deciding which errors end the reconnection (default [`is_permanent`]).
 pub type GiveUp = Arc<dyn Fn(&Error) -> bool + Send + Sync>;
 
@@ -295,7 +299,7 @@ pub struct Reconnecting<R: Runtime> {
     rt: Arc<R>,
     options: ConnectOptions,
     policy: ReconnectPolicy,
-    hook: Option<OnConnect<R::Stream>>,
+    hook: Option<OnConnect<RtStream<R>>>,
     give_up: GiveUp,
 }
 
@@ -322,7 +326,7 @@ impl<R: Runtime> fmt::Debug for Reconnecting<R> {
 }
 
 impl<R: Runtime> Reconnecting<R> {
-    /// Reconnects with `rt` (its TLS settings and timer) and `options` (every attempt uses
+    /// Reconnects with `rt` (its DNS, TCP and timer; TLS comes from the options) and `options` (every attempt uses
     /// them whole: proxy, redirects, timeouts), with the default [`ReconnectPolicy`] and no
     /// hook.
     pub fn new(rt: R, options: ConnectOptions) -> Self {
@@ -345,7 +349,7 @@ impl<R: Runtime> Reconnecting<R> {
     /// messages is returned. An error from the hook counts as a failed attempt.
     pub fn on_connect<F>(mut self, hook: F) -> Self
     where
-        F: for<'a> Fn(&'a mut WebSocket<R::Stream>) -> BoxFuture<'a, Result<(), Error>>
+        F: for<'a> Fn(&'a mut WebSocket<RtStream<R>>) -> BoxFuture<'a, Result<(), Error>>
             + Send
             + Sync
             + 'static,
@@ -400,7 +404,7 @@ impl<R: Runtime> Reconnecting<R> {
     }
 
     /// One attempt: connect, then the hook. Owns everything it uses, so it can be stored.
-    fn attempt(&self) -> Attempt<R::Stream> {
+    fn attempt(&self) -> Attempt<RtStream<R>> {
         let rt = Arc::clone(&self.rt);
         let options = self.options.clone();
         let hook = self.hook.clone();
@@ -433,7 +437,7 @@ enum State<S> {
 pub struct ReconnectingWebSocket<R: Runtime> {
     shared: Reconnecting<R>,
     timer: Arc<dyn Timer>,
-    state: State<R::Stream>,
+    state: State<RtStream<R>>,
     closed_by_user: bool,
     /// Why the current connection is ending, once known (its error or close frame arrived
     /// before the end of its stream).
@@ -535,7 +539,7 @@ impl<R: Runtime> ReconnectingWebSocket<R> {
     /// The current connection, if one is open: for what this type does not offer
     /// (`feed`/`flush`, the subprotocol). Do not `close` it: use [`close`](Self::close), or
     /// it counts as a disconnect.
-    pub fn websocket_mut(&mut self) -> Option<&mut WebSocket<R::Stream>> {
+    pub fn websocket_mut(&mut self) -> Option<&mut WebSocket<RtStream<R>>> {
         match &mut self.state {
             State::Open(ws) => Some(ws),
             _ => None,

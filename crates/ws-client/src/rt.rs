@@ -1,9 +1,11 @@
 //! What `ws-client` needs from an async runtime: time ([`Timer`], [`Sleep`]) and, for
-//! [`connect`](crate::connect::connect), a way to open TCP and TLS streams ([`Runtime`]).
+//! [`connect`](crate::connect::connect), DNS and TCP ([`Runtime`]).
 //!
-//! `ws-client` names no runtime. The runtime crates (`ws-tokio`, `ws-async-std`) implement
-//! these traits and only move bytes and time; the connect flow (timeouts, TLS choice, the
-//! handshake, error wording) lives once in [`crate::connect`].
+//! `ws-client` names no runtime. The runtime crates (`ws-tokio`, `ws-smol`, `ws-async-std`)
+//! implement these traits and only move bytes and time; TLS is a separate trait
+//! ([`TlsConnect`](crate::tls::TlsConnect)) over any stream, and the connect flow
+//! (timeouts, proxies, TLS, the handshake, redirects, error wording) lives once in
+//! [`crate::connect`].
 //!
 //! Streams are `futures-io` [`AsyncRead`] + [`AsyncWrite`]; a runtime whose sockets use other
 //! traits (tokio) wraps them in a small adapter.
@@ -11,15 +13,13 @@
 use std::fmt::Debug;
 use std::future::Future;
 use std::io;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
 use futures_io::{AsyncRead, AsyncWrite};
-
-use crate::error::Error;
 
 /// A boxed, `Send` future, as returned by the [`Runtime`] methods.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -46,69 +46,32 @@ pub trait Timer: Send + Sync + Debug + 'static {
 /// A sleep created by a [`Timer`]: a future that completes once its deadline has passed.
 pub trait Sleep: Future<Output = ()> + Send + Sync {}
 
-/// Everything [`connect`](crate::connect::connect) needs from a runtime: DNS + TCP, TLS and
-/// time. A runtime crate implements this once; the connect flow itself (timeouts, which
-/// step failed, TLS for `wss://`, the WebSocket handshake) is shared.
-///
-/// Proxies fit between [`connect_tcp`](Runtime::connect_tcp) and [`tls`](Runtime::tls): the
-/// flow connects TCP to the proxy, opens the tunnel over it, and the TLS session runs over
-/// that same [`Runtime::Tcp`] stream, to the target host. Names are looked up with
-/// [`resolve`](Runtime::resolve) first (a `socks5://` proxy is sent an address).
+/// Everything [`connect`](crate::connect::connect) needs from a runtime: DNS, TCP and
+/// time. A runtime crate implements this once; the connect flow itself (Happy Eyeballs,
+/// timeouts, which step failed, proxies, TLS for `wss://`, the WebSocket handshake,
+/// redirects) is shared, and TLS runs over [`Runtime::Tcp`] through
+/// [`TlsConnect`](crate::tls::TlsConnect), whatever the runtime.
 pub trait Runtime: Send + Sync + 'static {
     /// A connected TCP stream. The runtime sets `TCP_NODELAY` on it: WebSocket frames are
     /// written whole and flushed once per batch, so Nagle's algorithm only adds latency.
     type Tcp: AsyncRead + AsyncWrite + Unpin + Send + 'static;
-    /// The stream a [`WebSocket`](crate::stream::WebSocket) runs on: plain TCP or TLS
-    /// over TCP (typically an enum of both).
-    type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
 
-    /// Resolves `host` (a DNS name or an IP literal, IPv6 without brackets) and connects to
-    /// the first address that answers on `port`.
+    /// Connects to `addr`.
     ///
     /// The caller bounds this with the connect timeout and adds the host and port to the
-    /// error, so the runtime returns the plain I/O error. After a successful
-    /// [`resolve`](Runtime::resolve) the flow calls this once per address (an IP literal),
-    /// several at a time, and drops the futures of the attempts that lost: dropping one must
-    /// close its socket.
-    fn connect_tcp<'a>(&'a self, host: &'a str, port: u16) -> BoxFuture<'a, io::Result<Self::Tcp>>;
+    /// error, so the runtime returns the plain I/O error. The flow calls this once per
+    /// resolved address, several at a time (Happy Eyeballs), and drops the futures of the
+    /// attempts that lost: dropping one must close its socket.
+    fn connect_tcp(&self, addr: SocketAddr) -> BoxFuture<'static, io::Result<Self::Tcp>>;
 
     /// Resolves `host` (a DNS name) to its addresses. The connect flow looks names up
     /// before connecting, so that a failed lookup is reported as such rather than as a
     /// failed connect, then races the addresses (Happy Eyeballs, RFC 8305: IPv6 and IPv4
-    /// interleaved, a new attempt every 250 ms, the first to connect wins), calling
-    /// [`connect_tcp`](Runtime::connect_tcp) with each address; a `socks5://` proxy is sent
-    /// an address rather than the name.
+    /// interleaved, a new attempt every 250 ms, the first to connect wins); a `socks5://`
+    /// proxy is sent an address rather than the name.
     ///
-    /// The default returns an `Unsupported` error: the flow then passes the name itself to
-    /// [`connect_tcp`](Runtime::connect_tcp), and a `socks5://` proxy fails with a message
-    /// saying to use `socks5h://` (the proxy resolves the name). The runtime crates
-    /// implement it with their resolver. The caller bounds it with the open timeout and
-    /// names the host in the error.
-    fn resolve<'a>(&'a self, host: &'a str) -> BoxFuture<'a, io::Result<Vec<IpAddr>>> {
-        let _ = host;
-        Box::pin(async {
-            Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "this runtime cannot resolve names for a socks5:// proxy; use socks5:// with \
-                 an IP address or socks5h:// (the proxy resolves the name)",
-            ))
-        })
-    }
-
-    /// Wraps a TCP stream as a plain (`ws://`) stream.
-    fn plain(&self, tcp: Self::Tcp) -> Self::Stream;
-
-    /// Runs a TLS client handshake for `domain` over `tcp` (`wss://`).
-    ///
-    /// The caller bounds this with the open timeout (a timeout is reported as
-    /// `Error::Timeout` with [`Step::Tls`](crate::error::Step::Tls)). Errors should say that
-    /// TLS failed, for which host, and why (certificate, protocol): typically an
-    /// [`Error::Io`] whose message starts with "TLS handshake with {domain} failed".
-    fn tls<'a>(
-        &'a self,
-        domain: &'a str,
-        tcp: Self::Tcp,
-    ) -> BoxFuture<'a, Result<Self::Stream, Error>>;
+    /// The caller bounds it with the connect timeout and names the host in the error.
+    fn resolve(&self, host: &str) -> BoxFuture<'static, io::Result<Vec<IpAddr>>>;
 
     /// The timer given to every [`WebSocket`](crate::stream::WebSocket) this runtime opens.
     fn timer(&self) -> Arc<dyn Timer>;

@@ -1,16 +1,16 @@
 //! # ws-tokio — run `ws-client` WebSockets on tokio
 //!
-//! The glue between the runtime-neutral `ws-client` and tokio, and nothing else: DNS + TCP
-//! (with `TCP_NODELAY`), TLS for `wss://` through native-tls, timers through
-//! `tokio::time`, and an adapter from tokio's I/O traits to the `futures-io` traits
-//! `ws-client` is written against. The connect flow (timeouts, which step failed, the
-//! opening handshake) is `ws_client::connect`, shared with every runtime.
+//! The glue between the runtime-neutral `ws-client` and tokio, and nothing else: DNS and
+//! TCP (with `TCP_NODELAY`), timers through `tokio::time`, and an adapter from tokio's I/O
+//! traits to the `futures-io` traits `ws-client` is written against ([`TokioIo`]). The
+//! connect flow (Happy Eyeballs, proxies, TLS through native-tls or rustls, the opening
+//! handshake, redirects, timeouts) is `ws_client::connect`, shared with every runtime.
 //!
 //! ```text
 //!  connect(url) ─▶ ws_client::connect::connect(&TokioRuntime, options)
-//!                    ├─ TokioRuntime::connect_tcp  (tokio DNS + TcpStream, nodelay)
-//!                    ├─ TokioRuntime::tls          (tokio-native-tls, wss:// only)
-//!                    └─ client_handshake           (ws-client, over MaybeTlsStream)
+//!                    ├─ TokioRuntime::resolve / connect_tcp  (tokio DNS + TcpStream, nodelay)
+//!                    ├─ options' TlsConnector                (native-tls or rustls, wss:// only)
+//!                    └─ client handshake                     (ws-client)
 //! ```
 //!
 //! ```no_run
@@ -28,173 +28,58 @@
 //!
 //! Our server role runs on any accepted tokio stream with [`accept`]; a stream you opened
 //! yourself (a Unix socket, a proxy tunnel) takes the client handshake with [`connect_on`].
+//! A private CA or a client certificate: give the options a
+//! [`TlsConnector`](ws_client::TlsConnector) (`ConnectOptions::tls`).
 //!
-//! Features: `native-tls` (default) enables `wss://`; without it a `wss://` URL fails with
-//! a clear error. `deflate` (default) enables permessage-deflate in `ws-client`.
+//! Features: `native-tls` and `rustls` (`wss://`; without either, a `wss://` URL fails with
+//! an error saying which feature to enable), `deflate` (default) for permessage-deflate.
 #![forbid(unsafe_code)]
-// The docs link to TLS items; without `native-tls` those links dangle.
-#![cfg_attr(not(feature = "native-tls"), allow(rustdoc::broken_intra_doc_links))]
 
 mod io;
-mod runtime;
-mod stream;
 mod timer;
 
-use ws_client::options::{ConnectOptions, ServerOptions};
-use ws_client::Error;
-use ws_handshake::Response;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use tokio::net::TcpStream;
+use ws_client::rt::{BoxFuture, Runtime, Timer};
 
 pub use crate::io::TokioIo;
-pub use crate::runtime::TokioRuntime;
-pub use crate::stream::MaybeTlsStream;
 pub use crate::timer::TokioTimer;
+pub use ws_client::tls::MaybeTlsStream;
 
-/// A WebSocket opened by [`connect`] / [`connect_with`]: plain or TLS over tokio TCP.
-pub type WebSocket = ws_client::stream::WebSocket<MaybeTlsStream>;
+/// The tokio implementation of [`ws_client::rt::Runtime`]: tokio's DNS, `TcpStream` with
+/// `TCP_NODELAY` (seen through [`TokioIo`]), [`TokioTimer`]s.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TokioRuntime;
 
-/// Opens a WebSocket to `url` (`ws://` or `wss://`) with the default options: 10 s connect
-/// and open timeouts, keepalive pings, permessage-deflate offered (feature `deflate`),
-/// the system's trust roots for TLS.
-///
-/// Errors name the failing step and its address, and say what to check: the DNS lookup
-/// (`DNS lookup of host failed: ...`), the TCP connect (`TCP connect to host:port failed:
-/// ...`), TLS, the HTTP upgrade, or a timeout (`Error::step`, `Error::target`).
-///
-/// # Cancel safety
-/// Dropping the future abandons the attempt and closes whatever was opened.
-pub async fn connect(url: &str) -> Result<WebSocket, Error> {
-    connect_with(ConnectOptions::new(url))
-        .await
-        .map(|(ws, _)| ws)
-}
+impl Runtime for TokioRuntime {
+    type Tcp = TokioIo<TcpStream>;
 
-/// Opens a WebSocket as `options` say (headers, Origin, subprotocols, limits, timeouts,
-/// keepalive, compression) and returns it with the server's handshake response.
-///
-/// For a custom TLS connector (private root CA, client certificate) use
-/// [`TokioRuntime::with_tls_connector`] and [`TokioRuntime::connect`].
-///
-/// # Cancel safety
-/// Dropping the future abandons the attempt and closes whatever was opened.
-pub async fn connect_with(options: ConnectOptions) -> Result<(WebSocket, Response), Error> {
-    TokioRuntime::new().connect(options).await
-}
+    fn connect_tcp(&self, addr: SocketAddr) -> BoxFuture<'static, std::io::Result<Self::Tcp>> {
+        Box::pin(async move {
+            let tcp = TcpStream::connect(addr).await?;
+            tcp.set_nodelay(true)?;
+            Ok(TokioIo::new(tcp))
+        })
+    }
 
-/// Runs the client opening handshake over a tokio stream you connected yourself (TLS
-/// already done for `wss://`). The URL in `options` still gives the `Host` header and the
-/// path; the open timeout, keepalive and close timeout run on [`TokioTimer`].
-///
-/// # Cancel safety
-/// Not cancel safe: dropping the future leaves the stream mid-handshake; drop the stream.
-pub async fn connect_on<S>(
-    stream: S,
-    options: ConnectOptions,
-) -> Result<(ws_client::stream::WebSocket<TokioIo<S>>, Response), Error>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    ws_client::connect::connect_on(TokioIo::new(stream), &options, Some(timer())).await
-}
+    fn resolve(&self, host: &str) -> BoxFuture<'static, std::io::Result<Vec<IpAddr>>> {
+        let host = host.to_owned();
+        Box::pin(async move {
+            let addrs = tokio::net::lookup_host((host.as_str(), 0)).await?;
+            Ok(addrs.map(|a| a.ip()).collect())
+        })
+    }
 
-/// Accepts a WebSocket in our server role on a tokio stream (a `TcpStream` from a
-/// `TcpListener`, a TLS stream, a `DuplexStream`): reads and checks the client's request,
-/// runs the [`ServerOptions`] check hook, answers `101` (or an HTTP error, which is then
-/// returned as the error), and returns the open WebSocket.
-///
-/// ```no_run
-/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-/// use ws_client::options::ServerOptions;
-///
-/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-/// let (tcp, _) = listener.accept().await?;
-/// let mut ws = ws_tokio::accept(tcp, &ServerOptions::new()).await?;
-/// while let Some(msg) = ws.recv().await {
-///     let msg = msg?;
-///     if msg.is_data() {
-///         ws.send(msg).await?;
-///     }
-/// }
-/// # Ok(()) }
-/// ```
-///
-/// # Cancel safety
-/// Not cancel safe: dropping the future leaves the stream mid-handshake; drop the stream.
-pub async fn accept<S>(
-    stream: S,
-    options: &ServerOptions,
-) -> Result<ws_client::stream::WebSocket<TokioIo<S>>, Error>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    ws_client::handshake::server_accept(TokioIo::new(stream), options, Some(timer())).await
-}
-
-fn timer() -> std::sync::Arc<dyn ws_client::rt::Timer> {
-    std::sync::Arc::new(TokioTimer)
-}
-
-/// A TLS failure, worded for the user and keeping the native-tls error as its source.
-#[cfg(feature = "native-tls")]
-pub(crate) fn tls_error(domain: &str, e: native_tls::Error) -> Error {
-    Error::Io(std::io::Error::other(TlsError {
-        domain: domain.to_owned(),
-        source: e,
-    }))
-}
-
-/// The error `tls_error` wraps.
-#[cfg(feature = "native-tls")]
-#[derive(Debug)]
-struct TlsError {
-    domain: String,
-    source: native_tls::Error,
-}
-
-#[cfg(feature = "native-tls")]
-impl std::fmt::Display for TlsError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let domain = &self.domain;
-        write!(f, "TLS handshake with {domain} failed: {}", self.source)?;
-        // How to trust a private CA, for both ways of building a connection.
-        let trust = "pass a native_tls::TlsConnector that trusts it: \
-                     aiowebsocket::builder(url).tls_connector(..), or \
-                     TokioRuntime::with_tls_connector(..)";
-        if self
-            .source
-            .to_string()
-            .to_ascii_lowercase()
-            .contains("certificate")
-        {
-            write!(
-                f,
-                "; the server's certificate is not accepted for {domain}: check that the URL's \
-                 host name is the one in the certificate, and if a private CA signed it, {trust}"
-            )
-        } else {
-            write!(
-                f,
-                "; check that the server speaks TLS on this port (use ws:// for a plain \
-                 server) and that its certificate is trusted (for a private CA, {trust})"
-            )
-        }
+    fn timer(&self) -> Arc<dyn Timer> {
+        Arc::new(TokioTimer)
     }
 }
 
-#[cfg(feature = "native-tls")]
-impl std::error::Error for TlsError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.source)
-    }
-}
-
-/// `wss://` without the `native-tls` feature.
-#[cfg(not(feature = "native-tls"))]
-pub(crate) fn no_tls_error(domain: &str) -> Error {
-    Error::Io(std::io::Error::new(
-        std::io::ErrorKind::Unsupported,
-        format!(
-            "cannot open wss:// to {domain}: ws-tokio was built without TLS; enable its \
-             `native-tls` feature (on by default)"
-        ),
-    ))
+ws_client::runtime_api! {
+    runtime = TokioRuntime,
+    name = "tokio",
+    stream = S where [tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin] => TokioIo<S>,
+    wrap = TokioIo::new,
 }

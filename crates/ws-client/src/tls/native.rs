@@ -1,13 +1,11 @@
-//! native-tls over any `futures-io` stream, driven by a caller-built
-//! `native_tls::TlsConnector`.
+//! The native-tls backend: native-tls over any `futures-io` stream, on every runtime.
 //!
-//! `async-native-tls` 0.5 only accepts its own builder on the client side (it has no
-//! `From<native_tls::TlsConnector>` for its public connector), so a connector the user built
-//! with a custom root or a client identity could not be used through it. This module is the
-//! small bridge that makes that possible, in safe code: native-tls works on blocking
-//! `std::io::{Read, Write}`, so the inner stream is polled with the task's waker and
-//! `Pending` becomes `WouldBlock`, which native-tls hands back unchanged for us to turn into
-//! `Pending` again.
+//! native-tls works on blocking `std::io::{Read, Write}`; this module bridges it in safe
+//! code: the inner stream is polled with the task's waker and `Pending` becomes
+//! `WouldBlock`, which native-tls hands back unchanged for us to turn into `Pending` again
+//! (what `tokio-native-tls` does for tokio, here once for every runtime). It takes a
+//! connector the user built (a private root CA, a client identity), which
+//! `async-native-tls` cannot.
 
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -15,6 +13,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use futures_io::{AsyncRead, AsyncWrite};
+
+use super::{TlsBackend, TlsError, TlsErrorKind};
+use crate::error::Error;
 
 /// A TLS session over the stream `S`, client side (from `wss://` connects) or server side
 /// (from [`accept`]).
@@ -29,23 +30,75 @@ impl<S> fmt::Debug for TlsStream<S> {
     }
 }
 
-/// Runs the client TLS handshake for `domain` over `stream`.
-///
-/// Cancel safety: not cancel safe; dropping the future drops the stream mid-handshake.
+/// Runs the client TLS handshake for `server_name` over `stream` with `connector`, or the
+/// default connector (system roots; `alpn` offered) when `None`.
 pub(crate) async fn connect<S>(
-    connector: &native_tls::TlsConnector,
-    domain: &str,
+    connector: Option<&native_tls::TlsConnector>,
+    server_name: &str,
+    alpn: &[&[u8]],
     stream: S,
-) -> Result<TlsStream<S>, native_tls::Error>
+) -> Result<super::TlsStream<S>, Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    handshake(|bridge| connector.connect(domain, bridge), stream).await
+    let fail = |e: native_tls::Error| {
+        let text = e.to_string().to_ascii_lowercase();
+        let kind = if text.contains("certificate") {
+            TlsErrorKind::Certificate
+        } else if NOT_TLS.iter().any(|s| text.contains(s)) {
+            TlsErrorKind::NotTls
+        } else {
+            TlsErrorKind::Other
+        };
+        TlsError::new(server_name, TlsBackend::NativeTls, kind, e).into_error()
+    };
+    let built;
+    let connector = match connector {
+        Some(c) => c,
+        None => {
+            built = default_connector(alpn).map_err(fail)?;
+            &built
+        }
+    };
+    let tls = handshake(|bridge| connector.connect(server_name, bridge), stream)
+        .await
+        .map_err(fail)?;
+    Ok(super::TlsStream::NativeTls(tls))
 }
 
-/// Runs the server TLS handshake over `stream` (used by tests and embedded servers).
+/// What OpenSSL says when the peer's first bytes are not a TLS record (a plain HTTP server
+/// answering the ClientHello).
+const NOT_TLS: [&str; 3] = [
+    "wrong version number",
+    "packet length too long",
+    "http request",
+];
+
+/// The system-roots connector, built once per process (loading the trust store is not
+/// free); a connector offering other ALPN protocols is built for the call.
+fn default_connector(alpn: &[&[u8]]) -> Result<native_tls::TlsConnector, native_tls::Error> {
+    if !alpn.is_empty() {
+        let names: Vec<&str> = alpn
+            .iter()
+            .filter_map(|p| std::str::from_utf8(p).ok())
+            .collect();
+        return native_tls::TlsConnector::builder()
+            .request_alpns(&names)
+            .build();
+    }
+    static DEFAULT: std::sync::OnceLock<native_tls::TlsConnector> = std::sync::OnceLock::new();
+    if let Some(c) = DEFAULT.get() {
+        return Ok(c.clone());
+    }
+    let built = native_tls::TlsConnector::new()?;
+    Ok(DEFAULT.get_or_init(|| built).clone())
+}
+
+/// Runs the server TLS handshake over `stream` (for test servers and embedded servers on
+/// any runtime).
 ///
-/// Cancel safety: not cancel safe; dropping the future drops the stream mid-handshake.
+/// # Cancel safety
+/// Not resumable: dropping the future drops the stream mid-handshake.
 pub async fn accept<S>(
     acceptor: &native_tls::TlsAcceptor,
     stream: S,
@@ -97,18 +150,23 @@ where
 
 impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
     /// The stream under the TLS session.
-    pub fn inner(&self) -> &S {
+    pub fn get_ref(&self) -> &S {
         &self.inner.get_ref().inner
     }
 
     /// The stream under the TLS session, mutably (writing to it corrupts the session).
-    pub fn inner_mut(&mut self) -> &mut S {
+    pub fn get_mut(&mut self) -> &mut S {
         &mut self.inner.get_mut().inner
     }
 
     /// The peer's leaf certificate, if it sent one.
     pub fn peer_certificate(&self) -> Result<Option<native_tls::Certificate>, native_tls::Error> {
         self.inner.peer_certificate()
+    }
+
+    /// The protocol the server chose with ALPN, if any.
+    pub fn negotiated_alpn(&self) -> Option<Vec<u8>> {
+        self.inner.negotiated_alpn().ok().flatten()
     }
 
     fn with_waker<R>(

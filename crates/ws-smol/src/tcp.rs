@@ -1,8 +1,8 @@
-//! [`TcpStream`]: a TCP stream on the `async-io` reactor (the one async-std runs on) that
-//! waits for readiness before reading once it knows the socket is drained.
+//! [`TcpStream`]: a TCP stream on the `async-io` reactor (the one smol and async-std run
+//! on) that waits for readiness before reading once it knows the socket is drained.
 //!
-//! async-std's own `TcpStream` reads first and asks the reactor second, on every read. The
-//! reactor arms its interest one-shot, so a connection that reads a message and then waits
+//! `async-net`'s and async-std's own `TcpStream`s read first and ask the reactor second,
+//! on every read. The reactor arms its interest one-shot, so a connection that reads a message and then waits
 //! for the next one pays a read that fails with `EAGAIN`, and often a second one: the
 //! readiness event that woke the previous read is still recorded, so the first
 //! `poll_readable` after it answers "ready" for data already consumed. Measured on the

@@ -1,4 +1,4 @@
-//! `ws_async_std::TcpStream`: reads that wait for readiness after a short read must still
+//! `ws_smol::TcpStream`: reads that wait for readiness after a short read must still
 //! see every byte, in order, whenever it arrives, and EOF; `close` sends a FIN.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure
@@ -9,14 +9,16 @@ use std::pin::Pin;
 use std::thread;
 use std::time::Duration;
 
-use async_std::io::{ReadExt, WriteExt};
 use futures_io::AsyncWrite;
-use ws_async_std::TcpStream;
+use smol::io::{AsyncReadExt, AsyncWriteExt};
+use ws_smol::TcpStream;
 
-async fn bounded<F: std::future::Future>(f: F) -> F::Output {
-    async_std::future::timeout(Duration::from_secs(30), f)
-        .await
-        .expect("test took more than 30 s")
+/// Runs `f` to completion on smol, failing the test after 30 s.
+fn bounded<F: std::future::Future>(f: F) -> F::Output {
+    smol::block_on(smol::future::or(f, async {
+        smol::Timer::after(Duration::from_secs(30)).await;
+        panic!("test took more than 30 s")
+    }))
 }
 
 /// A listener on 127.0.0.1 whose first connection is handed to `serve` on a thread.
@@ -34,8 +36,8 @@ fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 7 + i / 251) as u8).collect()
 }
 
-#[async_std::test]
-async fn bytes_arriving_after_a_short_read_are_all_read_in_order() {
+#[test]
+fn bytes_arriving_after_a_short_read_are_all_read_in_order() {
     bounded(async {
         let sent = pattern(200_000);
         let to_send = sent.clone();
@@ -76,12 +78,11 @@ async fn bytes_arriving_after_a_short_read_are_all_read_in_order() {
         assert!(got == sent, "the bytes arrived changed or out of order");
         // EOF stays EOF.
         assert_eq!(tcp.read(&mut buf).await.unwrap(), 0);
-    })
-    .await;
+    });
 }
 
-#[async_std::test]
-async fn ping_pong_never_loses_a_wakeup() {
+#[test]
+fn ping_pong_never_loses_a_wakeup() {
     // Each reply arrives while the reader is between a short read and its next wait: a
     // lost readiness event would hang here (and fail the 30 s bound).
     bounded(async {
@@ -102,12 +103,11 @@ async fn ping_pong_never_loses_a_wakeup() {
             let n = tcp.read(&mut buf).await.unwrap();
             assert_eq!(&buf[..n], &[(i as u8).wrapping_add(1)], "round trip {i}");
         }
-    })
-    .await;
+    });
 }
 
-#[async_std::test]
-async fn close_sends_a_fin_and_reading_goes_on() {
+#[test]
+fn close_sends_a_fin_and_reading_goes_on() {
     bounded(async {
         let addr = serve(|mut tcp| {
             let mut got = Vec::new();
@@ -123,12 +123,11 @@ async fn close_sends_a_fin_and_reading_goes_on() {
         let mut got = Vec::new();
         tcp.read_to_end(&mut got).await.unwrap();
         assert_eq!(got, b"bye", "the server saw our EOF and answered");
-    })
-    .await;
+    });
 }
 
-#[async_std::test]
-async fn from_std_registers_a_connected_stream() {
+#[test]
+fn from_std_registers_a_connected_stream() {
     bounded(async {
         let addr = serve(|mut tcp| {
             tcp.write_all(b"ready").unwrap();
@@ -138,6 +137,5 @@ async fn from_std_registers_a_connected_stream() {
         let mut got = Vec::new();
         tcp.read_to_end(&mut got).await.unwrap();
         assert_eq!(got, b"ready");
-    })
-    .await;
+    });
 }

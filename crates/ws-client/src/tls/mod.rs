@@ -1,0 +1,549 @@
+//! TLS for `wss://`, written once for every runtime: the [`TlsConnect`] trait the connect
+//! flow wraps a stream with, the [`TlsConnector`] users configure (native-tls or rustls),
+//! the [`MaybeTlsStream`] a connection runs on, and the one wording of TLS failures
+//! ([`TlsError`]).
+//!
+//! ```text
+//!  runtime (ws-tokio, ws-smol, ...) ──TCP stream (futures-io)──▶ TlsConnect::connect(name, alpn)
+//!      native-tls: tls/native.rs (a bridge to native-tls's blocking-style API)
+//!      rustls:     tls/rustls.rs (futures-rustls)
+//!  ──▶ MaybeTlsStream::{Plain, Tls} ──▶ WebSocket
+//! ```
+//!
+//! A backend only wraps a stream: it names no runtime, opens no socket and reads no clock
+//! (the connect flow bounds it with the open timeout).
+//!
+//! ```no_run
+//! # #[cfg(feature = "rustls")]
+//! # fn demo(config: std::sync::Arc<rustls::ClientConfig>) {
+//! use ws_client::tls::{TlsBackend, TlsConnector};
+//!
+//! let tls = TlsConnector::rustls(config);
+//! assert_eq!(tls.backend(), Some(TlsBackend::Rustls));
+//! let options = ws_client::ConnectOptions::new("wss://feed.example/").tls(tls);
+//! # drop(options); }
+//! ```
+
+use std::fmt;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_io::{AsyncRead, AsyncWrite};
+
+use crate::error::Error;
+use crate::rt::BoxFuture;
+
+#[cfg(feature = "native-tls")]
+pub mod native;
+#[cfg(feature = "rustls")]
+pub mod rustls;
+
+/// Wraps a connected stream in a TLS client session: the one thing the connect flow needs
+/// from a TLS library.
+///
+/// `server_name` is the URL's host (a DNS name, or an IP literal without brackets): it is
+/// sent as SNI where it is a name and the server's certificate must be valid for it.
+/// `alpn` lists the application protocols to offer, most preferred first (empty: send no
+/// ALPN extension, which is what WebSockets over HTTP/1.1 do).
+///
+/// Implemented by [`TlsConnector`] for every `futures-io` stream; implement it to plug in
+/// another TLS library.
+pub trait TlsConnect<S>: Send + Sync {
+    /// The TLS stream over `S`.
+    type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+
+    /// Runs the client handshake over `stream`.
+    ///
+    /// Errors should be [`TlsError`]s (through [`TlsError::into_error`]) so that they read
+    /// like every other TLS failure and [`Error::is_tls_certificate`] works.
+    ///
+    /// # Cancel safety
+    /// Not resumable: dropping the future drops the stream mid-handshake.
+    fn connect<'a>(
+        &'a self,
+        server_name: &'a str,
+        alpn: &'a [&'a [u8]],
+        stream: S,
+    ) -> BoxFuture<'a, Result<Self::Stream, Error>>;
+}
+
+/// Which TLS library a [`TlsConnector`] uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TlsBackend {
+    /// The platform's library through `native-tls` (OpenSSL on Linux, Secure Transport on
+    /// macOS, SChannel on Windows).
+    NativeTls,
+    /// `rustls` (pure Rust; the `ring` crypto provider unless the config says otherwise).
+    Rustls,
+}
+
+impl TlsBackend {
+    /// The crate's name: `"native-tls"` or `"rustls"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::NativeTls => "native-tls",
+            Self::Rustls => "rustls",
+        }
+    }
+
+    /// The backend a default [`TlsConnector`] uses in this build: rustls when its feature is
+    /// on, otherwise native-tls, otherwise none (then `wss://` fails with an error saying
+    /// which feature to enable).
+    pub fn default_for_build() -> Option<TlsBackend> {
+        if cfg!(feature = "rustls") {
+            Some(Self::Rustls)
+        } else if cfg!(feature = "native-tls") {
+            Some(Self::NativeTls)
+        } else {
+            None
+        }
+    }
+
+    /// How a user makes this backend trust a private CA, for error messages.
+    fn trust_advice(self) -> &'static str {
+        match self {
+            Self::NativeTls => {
+                "pass a native_tls::TlsConnector that trusts it: \
+                 aiowebsocket::builder(url).tls_connector(..), or \
+                 ConnectOptions::tls(TlsConnector::native_tls(..))"
+            }
+            Self::Rustls => {
+                "pass a rustls::ClientConfig whose root store has it: \
+                 aiowebsocket::builder(url).rustls_config(..), or \
+                 ConnectOptions::tls(TlsConnector::rustls(..))"
+            }
+        }
+    }
+}
+
+impl fmt::Display for TlsBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The TLS settings of a client: which library, and its configuration.
+///
+/// [`TlsConnector::default()`] uses the build's default backend
+/// ([`TlsBackend::default_for_build`]) with the system's trust roots (or, for rustls with
+/// the `webpki-roots` feature, Mozilla's bundled roots) and SNI on; the configuration is
+/// built on first use and shared. [`native_tls`](Self::native_tls) and
+/// [`rustls`](Self::rustls) take one you built: a private root CA, a client certificate,
+/// pinned protocol versions.
+///
+/// Cloning is cheap (both libraries' connectors are reference counted).
+#[derive(Clone, Default)]
+pub struct TlsConnector {
+    inner: Inner,
+}
+
+#[derive(Clone, Default)]
+enum Inner {
+    #[default]
+    Default,
+    #[cfg(feature = "native-tls")]
+    NativeTls(native_tls::TlsConnector),
+    #[cfg(feature = "rustls")]
+    Rustls(std::sync::Arc<::rustls::ClientConfig>),
+}
+
+impl TlsConnector {
+    /// Uses `connector` (native-tls) for `wss://`. Its ALPN setting, if any, is used as is.
+    #[cfg(feature = "native-tls")]
+    pub fn native_tls(connector: native_tls::TlsConnector) -> Self {
+        TlsConnector {
+            inner: Inner::NativeTls(connector),
+        }
+    }
+
+    /// Uses `config` (rustls) for `wss://`. When the connect flow asks for ALPN protocols
+    /// other than the config's, a copy with them is used for that connection.
+    #[cfg(feature = "rustls")]
+    pub fn rustls(config: std::sync::Arc<::rustls::ClientConfig>) -> Self {
+        TlsConnector {
+            inner: Inner::Rustls(config),
+        }
+    }
+
+    /// Which library this connector uses (`None`: none is compiled in).
+    pub fn backend(&self) -> Option<TlsBackend> {
+        match &self.inner {
+            Inner::Default => TlsBackend::default_for_build(),
+            #[cfg(feature = "native-tls")]
+            Inner::NativeTls(_) => Some(TlsBackend::NativeTls),
+            #[cfg(feature = "rustls")]
+            Inner::Rustls(_) => Some(TlsBackend::Rustls),
+        }
+    }
+
+    /// Whether this is the build's default (no configuration given).
+    pub fn is_default(&self) -> bool {
+        matches!(self.inner, Inner::Default)
+    }
+}
+
+impl fmt::Debug for TlsConnector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsConnector")
+            .field("backend", &self.backend().map(TlsBackend::name))
+            .field("default", &self.is_default())
+            .finish()
+    }
+}
+
+impl<S> TlsConnect<S> for TlsConnector
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    type Stream = TlsStream<S>;
+
+    fn connect<'a>(
+        &'a self,
+        server_name: &'a str,
+        alpn: &'a [&'a [u8]],
+        stream: S,
+    ) -> BoxFuture<'a, Result<TlsStream<S>, Error>> {
+        let _ = alpn;
+        match &self.inner {
+            #[cfg(feature = "rustls")]
+            Inner::Default => Box::pin(async move {
+                let config = rustls::default_config(server_name)?;
+                rustls::connect(&config, server_name, alpn, stream).await
+            }),
+            #[cfg(all(feature = "native-tls", not(feature = "rustls")))]
+            Inner::Default => Box::pin(native::connect(None, server_name, alpn, stream)),
+            #[cfg(not(any(feature = "native-tls", feature = "rustls")))]
+            Inner::Default => {
+                drop(stream);
+                Box::pin(async move { Err(no_tls_error(server_name)) })
+            }
+            #[cfg(feature = "native-tls")]
+            Inner::NativeTls(c) => Box::pin(native::connect(Some(c), server_name, alpn, stream)),
+            #[cfg(feature = "rustls")]
+            Inner::Rustls(config) => Box::pin(rustls::connect(config, server_name, alpn, stream)),
+        }
+    }
+}
+
+/// `wss://` in a build without a TLS backend.
+#[cfg(not(any(feature = "native-tls", feature = "rustls")))]
+fn no_tls_error(server_name: &str) -> Error {
+    Error::Io(io::Error::new(
+        io::ErrorKind::Unsupported,
+        format!(
+            "cannot open wss:// to {server_name}: this build has no TLS library; enable the \
+             `rustls` or `native-tls` feature"
+        ),
+    ))
+}
+
+/// A TLS session over `S`, from one of the backends.
+#[non_exhaustive]
+pub enum TlsStream<S> {
+    /// native-tls.
+    #[cfg(feature = "native-tls")]
+    NativeTls(native::TlsStream<S>),
+    /// rustls (boxed: its session state is large, and plain connections should not pay
+    /// for it in [`MaybeTlsStream`]).
+    #[cfg(feature = "rustls")]
+    Rustls(Box<futures_rustls::client::TlsStream<S>>),
+    #[doc(hidden)]
+    _Never(std::convert::Infallible, std::marker::PhantomData<S>),
+}
+
+impl<S> fmt::Debug for TlsStream<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsStream")
+            .field("backend", &self.backend().name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> TlsStream<S> {
+    /// The library running this session.
+    pub fn backend(&self) -> TlsBackend {
+        match self {
+            #[cfg(feature = "native-tls")]
+            Self::NativeTls(_) => TlsBackend::NativeTls,
+            #[cfg(feature = "rustls")]
+            Self::Rustls(_) => TlsBackend::Rustls,
+            Self::_Never(never, _) => match *never {},
+        }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
+    /// The stream under the TLS session.
+    pub fn get_ref(&self) -> &S {
+        match self {
+            #[cfg(feature = "native-tls")]
+            Self::NativeTls(s) => s.get_ref(),
+            #[cfg(feature = "rustls")]
+            Self::Rustls(s) => s.get_ref().0,
+            Self::_Never(never, _) => match *never {},
+        }
+    }
+
+    /// The application protocol the server chose with ALPN, if any.
+    pub fn alpn_protocol(&self) -> Option<Vec<u8>> {
+        match self {
+            #[cfg(feature = "native-tls")]
+            Self::NativeTls(s) => s.negotiated_alpn(),
+            #[cfg(feature = "rustls")]
+            Self::Rustls(s) => s.get_ref().1.alpn_protocol().map(<[u8]>::to_vec),
+            Self::_Never(never, _) => match *never {},
+        }
+    }
+
+    /// The negotiated protocol version (`"TLSv1.3"`, ...), where the library tells it
+    /// (rustls does; native-tls does not).
+    pub fn protocol_version(&self) -> Option<String> {
+        match self {
+            #[cfg(feature = "native-tls")]
+            Self::NativeTls(_) => None,
+            #[cfg(feature = "rustls")]
+            Self::Rustls(s) => s
+                .get_ref()
+                .1
+                .protocol_version()
+                .and_then(|v| v.as_str().map(str::to_owned)),
+            Self::_Never(never, _) => match *never {},
+        }
+    }
+}
+
+/// A stream of any backend, for forwarding I/O without a match per method.
+trait Io: AsyncRead + AsyncWrite + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Unpin + ?Sized> Io for T {}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
+    fn io(&mut self) -> Pin<&mut dyn Io> {
+        match self {
+            #[cfg(feature = "native-tls")]
+            Self::NativeTls(s) => Pin::new(s),
+            #[cfg(feature = "rustls")]
+            Self::Rustls(s) => Pin::new(&mut **s),
+            Self::_Never(never, _) => match *never {},
+        }
+    }
+}
+
+/// Forwards each `futures-io` method of `$ty` to the stream `$io(this)` gives.
+macro_rules! forward_io {
+    ($ty:ident<$($p:ident),+>, |$this:ident| $io:expr) => {
+        impl<$($p: AsyncRead + AsyncWrite + Unpin),+> AsyncRead for $ty<$($p),+> {
+            fn poll_read(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &mut [u8],
+            ) -> Poll<io::Result<usize>> {
+                let $this = self.get_mut();
+                $io.poll_read(cx, buf)
+            }
+        }
+
+        impl<$($p: AsyncRead + AsyncWrite + Unpin),+> AsyncWrite for $ty<$($p),+> {
+            fn poll_write(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                let $this = self.get_mut();
+                $io.poll_write(cx, buf)
+            }
+
+            fn poll_write_vectored(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &[io::IoSlice<'_>],
+            ) -> Poll<io::Result<usize>> {
+                let $this = self.get_mut();
+                $io.poll_write_vectored(cx, bufs)
+            }
+
+            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                let $this = self.get_mut();
+                $io.poll_flush(cx)
+            }
+
+            fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                let $this = self.get_mut();
+                $io.poll_close(cx)
+            }
+        }
+    };
+}
+
+forward_io!(TlsStream<S>, |this| this.io());
+
+/// The stream a `ws://` or `wss://` connection runs on: the runtime's TCP stream `S`,
+/// plain or inside a TLS session `T` (a [`TlsStream`] unless a custom [`TlsConnect`] made
+/// it).
+#[non_exhaustive]
+#[derive(Debug)]
+pub enum MaybeTlsStream<S, T = TlsStream<S>> {
+    /// Plain TCP (`ws://`).
+    Plain(S),
+    /// TLS over TCP (`wss://`).
+    Tls(T),
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> MaybeTlsStream<S> {
+    /// The TCP stream under the connection (for addresses and socket options).
+    pub fn get_ref(&self) -> &S {
+        match self {
+            Self::Plain(s) => s,
+            Self::Tls(s) => s.get_ref(),
+        }
+    }
+}
+
+impl<S, T> MaybeTlsStream<S, T> {
+    /// Whether the connection runs over TLS.
+    pub fn is_tls(&self) -> bool {
+        matches!(self, Self::Tls(_))
+    }
+
+    /// The TLS session, if any (for its backend, ALPN and version).
+    pub fn tls(&self) -> Option<&T> {
+        match self {
+            Self::Plain(_) => None,
+            Self::Tls(s) => Some(s),
+        }
+    }
+}
+
+impl<S, T> MaybeTlsStream<S, T>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    T: AsyncRead + AsyncWrite + Unpin,
+{
+    // One indirect call per read or write (a few ns against a system call's µs) buys one
+    // forwarding of the five methods for both enums.
+    fn io(&mut self) -> Pin<&mut dyn Io> {
+        match self {
+            Self::Plain(s) => Pin::new(s),
+            Self::Tls(s) => Pin::new(s),
+        }
+    }
+}
+
+forward_io!(MaybeTlsStream<S, T>, |this| this.io());
+
+/// What kind of TLS failure a [`TlsError`] is: decides the advice in its message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TlsErrorKind {
+    /// The server's certificate was not accepted (untrusted, expired, for another name):
+    /// retrying cannot fix it.
+    Certificate,
+    /// The server did not answer with TLS: likely a plain server on this port.
+    NotTls,
+    /// Anything else (protocol versions, alerts, the connection closing).
+    Other,
+}
+
+/// A failed TLS handshake, worded the same for every backend and runtime: what failed, for
+/// which host, the library's reason, and what to check. The library's error is the
+/// [`source`](std::error::Error::source).
+#[derive(Debug)]
+pub struct TlsError {
+    server_name: String,
+    backend: TlsBackend,
+    kind: TlsErrorKind,
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl TlsError {
+    /// A TLS failure for `server_name` from `backend`: `source` is the library's error.
+    pub fn new(
+        server_name: &str,
+        backend: TlsBackend,
+        kind: TlsErrorKind,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        TlsError {
+            server_name: server_name.to_owned(),
+            backend,
+            kind,
+            source: source.into(),
+        }
+    }
+
+    /// The kind of failure.
+    pub fn kind(&self) -> TlsErrorKind {
+        self.kind
+    }
+
+    /// The library that failed.
+    pub fn backend(&self) -> TlsBackend {
+        self.backend
+    }
+
+    /// As the crate's [`Error`]: an [`Error::Io`] of kind `InvalidData` (`Other` for
+    /// [`TlsErrorKind::Other`]) that the connect flow marks with
+    /// [`Step::Tls`](crate::error::Step::Tls).
+    pub fn into_error(self) -> Error {
+        let kind = match self.kind {
+            TlsErrorKind::Other => io::ErrorKind::Other,
+            _ => io::ErrorKind::InvalidData,
+        };
+        Error::Io(io::Error::new(kind, self))
+    }
+}
+
+impl fmt::Display for TlsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = &self.server_name;
+        write!(
+            f,
+            "TLS handshake with {name} failed ({}): {}",
+            self.backend, self.source
+        )?;
+        let trust = self.backend.trust_advice();
+        match self.kind {
+            TlsErrorKind::Certificate => write!(
+                f,
+                "; the server's certificate is not accepted for {name}: check that the URL's \
+                 host name is the one in the certificate, and if a private CA signed it, {trust}"
+            ),
+            TlsErrorKind::NotTls => write!(
+                f,
+                "; the server did not answer with TLS: check the port, and use ws:// for a \
+                 plain server"
+            ),
+            TlsErrorKind::Other => write!(
+                f,
+                "; check that the server speaks TLS on this port (use ws:// for a plain \
+                 server) and that its certificate is trusted (for a private CA, {trust})"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for TlsError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.source)
+    }
+}
+
+/// The TLS error inside `e`, if it is one (possibly wrapped by the connect flow).
+pub(crate) fn find_tls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a TlsError> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(e) = cur {
+        if let Some(t) = e.downcast_ref::<TlsError>() {
+            return Some(t);
+        }
+        if let Some(t) = e
+            .downcast_ref::<io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| inner.downcast_ref::<TlsError>())
+        {
+            return Some(t);
+        }
+        cur = e.source();
+    }
+    None
+}
