@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! cargo run --release -p aiowebsocket-examples --example autobahn_client -- \
-//!     --url ws://127.0.0.1:9001 --agent aiowebsocket-tokio --runtime tokio [--verbose]
+//!     --url ws://127.0.0.1:9001 --agent aiowebsocket-tokio --runtime tokio|smol|async-std [--verbose]
 //! ```
 //!
 //! The protocol: read the case count from `/getCaseCount`; for each case connect to
@@ -20,6 +20,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use aiowebsocket::{ConnectOptions, Error, Message};
+use aiowebsocket_examples::{OnRuntime, RuntimeChoice};
 use futures::{Sink, SinkExt, Stream, StreamExt};
 
 /// Largest message the suite sends (16 MiB in 9.x), with room for the compressed cases.
@@ -29,29 +30,23 @@ const MAX_FRAME_SIZE: usize = 32 << 20;
 /// Without `--verbose`, print progress every this many cases.
 const PROGRESS_EVERY: usize = 50;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Runtime {
-    Tokio,
-    AsyncStd,
-}
-
 #[derive(Debug)]
 struct Args {
     url: String,
     agent: String,
-    runtime: Runtime,
+    runtime: RuntimeChoice,
     verbose: bool,
 }
 
 const USAGE: &str = "usage: autobahn_client [--url ws://127.0.0.1:9001] \
-[--agent aiowebsocket] [--runtime tokio|async-std] [--verbose]";
+[--agent aiowebsocket] [--runtime tokio|smol|async-std] [--verbose]";
 
 impl Args {
     fn parse() -> Result<Args, String> {
         let mut args = Args {
             url: "ws://127.0.0.1:9001".to_owned(),
             agent: "aiowebsocket".to_owned(),
-            runtime: Runtime::Tokio,
+            runtime: RuntimeChoice::Tokio,
             verbose: false,
         };
         let mut it = std::env::args().skip(1);
@@ -63,17 +58,7 @@ impl Args {
             match arg.as_str() {
                 "--url" => args.url = value()?.trim_end_matches('/').to_owned(),
                 "--agent" => args.agent = value()?,
-                "--runtime" => {
-                    args.runtime = match value()?.as_str() {
-                        "tokio" => Runtime::Tokio,
-                        "async-std" | "async_std" => Runtime::AsyncStd,
-                        other => {
-                            return Err(format!(
-                                "unknown runtime {other:?}: use tokio or async-std"
-                            ))
-                        }
-                    }
-                }
+                "--runtime" => args.runtime = RuntimeChoice::parse(&value()?)?,
                 "--verbose" | "-v" => args.verbose = true,
                 "--help" | "-h" => return Err(USAGE.to_owned()),
                 other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
@@ -93,7 +78,7 @@ enum RunError {
     /// Some cases could not be run at all.
     CasesNotRun(Vec<(usize, String)>),
     /// The async runtime could not start.
-    Runtime(std::io::Error),
+    Runtime(String),
 }
 
 impl fmt::Display for RunError {
@@ -111,7 +96,7 @@ impl fmt::Display for RunError {
                 }
                 Ok(())
             }
-            RunError::Runtime(e) => write!(f, "cannot start the tokio runtime: {e}"),
+            RunError::Runtime(e) => f.write_str(e),
         }
     }
 }
@@ -124,24 +109,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let result = match args.runtime {
-        Runtime::Tokio => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(RunError::Runtime)
-            .and_then(|rt| {
-                rt.block_on(run(&args, |options| async move {
-                    aiowebsocket::tokio::connect_with(options)
-                        .await
-                        .map(|(ws, _response)| ws)
-                }))
-            }),
-        Runtime::AsyncStd => async_std::task::block_on(run(&args, |options| async move {
-            aiowebsocket::async_std::connect_with(options)
-                .await
-                .map(|(ws, _response)| ws)
-        })),
-    };
+    let result = args
+        .runtime
+        .block_on(Suite(&args))
+        .map_err(RunError::Runtime)
+        .and_then(|r| r);
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -160,7 +132,27 @@ fn options(url: String) -> ConnectOptions {
         .no_keepalive()
 }
 
-/// Runs the whole suite with `connect` (one runtime's `connect_with`).
+/// The whole suite, on whichever runtime `--runtime` names.
+struct Suite<'a>(&'a Args);
+
+impl OnRuntime for Suite<'_> {
+    type Output = Result<(), RunError>;
+
+    async fn run<R: aiowebsocket::Runtime>(self, rt: R) -> Self::Output {
+        run(self.0, |options| connect_one(&rt, options)).await
+    }
+}
+
+/// One connection of the suite on `rt`.
+async fn connect_one<R: aiowebsocket::Runtime>(
+    rt: &R,
+    options: ConnectOptions,
+) -> Result<aiowebsocket::ws_client::connect::RuntimeWebSocket<R>, Error> {
+    let (ws, _response) = aiowebsocket::ws_client::connect::connect(rt, &options).await?;
+    Ok(ws)
+}
+
+/// Runs the whole suite with `connect` (one runtime's connect).
 async fn run<C, F, W>(args: &Args, connect: C) -> Result<(), RunError>
 where
     C: Fn(ConnectOptions) -> F,

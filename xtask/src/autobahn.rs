@@ -5,7 +5,8 @@
 //! 1. Install the TestSuite into `target/autobahn/venv` (Python 2.7 through pyenv) unless a
 //!    working install is already there.
 //! 2. Build `examples/autobahn_client.rs` (release).
-//! 3. Per runtime, with its own agent name (`aiowebsocket-tokio`, `aiowebsocket-async-std`):
+//! 3. Per runtime, with its own agent name (`aiowebsocket-tokio`, `aiowebsocket-smol`,
+//!    `aiowebsocket-async-std`):
 //!    write `target/autobahn/spec-AGENT.json`, start a `wstest -m fuzzingserver` on a free
 //!    port of 127.0.0.1 and wait until it accepts connections. One server per agent, run
 //!    side by side: the Python server is single-threaded and the slowest part of the run.
@@ -22,7 +23,7 @@
 //! Options:
 //! - `--cases 1.*,2.*` run only these cases (Autobahn patterns; default `*`)
 //! - `--exclude 9.*,12.*` leave these cases out
-//! - `--runtime tokio|async-std|both` (default `both`)
+//! - `--runtime tokio,smol,async-std|all` (default `all`)
 //! - `--skip-install` use the TestSuite already in `target/autobahn/venv`, never install
 //! - `--allow-unimplemented-compression` / `--deny-unimplemented-compression`
 //! - `--report-only` analyse the existing reports without running anything
@@ -94,7 +95,7 @@ struct Options {
 }
 
 const USAGE: &str = "usage: cargo xtask autobahn [--cases 1.*,2.*] [--exclude 9.*] \
-[--runtime tokio|async-std|both] [--skip-install] [--allow-unimplemented-compression | \
+[--runtime tokio,smol,async-std|all] [--skip-install] [--allow-unimplemented-compression | \
 --deny-unimplemented-compression] [--report-only] [--timeout MINUTES] [--verbose]";
 
 impl Options {
@@ -102,7 +103,7 @@ impl Options {
         let mut options = Options {
             cases: vec!["*".to_owned()],
             exclude: EXCLUDE_CASES.iter().map(|s| (*s).to_owned()).collect(),
-            runtimes: Runtime::BOTH.to_vec(),
+            runtimes: Runtime::ALL.to_vec(),
             skip_install: false,
             allow_unimplemented_compression: ALLOW_UNIMPLEMENTED_COMPRESSION,
             report_only: false,
@@ -377,7 +378,7 @@ fn build_client(paths: &Paths) -> Result<PathBuf, String> {
 }
 
 /// One fuzzing server per agent: the server is single-threaded Python and the slowest part
-/// of the run (it compresses for groups 12 and 13), so two servers use both cores.
+/// of the run (it compresses for groups 12 and 13), so several servers use every core.
 fn run_suite(paths: &Paths, options: &Options, client: &Path) -> Result<(), String> {
     if paths.reports.exists() {
         fs::remove_dir_all(&paths.reports)

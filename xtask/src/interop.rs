@@ -9,7 +9,7 @@
 //! 2. Build `examples/interop_client.rs` (release).
 //! 3. For every peer and mode: start the peer's server (`tests/interop/python_server.py`,
 //!    `node_server.js`) on 127.0.0.1 with a free port (the server prints it), run the
-//!    client against it once per runtime (tokio, async-std), then stop the server. A server
+//!    client against it once per runtime (tokio, smol, async-std), then stop the server. A server
 //!    is killed on every exit path, and also exits by itself when its stdin closes.
 //! 4. Print a table (peer x runtime x mode: negotiated extension, messages, compressed
 //!    messages, payload vs bytes on the wire, time, result) and fail if any run failed.
@@ -23,7 +23,7 @@
 //!
 //! Options:
 //! - `--peer python|node|all` (default `all`)
-//! - `--runtime tokio|async-std|both` (default `both`)
+//! - `--runtime tokio,smol,async-std|all` (default `all`)
 //! - `--mode default,small-window,...|all` (default `all`)
 //! - `--skip-install` use the peers already in `target/interop`, never install
 //! - `--verbose` print every client's full output
@@ -68,7 +68,7 @@ const LISTENING: &str = "LISTENING ";
 const SUMMARY: &str = "INTEROP-SUMMARY ";
 
 const USAGE: &str = "usage: cargo xtask interop [--peer python|node|all] \
-[--runtime tokio|async-std|both] [--mode default,no-context-takeover,small-window,client-offer|all] \
+[--runtime tokio,smol,async-std|all] [--mode default,no-context-takeover,small-window,client-offer|all] \
 [--skip-install] [--verbose]";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,7 +107,7 @@ impl Options {
     fn parse(args: &[String]) -> Result<Options, String> {
         let mut options = Options {
             peers: vec![Peer::Python, Peer::Node],
-            runtimes: Runtime::BOTH.to_vec(),
+            runtimes: Runtime::ALL.to_vec(),
             modes: MODES.to_vec(),
             skip_install: false,
             verbose: false,

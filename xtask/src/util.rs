@@ -13,31 +13,40 @@ use std::time::{Duration, Instant};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Runtime {
     Tokio,
+    Smol,
     AsyncStd,
 }
 
 impl Runtime {
-    /// Both runtimes, the default of every task.
-    pub(crate) const BOTH: [Runtime; 2] = [Runtime::Tokio, Runtime::AsyncStd];
+    /// Every runtime, the default of every task.
+    pub(crate) const ALL: [Runtime; 3] = [Runtime::Tokio, Runtime::Smol, Runtime::AsyncStd];
 
     /// The value of the examples' `--runtime` flag.
     pub(crate) fn flag(self) -> &'static str {
         match self {
             Runtime::Tokio => "tokio",
+            Runtime::Smol => "smol",
             Runtime::AsyncStd => "async-std",
         }
     }
 
-    /// The value of a task's `--runtime` option: `tokio`, `async-std` or `both`.
+    /// The value of a task's `--runtime` option: `all` or a comma-separated list of
+    /// `tokio`, `smol`, `async-std`.
     pub(crate) fn parse_list(value: &str) -> Result<Vec<Runtime>, String> {
-        match value {
-            "tokio" => Ok(vec![Runtime::Tokio]),
-            "async-std" | "async_std" => Ok(vec![Runtime::AsyncStd]),
-            "both" => Ok(Runtime::BOTH.to_vec()),
-            other => Err(format!(
-                "unknown runtime {other:?}: use tokio, async-std or both"
-            )),
+        if value == "all" {
+            return Ok(Runtime::ALL.to_vec());
         }
+        value
+            .split(',')
+            .map(|name| match name.trim() {
+                "tokio" => Ok(Runtime::Tokio),
+                "smol" => Ok(Runtime::Smol),
+                "async-std" | "async_std" => Ok(Runtime::AsyncStd),
+                other => Err(format!(
+                    "unknown runtime {other:?}: use tokio, smol, async-std (comma-separated) or all"
+                )),
+            })
+            .collect()
     }
 }
 
@@ -251,10 +260,17 @@ mod tests {
             Runtime::parse_list("async_std"),
             Ok(vec![Runtime::AsyncStd])
         );
-        assert_eq!(Runtime::parse_list("both"), Ok(Runtime::BOTH.to_vec()));
+        assert_eq!(Runtime::parse_list("all"), Ok(Runtime::ALL.to_vec()));
         assert_eq!(
-            Runtime::parse_list("smol"),
-            Err("unknown runtime \"smol\": use tokio, async-std or both".to_owned())
+            Runtime::parse_list("smol,tokio"),
+            Ok(vec![Runtime::Smol, Runtime::Tokio])
+        );
+        assert_eq!(
+            Runtime::parse_list("both"),
+            Err(
+                "unknown runtime \"both\": use tokio, smol, async-std (comma-separated) or all"
+                    .to_owned()
+            )
         );
     }
 
