@@ -107,6 +107,13 @@ impl ClientBuilder {
         self.options(|o| o.origin(origin))
     }
 
+    /// Sends no default `User-Agent: aiowebsocket/<version>` (see
+    /// [`ConnectOptions::no_user_agent`]); a `User-Agent` set with [`header`](Self::header)
+    /// is still sent.
+    pub fn no_user_agent(self) -> Self {
+        self.options(ConnectOptions::no_user_agent)
+    }
+
     /// Offers a subprotocol; repeat for several, most preferred first.
     pub fn subprotocol(self, proto: impl Into<String>) -> Self {
         self.options(|o| o.subprotocol(proto))

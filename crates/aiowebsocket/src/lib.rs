@@ -86,6 +86,7 @@
 //! | TLS | system trust roots, SNI on | [`ClientBuilder::tls_connector`] |
 //! | TCP | `TCP_NODELAY` on | — |
 //! | proxy | none: the environment is read only after `.proxy_from_env()` | [`ClientBuilder::proxy_url`], [`ClientBuilder::proxy_from_env`] |
+//! | User-Agent | `aiowebsocket/<version>` ([`DEFAULT_USER_AGENT`]), on every redirect hop; not on a proxy's `CONNECT` | [`ClientBuilder::header`]`("User-Agent", ..)`, [`ClientBuilder::no_user_agent`] |
 //! | redirects | followed, up to 5 hops; never `wss` → `ws`; to another origin only `User-Agent`, `Origin` and portable headers follow | [`ClientBuilder::redirects`], [`ClientBuilder::no_redirects`], [`ClientBuilder::on_redirect`] |
 //! | reconnection | off | [`ClientBuilder::reconnecting`] |
 //!
@@ -152,6 +153,7 @@ pub use ws_handshake::proxy::{Credentials, Proxy, ProxyConfig, ProxyScheme};
 pub use ws_handshake::redirect::{HopDecision, RedirectHop, RedirectPolicy};
 pub use ws_handshake::{
     is_sensitive_header, redact_url, ClientRequest, HandshakeError, Limits, Request, Response,
+    DEFAULT_USER_AGENT,
 };
 #[doc(no_inline)]
 pub use {ws_client, ws_frame, ws_handshake};

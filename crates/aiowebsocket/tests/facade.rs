@@ -236,6 +236,40 @@ async fn connect_with_request_returns_the_request_that_was_sent() {
     ws.close(CloseCode::NORMAL, "").await.unwrap();
 }
 
+#[tokio::test]
+async fn builder_sends_a_user_agent_unless_told_not_to() {
+    // The server remembers every User-Agent line it was sent.
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Vec<String>>::new()));
+    let keep = seen.clone();
+    let options = ServerOptions::new().check(move |req| {
+        let agents = req
+            .headers()
+            .filter(|(name, _)| name.eq_ignore_ascii_case("user-agent"))
+            .map(|(_, value)| String::from_utf8_lossy(value).into_owned())
+            .collect();
+        keep.lock().unwrap().push(agents);
+        Ok(())
+    });
+    let addr = tokio_echo_server(options).await;
+    let url = format!("ws://{addr}/");
+    for builder in [
+        aiowebsocket::builder(&url),
+        aiowebsocket::builder(&url).header("user-agent", "mine/1"),
+        aiowebsocket::builder(&url).no_user_agent(),
+    ] {
+        let mut ws = builder.connect().await.unwrap();
+        ws.close(CloseCode::NORMAL, "").await.unwrap();
+    }
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            vec![aiowebsocket::DEFAULT_USER_AGENT.to_owned()],
+            vec!["mine/1".to_owned()],
+            vec![],
+        ]
+    );
+}
+
 /// The builder, and the reconnecting builder made from it, print header names but no
 /// secret: sensitive header values, headers marked sensitive, URL and proxy passwords.
 #[test]

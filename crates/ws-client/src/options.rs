@@ -18,6 +18,7 @@
 //! | limits | those of [`Config::default`] (64 MiB messages, 16 MiB frames) |
 //! | proxy | none: connect directly (environment variables are read only after [`ConnectOptions::proxy_from_env`]) |
 //! | redirects | followed, at most 5 hops ([`RedirectPolicy::DEFAULT`]); never from `wss` to `ws` |
+//! | `User-Agent` | `aiowebsocket/<version>` ([`DEFAULT_USER_AGENT`](ws_handshake::DEFAULT_USER_AGENT)), on every redirect hop; a `User-Agent` header replaces it, [`ConnectOptions::no_user_agent`] removes it |
 
 use std::fmt;
 use std::sync::Arc;
@@ -202,6 +203,9 @@ pub struct ConnectOptions {
     redirects: RedirectPolicy,
     redirect_hook: Option<RedirectHook>,
     tls: TlsConnector,
+    /// Whether [`DEFAULT_USER_AGENT`](ws_handshake::DEFAULT_USER_AGENT) is sent when no
+    /// `User-Agent` header is given.
+    default_user_agent: bool,
 }
 
 /// An [`EnvLookup`] that can be `Debug`.
@@ -228,6 +232,7 @@ impl fmt::Debug for ConnectOptions {
             .field("redirects", &self.redirects)
             .field("redirect_hook", &self.redirect_hook.is_some())
             .field("tls", &self.tls)
+            .field("default_user_agent", &self.default_user_agent)
             .finish()
     }
 }
@@ -248,11 +253,15 @@ impl ConnectOptions {
             redirects: RedirectPolicy::DEFAULT,
             redirect_hook: None,
             tls: TlsConnector::default(),
+            default_user_agent: true,
         }
     }
 
     /// Adds a request header `name: value`. Headers the handshake owns (`Host`, `Upgrade`,
-    /// `Connection`, `Sec-WebSocket-*`) are refused when the request is built.
+    /// `Connection`, `Sec-WebSocket-*`) are refused when the request is built. A
+    /// `User-Agent` header (any case, also through the other header setters) replaces the
+    /// default [`DEFAULT_USER_AGENT`](ws_handshake::DEFAULT_USER_AGENT); given several
+    /// times, the last one is sent.
     ///
     /// `Debug` output shows the name; it hides the value when the name is sensitive by
     /// [`ws_handshake::is_sensitive_header`] (`Authorization`, `Cookie`, names with
@@ -304,6 +313,27 @@ impl ConnectOptions {
     /// Sets the `Origin` header (browsers send it; some servers require it).
     pub fn origin(mut self, origin: impl Into<String>) -> Self {
         self.origin = Some(origin.into());
+        self
+    }
+
+    /// Sends no default `User-Agent` (by default the request carries
+    /// `User-Agent: aiowebsocket/<version>`,
+    /// [`DEFAULT_USER_AGENT`](ws_handshake::DEFAULT_USER_AGENT), on every redirect hop). A
+    /// `User-Agent` added with [`header`](Self::header) and the like is still sent; without
+    /// one the request has no `User-Agent` line. The HTTP `CONNECT` to a proxy never carries
+    /// one.
+    ///
+    /// ```
+    /// use ws_client::options::ConnectOptions;
+    ///
+    /// let sent = |o: ConnectOptions| o.build_request().unwrap().as_bytes().to_vec();
+    /// let default = sent(ConnectOptions::new("ws://example.com/"));
+    /// assert!(String::from_utf8_lossy(&default).contains("\r\nUser-Agent: aiowebsocket/"));
+    /// let none = sent(ConnectOptions::new("ws://example.com/").no_user_agent());
+    /// assert!(!String::from_utf8_lossy(&none).contains("User-Agent"));
+    /// ```
+    pub fn no_user_agent(mut self) -> Self {
+        self.default_user_agent = false;
         self
     }
 
@@ -523,9 +553,9 @@ impl ConnectOptions {
         &self.open.config
     }
 
-    /// A [`RequestBuilder`] carrying the URL, headers, Origin, subprotocols and the
-    /// compression offer: the seam for callers that need to adjust the request (e.g. a
-    /// redirect to another URL).
+    /// A [`RequestBuilder`] carrying the URL, headers, Origin, subprotocols, the
+    /// compression offer and the `User-Agent` choice: the seam for callers that need to
+    /// adjust the request (e.g. a redirect to another URL).
     pub fn request_builder(&self) -> Result<RequestBuilder, Error> {
         self.request_builder_for(&self.url)
     }
@@ -549,6 +579,9 @@ impl ConnectOptions {
         }
         if let Some(origin) = &self.origin {
             builder = builder.origin(origin.clone());
+        }
+        if !self.default_user_agent {
+            builder = builder.no_user_agent();
         }
         for proto in &self.subprotocols {
             builder = builder.subprotocol(proto.clone());

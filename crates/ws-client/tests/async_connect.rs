@@ -15,10 +15,12 @@ use std::time::Duration;
 
 use async_util::{client_options, duplex, poll_once, server_options, ManualTimer, Pipe};
 use futures::executor::block_on;
+use futures::{AsyncReadExt, AsyncWriteExt};
 use ws_client::connect::connect;
 use ws_client::handshake::server_accept;
 use ws_client::rt::{BoxFuture, Runtime, Timer};
 use ws_client::{Error, Message, Step};
+use ws_handshake::{Limits, RequestParser, DEFAULT_USER_AGENT};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum TcpMode {
@@ -30,7 +32,16 @@ enum TcpMode {
     Hang,
     /// Connect, but the other end is gone: the first write fails (broken pipe).
     Dead,
+    /// Connect, read the upgrade request and answer `302` to [`ELSEWHERE`] (another
+    /// origin).
+    Redirect,
 }
+
+/// Where [`TcpMode::Redirect`] sends the client.
+const ELSEWHERE: &str = "ws://elsewhere.example/next";
+
+/// The hosts asked, in order, each with the `User-Agent` its upgrade request carried.
+type SeenAgents = Arc<Mutex<Vec<(String, Option<String>)>>>;
 
 /// What `Runtime::resolve` does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +69,8 @@ struct FakeRuntime {
     /// Every host `connect_tcp` was asked for, in order.
     attempts: Mutex<Vec<String>>,
     plain_used: AtomicBool,
+    /// What `Serve` and `Redirect` connections were sent.
+    user_agents: SeenAgents,
 }
 
 impl FakeRuntime {
@@ -73,6 +86,7 @@ impl FakeRuntime {
             connected_to: Mutex::new(None),
             attempts: Mutex::new(Vec::new()),
             plain_used: AtomicBool::new(false),
+            user_agents: Arc::default(),
         }
     }
 }
@@ -115,14 +129,46 @@ impl Runtime for FakeRuntime {
             }
             TcpMode::Serve => {
                 let (a, b) = duplex(1 << 16);
+                let (seen, host) = (self.user_agents.clone(), host.to_owned());
+                let options = server_options().check(move |request| {
+                    let agent = request.header("user-agent").map(str::to_owned);
+                    seen.lock().unwrap().push((host.clone(), agent));
+                    Ok(())
+                });
                 thread::spawn(move || {
                     block_on(async {
-                        let mut ws = server_accept(b, &server_options(), None).await.unwrap();
+                        let mut ws = server_accept(b, &options, None).await.unwrap();
                         while let Some(Ok(m)) = ws.recv().await {
                             if m.is_data() {
                                 ws.send(m).await.unwrap();
                             }
                         }
+                    })
+                });
+                Box::pin(async move { Ok(a) })
+            }
+            TcpMode::Redirect => {
+                let (a, mut b) = duplex(1 << 16);
+                let (seen, host) = (self.user_agents.clone(), host.to_owned());
+                thread::spawn(move || {
+                    block_on(async {
+                        let mut parser = RequestParser::new(Limits::default());
+                        let mut buf = [0; 4096];
+                        let request = loop {
+                            let n = b.read(&mut buf).await.unwrap();
+                            assert!(n > 0, "closed before the request");
+                            if let Some(request) = parser.feed(&buf[..n]).unwrap() {
+                                break request;
+                            }
+                        };
+                        let agent = request.header("user-agent").map(str::to_owned);
+                        seen.lock().unwrap().push((host, agent));
+                        let answer = format!(
+                            "HTTP/1.1 302 Found\r\nLocation: {ELSEWHERE}\r\n\
+                             Content-Length: 0\r\n\r\n"
+                        );
+                        b.write_all(answer.as_bytes()).await.unwrap();
+                        b.close().await.unwrap();
                     })
                 });
                 Box::pin(async move { Ok(a) })
@@ -340,6 +386,50 @@ fn proxy_connect_failures_name_the_proxy() {
             && text.contains("check the proxy address"),
         "{text}"
     );
+}
+
+#[test]
+fn the_user_agent_is_sent_on_every_hop_of_a_redirect() {
+    let cases: [(ws_client::ConnectOptions, Option<&str>); 6] = [
+        // The default, to the first host and to the other origin it redirects to.
+        (client_options(), Some(DEFAULT_USER_AGENT)),
+        // The caller's replaces it (and, being a User-Agent, follows to another origin),
+        // whichever setter gave it.
+        (client_options().header("user-agent", "x"), Some("x")),
+        (client_options().raw_header("User-Agent: x"), Some("x")),
+        (
+            client_options().sensitive_header("USER-AGENT", "x"),
+            Some("x"),
+        ),
+        (
+            client_options().portable_header("User-agent", "x"),
+            Some("x"),
+        ),
+        // Turned off: none on any hop.
+        (client_options().no_user_agent(), None),
+    ];
+    for (opts, expected) in cases {
+        let mut rt = FakeRuntime::new(TcpMode::Redirect, ManualTimer::new().arc());
+        rt.per_host
+            .insert("elsewhere.example".to_owned(), TcpMode::Serve);
+        let (ws, _, request) =
+            block_on(ws_client::connect::connect_with_request(&rt, &opts)).unwrap();
+        drop(ws);
+        assert_eq!(request.url().as_str(), ELSEWHERE);
+        let expected = expected.map(str::to_owned);
+        assert_eq!(
+            *rt.user_agents.lock().unwrap(),
+            [
+                ("example.test".to_owned(), expected.clone()),
+                ("elsewhere.example".to_owned(), expected.clone()),
+            ],
+            "{opts:?}"
+        );
+        // One line (the servers above see only the first one).
+        let head = String::from_utf8_lossy(request.as_bytes()).to_ascii_lowercase();
+        let lines = head.matches("\r\nuser-agent:").count();
+        assert_eq!(lines, usize::from(expected.is_some()), "{head}");
+    }
 }
 
 #[test]

@@ -94,8 +94,31 @@ enum UserHeader {
 ///   URL's host; useful behind proxies and for crawlers). If given several times, the last
 ///   one is sent.
 /// * `Origin`: the same as [`origin`](Self::origin); whichever is given last is sent, once.
-/// * anything else (`User-Agent`, `Cookie`, `Authorization`, ...): sent as given, in the
-///   order given, after the handshake's own headers. No `User-Agent` is sent by default.
+/// * `User-Agent`: replaces the default [`DEFAULT_USER_AGENT`](crate::DEFAULT_USER_AGENT).
+///   If given several times, the last one is sent, once, where it was given.
+/// * anything else (`Cookie`, `Authorization`, ...): sent as given, in the order given,
+///   after the handshake's own headers.
+///
+/// # User-Agent
+///
+/// Unless the caller gives a `User-Agent` header, the request carries
+/// `User-Agent: aiowebsocket/<version>` ([`DEFAULT_USER_AGENT`](crate::DEFAULT_USER_AGENT)),
+/// after the handshake's own headers and before the caller's.
+/// [`no_user_agent`](Self::no_user_agent) leaves it out. It is kept on every
+/// [`redirect`](Self::redirect) hop, to any origin.
+///
+/// ```
+/// use ws_handshake::{RequestBuilder, DEFAULT_USER_AGENT};
+///
+/// let sent = |b: RequestBuilder| {
+///     String::from_utf8_lossy(b.build().unwrap().as_bytes()).into_owned()
+/// };
+/// let default = sent(RequestBuilder::new("ws://example.com/")?);
+/// assert!(default.contains(&format!("\r\nUser-Agent: {DEFAULT_USER_AGENT}\r\n")));
+/// let none = sent(RequestBuilder::new("ws://example.com/")?.no_user_agent());
+/// assert!(!none.contains("User-Agent"));
+/// # Ok::<(), ws_handshake::HandshakeError>(())
+/// ```
 #[derive(Clone)]
 pub struct RequestBuilder {
     url: Url,
@@ -104,6 +127,9 @@ pub struct RequestBuilder {
     headers: Vec<UserHeader>,
     protocols: Vec<String>,
     extensions: Option<String>,
+    /// Whether [`DEFAULT_USER_AGENT`](crate::DEFAULT_USER_AGENT) is sent when the caller
+    /// gives no `User-Agent`.
+    default_user_agent: bool,
 }
 
 impl RequestBuilder {
@@ -158,6 +184,7 @@ impl RequestBuilder {
             headers: Vec::new(),
             protocols: Vec::new(),
             extensions: None,
+            default_user_agent: true,
         })
     }
 
@@ -203,6 +230,14 @@ impl RequestBuilder {
         self
     }
 
+    /// Sends no default `User-Agent` ([`DEFAULT_USER_AGENT`](crate::DEFAULT_USER_AGENT)).
+    /// A `User-Agent` header the caller adds is still sent; without one the request has no
+    /// `User-Agent` line. Kept across [`redirect`](Self::redirect)s.
+    pub fn no_user_agent(mut self) -> Self {
+        self.default_user_agent = false;
+        self
+    }
+
     /// Offers a subprotocol (`Sec-WebSocket-Protocol`); call once per subprotocol, in order of
     /// preference. Each must be an HTTP token.
     pub fn subprotocol(mut self, proto: impl Into<String>) -> Self {
@@ -226,7 +261,9 @@ impl RequestBuilder {
     /// [`portable_header`](Self::portable_header)s follow (see
     /// [`redirect::forwards_header`](crate::redirect::forwards_header)), and subprotocols
     /// only with [`RedirectPolicy::keep_subprotocols`](crate::redirect::RedirectPolicy::keep_subprotocols)
-    /// (some APIs carry bearer tokens in them). The extension offer is always kept.
+    /// (some APIs carry bearer tokens in them). The extension offer is always kept, and so
+    /// is the default `User-Agent` (or its absence after
+    /// [`no_user_agent`](Self::no_user_agent)).
     pub fn redirect(
         self,
         to: Url,
@@ -250,6 +287,7 @@ impl RequestBuilder {
             next.protocols = self.protocols;
         }
         next.extensions = self.extensions;
+        next.default_user_agent = self.default_user_agent;
         Ok(next)
     }
 
@@ -269,6 +307,7 @@ impl RequestBuilder {
         // Check and sort the caller's headers.
         let mut host = None;
         let mut origin = None;
+        let mut user_agent = false;
         let mut others: Vec<(String, String)> = Vec::new();
         for h in self.headers {
             let (name, value) = match h {
@@ -316,6 +355,11 @@ impl RequestBuilder {
                 host = Some(value);
             } else if name_t.eq_ignore_ascii_case("Origin") {
                 origin = Some(value);
+            } else if name_t.eq_ignore_ascii_case("User-Agent") {
+                // One User-Agent line: the last one given, where it was given.
+                others.retain(|(n, _)| !n.eq_ignore_ascii_case("User-Agent"));
+                others.push((name_t.to_owned(), value));
+                user_agent = true;
             } else {
                 others.push((name_t.to_owned(), value));
             }
@@ -386,6 +430,9 @@ impl RequestBuilder {
         if let Some(auth) = authorization {
             let _ = write!(out, "Authorization: {auth}\r\n");
         }
+        if self.default_user_agent && !user_agent {
+            let _ = write!(out, "User-Agent: {}\r\n", crate::DEFAULT_USER_AGENT);
+        }
         for (name, value) in &others {
             let _ = write!(out, "{name}: {value}\r\n");
         }
@@ -451,6 +498,7 @@ impl fmt::Debug for RequestBuilder {
             .field("headers", &names)
             .field("subprotocols", &self.protocols)
             .field("extensions", &self.extensions)
+            .field("default_user_agent", &self.default_user_agent)
             .finish()
     }
 }

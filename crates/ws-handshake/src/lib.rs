@@ -81,5 +81,14 @@ pub use redact::{is_sensitive_header, redact_url, REDACTED};
 pub use response::{Response, ResponseParser};
 pub use server::{reject, Request, RequestParser};
 
+/// The `User-Agent` a client request carries unless the caller gives one or turns it off
+/// ([`RequestBuilder::no_user_agent`]): `aiowebsocket/` and the version of the aiowebsocket
+/// crates (all released together with one version), e.g. `aiowebsocket/0.1.0`.
+///
+/// ```
+/// assert!(ws_handshake::DEFAULT_USER_AGENT.starts_with("aiowebsocket/"));
+/// ```
+pub const DEFAULT_USER_AGENT: &str = concat!("aiowebsocket/", env!("CARGO_PKG_VERSION"));
+
 /// The GUID appended to the key before hashing (RFC 6455 section 1.3).
 pub const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";

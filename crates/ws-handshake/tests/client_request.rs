@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on failure
 
-use ws_handshake::{HandshakeError, RequestBuilder, Target};
+use ws_handshake::{HandshakeError, RequestBuilder, Target, DEFAULT_USER_AGENT};
 
 const KEY: [u8; 16] = *b"the sample nonce"; // base64: dGhlIHNhbXBsZSBub25jZQ==
 
@@ -23,13 +23,16 @@ fn minimal_request_is_exact() {
     let h = head(RequestBuilder::new("ws://example.com/chat").unwrap());
     assert_eq!(
         h,
-        "GET /chat HTTP/1.1\r\n\
-         Host: example.com\r\n\
-         Upgrade: websocket\r\n\
-         Connection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-         Sec-WebSocket-Version: 13\r\n\
-         \r\n"
+        format!(
+            "GET /chat HTTP/1.1\r\n\
+             Host: example.com\r\n\
+             Upgrade: websocket\r\n\
+             Connection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+             Sec-WebSocket-Version: 13\r\n\
+             User-Agent: {DEFAULT_USER_AGENT}\r\n\
+             \r\n"
+        )
     );
 }
 
@@ -247,13 +250,99 @@ fn options_are_sent() {
             "X-Trim: spaced value",
         ]
     );
-    assert!(!h.contains("User-Agent") || h.matches("User-Agent").count() == 1);
+    // The caller's User-Agent took the default's place.
+    assert_eq!(user_agents(&h), ["User-Agent: crawler/1.0"]);
+}
+
+/// Every `User-Agent` line of a request head (any case).
+fn user_agents(head: &str) -> Vec<&str> {
+    header_lines(head)
+        .into_iter()
+        .filter(|l| l.to_ascii_lowercase().starts_with("user-agent:"))
+        .collect()
 }
 
 #[test]
-fn no_default_user_agent() {
+fn default_user_agent_is_sent_once() {
+    // The workspace version, as every crate of it shares one.
+    assert_eq!(
+        DEFAULT_USER_AGENT,
+        concat!("aiowebsocket/", env!("CARGO_PKG_VERSION"))
+    );
     let h = head(RequestBuilder::new("ws://example.com/").unwrap());
-    assert!(!h.to_ascii_lowercase().contains("user-agent"));
+    assert_eq!(
+        user_agents(&h),
+        [format!("User-Agent: {DEFAULT_USER_AGENT}")]
+    );
+    // After the handshake's own headers, before the caller's.
+    let h = head(
+        RequestBuilder::new("ws://example.com/")
+            .unwrap()
+            .origin("https://example.com")
+            .header("X-Trace", "1"),
+    );
+    let ua = format!("User-Agent: {DEFAULT_USER_AGENT}");
+    assert_eq!(
+        header_lines(&h)[5..],
+        ["Origin: https://example.com", ua.as_str(), "X-Trace: 1"]
+    );
+}
+
+#[test]
+fn a_user_agent_header_replaces_the_default() {
+    let given: [fn(RequestBuilder) -> RequestBuilder; 5] = [
+        |b| b.header("user-agent", "x"),
+        |b| b.header("User-Agent", "x"),
+        |b| b.raw_header("USER-AGENT: x"),
+        |b| b.portable_header("User-agent", "x"),
+        |b| b.header(" User-Agent\t", "  x "),
+    ];
+    for (i, add) in given.into_iter().enumerate() {
+        let h = head(add(RequestBuilder::new("ws://example.com/").unwrap()));
+        let lines = user_agents(&h);
+        assert_eq!(lines.len(), 1, "case {i}: {h}");
+        assert!(
+            lines[0].eq_ignore_ascii_case("User-Agent: x"),
+            "case {i}: {h}"
+        );
+        assert!(!h.contains(DEFAULT_USER_AGENT), "case {i}: {h}");
+    }
+}
+
+#[test]
+fn the_last_user_agent_given_is_sent_once() {
+    let h = head(
+        RequestBuilder::new("ws://example.com/")
+            .unwrap()
+            .header("User-Agent", "first/1")
+            .header("X-A", "a")
+            .raw_header("user-agent: second/2")
+            .header("X-B", "b"),
+    );
+    assert_eq!(
+        header_lines(&h)[5..],
+        ["X-A: a", "user-agent: second/2", "X-B: b"],
+        "{h}"
+    );
+}
+
+#[test]
+fn no_user_agent_removes_the_default() {
+    let h = head(
+        RequestBuilder::new("ws://example.com/")
+            .unwrap()
+            .no_user_agent(),
+    );
+    assert!(!h.to_ascii_lowercase().contains("user-agent"), "{h}");
+    assert_eq!(header_lines(&h).len(), 5, "{h}");
+    // A User-Agent the caller gives is still sent.
+    let h = head(
+        RequestBuilder::new("ws://example.com/")
+            .unwrap()
+            .no_user_agent()
+            .header("User-Agent", "mine/1"),
+    );
+    assert_eq!(user_agents(&h), ["User-Agent: mine/1"]);
 }
 
 #[test]
@@ -496,7 +585,8 @@ fn urls_cannot_inject_into_the_request_line() {
             .unwrap()
             .unwrap();
         parsed.validate().unwrap();
-        assert_eq!(parsed.headers().count(), 5);
+        // Host, Upgrade, Connection, Sec-WebSocket-Key, Sec-WebSocket-Version, User-Agent.
+        assert_eq!(parsed.headers().count(), 6);
     }
 }
 

@@ -7,7 +7,7 @@ use url::Url;
 use ws_handshake::redirect::{
     forwards_header, headers_to_keep, is_followed_status, next_url, RedirectChain, RedirectPolicy,
 };
-use ws_handshake::{HandshakeError, Limits, RequestBuilder, ResponseParser};
+use ws_handshake::{HandshakeError, Limits, RequestBuilder, ResponseParser, DEFAULT_USER_AGENT};
 
 fn url(s: &str) -> Url {
     Url::parse(s).unwrap()
@@ -515,6 +515,49 @@ Sec-WebSocket-Extensions: permessage-deflate\r\nX-Request-Id: r-9\r\nUser-Agent:
             .redirect(url("ftp://b/"), &policy),
         Err(HandshakeError::UnsupportedScheme { .. })
     ));
+}
+
+#[test]
+fn the_user_agent_survives_every_redirect() {
+    let policy = RedirectPolicy::default();
+    let user_agents = |b: RequestBuilder| {
+        let request = b.build_with_key([0; 16]).unwrap();
+        let head = String::from_utf8_lossy(request.as_bytes()).into_owned();
+        head.split("\r\n")
+            .filter(|l| l.to_ascii_lowercase().starts_with("user-agent:"))
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    let default = format!("User-Agent: {DEFAULT_USER_AGENT}");
+    for to in [
+        "wss://a.example/same-origin",
+        "wss://b.example/other-host",
+        "wss://a.example:8443/other-port",
+    ] {
+        // The default, on the first hop and every one after it.
+        let first = RequestBuilder::new("wss://a.example/").unwrap();
+        assert_eq!(user_agents(first.clone()), [default.as_str()]);
+        let hop1 = first.redirect(url(to), &policy).unwrap();
+        assert_eq!(user_agents(hop1.clone()), [default.as_str()], "to {to}");
+        let hop2 = hop1.redirect(url("wss://c.example/"), &policy).unwrap();
+        assert_eq!(user_agents(hop2), [default.as_str()], "to {to}, then c");
+
+        // The caller's one replaces it on every hop, once.
+        let mine = RequestBuilder::new("wss://a.example/")
+            .unwrap()
+            .header("user-agent", "mine/1")
+            .redirect(url(to), &policy)
+            .unwrap();
+        assert_eq!(user_agents(mine), ["user-agent: mine/1"], "to {to}");
+
+        // Turned off, it stays off.
+        let none = RequestBuilder::new("wss://a.example/")
+            .unwrap()
+            .no_user_agent()
+            .redirect(url(to), &policy)
+            .unwrap();
+        assert!(user_agents(none).is_empty(), "to {to}");
+    }
 }
 
 #[test]

@@ -26,10 +26,16 @@ const HTTP_PREFIX: &[u8] = b"HTTP/";
 /// \r\n
 /// ```
 ///
-/// (IPv6 targets are written `[::1]:443`.) The answer is read like a WebSocket handshake
-/// response ([`ResponseParser`]: incremental, linear time, bounded by [`Limits`]), with an
-/// early check that it starts with `HTTP/`, so a proxy speaking something else fails at
-/// once instead of after `max_head_size` bytes. Then:
+/// (IPv6 targets are written `[::1]:443`.) No `User-Agent` is sent: the proxy needs only
+/// the target, and this head is in clear even for `wss://`, so it says nothing more about
+/// the client. The WebSocket request, with its `User-Agent`
+/// ([`DEFAULT_USER_AGENT`](crate::DEFAULT_USER_AGENT) or the caller's), goes through the
+/// tunnel, encrypted for `wss://`.
+///
+/// The answer is read like a WebSocket handshake response ([`ResponseParser`]: incremental,
+/// linear time, bounded by [`Limits`]), with an early check that it starts with `HTTP/`, so
+/// a proxy speaking something else fails at once instead of after `max_head_size` bytes.
+/// Then:
 ///
 /// * 2xx: the tunnel is open; the bytes after the head are returned in
 ///   [`Progress::Done`] (a 2xx answer to `CONNECT` has no body, RFC 9110).
