@@ -22,6 +22,9 @@
 // - no-context-takeover  serverNoContextTakeover and clientNoContextTakeover
 // - small-window         serverMaxWindowBits 9, clientMaxWindowBits 8
 // - client-offer         the defaults; the client's offer decides
+// - no-compression       no permessage-deflate at all
+//
+// With `--tls-cert CERT.pem --tls-key KEY.pem` it serves wss:// (an https server) instead.
 
 const { WebSocketServer } = require('ws');
 const wsVersion = require('ws/package.json').version;
@@ -58,28 +61,41 @@ function deflateOptions(mode) {
       return { threshold: 0, serverNoContextTakeover: true, clientNoContextTakeover: true };
     case 'small-window':
       return { threshold: 0, serverMaxWindowBits: 9, clientMaxWindowBits: 8 };
+    case 'no-compression':
+      return false;
     default:
       console.error(`unknown mode ${JSON.stringify(mode)}`);
       process.exit(2);
   }
 }
 
-function parseMode(argv) {
-  const i = argv.indexOf('--mode');
+function flag(argv, name, required) {
+  const i = argv.indexOf(name);
   if (i < 0 || i + 1 >= argv.length) {
-    console.error('usage: node node_server.js --mode MODE');
+    if (!required) return undefined;
+    console.error('usage: node node_server.js --mode MODE [--tls-cert CERT.pem --tls-key KEY.pem]');
     process.exit(2);
   }
   return argv[i + 1];
 }
 
-const mode = parseMode(process.argv.slice(2));
-const wss = new WebSocketServer({
-  host: '127.0.0.1',
-  port: 0,
-  maxPayload: MAX_PAYLOAD,
-  perMessageDeflate: deflateOptions(mode),
-});
+const argv = process.argv.slice(2);
+const mode = flag(argv, '--mode', true);
+const certFile = flag(argv, '--tls-cert', false);
+const keyFile = flag(argv, '--tls-key', false);
+const options = { maxPayload: MAX_PAYLOAD, perMessageDeflate: deflateOptions(mode) };
+let wss;
+let listener;
+if (certFile) {
+  const fs = require('fs');
+  const https = require('https');
+  listener = https.createServer({ cert: fs.readFileSync(certFile), key: fs.readFileSync(keyFile) });
+  wss = new WebSocketServer({ server: listener, ...options });
+  listener.listen(0, '127.0.0.1');
+} else {
+  wss = new WebSocketServer({ host: '127.0.0.1', port: 0, ...options });
+  listener = wss;
+}
 
 wss.on('connection', (ws) => {
   let received = 0;
@@ -119,10 +135,10 @@ wss.on('connection', (ws) => {
   ws.on('error', (err) => console.error(`connection error: ${err.message}`));
 });
 
-wss.on('listening', () => {
-  console.log(`LISTENING ${wss.address().port} ws ${wsVersion}`);
+listener.on('listening', () => {
+  console.log(`LISTENING ${listener.address().port} ws ${wsVersion}`);
 });
-wss.on('error', (err) => {
+listener.on('error', (err) => {
   console.error(`server error: ${err.message}`);
   process.exit(1);
 });

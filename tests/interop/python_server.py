@@ -1,8 +1,9 @@
 """Interop peer for `cargo xtask interop`: a Python `websockets` server with permessage-deflate.
 
-Usage: python_server.py --mode MODE
+Usage: python_server.py --mode MODE [--tls-cert CERT.pem --tls-key KEY.pem]
 
-Binds 127.0.0.1 on a free port and prints `LISTENING <port>` on stdout. Exits when its
+Binds 127.0.0.1 on a free port and prints `LISTENING <port>` on stdout; with a certificate
+and key it serves wss:// (TLS) instead of ws://. Exits when its
 standard input closes (so it never outlives `cargo xtask interop`), or when killed.
 
 Every text and binary message is echoed back unchanged, except text commands starting
@@ -22,10 +23,12 @@ Modes (the server side of the negotiation; the client knows the same names):
 - `no-context-takeover`  requires server_no_context_takeover and client_no_context_takeover
 - `small-window`         server_max_window_bits=9, client_max_window_bits=8
 - `client-offer`         the library defaults; the client's offer decides
+- `no-compression`       no permessage-deflate at all
 """
 
 import argparse
 import asyncio
+import ssl
 import sys
 import threading
 
@@ -97,6 +100,8 @@ def server_options(mode):
         )
     elif mode == "client-offer":
         factory = pmd.ServerPerMessageDeflateFactory()
+    elif mode == "no-compression":
+        return {"compression": None}
     else:
         raise SystemExit("unknown mode %r" % mode)
     return {"compression": None, "extensions": [factory]}
@@ -133,8 +138,14 @@ def watch_stdin(loop, stop):
 async def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--mode", required=True)
+    parser.add_argument("--tls-cert")
+    parser.add_argument("--tls-key")
     args = parser.parse_args()
     options = server_options(args.mode)
+    if args.tls_cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+        options["ssl"] = context
     loop = asyncio.get_running_loop()
     stop = loop.create_future()
     async with serve(handler, "127.0.0.1", 0, max_size=MAX_SIZE, **options) as server:

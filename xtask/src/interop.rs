@@ -7,10 +7,13 @@
 //!    `tests/interop/package.json` and `package-lock.json`) with `npm ci` into
 //!    `target/interop/node`.
 //! 2. Build `examples/interop_client.rs` (release).
-//! 3. For every peer and mode: start the peer's server (`tests/interop/python_server.py`,
-//!    `node_server.js`) on 127.0.0.1 with a free port (the server prints it), run the
-//!    client against it once per runtime (tokio, smol, async-std), then stop the server. A server
-//!    is killed on every exit path, and also exits by itself when its stdin closes.
+//! 3. For every peer, mode and transport: start the peer's server
+//!    (`tests/interop/python_server.py`, `node_server.js`) on 127.0.0.1 with a free port (the
+//!    server prints it), plain (`ws://`) or with a certificate from a private CA made for
+//!    the run (`wss://`, `target/interop/tls/`), run the client against it once per runtime
+//!    (tokio, smol, async-std; over wss: tokio and smol with rustls, async-std and tokio
+//!    with native-tls, trusting that CA), then stop the server. A server is killed on every
+//!    exit path, and also exits by itself when its stdin closes.
 //! 4. Print a table (peer x runtime x mode: negotiated extension, messages, compressed
 //!    messages, payload vs bytes on the wire, time, result) and fail if any run failed.
 //!
@@ -25,6 +28,7 @@
 //! - `--peer python|node|all` (default `all`)
 //! - `--runtime tokio,smol,async-std|all` (default `all`)
 //! - `--mode default,small-window,...|all` (default `all`)
+//! - `--transport ws|wss|all` (default `all`)
 //! - `--skip-install` use the peers already in `target/interop`, never install
 //! - `--verbose` print every client's full output
 //!
@@ -58,6 +62,15 @@ const MODES: &[&str] = &[
     "no-context-takeover",
     "small-window",
     "client-offer",
+    "no-compression",
+];
+/// The runtime and TLS library pairs that run against every wss:// server (those whose
+/// runtime was asked for): rustls on tokio and smol, native-tls on async-std and tokio.
+const WSS_CLIENTS: &[(Runtime, &str)] = &[
+    (Runtime::Tokio, "rustls"),
+    (Runtime::Smol, "rustls"),
+    (Runtime::AsyncStd, "native-tls"),
+    (Runtime::Tokio, "native-tls"),
 ];
 /// The client example and its package.
 const CLIENT_EXAMPLE: &str = "interop_client";
@@ -68,8 +81,8 @@ const LISTENING: &str = "LISTENING ";
 const SUMMARY: &str = "INTEROP-SUMMARY ";
 
 const USAGE: &str = "usage: cargo xtask interop [--peer python|node|all] \
-[--runtime tokio,smol,async-std|all] [--mode default,no-context-takeover,small-window,client-offer|all] \
-[--skip-install] [--verbose]";
+[--runtime tokio,smol,async-std|all] [--mode default,no-context-takeover,small-window,client-offer,no-compression|all] \
+[--transport ws|wss|all] [--skip-install] [--verbose]";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Peer {
@@ -99,6 +112,8 @@ struct Options {
     peers: Vec<Peer>,
     runtimes: Vec<Runtime>,
     modes: Vec<&'static str>,
+    /// `false`: ws://, `true`: wss://.
+    transports: Vec<bool>,
     skip_install: bool,
     verbose: bool,
 }
@@ -109,6 +124,7 @@ impl Options {
             peers: vec![Peer::Python, Peer::Node],
             runtimes: Runtime::ALL.to_vec(),
             modes: MODES.to_vec(),
+            transports: vec![false, true],
             skip_install: false,
             verbose: false,
         };
@@ -127,6 +143,16 @@ impl Options {
                 }
                 "--runtime" => options.runtimes = Runtime::parse_list(&flags.value(name)?)?,
                 "--mode" => options.modes = parse_modes(&flags.value(name)?)?,
+                "--transport" => {
+                    options.transports = match flags.value(name)?.as_str() {
+                        "ws" => vec![false],
+                        "wss" => vec![true],
+                        "all" => vec![false, true],
+                        other => {
+                            return Err(format!("unknown transport {other:?}: use ws, wss or all"))
+                        }
+                    }
+                }
                 "--skip-install" => options.skip_install = true,
                 "--verbose" | "-v" => options.verbose = true,
                 "--help" | "-h" => return Err(USAGE.to_owned()),
@@ -235,39 +261,57 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     build_client(&paths)?;
     println!("interop: client built ({:.1?})", step.elapsed());
 
+    let tls = if options.transports.contains(&true) {
+        Some(make_tls_files(&paths)?)
+    } else {
+        None
+    };
     let mut rows = Vec::new();
     let mut versions = Vec::new();
     for &peer in &options.peers {
         for &mode in &options.modes {
-            let server = match start_server(&paths, peer, mode) {
-                Ok(server) => server,
-                Err(e) => {
-                    // Count every planned run of this server as failed, and go on.
-                    for &runtime in &options.runtimes {
-                        rows.push(Row::failed(peer, runtime, mode, e.clone()));
+            for &secure in &options.transports {
+                let clients = clients(&options.runtimes, secure);
+                let server_tls = if secure { tls.as_ref() } else { None };
+                let server = match start_server(&paths, peer, mode, server_tls) {
+                    Ok(server) => server,
+                    Err(e) => {
+                        // Count every planned run of this server as failed, and go on.
+                        for &client in &clients {
+                            rows.push(Row::failed(peer, client, mode, e.clone()));
+                        }
+                        continue;
                     }
-                    continue;
+                };
+                if !versions.contains(&server.version) {
+                    versions.push(server.version.clone());
                 }
-            };
-            if !versions.contains(&server.version) {
-                versions.push(server.version.clone());
-            }
-            println!(
-                "interop: {} server ({mode}) on 127.0.0.1:{}",
-                peer.name(),
-                server.port
-            );
-            for &runtime in &options.runtimes {
-                let row = run_client(&paths, &server, peer, runtime, mode, options.verbose);
                 println!(
-                    "interop:   {} {mode}: {} ({:.1?})",
-                    runtime.flag(),
-                    if row.error.is_none() { "ok" } else { "FAILED" },
-                    row.elapsed
+                    "interop: {} server ({mode}) on {}://127.0.0.1:{}",
+                    peer.name(),
+                    if secure { "wss" } else { "ws" },
+                    server.port
                 );
-                rows.push(row);
+                for &client in &clients {
+                    let row = run_client(
+                        &paths,
+                        &server,
+                        peer,
+                        client,
+                        mode,
+                        tls.as_ref(),
+                        options.verbose,
+                    );
+                    println!(
+                        "interop:   {} {mode}: {} ({:.1?})",
+                        client.label(),
+                        if row.error.is_none() { "ok" } else { "FAILED" },
+                        row.elapsed
+                    );
+                    rows.push(row);
+                }
+                drop(server);
             }
-            drop(server);
         }
     }
 
@@ -280,7 +324,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         println!(
             "--- FAILED: {} x {} x {}",
             row.peer.name(),
-            row.runtime.flag(),
+            row.client.label(),
             row.mode
         );
         println!("{}", row.error.as_deref().unwrap_or(""));
@@ -297,6 +341,85 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             paths.logs.display()
         ))
     }
+}
+
+/// One client configuration: a runtime, and for `wss://` the TLS library.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Client {
+    runtime: Runtime,
+    /// `None` for `ws://`; the `--tls` value for `wss://`.
+    tls: Option<&'static str>,
+}
+
+impl Client {
+    /// As shown in the table: `tokio`, `smol+rustls`, ...
+    fn label(self) -> String {
+        match self.tls {
+            None => self.runtime.flag().to_owned(),
+            Some(tls) => format!("{}+{tls}", self.runtime.flag()),
+        }
+    }
+}
+
+/// The clients run against one server: every runtime asked for over `ws://`, the
+/// [`WSS_CLIENTS`] of those runtimes over `wss://`.
+fn clients(runtimes: &[Runtime], secure: bool) -> Vec<Client> {
+    if secure {
+        WSS_CLIENTS
+            .iter()
+            .filter(|(runtime, _)| runtimes.contains(runtime))
+            .map(|&(runtime, tls)| Client {
+                runtime,
+                tls: Some(tls),
+            })
+            .collect()
+    } else {
+        runtimes
+            .iter()
+            .map(|&runtime| Client { runtime, tls: None })
+            .collect()
+    }
+}
+
+/// The private CA and the servers' certificate (for `localhost` and `127.0.0.1`, signed by
+/// that CA), made anew for each run: `target/interop/tls/{ca,cert,key}.pem`.
+#[derive(Debug)]
+struct TlsFiles {
+    ca: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+fn make_tls_files(paths: &Paths) -> Result<TlsFiles, String> {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let dir = paths.dir.join("tls");
+    fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let fail = |e: rcgen::Error| format!("cannot make the interop certificates: {e}");
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(fail)?;
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "aiowebsocket interop CA");
+    let ca_key = KeyPair::generate().map_err(fail)?;
+    let ca_cert = ca_params.self_signed(&ca_key).map_err(fail)?;
+    let issuer = Issuer::new(ca_params, ca_key);
+    let leaf_params = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+        .map_err(fail)?;
+    let leaf_key = KeyPair::generate().map_err(fail)?;
+    let leaf = leaf_params.signed_by(&leaf_key, &issuer).map_err(fail)?;
+    let files = TlsFiles {
+        ca: dir.join("ca.pem"),
+        cert: dir.join("cert.pem"),
+        key: dir.join("key.pem"),
+    };
+    for (path, text) in [
+        (&files.ca, ca_cert.pem()),
+        (&files.cert, leaf.pem()),
+        (&files.key, leaf_key.serialize_pem()),
+    ] {
+        fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    Ok(files)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -484,10 +607,16 @@ impl Drop for Server {
     }
 }
 
-fn start_server(paths: &Paths, peer: Peer, mode: &str) -> Result<Server, String> {
+fn start_server(
+    paths: &Paths,
+    peer: Peer,
+    mode: &str,
+    tls: Option<&TlsFiles>,
+) -> Result<Server, String> {
+    let scheme = if tls.is_some() { "wss" } else { "ws" };
     let log = paths
         .logs
-        .join(format!("{}-{mode}-server.log", peer.flag()));
+        .join(format!("{}-{mode}-{scheme}-server.log", peer.flag()));
     let (log_file, mut out_log) = create_log(&log)?;
     let mut command = match peer {
         Peer::Python => {
@@ -502,8 +631,15 @@ fn start_server(paths: &Paths, peer: Peer, mode: &str) -> Result<Server, String>
             c
         }
     };
+    command.args(["--mode", mode]);
+    if let Some(tls) = tls {
+        command
+            .arg("--tls-cert")
+            .arg(&tls.cert)
+            .arg("--tls-key")
+            .arg(&tls.key);
+    }
     let mut child = command
-        .args(["--mode", mode])
         .current_dir(&paths.dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -583,7 +719,7 @@ fn start_server(paths: &Paths, peer: Peer, mode: &str) -> Result<Server, String>
 #[derive(Debug)]
 struct Row {
     peer: Peer,
-    runtime: Runtime,
+    client: Client,
     mode: &'static str,
     summary: Option<Summary>,
     elapsed: Duration,
@@ -591,10 +727,10 @@ struct Row {
 }
 
 impl Row {
-    fn failed(peer: Peer, runtime: Runtime, mode: &'static str, error: String) -> Row {
+    fn failed(peer: Peer, client: Client, mode: &'static str, error: String) -> Row {
         Row {
             peer,
-            runtime,
+            client,
             mode,
             summary: None,
             elapsed: Duration::ZERO,
@@ -607,21 +743,22 @@ fn run_client(
     paths: &Paths,
     server: &Server,
     peer: Peer,
-    runtime: Runtime,
+    client: Client,
     mode: &'static str,
+    tls: Option<&TlsFiles>,
     verbose: bool,
 ) -> Row {
     let log = paths.logs.join(format!(
         "{}-{mode}-{}-client.log",
         peer.flag(),
-        runtime.flag()
+        client.label()
     ));
     let started = Instant::now();
-    let result = client_output(paths, server.port, runtime, mode);
+    let result = client_output(paths, server.port, client, mode, tls);
     let elapsed = started.elapsed();
     let (status, output) = match result {
         Ok(done) => done,
-        Err(e) => return Row::failed(peer, runtime, mode, e),
+        Err(e) => return Row::failed(peer, client, mode, e),
     };
     let _ = fs::write(&log, &output);
     if verbose {
@@ -647,7 +784,7 @@ fn run_client(
     };
     Row {
         peer,
-        runtime,
+        client,
         mode,
         summary,
         elapsed,
@@ -660,14 +797,28 @@ fn run_client(
 fn client_output(
     paths: &Paths,
     port: u16,
-    runtime: Runtime,
+    client: Client,
     mode: &str,
+    tls: Option<&TlsFiles>,
 ) -> Result<(Option<ExitStatus>, String), String> {
     let exe = paths.client_exe();
-    let child = Command::new(&exe)
-        .args(["--url", &format!("ws://127.0.0.1:{port}/")])
-        .args(["--runtime", runtime.flag()])
-        .args(["--mode", mode])
+    let mut command = Command::new(&exe);
+    command
+        .args(["--runtime", client.runtime.flag()])
+        .args(["--mode", mode]);
+    match (client.tls, tls) {
+        (Some(library), Some(files)) => {
+            command
+                .args(["--url", &format!("wss://127.0.0.1:{port}/")])
+                .args(["--tls", library])
+                .arg("--ca")
+                .arg(&files.ca);
+        }
+        _ => {
+            command.args(["--url", &format!("ws://127.0.0.1:{port}/")]);
+        }
+    }
+    let child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -764,7 +915,7 @@ fn traffic(payload: u64, wire: u64) -> String {
 fn table(rows: &[Row]) -> String {
     let header = [
         "peer",
-        "runtime",
+        "client",
         "mode",
         "msgs out/in",
         "compressed out/in",
@@ -778,7 +929,7 @@ fn table(rows: &[Row]) -> String {
     for row in rows {
         let mut line = vec![
             row.peer.name().to_owned(),
-            row.runtime.flag().to_owned(),
+            row.client.label(),
             row.mode.to_owned(),
         ];
         match &row.summary {
@@ -848,6 +999,23 @@ mod tests {
         let o = Options::parse(&args(&[])).unwrap();
         assert_eq!(o.peers, [Peer::Python, Peer::Node]);
         assert_eq!(o.modes, MODES);
+        assert_eq!(o.transports, [false, true]);
+        let wss = |rt| clients(&[rt], true);
+        assert_eq!(
+            wss(Runtime::Smol),
+            [Client {
+                runtime: Runtime::Smol,
+                tls: Some("rustls")
+            }]
+        );
+        assert_eq!(clients(&Runtime::ALL, true).len(), WSS_CLIENTS.len());
+        assert_eq!(clients(&Runtime::ALL, false).len(), 3);
+        assert_eq!(
+            Options::parse(&args(&["--transport", "wss"]))
+                .unwrap()
+                .transports,
+            [true]
+        );
         let o = Options::parse(&args(&[
             "--peer",
             "node",
@@ -892,12 +1060,20 @@ mod tests {
 
     #[test]
     fn table_columns_line_up() {
-        let mut ok = Row::failed(Peer::Python, Runtime::Tokio, "default", String::new());
+        let tokio = Client {
+            runtime: Runtime::Tokio,
+            tls: None,
+        };
+        let smol_rustls = Client {
+            runtime: Runtime::Smol,
+            tls: Some("rustls"),
+        };
+        let mut ok = Row::failed(Peer::Python, tokio, "default", String::new());
         ok.error = None;
         ok.summary = Some(Summary::parse(
             "msgs_out=1 msgs_in=2 ext=permessage-deflate",
         ));
-        let failed = Row::failed(Peer::Node, Runtime::AsyncStd, "small-window", "x".into());
+        let failed = Row::failed(Peer::Node, smol_rustls, "small-window", "x".into());
         let text = table(&[ok, failed]);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 4);
