@@ -1,5 +1,5 @@
 //! Shared code of the aiowebsocket examples: the embedded local server (our server role,
-//! plain or TLS, with an optional Origin check), a run-time self-signed certificate,
+//! plain or TLS, with an optional Origin check), a private PKI made at run time,
 //! timestamps, argument parsing and error reporting.
 //!
 //! Every example talks to the URL given on its command line, or, with none, starts an
@@ -183,49 +183,133 @@ pub fn describe_close(close: Option<&aiowebsocket::CloseFrame>) -> String {
     }
 }
 
-/// A self-signed certificate for `localhost` and `127.0.0.1`, generated at run time with
-/// rcgen: nothing is read from or written to disk.
+/// A private PKI generated at run time with rcgen (nothing is read from or written to
+/// disk): a root CA, a server certificate for `localhost` and `127.0.0.1` and a client
+/// certificate, both signed by that CA.
 #[derive(Clone)]
-pub struct SelfSigned {
-    /// The certificate, PEM: what a client must trust.
-    pub cert_pem: String,
-    key_pem: String,
+pub struct Pki {
+    /// The root CA certificate, PEM: what a client (or a server checking clients) trusts.
+    pub ca_pem: String,
+    server_cert_pem: String,
+    server_key_pem: String,
+    /// The client certificate, PEM (mutual TLS).
+    pub client_cert_pem: String,
+    /// The client certificate's private key, PKCS#8 PEM.
+    pub client_key_pem: String,
 }
 
-impl fmt::Debug for SelfSigned {
+impl fmt::Debug for Pki {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SelfSigned").finish_non_exhaustive()
+        f.debug_struct("Pki").finish_non_exhaustive()
     }
 }
 
-impl SelfSigned {
-    /// Generates a fresh key pair and certificate.
-    pub fn generate() -> Result<SelfSigned, BoxError> {
-        let ck = rcgen::generate_simple_self_signed(vec![
-            "localhost".to_owned(),
-            "127.0.0.1".to_owned(),
-        ])?;
-        Ok(SelfSigned {
-            cert_pem: ck.cert.pem(),
-            key_pem: ck.signing_key.serialize_pem(),
+impl Pki {
+    /// Generates the CA and both certificates.
+    pub fn generate() -> Result<Pki, BoxError> {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+        let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "aiowebsocket example CA");
+        let ca_key = KeyPair::generate()?;
+        let ca_pem = ca_params.self_signed(&ca_key)?.pem();
+        let issuer = Issuer::new(ca_params, ca_key);
+        let leaf = |names: Vec<String>| -> Result<(String, String), BoxError> {
+            let key = KeyPair::generate()?;
+            let cert = CertificateParams::new(names)?.signed_by(&key, &issuer)?;
+            Ok((cert.pem(), key.serialize_pem()))
+        };
+        let (server_cert_pem, server_key_pem) =
+            leaf(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])?;
+        let (client_cert_pem, client_key_pem) = leaf(vec!["example-client".to_owned()])?;
+        Ok(Pki {
+            ca_pem,
+            server_cert_pem,
+            server_key_pem,
+            client_cert_pem,
+            client_key_pem,
         })
     }
 
-    /// The server side: a native-tls acceptor presenting this certificate.
-    pub fn acceptor(&self) -> Result<native_tls::TlsAcceptor, BoxError> {
-        let identity =
-            native_tls::Identity::from_pkcs8(self.cert_pem.as_bytes(), self.key_pem.as_bytes())?;
-        Ok(native_tls::TlsAcceptor::new(identity)?)
+    /// The server side (rustls): presents the server certificate; with
+    /// `require_client_cert`, refuses clients without a certificate signed by the CA.
+    pub fn server_config(
+        &self,
+        require_client_cert: bool,
+    ) -> Result<aiowebsocket::rustls::ServerConfig, BoxError> {
+        use aiowebsocket::rustls::{self, server::WebPkiClientVerifier};
+        let builder = rustls::ServerConfig::builder();
+        let builder = if require_client_cert {
+            let verifier = WebPkiClientVerifier::builder(Arc::new(roots(&self.ca_pem)?)).build()?;
+            builder.with_client_cert_verifier(verifier)
+        } else {
+            builder.with_no_client_auth()
+        };
+        Ok(builder.with_single_cert(certs(&self.server_cert_pem)?, key(&self.server_key_pem)?)?)
     }
 
-    /// The client side: a connector that trusts this certificate (on top of the system's
-    /// roots), to hand to `aiowebsocket::builder(..).tls_connector(..)`.
-    pub fn connector(&self) -> Result<native_tls::TlsConnector, BoxError> {
-        let cert = native_tls::Certificate::from_pem(self.cert_pem.as_bytes())?;
-        Ok(native_tls::TlsConnector::builder()
-            .add_root_certificate(cert)
-            .build()?)
+    /// A native-tls client that trusts the CA (on top of the system's roots) and, with
+    /// `client_cert`, presents the client certificate: for
+    /// `aiowebsocket::builder(..).tls_connector(..)`.
+    pub fn native_tls_connector(
+        &self,
+        client_cert: bool,
+    ) -> Result<native_tls::TlsConnector, BoxError> {
+        let mut builder = native_tls::TlsConnector::builder();
+        builder.add_root_certificate(native_tls::Certificate::from_pem(self.ca_pem.as_bytes())?);
+        if client_cert {
+            builder.identity(native_tls::Identity::from_pkcs8(
+                self.client_cert_pem.as_bytes(),
+                self.client_key_pem.as_bytes(),
+            )?);
+        }
+        Ok(builder.build()?)
     }
+
+    /// A rustls client config that trusts only the CA and, with `client_cert`, presents the
+    /// client certificate: for `aiowebsocket::builder(..).rustls_config(..)`.
+    pub fn rustls_config(
+        &self,
+        client_cert: bool,
+    ) -> Result<Arc<aiowebsocket::rustls::ClientConfig>, BoxError> {
+        let builder = aiowebsocket::rustls::ClientConfig::builder()
+            .with_root_certificates(roots(&self.ca_pem)?);
+        let config = if client_cert {
+            builder.with_client_auth_cert(
+                certs(&self.client_cert_pem)?,
+                key(&self.client_key_pem)?,
+            )?
+        } else {
+            builder.with_no_client_auth()
+        };
+        Ok(Arc::new(config))
+    }
+}
+
+type CertDer = aiowebsocket::rustls::pki_types::CertificateDer<'static>;
+type KeyDer = aiowebsocket::rustls::pki_types::PrivateKeyDer<'static>;
+
+/// The certificates in `pem`.
+pub fn certs(pem: &str) -> Result<Vec<CertDer>, BoxError> {
+    use aiowebsocket::rustls::pki_types::pem::PemObject;
+    Ok(CertDer::pem_slice_iter(pem.as_bytes()).collect::<Result<_, _>>()?)
+}
+
+/// The private key in `pem`.
+pub fn key(pem: &str) -> Result<KeyDer, BoxError> {
+    use aiowebsocket::rustls::pki_types::pem::PemObject;
+    Ok(KeyDer::from_pem_slice(pem.as_bytes())?)
+}
+
+/// A root store holding the certificates in `pem`.
+pub fn roots(pem: &str) -> Result<aiowebsocket::rustls::RootCertStore, BoxError> {
+    let mut roots = aiowebsocket::rustls::RootCertStore::empty();
+    for cert in certs(pem)? {
+        roots.add(cert)?;
+    }
+    Ok(roots)
 }
 
 /// How the embedded server behaves. It echoes every text and binary message back; the
@@ -235,7 +319,7 @@ impl SelfSigned {
 /// `X-Token: <value>` (the `headers` example shows custom headers arriving).
 #[derive(Clone, Debug, Default)]
 pub struct EchoServer {
-    tls: Option<SelfSigned>,
+    tls: Option<(Pki, bool)>,
     origin: Option<String>,
 }
 
@@ -245,9 +329,15 @@ impl EchoServer {
         Self::default()
     }
 
-    /// Serves `wss://` with this certificate.
-    pub fn tls(mut self, cert: SelfSigned) -> Self {
-        self.tls = Some(cert);
+    /// Serves `wss://` with the PKI's server certificate (rustls).
+    pub fn tls(mut self, pki: Pki) -> Self {
+        self.tls = Some((pki, false));
+        self
+    }
+
+    /// Serves `wss://` and requires a client certificate signed by the PKI's CA.
+    pub fn mutual_tls(mut self, pki: Pki) -> Self {
+        self.tls = Some((pki, true));
         self
     }
 
@@ -263,7 +353,9 @@ impl EchoServer {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let acceptor = match &self.tls {
-            Some(cert) => Some(tokio_native_tls::TlsAcceptor::from(cert.acceptor()?)),
+            Some((pki, mutual)) => Some(tokio_rustls::TlsAcceptor::from(Arc::new(
+                pki.server_config(*mutual)?,
+            ))),
             None => None,
         };
         let origin = self.origin.map(Arc::<str>::from);
@@ -687,13 +779,8 @@ pub fn tls_connector(
         }
         ("rustls", None) => Ok(aiowebsocket::TlsConnector::default()),
         ("rustls", Some(pem)) => {
-            use aiowebsocket::rustls::pki_types::{pem::PemObject, CertificateDer};
-            let mut roots = aiowebsocket::rustls::RootCertStore::empty();
-            for cert in CertificateDer::pem_slice_iter(pem) {
-                roots.add(cert?)?;
-            }
             let config = aiowebsocket::rustls::ClientConfig::builder()
-                .with_root_certificates(roots)
+                .with_root_certificates(roots(&String::from_utf8_lossy(pem))?)
                 .with_no_client_auth();
             Ok(aiowebsocket::TlsConnector::rustls(Arc::new(config)))
         }

@@ -14,7 +14,7 @@
 
 use aiowebsocket::{CloseCode, Message};
 use aiowebsocket_examples::{
-    describe_close, next_message, timestamp, Cli, ConnectProxy, EchoServer, Report, SelfSigned,
+    describe_close, next_message, timestamp, Cli, ConnectProxy, EchoServer, Report, Pki,
 };
 
 const USAGE: &str = "usage: proxy [URL] [--proxy PROXY_URL] [--rounds N]
@@ -63,9 +63,9 @@ async fn main() -> Result<(), Report> {
             )
             .await?;
 
-            let cert = SelfSigned::generate()?;
-            let connector = cert.connector()?;
-            let secure = EchoServer::new().tls(cert).start().await?;
+            let pki = Pki::generate()?;
+            let connector = pki.native_tls_connector(false)?;
+            let secure = EchoServer::new().tls(pki).start().await?;
             println!("\n== wss:// through the proxy: {}", secure.url());
             let builder = aiowebsocket::builder(secure.url())
                 .proxy_url(&proxy)

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure
 
 use aiowebsocket::{CloseCode, Message};
-use aiowebsocket_examples::{next_message, url_or_embedded, EchoServer, SelfSigned};
+use aiowebsocket_examples::{next_message, url_or_embedded, EchoServer, Pki};
 
 #[tokio::test]
 async fn plain_echo_and_clean_close() {
@@ -31,9 +31,9 @@ async fn a_given_url_starts_no_server() {
 
 #[tokio::test]
 async fn tls_with_a_generated_certificate() {
-    let cert = SelfSigned::generate().unwrap();
-    let connector = cert.connector().unwrap();
-    let server = EchoServer::new().tls(cert).start().await.unwrap();
+    let pki = Pki::generate().unwrap();
+    let connector = pki.native_tls_connector(false).unwrap();
+    let server = EchoServer::new().tls(pki).start().await.unwrap();
     assert!(server.url().starts_with("wss://localhost:"));
 
     // Not trusted by the system roots...
