@@ -277,10 +277,8 @@ impl Pki {
         let builder = aiowebsocket::rustls::ClientConfig::builder()
             .with_root_certificates(roots(&self.ca_pem)?);
         let config = if client_cert {
-            builder.with_client_auth_cert(
-                certs(&self.client_cert_pem)?,
-                key(&self.client_key_pem)?,
-            )?
+            builder
+                .with_client_auth_cert(certs(&self.client_cert_pem)?, key(&self.client_key_pem)?)?
         } else {
             builder.with_no_client_auth()
         };

@@ -14,7 +14,7 @@
 
 use aiowebsocket::{CloseCode, Message};
 use aiowebsocket_examples::{
-    describe_close, next_message, timestamp, Cli, ConnectProxy, EchoServer, Report, Pki,
+    describe_close, next_message, timestamp, Cli, ConnectProxy, EchoServer, Pki, Report,
 };
 
 const USAGE: &str = "usage: proxy [URL] [--proxy PROXY_URL] [--rounds N]

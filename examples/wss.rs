@@ -49,7 +49,10 @@ fn native_tls_client(b: ClientBuilder, pem: &ClientPem) -> Result<ClientBuilder,
         connector.add_root_certificate(native_tls::Certificate::from_pem(ca.as_bytes())?);
     }
     if let Some((cert, key)) = &pem.cert_and_key {
-        connector.identity(native_tls::Identity::from_pkcs8(cert.as_bytes(), key.as_bytes())?);
+        connector.identity(native_tls::Identity::from_pkcs8(
+            cert.as_bytes(),
+            key.as_bytes(),
+        )?);
     }
     Ok(b.tls_connector(connector.build()?))
 }
@@ -99,7 +102,11 @@ async fn main() -> Result<(), Report> {
                 (None, None) => None,
                 _ => return Err("--cert and --key go together".into()),
             };
-            let ca = if ca.is_empty() { None } else { Some(ca.concat()) };
+            let ca = if ca.is_empty() {
+                None
+            } else {
+                Some(ca.concat())
+            };
             (url, ClientPem { ca, cert_and_key })
         }
     };

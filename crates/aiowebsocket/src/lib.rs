@@ -1,7 +1,7 @@
 //! # aiowebsocket — a fast, light, complete async WebSocket client
 //!
-//! RFC 6455 WebSockets with RFC 7692 permessage-deflate, for tokio (default) and async-std
-//! (which also serves smol). Connect, send, receive:
+//! RFC 6455 WebSockets with RFC 7692 permessage-deflate, for tokio (default), smol and
+//! async-std, with TLS through rustls or native-tls. Connect, send, receive:
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), aiowebsocket::Error> {
@@ -40,33 +40,42 @@
 //!  socket ─bytes─▶ ws_frame (headers, unmasking) ─▶ ws_client::Connection ─Message─▶ you
 //!  you ─Message─▶ ws_client::Connection ─▶ ws_frame (encode, mask) ─bytes─▶ socket
 //!  ws_handshake: the HTTP/1.1 upgrade, before any frame
-//!  ws_tokio / ws_async_std: sockets, DNS, TLS and timers only
+//!  ws_client::connect: DNS, Happy Eyeballs, proxy, TLS, upgrade, redirects, timeouts,
+//!    once, over Runtime (ws_tokio / ws_smol / ws_async_std: DNS, TCP, timers only)
+//!    and TlsConnect (ws_client::tls: native-tls, rustls)
 //! ```
 //!
 //! The protocol core is sans-I/O (no sockets, no clock) and shared by every runtime; this
-//! crate re-exports it and picks a runtime through cargo features.
+//! crate re-exports it and picks runtimes and TLS libraries through cargo features.
 //!
 //! ## Features
 //!
-//! | feature      | default | what it adds |
-//! |--------------|---------|--------------|
-//! | `tokio`      | yes     | [`tokio`] module; the runtime of the top-level [`connect`] / [`builder`] |
-//! | `async-std`  | no      | `async_std` module (works under smol and any `futures-io` executor) |
-//! | `native-tls` | yes     | `wss://` through the platform TLS library; re-exports [`native_tls`] |
-//! | `deflate`    | yes     | permessage-deflate (RFC 7692), offered by default |
+//! | feature        | default | what it adds |
+//! |----------------|---------|--------------|
+//! | `tokio`        | yes     | [`tokio`] module; the runtime of the top-level [`connect`] / [`builder`] |
+//! | `smol`         | no      | `smol` module (async-io / async-net, any executor, no async-std in the tree) |
+//! | `async-std`    | no      | `async_std` module (async-std is discontinued upstream: prefer `smol`) |
+//! | `native-tls`   | yes     | `wss://` through the platform TLS library; re-exports [`native_tls`] |
+//! | `rustls`       | no      | `wss://` through rustls (`ring`, the OS's roots); re-exports `rustls` |
+//! | `webpki-roots` | no      | rustls trusts Mozilla's bundled roots instead of the OS's |
+//! | `deflate`      | yes     | permessage-deflate (RFC 7692), offered by default |
 //!
-//! The top-level [`connect`], [`connect_with`], [`builder`]`(..).connect()` and
-//! [`WebSocket`] use tokio whenever the `tokio` feature is on, otherwise async-std, so
-//! turning a feature on never changes what the defaults do. Code written for async-std
-//! should call `aiowebsocket::async_std::connect` (or `builder(..).connect_async_std()`) explicitly:
-//! then another crate turning `tokio` on cannot move it to a runtime it does not run.
+//! The top-level [`connect`], [`connect_with`], [`builder`]`(..).connect()`, [`WebSocket`]
+//! and [`DefaultRuntime`] use tokio whenever the `tokio` feature is on, else smol, else
+//! async-std, so turning a feature on never changes what the defaults do. Code written for
+//! smol or async-std should call `aiowebsocket::smol::connect` (or
+//! `builder(..).connect_smol()`, `.connect_async_std()`) explicitly: then another crate
+//! turning `tokio` on cannot move it to a runtime it does not run.
 //!
-//! With neither `tokio` nor `async-std` the crate still builds and offers the
-//! runtime-neutral parts ([`Message`], [`ConnectOptions`], [`WebSocketStream`] over any
-//! `futures-io` stream, the sans-I/O [`ws_client::Connection`]), but nothing that opens a
-//! socket: enable a runtime feature for [`connect`].
+//! With no runtime feature the crate still builds and offers the runtime-neutral parts
+//! ([`Message`], [`ConnectOptions`], [`WebSocketStream`] over any `futures-io` stream, the
+//! sans-I/O [`ws_client::Connection`]), but nothing that opens a socket.
 //!
-//! Without `native-tls`, a `wss://` URL fails with an error saying to enable it.
+//! TLS: with both libraries compiled in, `wss://` uses rustls unless the builder was given a
+//! native-tls connector ([`ClientBuilder::tls_connector`]); [`ClientBuilder::tls_backend`]
+//! tells which is used. With neither, a `wss://` URL fails with an error saying which
+//! feature to enable. A rustls-only build (`default-features = false, features = ["tokio",
+//! "rustls"]`) links no OpenSSL.
 //!
 //! ## Defaults
 //!
@@ -83,7 +92,7 @@
 //! | send waits while more than this is queued | 128 KiB | [`Config::write_buffer_high`] |
 //! | handshake response head | 64 KiB, 128 headers | [`ClientBuilder::handshake_limits`] |
 //! | compression | permessage-deflate offered, level 1, messages under 64 bytes sent plain | [`ClientBuilder::compression`], [`ClientBuilder::no_compression`] |
-//! | TLS | system trust roots, SNI on | [`ClientBuilder::tls_connector`] |
+//! | TLS | rustls if compiled in, else native-tls; system trust roots, SNI on | [`ClientBuilder::rustls_config`], [`ClientBuilder::tls_connector`] |
 //! | TCP | `TCP_NODELAY` on | — |
 //! | proxy | none: the environment is read only after `.proxy_from_env()` | [`ClientBuilder::proxy_url`], [`ClientBuilder::proxy_from_env`] |
 //! | User-Agent | `aiowebsocket/<version>` ([`DEFAULT_USER_AGENT`]), on every redirect hop; not on a proxy's `CONNECT` | [`ClientBuilder::header`]`("User-Agent", ..)`, [`ClientBuilder::no_user_agent`] |
@@ -122,7 +131,12 @@
 #![forbid(unsafe_code)]
 // The docs link to items of the default features; with fewer features some links dangle.
 #![cfg_attr(
-    not(all(feature = "tokio", feature = "native-tls", feature = "deflate")),
+    not(all(
+        feature = "tokio",
+        feature = "native-tls",
+        feature = "rustls",
+        feature = "deflate"
+    )),
     allow(rustdoc::broken_intra_doc_links)
 )]
 
