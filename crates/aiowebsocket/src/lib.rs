@@ -156,7 +156,9 @@ pub use ws_client::split::{ReuniteError, WsReceiver, WsSender};
 /// A WebSocket over any `futures-io` stream `S` (what [`WebSocket`] is for the default
 /// runtime's `MaybeTlsStream`).
 pub use ws_client::stream::WebSocket as WebSocketStream;
-pub use ws_client::tls::{MaybeTlsStream, TlsBackend, TlsConnect, TlsConnector};
+pub use ws_client::tls::{
+    MaybeTlsStream, TlsBackend, TlsConnect, TlsConnector, TlsError, TlsErrorKind,
+};
 pub use ws_client::Runtime;
 pub use ws_client::{
     CloseCode, CloseFrame, Config, Error, Keepalive, Message, Role, State, Utf8Bytes,

@@ -18,7 +18,9 @@
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::time::Duration;
 
-use aiowebsocket::native_tls::{Certificate, TlsConnector};
+use std::sync::Arc;
+
+use aiowebsocket::rustls::{self, pki_types::pem::PemObject, pki_types::CertificateDer};
 use aiowebsocket::tokio::Stream;
 use aiowebsocket::ws_client::options::{DEFAULT_PING_INTERVAL, DEFAULT_PING_TIMEOUT};
 use aiowebsocket::{
@@ -288,8 +290,8 @@ fn client_builder(args: &ClientArgs) -> Result<ClientBuilder, Failure> {
             b.keepalive(interval, timeout)
         }
     };
-    if let Some(connector) = tls_connector(args)? {
-        b = b.tls_connector(connector);
+    if let Some(config) = tls_config(args)? {
+        b = b.rustls_config(config);
     }
     if let Some(url) = &args.proxy {
         // Parsed here so that a bad URL is a usage error naming the option.
@@ -307,69 +309,105 @@ fn client_builder(args: &ClientArgs) -> Result<ClientBuilder, Failure> {
     Ok(b)
 }
 
-/// A TLS connector when `--insecure` or `--ca-file` ask for one; `None` means the
-/// system's trust roots.
-fn tls_connector(args: &ClientArgs) -> Result<Option<TlsConnector>, Failure> {
+/// A rustls configuration when `--insecure` or `--ca-file` ask for one; `None` means the
+/// library's default (rustls with the system's trust roots).
+fn tls_config(args: &ClientArgs) -> Result<Option<Arc<rustls::ClientConfig>>, Failure> {
     if !args.insecure && args.ca_files.is_empty() {
         return Ok(None);
     }
-    let mut builder = TlsConnector::builder();
-    for path in &args.ca_files {
-        let shown = path.display();
-        let pem = std::fs::read(path)
-            .map_err(|e| Failure::new(EXIT_USAGE, format!("cannot read --ca-file {shown}: {e}")))?;
-        let blocks = pem_certificates(&pem);
-        if blocks.is_empty() {
-            return Err(Failure::new(
-                EXIT_USAGE,
-                format!("--ca-file {shown} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"),
-            ));
-        }
-        for block in blocks {
-            let cert = Certificate::from_pem(block).map_err(|e| {
-                Failure::new(
-                    EXIT_USAGE,
-                    format!("--ca-file {shown}: invalid certificate: {e}"),
-                )
-            })?;
-            builder.add_root_certificate(cert);
-        }
-    }
+    let builder = rustls::ClientConfig::builder();
     if args.insecure {
         eprintln!(
             "aiows: warning: --insecure: the server's certificate is NOT verified; anyone on \
              the path can read and change this connection"
         );
-        builder
-            .danger_accept_invalid_certs(true)
-            .danger_accept_invalid_hostnames(true);
+        let verifier = AnyCertificate(Arc::clone(builder.crypto_provider()));
+        let config = builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_no_client_auth();
+        return Ok(Some(Arc::new(config)));
     }
-    builder
-        .build()
-        .map(Some)
-        .map_err(|e| Failure::new(EXIT_CONNECT, format!("cannot set up TLS: {e}")))
-}
-
-/// Each `-----BEGIN CERTIFICATE-----` ... `-----END CERTIFICATE-----` block of a PEM file
-/// (native-tls reads only the first certificate of a buffer).
-fn pem_certificates(pem: &[u8]) -> Vec<&[u8]> {
-    const BEGIN: &[u8] = b"-----BEGIN CERTIFICATE-----";
-    const END: &[u8] = b"-----END CERTIFICATE-----";
-    let mut blocks = Vec::new();
-    let mut rest = pem;
-    while let Some(start) = find(rest, BEGIN) {
-        let Some(len) = find(&rest[start..], END) else {
-            break;
+    // The system's roots, as by default, plus the files'.
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    for path in &args.ca_files {
+        let shown = path.display();
+        let pem = std::fs::read(path)
+            .map_err(|e| Failure::new(EXIT_USAGE, format!("cannot read --ca-file {shown}: {e}")))?;
+        let invalid = |e: &dyn std::fmt::Display| {
+            Failure::new(
+                EXIT_USAGE,
+                format!("--ca-file {shown}: invalid certificate: {e}"),
+            )
         };
-        let end = start + len + END.len();
-        blocks.push(&rest[start..end]);
-        rest = &rest[end..];
+        let mut found = 0;
+        for cert in CertificateDer::pem_slice_iter(&pem) {
+            roots
+                .add(cert.map_err(|e| invalid(&e))?)
+                .map_err(|e| invalid(&e))?;
+            found += 1;
+        }
+        if found == 0 {
+            return Err(Failure::new(
+                EXIT_USAGE,
+                format!("--ca-file {shown} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"),
+            ));
+        }
     }
-    blocks
+    let config = builder.with_root_certificates(roots).with_no_client_auth();
+    Ok(Some(Arc::new(config)))
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+/// `--insecure`: accepts any certificate for any name. The handshake's signatures are still
+/// checked (with the provider's algorithms), so the session is encrypted, but to whoever
+/// answered.
+#[derive(Debug)]
+struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
 }
 
 /// `-v`: the request head exactly as it was sent (the last one, after redirects), one `> `
@@ -544,20 +582,4 @@ fn read_stdin() -> Lines {
         }
     });
     rx
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pem_blocks_are_split() {
-        let one = "-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----";
-        let two = "-----BEGIN CERTIFICATE-----\nBBB\n-----END CERTIFICATE-----";
-        let file = format!("# bundle\n{one}\nsome text\n{two}\n");
-        let blocks = pem_certificates(file.as_bytes());
-        assert_eq!(blocks, [one.as_bytes(), two.as_bytes()]);
-        assert!(pem_certificates(b"no certificate here").is_empty());
-        assert!(pem_certificates(b"-----BEGIN CERTIFICATE-----\nunterminated").is_empty());
-    }
 }

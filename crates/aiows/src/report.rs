@@ -112,7 +112,7 @@ fn tls_message(e: &Error) -> Option<String> {
     if !e.is_tls() {
         return None;
     }
-    let reason = native_tls_error(e)?;
+    let reason = tls_library_error(e)?;
     let target = e.target().unwrap_or("the server");
     let hint = if e.is_tls_certificate() {
         "the server's certificate is not trusted for this host: if a private CA signed it, \
@@ -126,16 +126,9 @@ fn tls_message(e: &Error) -> Option<String> {
     ))
 }
 
-/// The native-tls error in `e`'s source chain.
-fn native_tls_error(e: &Error) -> Option<&aiowebsocket::native_tls::Error> {
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(c) = cause {
-        if let Some(tls) = c.downcast_ref::<aiowebsocket::native_tls::Error>() {
-            return Some(tls);
-        }
-        cause = c.source();
-    }
-    None
+/// The TLS library's own error, under the library's wording of the failure.
+fn tls_library_error(e: &Error) -> Option<&(dyn std::error::Error + 'static)> {
+    std::error::Error::source(e.tls_error()?)
 }
 
 /// Whether the server's close frame ends the session normally: 1000, 1001 or no status.

@@ -224,7 +224,7 @@ impl Error {
         let Some(failure) = self.tls_failure() else {
             return false;
         };
-        if let Some(tls) = crate::tls::find_tls_error(&failure.cause) {
+        if let Some(tls) = self.tls_error() {
             return tls.kind() == crate::tls::TlsErrorKind::Certificate;
         }
         // The runtime's own message (the cause's Display) gives advice about certificates
@@ -237,6 +237,13 @@ impl Error {
             cause = e.source();
         }
         false
+    }
+
+    /// The TLS failure, with its kind, backend and the library's own error as its
+    /// [`source`](std::error::Error::source), when the TLS handshake failed in a backend of
+    /// [`tls`](crate::tls).
+    pub fn tls_error(&self) -> Option<&crate::tls::TlsError> {
+        crate::tls::find_tls_error(&self.tls_failure()?.cause)
     }
 
     fn step_failure(&self) -> Option<&StepFailure> {
