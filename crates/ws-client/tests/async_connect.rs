@@ -646,6 +646,11 @@ fn a_refused_certificate_is_a_tls_failure_of_the_host() {
         ) && text.contains(".rustls_config(..)"),
         "{text}"
     );
+    let tls_error = e.tls_error().expect("the backend's TlsError");
+    assert_eq!(
+        (tls_error.kind(), tls_error.backend()),
+        (TlsErrorKind::Certificate, TlsBackend::Rustls)
+    );
     match e {
         Error::Io(io) => assert_eq!(io.kind(), io::ErrorKind::InvalidData),
         other => panic!("{other:?}"),
@@ -661,6 +666,7 @@ fn a_refused_certificate_is_a_tls_failure_of_the_host() {
         (Some(Step::Tls), Some("secure.example:8443"))
     );
     assert_eq!(e.to_string(), "my-tls: handshake failed");
+    assert!(e.tls_error().is_none(), "not one of the crate's backends");
 }
 
 /// Checks that `fut` fails with a timeout at `step` exactly `after` from now, naming

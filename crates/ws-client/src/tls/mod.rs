@@ -647,6 +647,11 @@ mod tests {
                 (e.step(), e.target()),
                 (Some(Step::Tls), Some("feed.example:443"))
             );
+            let tls = e.tls_error().unwrap();
+            assert_eq!(
+                (tls.kind(), tls.backend()),
+                (TlsErrorKind::Certificate, backend)
+            );
             // The message is the TLS error's, not wrapped again.
             assert_eq!(
                 e.to_string(),
@@ -672,7 +677,7 @@ mod tests {
         assert!(e.is_tls() && !e.is_tls_certificate(), "{e}");
         // Not yet through the flow: no step, so not a TLS failure.
         let e = error(TlsBackend::Rustls, TlsErrorKind::Certificate).into_error();
-        assert!(!e.is_tls() && !e.is_tls_certificate());
+        assert!(!e.is_tls() && !e.is_tls_certificate() && e.tls_error().is_none());
     }
 
     #[test]
