@@ -8,7 +8,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use bytes::Bytes;
-use ws_client::{Config, Connection, Error, Message, ProtocolError, Role};
+use ws_client::{Config, Connection, Error, Message, Role};
 use ws_frame::{FrameHeader, OpCode, MAX_HEADER_LEN};
 
 const MIB: usize = 1 << 20;
@@ -247,6 +247,7 @@ fn zeros_segment(len: usize) -> Vec<u8> {
 #[cfg(feature = "deflate")]
 #[test]
 fn a_compression_bomb_peaks_at_the_limit_plus_a_constant() {
+    use ws_client::ProtocolError;
     use ws_handshake::permessage_deflate::DeflateParams;
     let limit = 16 * MIB;
     // 64 MiB of zeros in about 64 KiB: four times the limit.

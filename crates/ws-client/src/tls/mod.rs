@@ -547,3 +547,179 @@ pub(crate) fn find_tls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Op
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::error::Step;
+
+    const BACKENDS: [TlsBackend; 2] = [TlsBackend::NativeTls, TlsBackend::Rustls];
+
+    fn error(backend: TlsBackend, kind: TlsErrorKind) -> TlsError {
+        TlsError::new(
+            "feed.example",
+            backend,
+            kind,
+            io::Error::other("library says no"),
+        )
+    }
+
+    /// The setting a user of `backend` changes to trust a private CA, and the other one's.
+    fn settings(backend: TlsBackend) -> (&'static str, &'static str) {
+        match backend {
+            TlsBackend::NativeTls => (".tls_connector(..)", ".rustls_config(..)"),
+            TlsBackend::Rustls => (".rustls_config(..)", ".tls_connector(..)"),
+        }
+    }
+
+    #[test]
+    fn each_kind_reads_what_failed_and_what_to_check_for_its_backend() {
+        for backend in BACKENDS {
+            let (ours, theirs) = settings(backend);
+            let head = format!(
+                "TLS handshake with feed.example failed ({}): library says no; ",
+                backend.name()
+            );
+
+            let text = error(backend, TlsErrorKind::Certificate).to_string();
+            assert!(text.starts_with(&head), "{text}");
+            assert!(
+                text.contains("the server's certificate is not accepted for feed.example")
+                    && text.contains("the one in the certificate")
+                    && text.contains("if a private CA signed it"),
+                "{text}"
+            );
+            assert!(text.contains(ours) && !text.contains(theirs), "{text}");
+
+            let text = error(backend, TlsErrorKind::NotTls).to_string();
+            assert!(text.starts_with(&head), "{text}");
+            assert!(
+                text.contains("the server did not answer with TLS")
+                    && text.contains("check the port, and use ws:// for a plain server"),
+                "{text}"
+            );
+            // Not a trust problem: no advice about CAs.
+            assert!(!text.contains(ours) && !text.contains("CA"), "{text}");
+
+            let text = error(backend, TlsErrorKind::Other).to_string();
+            assert!(text.starts_with(&head), "{text}");
+            assert!(
+                text.contains("check that the server speaks TLS on this port")
+                    && text.contains("use ws:// for a plain server")
+                    && text.contains("for a private CA"),
+                "{text}"
+            );
+            assert!(text.contains(ours) && !text.contains(theirs), "{text}");
+        }
+    }
+
+    #[test]
+    fn as_an_error_the_kind_decides_the_io_kind_and_the_library_error_is_the_source() {
+        for (kind, io_kind) in [
+            (TlsErrorKind::Certificate, io::ErrorKind::InvalidData),
+            (TlsErrorKind::NotTls, io::ErrorKind::InvalidData),
+            (TlsErrorKind::Other, io::ErrorKind::Other),
+        ] {
+            let tls = error(TlsBackend::Rustls, kind);
+            assert_eq!((tls.kind(), tls.backend()), (kind, TlsBackend::Rustls));
+            let source = std::error::Error::source(&tls).unwrap().to_string();
+            assert_eq!(source, "library says no");
+            let text = tls.to_string();
+            match tls.into_error() {
+                Error::Io(e) => {
+                    assert_eq!(e.kind(), io_kind);
+                    assert_eq!(e.to_string(), text);
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn only_a_certificate_error_through_the_connect_flow_is_a_certificate_failure() {
+        for backend in BACKENDS {
+            let e = error(backend, TlsErrorKind::Certificate)
+                .into_error()
+                .into_tls_failure("feed.example:443");
+            assert!(e.is_tls() && e.is_tls_certificate(), "{e}");
+            assert_eq!(
+                (e.step(), e.target()),
+                (Some(Step::Tls), Some("feed.example:443"))
+            );
+            let tls = e.tls_error().unwrap();
+            assert_eq!(
+                (tls.kind(), tls.backend()),
+                (TlsErrorKind::Certificate, backend)
+            );
+            // The message is the TLS error's, not wrapped again.
+            assert_eq!(
+                e.to_string(),
+                error(backend, TlsErrorKind::Certificate).to_string()
+            );
+            for kind in [TlsErrorKind::NotTls, TlsErrorKind::Other] {
+                let e = error(backend, kind)
+                    .into_error()
+                    .into_tls_failure("feed.example:443");
+                assert!(e.is_tls() && !e.is_tls_certificate(), "{kind:?}: {e}");
+            }
+        }
+        // The backend decides: its advice mentions certificates, and so may the library
+        // error of another kind, but only `Certificate` counts.
+        let e = TlsError::new(
+            "feed.example",
+            TlsBackend::NativeTls,
+            TlsErrorKind::Other,
+            io::Error::other("certificate status request failed"),
+        )
+        .into_error()
+        .into_tls_failure("feed.example:443");
+        assert!(e.is_tls() && !e.is_tls_certificate(), "{e}");
+        // Not yet through the flow: no step, so not a TLS failure.
+        let e = error(TlsBackend::Rustls, TlsErrorKind::Certificate).into_error();
+        assert!(!e.is_tls() && !e.is_tls_certificate() && e.tls_error().is_none());
+    }
+
+    #[test]
+    fn the_default_connector_uses_the_builds_backend() {
+        let tls = TlsConnector::default();
+        assert!(tls.is_default());
+        assert_eq!(tls.backend(), TlsBackend::default_for_build());
+        // rustls is preferred when both are compiled in.
+        let expected = if cfg!(feature = "rustls") {
+            Some(TlsBackend::Rustls)
+        } else if cfg!(feature = "native-tls") {
+            Some(TlsBackend::NativeTls)
+        } else {
+            None
+        };
+        assert_eq!(TlsBackend::default_for_build(), expected);
+        let debug = format!("{tls:?}");
+        let backend = format!("{:?}", expected.map(TlsBackend::name));
+        assert!(
+            debug.contains(&format!("backend: {backend}")) && debug.contains("default: true"),
+            "{debug}"
+        );
+        for backend in BACKENDS {
+            assert_eq!(backend.to_string(), backend.name());
+        }
+    }
+
+    #[cfg(not(any(feature = "native-tls", feature = "rustls")))]
+    #[test]
+    fn without_a_tls_feature_the_default_connector_names_the_features() {
+        let stream = futures::io::Cursor::new(Vec::new());
+        let tls = TlsConnector::default();
+        let e = futures::executor::block_on(tls.connect("feed.example", &[], stream)).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("cannot open wss:// to feed.example: this build has no TLS library")
+                && text.contains("enable the `rustls` or `native-tls` feature"),
+            "{text}"
+        );
+        match e {
+            Error::Io(io) => assert_eq!(io.kind(), io::ErrorKind::Unsupported),
+            other => panic!("{other:?}"),
+        }
+    }
+}
