@@ -4,9 +4,9 @@
 //! it adapts a stream of its own I/O traits to `futures-io`.
 
 /// Defines a runtime crate's top-level API over its [`Runtime`](crate::rt::Runtime) type
-/// (which must implement `Default`):
+/// (which must implement `Default`), as `ws-tokio` does:
 ///
-/// ```ignore
+/// ```text
 /// ws_client::runtime_api! {
 ///     runtime = TokioRuntime,
 ///     name = "tokio",
