@@ -53,6 +53,10 @@ impl Runtime for AsyncStdRuntime {
     fn timer(&self) -> Arc<dyn Timer> {
         ws_smol::SmolRuntime.timer()
     }
+
+    fn name(&self) -> &'static str {
+        "async-std"
+    }
 }
 
 ws_client::runtime_api! {

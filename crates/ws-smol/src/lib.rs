@@ -77,6 +77,10 @@ impl Runtime for SmolRuntime {
     fn timer(&self) -> Arc<dyn Timer> {
         Arc::new(SmolTimer)
     }
+
+    fn name(&self) -> &'static str {
+        "smol"
+    }
 }
 
 ws_client::runtime_api! {

@@ -75,6 +75,10 @@ impl Runtime for TokioRuntime {
     fn timer(&self) -> Arc<dyn Timer> {
         Arc::new(TokioTimer)
     }
+
+    fn name(&self) -> &'static str {
+        "tokio"
+    }
 }
 
 ws_client::runtime_api! {

@@ -66,6 +66,13 @@ pub trait TlsConnect<S>: Send + Sync {
         alpn: &'a [&'a [u8]],
         stream: S,
     ) -> BoxFuture<'a, Result<Self::Stream, Error>>;
+
+    /// A short name of the TLS library (`"rustls"`, `"native-tls"`), for logs: the `tls`
+    /// field of a connection's span with the `tracing` feature. `"custom"` unless the
+    /// implementation says otherwise.
+    fn name(&self) -> &'static str {
+        "custom"
+    }
 }
 
 /// Which TLS library a [`TlsConnector`] uses.
@@ -224,6 +231,10 @@ where
             #[cfg(feature = "rustls")]
             Inner::Rustls(config) => Box::pin(rustls::connect(config, server_name, alpn, stream)),
         }
+    }
+
+    fn name(&self) -> &'static str {
+        self.backend().map_or("none", TlsBackend::name)
     }
 }
 
