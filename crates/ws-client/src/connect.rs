@@ -51,6 +51,7 @@ use crate::options::ConnectOptions;
 use crate::rt::{BoxFuture, Runtime, Sleep, Timer};
 use crate::stream::WebSocket;
 use crate::tls::{MaybeTlsStream, TlsConnect};
+use crate::trace;
 
 /// Bytes read per call from a proxy during the tunnel handshake.
 const PROXY_READ: usize = 1024;
@@ -130,8 +131,53 @@ where
     R: Runtime,
     T: TlsConnect<R::Tcp>,
 {
-    let mut builder = options.request_builder()?;
-    let mut request = builder.clone().build()?;
+    let builder = options.request_builder()?;
+    let request = builder.clone().build()?;
+    #[cfg(feature = "tracing")]
+    let span = {
+        let tls_name = if request.target().secure {
+            tls.name()
+        } else {
+            "none"
+        };
+        trace::connection_span(request.url().as_str(), Some(rt.name()), Some(tls_name))
+    };
+    let flow = connect_hops(rt, tls, options, builder, request);
+    #[cfg(feature = "tracing")]
+    let flow = tracing::Instrument::instrument(flow, span.clone());
+    match flow.await {
+        #[allow(unused_mut)]
+        Ok((mut ws, response, request)) => {
+            #[cfg(feature = "tracing")]
+            ws.set_span(span);
+            Ok((ws, response, request))
+        }
+        Err(e) => {
+            trace::debug!(in &span, step = ?e.step(), error = %trace::error(&e), "connect failed");
+            Err(e)
+        }
+    }
+}
+
+/// The hops of [`connect_via`]: connect, handshake, and again for each redirect followed.
+async fn connect_hops<R, T>(
+    rt: &R,
+    tls: &T,
+    options: &ConnectOptions,
+    mut builder: ws_handshake::RequestBuilder,
+    mut request: ClientRequest,
+) -> Result<
+    (
+        WebSocket<MaybeTlsStream<R::Tcp, T::Stream>>,
+        Response,
+        ClientRequest,
+    ),
+    Error,
+>
+where
+    R: Runtime,
+    T: TlsConnect<R::Tcp>,
+{
     let mut chain = RedirectChain::new(request.url().clone(), options.redirect_policy());
     let timer = rt.timer();
     loop {
@@ -157,6 +203,16 @@ where
                     }
                 }
                 request = builder.clone().build()?;
+                trace::debug!(
+                    status = response.status(),
+                    to = %trace::url(request.url().as_str()),
+                    hop = chain.hops(),
+                    "following a redirect"
+                );
+                #[cfg(feature = "tracing")]
+                if request.target().secure {
+                    tracing::Span::current().record("tls", tls.name());
+                }
             }
         }
     }
@@ -180,7 +236,24 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let request = options.build_request()?;
-    client_handshake_within(stream, request, options, timer, options.open.open_timeout).await
+    #[cfg(feature = "tracing")]
+    let span = trace::connection_span(request.url().as_str(), None, None);
+    let handshake =
+        client_handshake_within(stream, request, options, timer, options.open.open_timeout);
+    #[cfg(feature = "tracing")]
+    let handshake = tracing::Instrument::instrument(handshake, span.clone());
+    match handshake.await {
+        #[allow(unused_mut)]
+        Ok((mut ws, response)) => {
+            #[cfg(feature = "tracing")]
+            ws.set_span(span);
+            Ok((ws, response))
+        }
+        Err(e) => {
+            trace::debug!(in &span, step = ?e.step(), error = %trace::error(&e), "connect failed");
+            Err(e)
+        }
+    }
 }
 
 /// An open transport to a target, ready for the WebSocket handshake: what
@@ -244,6 +317,12 @@ where
                 Some(&proxy_addr),
             )
             .await?;
+            trace::debug!(
+                proxy = %proxy_addr,
+                scheme = %proxy.scheme(),
+                target = %authority(&target.host, target.port),
+                "proxy tunnel open"
+            );
             (tcp, opened_at, rest)
         }
     };
@@ -327,7 +406,10 @@ async fn resolve_and_connect<R: Runtime>(
                 let e = io::Error::new(io::ErrorKind::NotFound, "the name has no address");
                 return Err(dns_error(host, proxy, e));
             }
-            Ok(ips) => interleave_families(ips),
+            Ok(ips) => {
+                trace::debug!(host, addresses = ?ips, proxy = proxy.is_some(), "DNS resolved");
+                interleave_families(ips)
+            }
             Err(e) => return Err(dns_error(host, proxy, e)),
         },
     };
@@ -379,6 +461,7 @@ async fn race<R: Runtime>(
             .is_some_and(|sleep| sleep.as_mut().poll(cx).is_ready());
         if next < ips.len() && (running.is_empty() || due || start_now) {
             start_now = false;
+            trace::trace!(address = %SocketAddr::new(ips[next], port), "TCP connect attempt");
             running.push((next, rt.connect_tcp(SocketAddr::new(ips[next], port))));
             next += 1;
             stagger = if next < ips.len() {
@@ -395,8 +478,21 @@ async fn race<R: Runtime>(
         let mut i = 0;
         while i < running.len() {
             match running[i].1.as_mut().poll(cx) {
-                Poll::Ready(Ok(tcp)) => return Poll::Ready(Ok(tcp)),
+                Poll::Ready(Ok(tcp)) => {
+                    trace::debug!(
+                        address = %SocketAddr::new(ips[running[i].0], port),
+                        attempts = next,
+                        failed = failed.len(),
+                        "TCP connected"
+                    );
+                    return Poll::Ready(Ok(tcp));
+                }
                 Poll::Ready(Err(e)) => {
+                    trace::debug!(
+                        address = %SocketAddr::new(ips[running[i].0], port),
+                        error = %e,
+                        "TCP connect attempt failed"
+                    );
                     let (index, _) = running.swap_remove(i);
                     failed.push((index, e));
                     start_now = next < ips.len();
@@ -551,6 +647,7 @@ async fn resolve<R: Runtime>(rt: &R, host: &str) -> Result<IpAddr, Error> {
         Error::opening(Step::Dns, Some(host.to_owned()), message, e)
     };
     let addrs = rt.resolve(host).await.map_err(fail)?;
+    trace::debug!(host, addresses = ?addrs, "DNS resolved for the socks5:// proxy");
     addrs
         .iter()
         .find(|a| a.is_ipv4())

@@ -25,6 +25,7 @@ use crate::options::{ConnectOptions, ServerOptions};
 use crate::proto::Connection;
 use crate::rt::{Deadline, Timed, Timer};
 use crate::stream::WebSocket;
+use crate::trace;
 
 /// Bytes read per call while the head is incomplete.
 const HEAD_READ: usize = 4 << 10;
@@ -135,6 +136,11 @@ where
     write_all(&mut stream, request.as_bytes())
         .await
         .map_err(|e| upgrade_error(e, target, "sending the request"))?;
+    trace::trace!(
+        target,
+        bytes = request.as_bytes().len(),
+        "upgrade request sent"
+    );
 
     let mut parser = ResponseParser::new(options.open.limits);
     let early_response = if early.is_empty() {
@@ -147,6 +153,7 @@ where
         Some(response) => response,
         None => read_response(&mut stream, &mut parser, target).await?,
     };
+    trace::debug!(target, status = response.status(), "HTTP response");
     if (300..400).contains(&response.status()) {
         return Ok(Handshake::Redirect(response));
     }
@@ -161,6 +168,17 @@ where
             None => None,
         };
     }
+    trace::debug!(
+        subprotocol = accepted.subprotocol.as_deref(),
+        extensions = %accepted
+            .extensions
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+        compression = config.deflate_enabled(),
+        "WebSocket open"
+    );
     let mut ws = open(stream, Role::Client, config, response.rest(), timer);
     ws.set_subprotocol(accepted.subprotocol);
     Ok(Handshake::Open(ws, response))

@@ -23,6 +23,33 @@
 //!   [`tls::TlsConnect`] (native-tls or rustls, features of the same names).
 //!   [`reconnect`] keeps a logical connection alive across disconnects.
 //!
+//! # Feature `tracing`
+//!
+//! Off by default. With it, the crate logs through [`tracing`](https://docs.rs/tracing);
+//! without it, no logging code is compiled at all. Targets are this crate's module paths
+//! (`ws_client::connect`, `ws_client::proto`, ...), so `RUST_LOG=ws_client=debug` (with
+//! `tracing-subscriber`'s `EnvFilter`) shows a connection's life:
+//!
+//! * a span `websocket` (level `INFO`) per client connection, from the first DNS lookup to
+//!   the end of the WebSocket (redirect hops included), with fields `url`, `runtime`
+//!   ([`Runtime::name`]) and `tls` ([`TlsConnect::name`](tls::TlsConnect::name), `none` for
+//!   `ws://`). The span is not entered while messages flow: its events name it as their
+//!   parent. A [`ReconnectingWebSocket`] adds a span `reconnecting` (`INFO`, field `url`)
+//!   around its connections;
+//! * `DEBUG`: each opening step (DNS result, the TCP address that won, the proxy tunnel,
+//!   the TLS version and ALPN protocol, the HTTP status, redirects), the negotiated
+//!   subprotocol and extensions, close frames sent and received (codes), the end of the
+//!   connection, transport errors, a close the peer did not answer in time;
+//! * `TRACE`: every frame received or queued (opcode, length, flags; never the payload),
+//!   keepalive pings, each TCP attempt;
+//! * `INFO`: reconnection attempts with their delay, and reconnections;
+//! * `WARN`: the peer broke the protocol, no pong within the keepalive timeout, the write
+//!   timeout, giving up on reconnecting.
+//!
+//! Secrets stay out: URLs are logged as `scheme://host:port/path` (no user info, and the
+//! query, which often carries tokens, replaced by `?<redacted>`), and no header value, no
+//! `Sec-WebSocket-Key`, no proxy credential, no payload and no close reason is ever logged.
+//!
 //! ```
 //! use ws_client::{CloseCode, Config, Connection, Message, Role};
 //!
@@ -61,6 +88,7 @@ mod runtime_api;
 pub mod split;
 pub mod stream;
 pub mod tls;
+mod trace;
 pub mod utf8;
 
 pub use config::{Config, Keepalive};

@@ -100,6 +100,7 @@ use crate::config::Config;
 use crate::deflate::{Deflate, DeflateError};
 use crate::error::{Error, ProtocolError, Step, UsageError};
 use crate::message::{CloseFrame, Message, Utf8Bytes};
+use crate::trace;
 use crate::utf8::Utf8Validator;
 
 /// The largest payload of a control frame (RFC 6455 §5.5).
@@ -173,6 +174,10 @@ pub struct Connection {
     /// Compressed payload of the message being sent.
     #[cfg(feature = "deflate")]
     scratch: BytesMut,
+    /// The parent of this connection's events: a client's `websocket` span once the
+    /// connect flow set it, else none (events then go to the current span).
+    #[cfg(feature = "tracing")]
+    span: tracing::Span,
 }
 
 /// How the payload of the current frame is handled.
@@ -310,8 +315,22 @@ impl Connection {
             deflate,
             #[cfg(feature = "deflate")]
             scratch: BytesMut::new(),
+            #[cfg(feature = "tracing")]
+            span: tracing::Span::none(),
             config,
         }
+    }
+
+    /// Makes `span` the parent of this connection's events.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn set_span(&mut self, span: tracing::Span) {
+        self.span = span;
+    }
+
+    /// The parent of this connection's events (disabled when none was set).
+    #[cfg(feature = "tracing")]
+    pub(crate) fn span(&self) -> &tracing::Span {
+        &self.span
     }
 
     // ----- getters -----
@@ -494,6 +513,11 @@ impl Connection {
             return Ok(None);
         }
         let mid_frame = self.frame.is_some() || !self.rbuf.is_empty();
+        trace::debug!(
+            in &self.span,
+            mid_frame,
+            "the transport closed without a close handshake"
+        );
         self.terminate();
         Err(Error::Protocol(ProtocolError::UnexpectedEof { mid_frame }))
     }
@@ -503,6 +527,14 @@ impl Connection {
     fn start_frame(&mut self, header: FrameHeader, header_len: usize) -> Result<(), ProtocolError> {
         let opcode = header.opcode;
         let rsv1 = header.rsv & RSV1 != 0;
+        trace::trace!(
+            in &self.span,
+            opcode = ?opcode,
+            fin = header.fin,
+            len = header.payload_len,
+            rsv1,
+            "frame received"
+        );
         let too_big = |size: u64, limit: usize| ProtocolError::MessageTooBig { size, limit };
         let msg_limit = self.config.max_message_size.unwrap_or(usize::MAX);
         let Ok(len) = usize::try_from(header.payload_len) else {
@@ -715,6 +747,12 @@ impl Connection {
             }
             OpCode::Close => {
                 let frame = parse_close(&payload)?;
+                trace::debug!(
+                    in &self.span,
+                    code = frame.as_ref().map(|f| f.code.as_u16()),
+                    reason_len = frame.as_ref().map_or(0, |f| f.reason.len()),
+                    "close received"
+                );
                 self.received_close = true;
                 self.peer_close.clone_from(&frame);
                 self.frame = None;
@@ -738,6 +776,12 @@ impl Connection {
     /// or the code may not be sent) and closes the connection.
     fn fail(&mut self, e: ProtocolError) -> Error {
         let code = e.close_code();
+        trace::warn!(
+            in &self.span,
+            error = %e,
+            close_code = code.as_u16(),
+            "the peer broke the protocol: failing the connection"
+        );
         if !self.sent_close && code.is_sendable() {
             self.owed_pongs.clear();
             self.write_close(Some(code), e.close_reason());
@@ -863,6 +907,12 @@ impl Connection {
             }
             None => 0,
         };
+        trace::debug!(
+            in &self.span,
+            code = code.map(|c| c.as_u16()),
+            reason_len = len.saturating_sub(2),
+            "sending close"
+        );
         self.write_frame(OpCode::Close, true, 0, &payload[..len]);
         self.sent_close = true;
     }
@@ -888,6 +938,14 @@ impl Connection {
     /// Encodes one frame into the output buffer: header, then the payload copied once and
     /// masked in place (client role).
     fn write_frame(&mut self, opcode: OpCode, fin: bool, rsv: u8, payload: &[u8]) {
+        trace::trace!(
+            in &self.span,
+            opcode = ?opcode,
+            fin,
+            len = payload.len(),
+            rsv1 = rsv & RSV1 != 0,
+            "frame queued"
+        );
         let mask = match self.role {
             Role::Client => Some(mask_key()),
             Role::Server => None,
@@ -983,6 +1041,11 @@ impl Connection {
                     self.config.close_timeout.and_then(|t| now.checked_add(t));
             }
             if self.timers.close_deadline.is_some_and(|d| now >= d) {
+                trace::debug!(
+                    in &self.span,
+                    timeout = ?self.config.close_timeout,
+                    "no close from the peer within the close timeout"
+                );
                 self.terminate();
                 self.pending_error = Some(Error::Timeout { step: Step::Close });
             }
@@ -996,6 +1059,11 @@ impl Connection {
             self.timers.next_ping = now.checked_add(keepalive.interval);
         }
         if self.timers.pong_deadline.is_some_and(|d| now >= d) {
+            trace::warn!(
+                in &self.span,
+                timeout = ?keepalive.timeout,
+                "no pong within the keepalive timeout: closing with 1011"
+            );
             self.write_close(Some(CloseCode::INTERNAL_ERROR), "keepalive ping timeout");
             self.terminate();
             self.pending_error = Some(Error::Timeout {
@@ -1008,6 +1076,7 @@ impl Connection {
                 self.timers.ping_count = self.timers.ping_count.wrapping_add(1);
                 self.timers.ping_payload = self.timers.ping_count.to_be_bytes();
                 let payload = self.timers.ping_payload;
+                trace::trace!(in &self.span, "keepalive ping");
                 self.write_frame(OpCode::Ping, true, 0, &payload);
                 self.timers.pong_deadline = now.checked_add(keepalive.timeout);
             }

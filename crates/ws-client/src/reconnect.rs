@@ -73,6 +73,7 @@ use crate::options::ConnectOptions;
 use crate::rt::{BoxFuture, Runtime, Sleep, Timer};
 use crate::stream::WebSocket;
 use crate::tls::MaybeTlsStream;
+use crate::trace;
 
 /// How long to wait between reconnection attempts, and when to give up.
 ///
@@ -388,8 +389,21 @@ impl<R: Runtime> Reconnecting<R> {
     /// Dropping the future abandons the attempt and closes whatever was opened.
     pub async fn connect(self) -> Result<ReconnectingWebSocket<R>, Error> {
         let timer = self.rt.timer();
-        let (ws, response) = self.attempt().await?;
+        #[cfg(feature = "tracing")]
+        let span = {
+            let url = match self.options.request_builder() {
+                Ok(builder) => trace::url(builder.url().as_str()),
+                Err(_) => trace::url(self.options.url()),
+            };
+            tracing::info_span!("reconnecting", url = %url)
+        };
+        let attempt = self.attempt();
+        #[cfg(feature = "tracing")]
+        let attempt = tracing::Instrument::instrument(attempt, span.clone());
+        let (ws, response) = attempt.await?;
         Ok(ReconnectingWebSocket {
+            #[cfg(feature = "tracing")]
+            span,
             shared: self,
             opened_at: timer.now(),
             timer,
@@ -451,6 +465,10 @@ pub struct ReconnectingWebSocket<R: Runtime> {
     opened_at: Instant,
     connections: u64,
     response: Response,
+    /// The `reconnecting` span: the parent of the connections' spans and of the
+    /// reconnection events.
+    #[cfg(feature = "tracing")]
+    span: tracing::Span,
 }
 
 impl<R: Runtime> fmt::Debug for ReconnectingWebSocket<R> {
@@ -572,6 +590,11 @@ impl<R: Runtime> ReconnectingWebSocket<R> {
                         if let Disconnect::Closed(Some(frame)) = &reason {
                             let closed = Error::ClosedByPeer(frame.clone());
                             if (self.shared.give_up)(&closed) {
+                                trace::warn!(
+                                    in &self.span,
+                                    code = frame.code.as_u16(),
+                                    "the server closed with a code that ends reconnecting: giving up"
+                                );
                                 self.state = State::Closed;
                                 return Poll::Ready(Some(Err(closed)));
                             }
@@ -587,11 +610,17 @@ impl<R: Runtime> ReconnectingWebSocket<R> {
                 },
                 State::Waiting(sleep) => {
                     ready!(sleep.as_mut().poll(cx));
-                    self.state = State::Connecting(self.shared.attempt());
+                    trace::debug!(in &self.span, attempt = self.attempt + 1, "reconnecting now");
+                    let attempt = self.shared.attempt();
+                    #[cfg(feature = "tracing")]
+                    let attempt =
+                        Box::pin(tracing::Instrument::instrument(attempt, self.span.clone()));
+                    self.state = State::Connecting(attempt);
                 }
                 State::Connecting(fut) => match ready!(fut.as_mut().poll(cx)) {
                     Ok((ws, response)) => {
                         let attempts = self.attempt + 1;
+                        trace::info!(in &self.span, attempts, "reconnected");
                         self.attempt = 0;
                         self.opened_at = self.timer.now();
                         self.connections += 1;
@@ -606,6 +635,13 @@ impl<R: Runtime> ReconnectingWebSocket<R> {
                             .max_attempts
                             .is_some_and(|max| self.attempt + 1 >= max);
                         if exhausted || (self.shared.give_up)(&e) {
+                            trace::warn!(
+                                in &self.span,
+                                attempts = self.attempt + 1,
+                                exhausted,
+                                error = %trace::error(&e),
+                                "giving up reconnecting"
+                            );
                             self.state = State::Closed;
                             return Poll::Ready(Some(Err(e)));
                         }
@@ -622,6 +658,13 @@ impl<R: Runtime> ReconnectingWebSocket<R> {
     /// Arms the backoff wait before the next attempt and describes it.
     fn schedule(&mut self, reason: Disconnect) -> Event {
         let retry_in = self.shared.policy.delay(self.backoff);
+        trace::info!(
+            in &self.span,
+            attempt = self.attempt + 1,
+            delay = ?retry_in,
+            reason = %trace::disconnect(&reason),
+            "reconnecting after a delay"
+        );
         let now = self.timer.now();
         let at = now.checked_add(retry_in).unwrap_or(now);
         self.state = State::Waiting(self.timer.sleep_until(at));

@@ -69,6 +69,7 @@ use crate::message::{CloseFrame, Message};
 use crate::proto::{Connection, State};
 use crate::rt::{Sleep, Timer};
 use crate::split::{WsReceiver, WsSender};
+use crate::trace;
 
 /// Size of the per-thread read buffer: large enough for bulk transfers to take few system
 /// calls; a read of a few bytes costs the same.
@@ -275,6 +276,13 @@ impl<S> Core<S> {
 
     fn done(&mut self) {
         if self.phase != Phase::Done {
+            trace::debug!(
+                in self.conn.span(),
+                close_sent = self.conn.close_sent(),
+                close_received = self.conn.close_received(),
+                peer_code = self.conn.close_frame().map(|f| f.code.as_u16()),
+                "connection over"
+            );
             self.phase = Phase::Done;
             self.events += 1;
             self.sleep = None;
@@ -283,6 +291,7 @@ impl<S> Core<S> {
 
     /// Records a transport failure: the connection is over, `recv` reports it once.
     fn fail_io(&mut self, e: io::Error) -> Error {
+        trace::debug!(in self.conn.span(), error = %e, "transport error");
         self.broken = Some(e.kind());
         self.done();
         Error::Io(e)
@@ -788,6 +797,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             return None;
         }
         self.write_stall = None;
+        trace::warn!(
+            in self.conn.span(),
+            timeout = ?self.write_timeout,
+            "write timeout: the peer takes no data; dropping the connection"
+        );
         self.broken = Some(io::ErrorKind::TimedOut);
         self.error
             .get_or_insert(Error::Timeout { step: Step::Write });
@@ -859,6 +873,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
 
     pub(crate) fn set_subprotocol(&mut self, proto: Option<String>) {
         self.core.subprotocol = proto;
+    }
+
+    /// Makes `span` the parent of this WebSocket's events.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn set_span(&mut self, span: tracing::Span) {
+        self.core.conn.set_span(span);
     }
 
     /// Receives the next message: `None` once the connection is over.

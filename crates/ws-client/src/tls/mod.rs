@@ -213,7 +213,7 @@ where
         stream: S,
     ) -> BoxFuture<'a, Result<TlsStream<S>, Error>> {
         let _ = alpn;
-        match &self.inner {
+        let session: BoxFuture<'a, Result<TlsStream<S>, Error>> = match &self.inner {
             #[cfg(feature = "rustls")]
             Inner::Default => Box::pin(async move {
                 let config = rustls::default_config(server_name)?;
@@ -230,7 +230,22 @@ where
             Inner::NativeTls(c) => Box::pin(native::connect(Some(c), server_name, alpn, stream)),
             #[cfg(feature = "rustls")]
             Inner::Rustls(config) => Box::pin(rustls::connect(config, server_name, alpn, stream)),
-        }
+        };
+        #[cfg(feature = "tracing")]
+        let session: BoxFuture<'a, Result<TlsStream<S>, Error>> = Box::pin(async move {
+            let stream = session.await?;
+            crate::trace::debug!(
+                backend = stream.backend().name(),
+                server_name,
+                version = stream.protocol_version(),
+                alpn = stream
+                    .alpn_protocol()
+                    .map(|p| String::from_utf8_lossy(&p).into_owned()),
+                "TLS established"
+            );
+            Ok(stream)
+        });
+        session
     }
 
     fn name(&self) -> &'static str {
