@@ -59,6 +59,7 @@
 //! | `rustls`       | no      | `wss://` through rustls (`ring`, the OS's roots); re-exports `rustls` |
 //! | `webpki-roots` | no      | rustls trusts Mozilla's bundled roots instead of the OS's |
 //! | `deflate`      | yes     | permessage-deflate (RFC 7692), offered by default |
+//! | `tracing`      | no      | logs through `tracing`: a `websocket` span per connection (URL without user info or query, runtime, TLS backend), opening steps and closes at `debug`, frames at `trace`, reconnects at `info`, timeouts and protocol violations at `warn`; never secrets (see [`ws_client`'s docs](ws_client#feature-tracing)); nothing compiled without it |
 //!
 //! The top-level [`connect`], [`connect_with`], [`builder`]`(..).connect()`, [`WebSocket`]
 //! and [`DefaultRuntime`] use tokio whenever the `tokio` feature is on, else smol, else
