@@ -287,6 +287,7 @@ fn spans_and_events_tell_the_story_and_keep_secrets() {
         tls_version_and_alpn().await;
         keepalive_timeout().await;
         reconnects().await;
+        failures().await;
     });
     let lines = capture.lines();
     let all = lines.join("\n");
@@ -476,6 +477,37 @@ fn spans_and_events_tell_the_story_and_keep_secrets() {
         "nested span",
         &["SPAN websocket#", "< reconnecting#"],
     );
+
+    // Failures: the step and the error, its URLs scrubbed.
+    assert_has(
+        &lines,
+        "refused",
+        &[
+            "DEBUG ws_client::connect [websocket#",
+            "/refused?<redacted>",
+            "TCP connect attempt failed",
+            "address=127.0.0.1:",
+        ],
+    );
+    assert_has(
+        &lines,
+        "connect failed",
+        &[
+            "DEBUG ws_client::connect [websocket#",
+            "/refused?<redacted>",
+            "connect failed",
+            "step=Some(Connect)",
+        ],
+    );
+    assert_has(
+        &lines,
+        "not followed",
+        &[
+            "[websocket#",
+            "connect failed",
+            "ws://elsewhere.example:80/next?<redacted>",
+        ],
+    );
 }
 
 /// ws:// with a password, a token in the query and an Authorization header, through a
@@ -502,6 +534,27 @@ async fn plain_with_redirect() {
         .await
         .unwrap();
     assert_eq!(ws.close_frame().unwrap().code, CloseCode::from(4000));
+}
+
+/// A refused TCP connect, and a redirect that is not followed (its error names the
+/// `Location`, token included: the event must not).
+async fn failures() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let url = format!("ws://user:secret@127.0.0.1:{port}/refused?token=secret");
+    let err = aiowebsocket::builder(url).connect().await.unwrap_err();
+    assert_eq!(err.step(), Some(aiowebsocket::Step::Connect), "{err}");
+
+    let redirect = redirector("ws://elsewhere.example/next?token=secret".to_owned()).await;
+    let url = format!("ws://localhost:{}/unfollowed", redirect.port());
+    let err = aiowebsocket::builder(url)
+        .no_redirects()
+        .connect()
+        .await
+        .unwrap_err();
+    assert!(err.is_redirect(), "{err:?}");
+    assert!(err.to_string().contains("token=secret"), "{err}");
 }
 
 /// wss:// through rustls to a native-tls server with a certificate made now.
