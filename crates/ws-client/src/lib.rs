@@ -23,6 +23,22 @@
 //!   [`tls::TlsConnect`] (native-tls or rustls, features of the same names).
 //!   [`reconnect`] keeps a logical connection alive across disconnects.
 //!
+//! ```
+//! use ws_client::{CloseCode, Config, Connection, Message, Role};
+//!
+//! let mut client = Connection::new(Role::Client, Config::default());
+//! let mut server = Connection::new(Role::Server, Config::default());
+//!
+//! client.send(Message::text("ping me"))?;
+//! client.close(CloseCode::NORMAL, "done")?;
+//! server.receive_data(client.pending_output()); // a driver moves these bytes
+//!
+//! assert_eq!(server.poll_message()?, Some(Message::text("ping me")));
+//! assert_eq!(server.poll_message()?, Some(Message::close(CloseCode::NORMAL, "done")));
+//! assert!(server.wants_write()); // the echoed close, queued automatically
+//! # Ok::<(), ws_client::Error>(())
+//! ```
+//!
 //! # Feature `tracing`
 //!
 //! Off by default. With it, the crate logs through [`tracing`](https://docs.rs/tracing);
@@ -49,22 +65,6 @@
 //! Secrets stay out: URLs are logged as `scheme://host:port/path` (no user info, and the
 //! query, which often carries tokens, replaced by `?<redacted>`), and no header value, no
 //! `Sec-WebSocket-Key`, no proxy credential, no payload and no close reason is ever logged.
-//!
-//! ```
-//! use ws_client::{CloseCode, Config, Connection, Message, Role};
-//!
-//! let mut client = Connection::new(Role::Client, Config::default());
-//! let mut server = Connection::new(Role::Server, Config::default());
-//!
-//! client.send(Message::text("ping me"))?;
-//! client.close(CloseCode::NORMAL, "done")?;
-//! server.receive_data(client.pending_output()); // a driver moves these bytes
-//!
-//! assert_eq!(server.poll_message()?, Some(Message::text("ping me")));
-//! assert_eq!(server.poll_message()?, Some(Message::close(CloseCode::NORMAL, "done")));
-//! assert!(server.wants_write()); // the echoed close, queued automatically
-//! # Ok::<(), ws_client::Error>(())
-//! ```
 #![forbid(unsafe_code)]
 // The docs link to both TLS backends; with one or none compiled in, some links dangle.
 #![cfg_attr(
