@@ -1,0 +1,90 @@
+//! One test suite for every runtime and TLS library: each test is written once, as an async
+//! function generic over the client's runtime ([`runtimes::TestRuntime`]) and, for wss://,
+//! over the TLS library ([`support::Backend`]); [`suite!`] instantiates every test for
+//! tokio, smol and async-std, and every TLS test for native-tls and rustls:
+//!
+//! ```text
+//! suite::tokio::loopback::large_messages
+//! suite::smol::tls::rustls::an_untrusted_certificate_is_a_certificate_error_with_advice
+//! suite::async_std::proxy::native_tls::socks5h_carries_wss
+//! ```
+//!
+//! The servers (echo, silent, scripted, proxies) run on a tokio runtime of their own
+//! ([`servers`]), whatever runtime the client runs on. Every test runs on a fresh executor
+//! and fails after [`support::LIMIT`] rather than hang.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure
+
+#[path = "../runtimes/mod.rs"]
+mod runtimes;
+
+mod loopback;
+mod servers;
+mod support;
+mod tls;
+
+/// `#[test]`s for one module of the suite on runtime `$rt`: the `plain` tests once, the
+/// `tls` tests once per TLS library (in submodules `native_tls` and `rustls`).
+macro_rules! tests {
+    ($rt:ident, $module:ident, plain: [$($plain:ident),* $(,)?], tls: [$($tls:ident),* $(,)?]) => {
+        pub mod $module {
+            $(
+                #[test]
+                fn $plain() {
+                    $crate::support::run::<$crate::runtimes::$rt>(
+                        $crate::$module::$plain::<$crate::runtimes::$rt>(),
+                    );
+                }
+            )*
+            tests!(@tls $rt, $module, native_tls, NativeTls, [$($tls),*]);
+            tests!(@tls $rt, $module, rustls, Rustls, [$($tls),*]);
+        }
+    };
+    (@tls $rt:ident, $module:ident, $lib:ident, $backend:ident, [$($tls:ident),*]) => {
+        pub mod $lib {
+            $(
+                #[test]
+                fn $tls() {
+                    $crate::support::run::<$crate::runtimes::$rt>(
+                        $crate::$module::$tls::<$crate::runtimes::$rt, $crate::support::$backend>(),
+                    );
+                }
+            )*
+        }
+    };
+}
+
+/// Every test of the suite on runtime `$rt`, in module `$name`.
+macro_rules! suite {
+    ($name:ident => $rt:ident) => {
+        mod $name {
+            tests!($rt, loopback, plain: [
+                text_and_binary_round_trip,
+                fragmented_messages_both_ways,
+                large_messages,
+                message_over_the_limit_fails_with_1009,
+                open_timeout_when_the_server_says_nothing,
+                close_returns_after_the_close_timeout_when_the_server_never_answers,
+                keepalive_fails_when_pings_go_unanswered,
+                keepalive_pings_are_answered_by_a_live_server,
+                refused_connection_is_a_readable_error,
+                dns_failure_is_a_readable_error,
+                bad_url_is_a_handshake_error_before_any_io,
+                request_check_refusal_reaches_the_client_as_403,
+                connect_on_and_accept_over_user_opened_streams,
+                split_halves_work_from_two_tasks,
+            ], tls: []);
+            tests!($rt, tls, plain: [], tls: [
+                wss_with_a_private_ca,
+                an_untrusted_certificate_is_a_certificate_error_with_advice,
+                a_plain_server_behind_a_wss_url_is_a_tls_error,
+                a_client_certificate_is_accepted_by_a_server_requiring_one,
+                the_tls_step_times_out_on_a_silent_server,
+            ]);
+        }
+    };
+}
+
+suite!(tokio => Tokio);
+suite!(smol => Smol);
+suite!(async_std => AsyncStd);
