@@ -19,6 +19,8 @@
 mod runtimes;
 
 mod loopback;
+mod proxies;
+mod proxy;
 mod servers;
 mod support;
 mod tls;
@@ -80,6 +82,22 @@ macro_rules! suite {
                 a_plain_server_behind_a_wss_url_is_a_tls_error,
                 a_client_certificate_is_accepted_by_a_server_requiring_one,
                 the_tls_step_times_out_on_a_silent_server,
+            ]);
+            tests!($rt, proxy, plain: [
+                http_connect_proxy_carries_ws,
+                http_proxy_basic_auth_is_sent,
+                http_proxy_refusing_credentials_is_a_readable_407,
+                http_proxy_403_and_502_are_typed_with_their_status,
+                unreachable_proxy_is_named_in_the_error,
+                a_proxy_that_never_answers_times_out_at_the_proxy_step,
+                socks5h_sends_the_name_and_socks5_the_address,
+                socks5_user_password_accepted_and_refused,
+                proxy_from_env_honours_no_proxy_through_the_lookup,
+                an_invalid_proxy_url_fails_before_any_connection,
+                bytes_after_the_proxy_answer_are_read_before_the_stream,
+            ], tls: [
+                http_connect_proxy_carries_wss_with_tls_to_the_target,
+                socks5h_carries_wss,
             ]);
         }
     };
