@@ -21,6 +21,7 @@ mod runtimes;
 mod loopback;
 mod proxies;
 mod proxy;
+mod redirect;
 mod servers;
 mod support;
 mod tls;
@@ -98,6 +99,17 @@ macro_rules! suite {
             ], tls: [
                 http_connect_proxy_carries_wss_with_tls_to_the_target,
                 socks5h_carries_wss,
+            ]);
+            tests!($rt, redirect, plain: [
+                a_chain_of_absolute_and_relative_redirects_is_followed,
+                a_redirect_loop_ends_at_the_hop_limit_naming_the_chain,
+                no_redirects_reports_the_redirect,
+                no_credential_reaches_another_origin,
+                a_redirect_hook_can_refuse_a_hop_or_add_a_credential_for_the_new_host,
+                the_proxy_is_chosen_again_for_every_hop,
+            ], tls: [
+                a_redirect_from_wss_to_ws_is_refused,
+                a_redirect_from_ws_to_wss_opens_tls_on_the_new_hop,
             ]);
         }
     };
