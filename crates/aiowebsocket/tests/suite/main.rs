@@ -21,6 +21,7 @@ mod runtimes;
 mod loopback;
 mod proxies;
 mod proxy;
+mod reconnect;
 mod redirect;
 mod servers;
 mod support;
@@ -111,6 +112,19 @@ macro_rules! suite {
                 a_redirect_from_wss_to_ws_is_refused,
                 a_redirect_from_ws_to_wss_opens_tls_on_the_new_hop,
             ]);
+            tests!($rt, reconnect, plain: [
+                the_hook_runs_after_every_reconnect_and_no_message_is_lost_to_it,
+                events_come_in_order_across_drops,
+                backoff_is_bounded_and_attempts_are_limited,
+                a_403_on_reconnect_stops_it,
+                close_ends_the_logical_connection,
+                recv_is_cancel_safe_during_backoff_and_the_hook,
+                a_send_that_fails_is_the_reported_disconnect_reason,
+                a_server_that_closes_at_once_is_retried_ever_more_slowly,
+                a_connection_that_stayed_up_resets_the_backoff,
+                a_policy_close_ends_the_reconnecting_client_with_its_code_and_reason,
+                close_codes_the_user_lists_end_it_too,
+            ], tls: []);
         }
     };
 }
