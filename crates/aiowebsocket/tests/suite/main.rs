@@ -18,6 +18,7 @@
 #[path = "../runtimes/mod.rs"]
 mod runtimes;
 
+mod happy_eyeballs;
 mod loopback;
 mod proxies;
 mod proxy;
@@ -124,6 +125,11 @@ macro_rules! suite {
                 a_connection_that_stayed_up_resets_the_backoff,
                 a_policy_close_ends_the_reconnecting_client_with_its_code_and_reason,
                 close_codes_the_user_lists_end_it_too,
+            ], tls: []);
+            tests!($rt, happy_eyeballs, plain: [
+                a_dead_first_address_opens_through_the_second_well_within_the_timeout,
+                the_connect_timeout_bounds_a_race_where_every_address_hangs,
+                every_address_refusing_is_named_in_the_error,
             ], tls: []);
         }
     };
