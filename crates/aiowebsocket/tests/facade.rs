@@ -138,14 +138,20 @@ async fn builder_tls_connector_trusts_a_private_certificate() {
     let (addr, cert_pem) = async_std_wss_server().await;
     let url = format!("wss://localhost:{}/", addr.port());
 
-    // Without the certificate: a TLS error that says what to do, in the builder's terms.
-    let err = aiowebsocket::builder(&url).connect().await.unwrap_err();
+    // Without the certificate: a TLS error that says what to do, in the builder's terms for
+    // the build's default library (rustls when compiled in, as here).
+    let default = aiowebsocket::builder(&url);
+    assert_eq!(
+        default.tls_backend(),
+        Some(aiowebsocket::TlsBackend::Rustls)
+    );
+    let err = default.connect().await.unwrap_err();
     let text = err.to_string();
     assert!(
-        text.starts_with("TLS handshake with localhost failed"),
+        text.starts_with("TLS handshake with localhost failed (rustls)"),
         "{text}"
     );
-    assert!(text.contains(".tls_connector(..)"), "{text}");
+    assert!(text.contains(".rustls_config(..)"), "{text}");
     assert!(err.is_tls_certificate(), "{err:?}");
 
     let connector = TlsConnector::builder()
