@@ -216,7 +216,8 @@ impl Error {
     /// expired, for another name, ...): retrying cannot fix it; trust the right CA or fix
     /// the URL's host name.
     ///
-    /// Decided by the TLS backend ([`TlsErrorKind::Certificate`](crate::tls::TlsErrorKind));
+    /// Also true when the server refused our client certificate. Decided by the TLS backend
+    /// ([`TlsErrorKind`](crate::tls::TlsErrorKind) `Certificate` or `ClientCertificate`);
     /// for an error from a custom [`TlsConnect`](crate::tls::TlsConnect), from the TLS
     /// library's error: it names a certificate (OpenSSL, Secure Transport and SChannel all
     /// do).
@@ -225,7 +226,10 @@ impl Error {
             return false;
         };
         if let Some(tls) = self.tls_error() {
-            return tls.kind() == crate::tls::TlsErrorKind::Certificate;
+            return matches!(
+                tls.kind(),
+                crate::tls::TlsErrorKind::Certificate | crate::tls::TlsErrorKind::ClientCertificate
+            );
         }
         // The runtime's own message (the cause's Display) gives advice about certificates
         // whatever failed: look below it, at the TLS library's errors.

@@ -370,8 +370,13 @@ async fn refuse<S: AsyncWrite + Unpin>(stream: &mut S, status: u16, reason: &str
     }
 }
 
-/// An I/O error of the client's HTTP upgrade with `target`, saying what we were doing.
+/// An I/O error of the client's HTTP upgrade with `target`, saying what we were doing; or,
+/// when it is the server refusing our client certificate (TLS 1.3 says so only now), that
+/// TLS failure.
 fn upgrade_error(e: io::Error, target: &str, doing: &str) -> Error {
+    if let Some(tls) = crate::tls::client_certificate_refused(&e, target) {
+        return tls.into_tls_failure(target);
+    }
     let hint = match e.kind() {
         io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe => {
             "; the server dropped the connection: check that the URL is a WebSocket endpoint \

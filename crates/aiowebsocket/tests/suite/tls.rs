@@ -141,19 +141,23 @@ pub async fn a_client_certificate_is_accepted_by_a_server_requiring_one<
     );
 
     // Without a certificate, or with one of a CA the server does not trust: refused, and
-    // the server's alert is in the message. (With TLS 1.3 the client's handshake is over
-    // when the server checks the certificate: the alert comes with the HTTP upgrade.)
+    // the server's alert is in the message. With TLS 1.3 the client's handshake is over
+    // when the server checks the certificate, so the alert comes with the HTTP upgrade;
+    // it is still reported as the TLS certificate failure it is: permanent, with advice.
     let stranger = Ca::new("another CA").client("client.suite.test");
     for identity in [None, Some(&stranger)] {
         let err = R::connect(B::trusting(builder(&url), &ca, identity))
             .await
             .unwrap_err();
         assert!(err.is_io(), "{err:?}");
-        assert!(
-            matches!(err.step(), Some(Step::Tls | Step::Handshake)),
-            "{err:?}"
-        );
-        assert!(err.to_string().to_lowercase().contains("alert"), "{err}");
+        assert_eq!(err.step(), Some(Step::Tls), "{err:?}");
+        assert!(err.is_tls_certificate(), "{err:?}");
+        assert!(is_permanent(&err), "{err:?}");
+        let tls = err.tls_error().expect("the backend's TLS error");
+        assert_eq!(tls.kind(), aiowebsocket::TlsErrorKind::ClientCertificate);
+        let text = err.to_string();
+        assert!(text.to_lowercase().contains("alert"), "{text}");
+        assert!(text.contains("refused our client certificate"), "{text}");
     }
     assert_eq!(seen.lock().unwrap().len(), 1, "no other WebSocket opened");
 }

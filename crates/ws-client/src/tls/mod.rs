@@ -125,6 +125,16 @@ impl TlsBackend {
     }
 }
 
+impl TlsBackend {
+    /// Where a client certificate is configured, for error messages.
+    fn client_cert_advice(self) -> &'static str {
+        match self {
+            Self::NativeTls => "native_tls::TlsConnector::builder().identity(..)",
+            Self::Rustls => "rustls::ClientConfig::builder()..with_client_auth_cert(..)",
+        }
+    }
+}
+
 impl fmt::Display for TlsBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -467,6 +477,11 @@ pub enum TlsErrorKind {
     Certificate,
     /// The server did not answer with TLS: likely a plain server on this port.
     NotTls,
+    /// The server refused our client certificate, or wanted one and got none: retrying
+    /// cannot fix it. With TLS 1.3 the server says so after the client's side of the
+    /// handshake is done, so this is found on the first read (the HTTP upgrade) and
+    /// reported as the TLS failure it is.
+    ClientCertificate,
     /// Anything else (protocol versions, alerts, the connection closing).
     Other,
 }
@@ -540,6 +555,13 @@ impl fmt::Display for TlsError {
                 "; the server did not answer with TLS: check the port, and use ws:// for a \
                  plain server"
             ),
+            TlsErrorKind::ClientCertificate => write!(
+                f,
+                "; the server refused our client certificate (or required one and none was \
+                 given): check the certificate and key in the TLS configuration and that the \
+                 server trusts the CA that signed it ({})",
+                self.backend.client_cert_advice()
+            ),
             TlsErrorKind::Other => write!(
                 f,
                 "; check that the server speaks TLS on this port (use ws:// for a plain \
@@ -553,6 +575,32 @@ impl std::error::Error for TlsError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         Some(&*self.source)
     }
+}
+
+/// When `e` (from reading or writing a TLS stream after its handshake) is the server's alert
+/// refusing our client certificate, the TLS failure it is, for `target`.
+pub(crate) fn client_certificate_refused(e: &io::Error, target: &str) -> Option<Error> {
+    let backend = refusing_backend(e)?;
+    let error = TlsError::new(
+        target,
+        backend,
+        TlsErrorKind::ClientCertificate,
+        e.to_string(),
+    );
+    Some(error.into_error())
+}
+
+fn refusing_backend(e: &io::Error) -> Option<TlsBackend> {
+    #[cfg(feature = "rustls")]
+    if rustls::refuses_client_certificate(e) {
+        return Some(TlsBackend::Rustls);
+    }
+    #[cfg(feature = "native-tls")]
+    if native::refuses_client_certificate(e) {
+        return Some(TlsBackend::NativeTls);
+    }
+    let _ = e;
+    None
 }
 
 /// The TLS error inside `e`, if it is one (possibly wrapped by the connect flow).
@@ -581,6 +629,47 @@ mod tests {
     use crate::error::Step;
 
     const BACKENDS: [TlsBackend; 2] = [TlsBackend::NativeTls, TlsBackend::Rustls];
+
+    #[test]
+    fn a_server_alert_refusing_our_certificate_is_a_client_certificate_failure() {
+        let plain = io::Error::new(io::ErrorKind::ConnectionReset, "connection reset by peer");
+        assert!(client_certificate_refused(&plain, "h:443").is_none());
+        #[cfg(feature = "rustls")]
+        {
+            let alert = |a| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    ::rustls::Error::AlertReceived(a),
+                )
+            };
+            let e = client_certificate_refused(
+                &alert(::rustls::AlertDescription::CertificateRequired),
+                "h:443",
+            )
+            .unwrap()
+            .into_tls_failure("h:443");
+            assert_eq!(e.step(), Some(Step::Tls));
+            assert!(e.is_tls_certificate());
+            let tls = e.tls_error().unwrap();
+            assert_eq!(
+                (tls.kind(), tls.backend()),
+                (TlsErrorKind::ClientCertificate, TlsBackend::Rustls)
+            );
+            assert!(e.to_string().contains("with_client_auth_cert"), "{e}");
+            // Other alerts are not about our certificate.
+            let other = alert(::rustls::AlertDescription::HandshakeFailure);
+            assert!(client_certificate_refused(&other, "h:443").is_none());
+        }
+        #[cfg(feature = "native-tls")]
+        {
+            let openssl = io::Error::other(
+                "error:0A00045C:SSL routines:ssl3_read_bytes:tlsv13 alert certificate \
+                 required:ssl/record/rec_layer_s3.c:907:SSL alert number 116",
+            );
+            let e = client_certificate_refused(&openssl, "h:443").unwrap();
+            assert!(e.to_string().contains(".identity(..)"), "{e}");
+        }
+    }
 
     fn error(backend: TlsBackend, kind: TlsErrorKind) -> TlsError {
         TlsError::new(

@@ -66,6 +66,22 @@ where
     Ok(super::TlsStream::NativeTls(tls))
 }
 
+/// What OpenSSL says when the server's alert refuses our client certificate.
+const CLIENT_CERT_ALERTS: [&str; 6] = [
+    "alert certificate required",
+    "alert bad certificate",
+    "alert unknown ca",
+    "alert certificate unknown",
+    "alert certificate revoked",
+    "alert certificate expired",
+];
+
+/// Whether `e` is the server's alert refusing our client certificate (or asking for one).
+pub(crate) fn refuses_client_certificate(e: &io::Error) -> bool {
+    let text = e.to_string().to_ascii_lowercase();
+    CLIENT_CERT_ALERTS.iter().any(|alert| text.contains(alert))
+}
+
 /// What OpenSSL says when the peer's first bytes are not a TLS record (a plain HTTP server
 /// answering the ClientHello).
 const NOT_TLS: [&str; 3] = [

@@ -64,6 +64,24 @@ fn classify(e: &std::io::Error) -> TlsErrorKind {
     }
 }
 
+/// Whether `e` is the server's alert refusing our client certificate (or asking for one).
+pub(crate) fn refuses_client_certificate(e: &std::io::Error) -> bool {
+    use rustls::AlertDescription as A;
+    matches!(
+        e.get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>()),
+        Some(rustls::Error::AlertReceived(
+            A::CertificateRequired
+                | A::BadCertificate
+                | A::UnknownCA
+                | A::CertificateUnknown
+                | A::UnsupportedCertificate
+                | A::CertificateRevoked
+                | A::CertificateExpired
+        ))
+    )
+}
+
 /// The default configuration (see the module docs), built on first use.
 pub(crate) fn default_config(server_name: &str) -> Result<Arc<ClientConfig>, Error> {
     static DEFAULT: OnceLock<Result<Arc<ClientConfig>, String>> = OnceLock::new();
