@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use ws_client::deflate::PerMessageDeflate;
+use ws_client::proto::deflate::PerMessageDeflate;
 use ws_frame::Role;
 use ws_handshake::permessage_deflate::DeflateParams;
 

@@ -70,7 +70,7 @@ pub enum Error {
     /// (1003, 1008, 1010, or one the user listed): how a
     /// [`ReconnectingWebSocket`](crate::reconnect::ReconnectingWebSocket) gives up on such a
     /// close. [`close_code`](Self::close_code) is the peer's code.
-    ClosedByPeer(crate::message::CloseFrame),
+    ClosedByPeer(crate::proto::message::CloseFrame),
     /// The caller asked for something the protocol forbids; nothing was sent.
     Usage(UsageError),
     /// A failure inside this library or its compression backend (a bug: please report it).

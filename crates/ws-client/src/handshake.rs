@@ -19,9 +19,9 @@ use ws_handshake::{
     reject, ClientRequest, HandshakeError, Request, RequestParser, Response, ResponseParser,
 };
 
-use crate::config::Config;
 use crate::error::{Error, Step};
 use crate::options::{ConnectOptions, ServerOptions};
+use crate::proto::config::Config;
 use crate::proto::Connection;
 use crate::rt::{Deadline, Timed, Timer};
 use crate::stream::WebSocket;

@@ -72,14 +72,10 @@
     allow(rustdoc::broken_intra_doc_links)
 )]
 
-mod buf;
-pub mod config;
 pub mod connect;
-#[cfg(feature = "deflate")]
-pub mod deflate;
+mod driver;
 pub mod error;
 pub mod handshake;
-pub mod message;
 pub mod options;
 pub mod proto;
 pub mod reconnect;
@@ -89,12 +85,11 @@ pub mod split;
 pub mod stream;
 pub mod tls;
 mod trace;
-pub mod utf8;
 
-pub use config::{Config, Keepalive};
 pub use error::{Error, ProtocolError, Step, UsageError};
-pub use message::{CloseFrame, Message, Utf8Bytes};
 pub use options::{ConnectOptions, ServerOptions};
+pub use proto::config::{Config, Keepalive};
+pub use proto::message::{CloseFrame, Message, Utf8Bytes};
 pub use proto::{Connection, State};
 pub use reconnect::{ReconnectPolicy, Reconnecting, ReconnectingWebSocket};
 pub use rt::{Runtime, Sleep, Timer};

@@ -33,8 +33,8 @@ use ws_handshake::{
     REDACTED,
 };
 
-use crate::config::{Config, Keepalive};
 use crate::error::Error;
+use crate::proto::config::{Config, Keepalive};
 use crate::tls::TlsConnector;
 
 /// Default bound on DNS resolution + TCP connect.

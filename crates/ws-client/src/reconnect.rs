@@ -68,8 +68,8 @@ use ws_handshake::{HandshakeError, Response};
 
 use crate::connect::connect;
 use crate::error::Error;
-use crate::message::{CloseFrame, Message};
 use crate::options::ConnectOptions;
+use crate::proto::message::{CloseFrame, Message};
 use crate::rt::{BoxFuture, Runtime, Sleep, Timer};
 use crate::stream::WebSocket;
 use crate::tls::MaybeTlsStream;

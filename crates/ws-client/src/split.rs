@@ -24,10 +24,11 @@ use futures_io::{AsyncRead, AsyncWrite};
 use futures_sink::Sink;
 use ws_frame::{CloseCode, Role};
 
+use crate::driver::Core;
 use crate::error::Error;
-use crate::message::{CloseFrame, Message};
+use crate::proto::message::{CloseFrame, Message};
 use crate::proto::State;
-use crate::stream::{Core, WebSocket};
+use crate::stream::WebSocket;
 
 /// Which half is polling.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -147,7 +148,16 @@ impl<S> Shared<S> {
     }
 }
 
-pub(crate) fn split<S>(core: Core<S>) -> (WsSender<S>, WsReceiver<S>) {
+impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
+    /// Splits into a sending and a receiving half, usable from two tasks. The receiver keeps
+    /// answering pings and closes while the sender waits on a slow peer.
+    /// [`WsSender::reunite`] puts them back together.
+    pub fn split(self) -> (WsSender<S>, WsReceiver<S>) {
+        split(self.core)
+    }
+}
+
+fn split<S>(core: Core<S>) -> (WsSender<S>, WsReceiver<S>) {
     let wakers = Arc::new(Wakers::default());
     let shared = Arc::new(Shared {
         core: Mutex::new(core),

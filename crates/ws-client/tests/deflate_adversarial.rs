@@ -6,7 +6,7 @@
 
 use bytes::BytesMut;
 use flate2::{Compress, Compression, FlushCompress};
-use ws_client::deflate::{DeflateError, PerMessageDeflate};
+use ws_client::proto::deflate::{DeflateError, PerMessageDeflate};
 use ws_frame::Role;
 use ws_handshake::permessage_deflate::DeflateParams;
 

@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use bytes::BytesMut;
-use ws_client::deflate::{DeflateError, PerMessageDeflate};
+use ws_client::proto::deflate::{DeflateError, PerMessageDeflate};
 use ws_frame::Role;
 use ws_handshake::permessage_deflate::DeflateParams;
 

@@ -6,7 +6,7 @@
 mod proto_util;
 
 use proto_util::*;
-use ws_client::deflate::PerMessageDeflate;
+use ws_client::proto::deflate::PerMessageDeflate;
 use ws_client::{CloseCode, Config, Connection, Message, ProtocolError, Role};
 use ws_handshake::permessage_deflate::DeflateParams;
 

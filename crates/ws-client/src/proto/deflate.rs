@@ -6,7 +6,7 @@
 //! frames in order and, after the last frame, the `00 00 ff ff` the sender dropped.
 //!
 //! [`Connection`](crate::proto::Connection) does this itself once a handshake has
-//! negotiated the extension ([`Config::deflate`](crate::config::Config)).
+//! negotiated the extension ([`Config::deflate`](crate::proto::config::Config)).
 //! [`PerMessageDeflate`] exposes the same transform for benchmarks, tests and users who move
 //! frames themselves.
 //!
@@ -28,7 +28,7 @@
 //!   decompressor starts a fresh stream for whatever follows it.
 //!
 //! ```
-//! use ws_client::deflate::PerMessageDeflate;
+//! use ws_client::proto::deflate::PerMessageDeflate;
 //! use ws_frame::Role;
 //! use ws_handshake::permessage_deflate::DeflateParams;
 //!
@@ -39,7 +39,7 @@
 //! let wire = client.compress(b"Hello")?;
 //! assert_eq!(&wire[..], [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]); // RFC 7692 7.2.3.1
 //! assert_eq!(&server.decompress(&wire, 1 << 20)?[..], b"Hello");
-//! # Ok::<(), ws_client::deflate::DeflateError>(())
+//! # Ok::<(), ws_client::proto::deflate::DeflateError>(())
 //! ```
 
 use std::fmt;
@@ -49,7 +49,7 @@ use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, 
 use ws_frame::{CloseCode, Role};
 use ws_handshake::permessage_deflate::DeflateParams;
 
-use crate::buf::{freeze_fitted, reserve_bounded};
+use crate::proto::buf::{freeze_fitted, reserve_bounded};
 
 /// What a sync flush ends with; dropped by the sender, appended by the receiver.
 const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];

@@ -8,7 +8,7 @@
 //! message ends inside a character. Every byte is validated once: linear time.
 //!
 //! ```
-//! use ws_client::utf8::Utf8Validator;
+//! use ws_client::proto::utf8::Utf8Validator;
 //!
 //! let euro = "\u{20ac}".as_bytes(); // e2 82 ac
 //! let mut v = Utf8Validator::new();
