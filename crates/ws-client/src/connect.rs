@@ -43,10 +43,8 @@ use ws_handshake::redirect::{self, RedirectChain, RedirectHop};
 use ws_handshake::{ClientRequest, HandshakeError, Limits, Response, Target};
 
 use crate::error::{Error, Step};
-use crate::handshake::{
-    authority, client_handshake_step, client_handshake_within, read, with_timeout, write_all,
-    Handshake, Limit,
-};
+use crate::handshake::{client_handshake, client_handshake_step, Handshake};
+use crate::io::{authority, read, with_timeout, write_all, Limit};
 use crate::options::ConnectOptions;
 use crate::rt::{BoxFuture, Runtime, Sleep, Timer};
 use crate::stream::WebSocket;
@@ -183,12 +181,16 @@ where
     loop {
         let transport = open_transport(rt, tls, request.target(), options, &timer).await?;
         let left = remaining(options.open.open_timeout, transport.opened_at, timer.now());
+        let limit = Limit {
+            left,
+            configured: options.open.open_timeout,
+        };
         let step = client_handshake_step(
             transport.stream,
             &request,
             options,
             Some(timer.clone()),
-            left,
+            limit,
             transport.early_data,
         );
         match step.await? {
@@ -238,8 +240,7 @@ where
     let request = options.build_request()?;
     #[cfg(feature = "tracing")]
     let span = trace::connection_span(request.url().as_str(), None, None);
-    let handshake =
-        client_handshake_within(stream, request, options, timer, options.open.open_timeout);
+    let handshake = client_handshake(stream, request, options, timer);
     #[cfg(feature = "tracing")]
     let handshake = tracing::Instrument::instrument(handshake, span.clone());
     match handshake.await {

@@ -76,6 +76,7 @@ pub mod connect;
 mod driver;
 pub mod error;
 pub mod handshake;
+mod io;
 pub mod options;
 pub mod proto;
 pub mod reconnect;

@@ -1,0 +1,50 @@
+//! Async drivers of the opening handshake over any `futures-io` stream:
+//! [`client_handshake`] (our client role) and [`server_accept`] (our server role).
+//!
+//! Both read the peer's head incrementally (each byte parsed once, the head bounded by
+//! [`Limits`](ws_handshake::Limits)), negotiate permessage-deflate, and hand any bytes that
+//! followed the head (a peer may send its first frame in the same packet) to the new
+//! [`Connection`], so nothing is lost between the handshake and the first `recv`.
+//!
+//! [`client`] and [`server`] are the two roles; both end in [`open`], which starts the
+//! [`Connection`] with the bytes that followed the head.
+
+mod client;
+mod server;
+
+use std::sync::Arc;
+
+use futures_io::{AsyncRead, AsyncWrite};
+use ws_frame::Role;
+
+use crate::proto::config::Config;
+use crate::proto::Connection;
+use crate::rt::Timer;
+use crate::stream::WebSocket;
+
+pub use self::client::client_handshake;
+pub(crate) use self::client::{client_handshake_step, Handshake};
+pub use self::server::server_accept;
+
+/// Bytes read per call while the head is incomplete.
+const HEAD_READ: usize = 4 << 10;
+
+/// Builds the open [`WebSocket`] in `role` from the stream and the bytes read past the head.
+fn open<S>(
+    stream: S,
+    role: Role,
+    config: Config,
+    rest: &[u8],
+    timer: Option<Arc<dyn Timer>>,
+) -> WebSocket<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let close_timeout = config.close_timeout;
+    let write_high = config.write_buffer_high;
+    let mut conn = Connection::new(role, config);
+    if !rest.is_empty() {
+        conn.receive_data(rest);
+    }
+    WebSocket::from_connection(stream, conn, close_timeout, write_high, timer)
+}
