@@ -70,7 +70,7 @@ pub enum Error {
     /// (1003, 1008, 1010, or one the user listed): how a
     /// [`ReconnectingWebSocket`](crate::reconnect::ReconnectingWebSocket) gives up on such a
     /// close. [`close_code`](Self::close_code) is the peer's code.
-    ClosedByPeer(crate::proto::message::CloseFrame),
+    ClosedByPeer(crate::message::CloseFrame),
     /// The caller asked for something the protocol forbids; nothing was sent.
     Usage(UsageError),
     /// A failure inside this library or its compression backend (a bug: please report it).
@@ -212,44 +212,6 @@ impl Error {
         self.tls_failure().is_some()
     }
 
-    /// Whether the TLS handshake failed because of the server's certificate (untrusted,
-    /// expired, for another name, ...): retrying cannot fix it; trust the right CA or fix
-    /// the URL's host name.
-    ///
-    /// Also true when the server refused our client certificate. Decided by the TLS backend
-    /// ([`TlsErrorKind`](crate::tls::TlsErrorKind) `Certificate` or `ClientCertificate`);
-    /// for an error from a custom [`TlsConnect`](crate::tls::TlsConnect), from the TLS
-    /// library's error: it names a certificate (OpenSSL, Secure Transport and SChannel all
-    /// do).
-    pub fn is_tls_certificate(&self) -> bool {
-        let Some(failure) = self.tls_failure() else {
-            return false;
-        };
-        if let Some(tls) = self.tls_error() {
-            return matches!(
-                tls.kind(),
-                crate::tls::TlsErrorKind::Certificate | crate::tls::TlsErrorKind::ClientCertificate
-            );
-        }
-        // The runtime's own message (the cause's Display) gives advice about certificates
-        // whatever failed: look below it, at the TLS library's errors.
-        let mut cause = std::error::Error::source(&failure.cause);
-        while let Some(e) = cause {
-            if e.to_string().to_ascii_lowercase().contains("certificate") {
-                return true;
-            }
-            cause = e.source();
-        }
-        false
-    }
-
-    /// The TLS failure, with its kind, backend and the library's own error as its
-    /// [`source`](std::error::Error::source), when the TLS handshake failed in a backend of
-    /// [`tls`](crate::tls).
-    pub fn tls_error(&self) -> Option<&crate::tls::TlsError> {
-        crate::tls::find_tls_error(&self.tls_failure()?.cause)
-    }
-
     fn step_failure(&self) -> Option<&StepFailure> {
         match self {
             Self::Io(e) => e.get_ref()?.downcast_ref::<StepFailure>(),
@@ -257,7 +219,7 @@ impl Error {
         }
     }
 
-    fn tls_failure(&self) -> Option<&StepFailure> {
+    pub(crate) fn tls_failure(&self) -> Option<&StepFailure> {
         self.step_failure().filter(|s| s.step == Step::Tls)
     }
 
@@ -335,11 +297,11 @@ fn is_proxy_error(e: &HandshakeError) -> bool {
 /// (it already names the step, the address and the cause); its source is the cause's
 /// source, so that the cause's text is not repeated down the chain.
 #[derive(Debug)]
-struct StepFailure {
+pub(crate) struct StepFailure {
     step: Step,
     target: Option<String>,
     message: String,
-    cause: io::Error,
+    pub(crate) cause: io::Error,
 }
 
 impl fmt::Display for StepFailure {

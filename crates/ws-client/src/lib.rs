@@ -77,6 +77,7 @@ mod driver;
 pub mod error;
 pub mod handshake;
 mod io;
+pub mod message;
 pub mod options;
 pub mod proto;
 pub mod reconnect;
@@ -88,9 +89,9 @@ pub mod tls;
 mod trace;
 
 pub use error::{Error, ProtocolError, Step, UsageError};
+pub use message::{CloseFrame, Message, Utf8Bytes};
 pub use options::{ConnectOptions, ServerOptions};
 pub use proto::config::{Config, Keepalive};
-pub use proto::message::{CloseFrame, Message, Utf8Bytes};
 pub use proto::{Connection, State};
 pub use reconnect::{ReconnectPolicy, Reconnecting, ReconnectingWebSocket};
 pub use rt::{Runtime, Sleep, Timer};

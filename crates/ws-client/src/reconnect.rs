@@ -68,8 +68,8 @@ use ws_handshake::{HandshakeError, Response};
 
 use crate::connect::connect;
 use crate::error::Error;
+use crate::message::{CloseFrame, Message};
 use crate::options::ConnectOptions;
-use crate::proto::message::{CloseFrame, Message};
 use crate::rt::{BoxFuture, Runtime, Sleep, Timer};
 use crate::stream::WebSocket;
 use crate::tls::MaybeTlsStream;
@@ -662,7 +662,7 @@ impl<R: Runtime> ReconnectingWebSocket<R> {
             in &self.span,
             attempt = self.attempt + 1,
             delay = ?retry_in,
-            reason = %trace::disconnect(&reason),
+            reason = %disconnect_for_log(&reason),
             "reconnecting after a delay"
         );
         let now = self.timer.now();
@@ -705,6 +705,21 @@ impl<R: Runtime> Stream for ReconnectingWebSocket<R> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.get_mut().poll_recv(cx)
+    }
+}
+
+/// Why a reconnecting WebSocket lost its connection, as logs show it (see `trace::error`).
+#[cfg(feature = "tracing")]
+fn disconnect_for_log(reason: &Disconnect) -> String {
+    match reason {
+        Disconnect::Closed(Some(frame)) => format!(
+            "the server closed the connection with code {} (reason: {} bytes)",
+            frame.code.as_u16(),
+            frame.reason.len()
+        ),
+        Disconnect::Closed(None) => "the server closed the connection".to_owned(),
+        Disconnect::Failed(e) => format!("the connection failed: {}", trace::error(e)),
+        Disconnect::ConnectFailed(e) => format!("reconnecting failed: {}", trace::error(e)),
     }
 }
 

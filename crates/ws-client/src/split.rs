@@ -26,7 +26,7 @@ use ws_frame::{CloseCode, Role};
 
 use crate::driver::Core;
 use crate::error::Error;
-use crate::proto::message::{CloseFrame, Message};
+use crate::message::{CloseFrame, Message};
 use crate::proto::State;
 use crate::stream::WebSocket;
 

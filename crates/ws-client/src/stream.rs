@@ -36,8 +36,8 @@ use futures_sink::Sink;
 use ws_frame::{CloseCode, Role};
 
 use crate::error::Error;
+use crate::message::{CloseFrame, Message};
 use crate::proto::config::Config;
-use crate::proto::message::{CloseFrame, Message};
 use crate::proto::{Connection, State};
 use crate::rt::Timer;
 

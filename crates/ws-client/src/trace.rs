@@ -82,7 +82,6 @@ pub(crate) use enabled::*;
 #[cfg(feature = "tracing")]
 mod enabled {
     use crate::error::Error;
-    use crate::reconnect::Disconnect;
 
     /// What replaces a query string in a logged URL.
     const QUERY_MASK: &str = "?<redacted>";
@@ -160,20 +159,6 @@ mod enabled {
                 frame.reason.len()
             ),
             _ => scrub_urls(&e.to_string()),
-        }
-    }
-
-    /// Why a reconnecting WebSocket lost its connection, as logs show it (see [`error`]).
-    pub(crate) fn disconnect(reason: &Disconnect) -> String {
-        match reason {
-            Disconnect::Closed(Some(frame)) => format!(
-                "the server closed the connection with code {} (reason: {} bytes)",
-                frame.code.as_u16(),
-                frame.reason.len()
-            ),
-            Disconnect::Closed(None) => "the server closed the connection".to_owned(),
-            Disconnect::Failed(e) => format!("the connection failed: {}", error(e)),
-            Disconnect::ConnectFailed(e) => format!("reconnecting failed: {}", error(e)),
         }
     }
 

@@ -43,8 +43,8 @@ use futures_io::{AsyncRead, AsyncWrite};
 use ws_frame::{CloseCode, Role};
 
 use crate::error::{Error, Step};
+use crate::message::{CloseFrame, Message};
 use crate::proto::buf::reserve_bounded;
-use crate::proto::message::{CloseFrame, Message};
 use crate::proto::{Connection, State};
 use crate::rt::{Sleep, Timer};
 use crate::trace;

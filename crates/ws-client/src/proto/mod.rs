@@ -98,7 +98,6 @@ pub(crate) mod buf;
 pub mod config;
 #[cfg(feature = "deflate")]
 pub mod deflate;
-pub mod message;
 mod receive;
 mod send;
 mod timers;
@@ -108,9 +107,9 @@ use self::buf::{freeze_fitted, reserve_bounded, GROW_DIRECT};
 use self::config::Config;
 #[cfg(feature = "deflate")]
 use self::deflate::{Deflate, DeflateError};
-use self::message::{CloseFrame, Message, Utf8Bytes};
 use self::utf8::Utf8Validator;
 use crate::error::{Error, ProtocolError, Step, UsageError};
+use crate::message::{CloseFrame, Message, Utf8Bytes};
 use crate::trace;
 
 /// The largest payload of a control frame (RFC 6455 §5.5).

@@ -577,6 +577,47 @@ impl std::error::Error for TlsError {
     }
 }
 
+/// The TLS queries of [`Error`], here with the TLS types they read.
+impl Error {
+    /// Whether the TLS handshake failed because of the server's certificate (untrusted,
+    /// expired, for another name, ...): retrying cannot fix it; trust the right CA or fix
+    /// the URL's host name.
+    ///
+    /// Also true when the server refused our client certificate. Decided by the TLS backend
+    /// ([`TlsErrorKind`] `Certificate` or `ClientCertificate`);
+    /// for an error from a custom [`TlsConnect`], from the TLS
+    /// library's error: it names a certificate (OpenSSL, Secure Transport and SChannel all
+    /// do).
+    pub fn is_tls_certificate(&self) -> bool {
+        let Some(failure) = self.tls_failure() else {
+            return false;
+        };
+        if let Some(tls) = self.tls_error() {
+            return matches!(
+                tls.kind(),
+                TlsErrorKind::Certificate | TlsErrorKind::ClientCertificate
+            );
+        }
+        // The runtime's own message (the cause's Display) gives advice about certificates
+        // whatever failed: look below it, at the TLS library's errors.
+        let mut cause = std::error::Error::source(&failure.cause);
+        while let Some(e) = cause {
+            if e.to_string().to_ascii_lowercase().contains("certificate") {
+                return true;
+            }
+            cause = e.source();
+        }
+        false
+    }
+
+    /// The TLS failure, with its kind, backend and the library's own error as its
+    /// [`source`](std::error::Error::source), when the TLS handshake failed in a backend of
+    /// this module.
+    pub fn tls_error(&self) -> Option<&TlsError> {
+        find_tls_error(&self.tls_failure()?.cause)
+    }
+}
+
 /// When `e` (from reading or writing a TLS stream after its handshake) is the server's alert
 /// refusing our client certificate, the TLS failure it is, for `target`.
 pub(crate) fn client_certificate_refused(e: &io::Error, target: &str) -> Option<Error> {
