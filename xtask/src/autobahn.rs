@@ -548,41 +548,16 @@ fn wait_for_port(server: &mut KillOnDrop, port: u16, log: &Path) -> Result<(), S
     }
 }
 
+/// The fuzzing server's spec: where it listens and reports, and which cases it runs.
 fn spec_json(port: u16, outdir: &Path, options: &Options) -> String {
-    let list = |items: &[String]| {
-        items
-            .iter()
-            .map(|s| json_string(s))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    format!(
-        "{{\n  \"url\": \"ws://127.0.0.1:{port}\",\n  \"outdir\": {},\n  \"cases\": [{}],\n  \
-         \"exclude-cases\": [{}],\n  \"exclude-agent-cases\": {{}}\n}}\n",
-        json_string(&outdir.to_string_lossy()),
-        list(&options.cases),
-        list(&options.exclude),
-    )
-}
-
-fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    let spec = serde_json::json!({
+        "url": format!("ws://127.0.0.1:{port}"),
+        "outdir": outdir.to_string_lossy(),
+        "cases": options.cases,
+        "exclude-cases": options.exclude,
+        "exclude-agent-cases": {},
+    });
+    format!("{spec:#}\n")
 }
 
 // ---------------------------------------------------------------------------------------
