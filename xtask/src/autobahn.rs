@@ -4,7 +4,7 @@
 //! Steps:
 //! 1. Install the TestSuite into `target/autobahn/venv` (Python 2.7 through pyenv) unless a
 //!    working install is already there.
-//! 2. Build `examples/autobahn_client.rs` (release).
+//! 2. Build the `autobahn_client` of `tests/harness/` (release).
 //! 3. Per runtime, with its own agent name (`aiowebsocket-tokio`, `aiowebsocket-smol`,
 //!    `aiowebsocket-async-std`):
 //!    write `target/autobahn/spec-AGENT.json`, start a `wstest -m fuzzingserver` on a free
@@ -65,10 +65,10 @@ const EXCLUDE_CASES: &[&str] = &[];
 const SERVER_START_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long the clients may take in all (a full run takes about 10 minutes here).
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(40 * 60);
-/// The example that speaks the Autobahn client protocol.
-const CLIENT_EXAMPLE: &str = "autobahn_client";
-/// The package that holds [`CLIENT_EXAMPLE`].
-const EXAMPLES_PACKAGE: &str = "aiowebsocket-examples";
+/// The binary that speaks the Autobahn client protocol (`tests/harness/src/bin/`).
+const CLIENT_BIN: &str = "autobahn_client";
+/// The package that holds [`CLIENT_BIN`].
+const HARNESS_PACKAGE: &str = "aiowebsocket-harness";
 
 /// Behaviours that count as a pass (for both `behavior` and `behaviorClose`).
 const PASSING: &[&str] = &["OK", "INFORMATIONAL"];
@@ -348,20 +348,20 @@ fn run_logged(command: &mut Command, log: &Path, what: &str) -> Result<(), Strin
 fn build_client(paths: &Paths) -> Result<PathBuf, String> {
     let output = Command::new(env_program("CARGO", "cargo"))
         .current_dir(&paths.root)
-        .args(["build", "--release", "--package", EXAMPLES_PACKAGE])
-        .args(["--example", CLIENT_EXAMPLE, "--message-format=json"])
+        .args(["build", "--release", "--package", HARNESS_PACKAGE])
+        .args(["--bin", CLIENT_BIN, "--message-format=json"])
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
         .output()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
     if !output.status.success() {
         return Err(format!(
-            "building the {CLIENT_EXAMPLE} example failed ({}); cargo's errors are above",
+            "building the {CLIENT_BIN} client failed ({}); cargo's errors are above",
             output.status
         ));
     }
-    built_executable(&String::from_utf8_lossy(&output.stdout), CLIENT_EXAMPLE)
-        .ok_or_else(|| format!("cargo built {CLIENT_EXAMPLE} but did not name its executable"))
+    built_executable(&String::from_utf8_lossy(&output.stdout), CLIENT_BIN)
+        .ok_or_else(|| format!("cargo built {CLIENT_BIN} but did not name its executable"))
 }
 
 /// What [`built_executable`] reads of one line of `cargo build --message-format=json`.
