@@ -6,7 +6,7 @@
 //!    a venv made with the machine's `python3`, and Node `ws` (pinned in
 //!    `tests/interop/package.json` and `package-lock.json`) with `npm ci` into
 //!    `target/interop/node`.
-//! 2. Build `examples/interop_client.rs` (release).
+//! 2. Build the `interop_client` of `tests/harness/` (release).
 //! 3. For every peer, mode and transport: start the peer's server
 //!    (`tests/interop/python_server.py`, `node_server.js`) on 127.0.0.1 with a free port (the
 //!    server prints it), plain (`ws://`) or with a certificate from a private CA made for
@@ -18,7 +18,8 @@
 //!    messages, payload vs bytes on the wire, time, result) and fail if any run failed.
 //!
 //! The modes (`default`, `no-context-takeover`, `small-window`, `client-offer`) are
-//! described in `examples/interop_client.rs`; the servers configure the same names.
+//! described in `tests/harness/src/bin/interop_client.rs`; the servers configure the same
+//! names.
 //!
 //! Every wait is bounded: installs [`INSTALL_TIMEOUT`], server start
 //! [`SERVER_START_TIMEOUT`], each client run [`CLIENT_TIMEOUT`] (and each client step 30 s
@@ -72,9 +73,9 @@ const WSS_CLIENTS: &[(Runtime, &str)] = &[
     (Runtime::AsyncStd, "native-tls"),
     (Runtime::Tokio, "native-tls"),
 ];
-/// The client example and its package.
-const CLIENT_EXAMPLE: &str = "interop_client";
-const EXAMPLES_PACKAGE: &str = "aiowebsocket-examples";
+/// The client binary (`tests/harness/src/bin/`) and its package.
+const CLIENT_BIN: &str = "interop_client";
+const HARNESS_PACKAGE: &str = "aiowebsocket-harness";
 /// The line a server prints once it listens: `LISTENING <port> <name> <version>`.
 const LISTENING: &str = "LISTENING ";
 /// The line the client prints last when all checks passed.
@@ -237,8 +238,7 @@ impl Paths {
             .unwrap_or_else(|| self.root.join("target"));
         target
             .join("release")
-            .join("examples")
-            .join(format!("{CLIENT_EXAMPLE}{}", std::env::consts::EXE_SUFFIX))
+            .join(format!("{CLIENT_BIN}{}", std::env::consts::EXE_SUFFIX))
     }
 }
 
@@ -566,14 +566,14 @@ fn run_logged(command: &mut Command, log: &Path, what: &str) -> Result<(), Strin
 fn build_client(paths: &Paths) -> Result<(), String> {
     let status = Command::new(env_program("CARGO", "cargo"))
         .current_dir(&paths.root)
-        .args(["build", "--release", "--package", EXAMPLES_PACKAGE])
-        .args(["--example", CLIENT_EXAMPLE])
+        .args(["build", "--release", "--package", HARNESS_PACKAGE])
+        .args(["--bin", CLIENT_BIN])
         .stdin(Stdio::null())
         .status()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
     if !status.success() {
         return Err(format!(
-            "building the {CLIENT_EXAMPLE} example failed ({status})"
+            "building the {CLIENT_BIN} client failed ({status})"
         ));
     }
     let exe = paths.client_exe();
@@ -581,7 +581,7 @@ fn build_client(paths: &Paths) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "the {CLIENT_EXAMPLE} example was built but {} does not exist (unusual target \
+            "the {CLIENT_BIN} client was built but {} does not exist (unusual target \
              directory set up?)",
             exe.display()
         ))

@@ -9,7 +9,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// A runtime our client examples can run on.
+/// A runtime our test clients (`tests/harness/`) can run on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Runtime {
     Tokio,
@@ -21,7 +21,7 @@ impl Runtime {
     /// Every runtime, the default of every task.
     pub(crate) const ALL: [Runtime; 3] = [Runtime::Tokio, Runtime::Smol, Runtime::AsyncStd];
 
-    /// The value of the examples' `--runtime` flag.
+    /// The value of the test clients' `--runtime` flag.
     pub(crate) fn flag(self) -> &'static str {
         match self {
             Runtime::Tokio => "tokio",

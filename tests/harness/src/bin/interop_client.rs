@@ -5,7 +5,7 @@
 //! runtime and mode; run it by hand against a peer of your own with
 //!
 //! ```text
-//! cargo run --release -p aiowebsocket-examples --example interop_client -- \
+//! cargo run --release -p aiowebsocket-harness --bin interop_client -- \
 //!     --url ws://127.0.0.1:PORT/ --runtime tokio|smol|async-std --mode MODE \
 //!     [--tls native-tls|rustls --ca CA.pem]   # for a wss:// URL
 //! ```
@@ -59,7 +59,7 @@ use aiowebsocket::{
     CloseCode, Config, ConnectOptions, DeflateConfig, MaybeTlsStream, Message, Response, Runtime,
     TlsConnect, WebSocketStream,
 };
-use aiowebsocket_examples::{tls_connector, OnRuntime, RuntimeChoice};
+use aiowebsocket_harness::{tls_connector, OnRuntime, RuntimeChoice};
 use futures::future::{select, Either};
 use futures::io::{AsyncRead, AsyncWrite};
 

@@ -4,7 +4,7 @@
 //! against a server of your own with
 //!
 //! ```text
-//! cargo run --release -p aiowebsocket-examples --example autobahn_client -- \
+//! cargo run --release -p aiowebsocket-harness --bin autobahn_client -- \
 //!     --url ws://127.0.0.1:9001 --agent aiowebsocket-tokio --runtime tokio|smol|async-std [--verbose]
 //! ```
 //!
@@ -20,7 +20,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use aiowebsocket::{ConnectOptions, Error, Message};
-use aiowebsocket_examples::{OnRuntime, RuntimeChoice};
+use aiowebsocket_harness::{OnRuntime, RuntimeChoice};
 use futures::{Sink, SinkExt, Stream, StreamExt};
 
 /// Largest message the suite sends (16 MiB in 9.x), with room for the compressed cases.
