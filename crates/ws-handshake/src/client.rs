@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
+use percent_encoding::percent_decode_str;
 use url::Url;
 
 use crate::error::{shorten, shorten_bytes, HandshakeError};
@@ -41,7 +42,7 @@ pub struct Target {
 
 /// One header given by the caller, checked at [`RequestBuilder::build`].
 #[derive(Clone, Debug)]
-enum UserHeader {
+pub(crate) enum UserHeader {
     Pair(String, String),
     /// A header the caller allows to follow a redirect to another origin.
     Portable(String, String),
@@ -121,15 +122,15 @@ enum UserHeader {
 /// ```
 #[derive(Clone)]
 pub struct RequestBuilder {
-    url: Url,
+    pub(crate) url: Url,
     target: Target,
     host_header: String,
-    headers: Vec<UserHeader>,
-    protocols: Vec<String>,
-    extensions: Option<String>,
+    pub(crate) headers: Vec<UserHeader>,
+    pub(crate) protocols: Vec<String>,
+    pub(crate) extensions: Option<String>,
     /// Whether [`DEFAULT_USER_AGENT`](crate::DEFAULT_USER_AGENT) is sent when the caller
     /// gives no `User-Agent`.
-    default_user_agent: bool,
+    pub(crate) default_user_agent: bool,
 }
 
 impl RequestBuilder {
@@ -252,43 +253,6 @@ impl RequestBuilder {
     pub fn extensions(mut self, offer: impl Into<String>) -> Self {
         self.extensions = Some(offer.into());
         self
-    }
-
-    /// The same request for the target of a redirect (from
-    /// [`RedirectChain::follow`](crate::redirect::RedirectChain::follow)), as `policy`
-    /// allows. To the same origin (scheme, host and port) everything is kept. To another
-    /// origin nothing that may carry a credential is: only `User-Agent`, `Origin` and
-    /// [`portable_header`](Self::portable_header)s follow (see
-    /// [`redirect::forwards_header`](crate::redirect::forwards_header)), and subprotocols
-    /// only with [`RedirectPolicy::keep_subprotocols`](crate::redirect::RedirectPolicy::keep_subprotocols)
-    /// (some APIs carry bearer tokens in them). The extension offer is always kept, and so
-    /// is the default `User-Agent` (or its absence after
-    /// [`no_user_agent`](Self::no_user_agent)).
-    pub fn redirect(
-        self,
-        to: Url,
-        policy: &crate::redirect::RedirectPolicy,
-    ) -> Result<RequestBuilder, HandshakeError> {
-        let from = self.url;
-        let mut next = RequestBuilder::from_url(to)?;
-        let same = crate::redirect::same_origin(&from, &next.url);
-        next.headers = self
-            .headers
-            .into_iter()
-            .filter(|h| match h {
-                UserHeader::Pair(name, _) => {
-                    crate::redirect::forwards_header(&from, &next.url, name)
-                }
-                UserHeader::Portable(name, _) => same || !crate::redirect::is_origin_bound(name),
-                UserHeader::Malformed(_) => same,
-            })
-            .collect();
-        if same || policy.keep_subprotocols {
-            next.protocols = self.protocols;
-        }
-        next.extensions = self.extensions;
-        next.default_user_agent = self.default_user_agent;
-        Ok(next)
     }
 
     /// The URL the request is for.
@@ -454,30 +418,11 @@ fn basic_auth(url: &Url) -> Option<String> {
     if url.username().is_empty() && url.password().is_none() {
         return None;
     }
-    let mut creds = percent_decode(url.username());
+    // The URL parser leaves `%XX` escapes in user info.
+    let mut creds: Vec<u8> = percent_decode_str(url.username()).collect();
     creds.push(b':');
-    creds.extend(percent_decode(url.password().unwrap_or("")));
+    creds.extend(percent_decode_str(url.password().unwrap_or("")));
     Some(format!("Basic {}", STANDARD.encode(creds)))
-}
-
-/// Decodes `%XX` escapes (the URL parser leaves them in user info); invalid escapes are kept.
-pub(crate) fn percent_decode(s: &str) -> Vec<u8> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: u8| (c as char).to_digit(16);
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    out
 }
 
 /// Debug output shows header names but not values, and no URL password, so that it can be

@@ -2,6 +2,9 @@
 
 use std::fmt;
 
+use crate::proxy::kinds::{ProxyScheme, Socks5Reply};
+use crate::status::reason_phrase;
+
 /// Everything that can go wrong while building, parsing or checking an opening handshake.
 ///
 /// Variants fall in four groups, by who is at fault:
@@ -311,20 +314,20 @@ pub enum HandshakeError {
         /// The target we asked for, as `host:port`.
         target: String,
         /// What the proxy reported.
-        reply: crate::proxy::Socks5Reply,
+        reply: Socks5Reply,
     },
     /// The proxy's answer breaks its protocol (not HTTP, not SOCKS5, an unknown address
     /// type, an oversized head, ...): the proxy URL probably points to something else.
     ProxyProtocol {
         /// The kind of proxy we spoke to.
-        scheme: crate::proxy::ProxyScheme,
+        scheme: ProxyScheme,
         /// What was wrong.
         reason: String,
     },
     /// The proxy closed the connection before the tunnel was open.
     ProxyClosed {
         /// The kind of proxy we spoke to.
-        scheme: crate::proxy::ProxyScheme,
+        scheme: ProxyScheme,
         /// The step we were at, e.g. `"waiting for the answer to CONNECT"`.
         during: &'static str,
     },
@@ -667,7 +670,7 @@ impl fmt::Display for HandshakeError {
                     f,
                     "upgrade request refused by the request check: answered HTTP {status} \
                      {}",
-                    crate::server::reason_phrase(*status)
+                    reason_phrase(*status)
                 )?;
                 if !reason.is_empty() {
                     write!(f, " ({reason})")?;

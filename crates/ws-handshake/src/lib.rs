@@ -72,6 +72,7 @@ mod redact;
 pub mod redirect;
 mod response;
 mod server;
+mod status;
 
 pub use client::{accept_key, Accepted, ClientRequest, RequestBuilder, Target};
 pub use error::HandshakeError;

@@ -51,58 +51,20 @@ use std::net::IpAddr;
 
 use url::Url;
 
-use crate::client::percent_decode;
 use crate::error::{shorten, HandshakeError};
 use crate::head::Limits;
 use crate::redact::{shown, shown_url};
+use percent_encoding::percent_decode_str;
 
 mod env;
 mod http;
+pub(crate) mod kinds;
 mod socks5;
 
 pub use env::NoProxy;
 pub use http::HttpConnect;
-pub use socks5::{Socks5Handshake, Socks5Reply};
-
-/// The kind of proxy, from the proxy URL's scheme.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ProxyScheme {
-    /// `http://`: an HTTP proxy, asked with `CONNECT host:port` (the proxy resolves names).
-    Http,
-    /// `socks5://`: SOCKS5, the target's name resolved by the client (the caller).
-    Socks5,
-    /// `socks5h://`: SOCKS5, the target's name sent to and resolved by the proxy.
-    Socks5h,
-}
-
-impl ProxyScheme {
-    /// The URL scheme: `"http"`, `"socks5"` or `"socks5h"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProxyScheme::Http => "http",
-            ProxyScheme::Socks5 => "socks5",
-            ProxyScheme::Socks5h => "socks5h",
-        }
-    }
-
-    /// The port used when the proxy URL has none: 80 for `http`, 1080 for SOCKS.
-    pub fn default_port(self) -> u16 {
-        match self {
-            ProxyScheme::Http => 80,
-            ProxyScheme::Socks5 | ProxyScheme::Socks5h => 1080,
-        }
-    }
-}
-
-/// Shows the protocol name: `HTTP`, `SOCKS5` (both SOCKS5 schemes).
-impl fmt::Display for ProxyScheme {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ProxyScheme::Http => "HTTP",
-            ProxyScheme::Socks5 | ProxyScheme::Socks5h => "SOCKS5",
-        })
-    }
-}
+pub use kinds::{ProxyScheme, Socks5Reply};
+pub use socks5::Socks5Handshake;
 
 /// A user name and password for the proxy (percent-decoded when taken from a URL).
 ///
@@ -236,7 +198,7 @@ impl Proxy {
             None
         } else {
             let decode = |s: &str, what: &str| {
-                String::from_utf8(percent_decode(s))
+                String::from_utf8(percent_decode_str(s).collect())
                     .map_err(|_| invalid(&format!("its {what} is not UTF-8 once percent-decoded")))
             };
             Some(Credentials {

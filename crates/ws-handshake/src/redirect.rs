@@ -50,7 +50,7 @@
 
 use url::Url;
 
-use crate::client::RequestBuilder;
+use crate::client::{RequestBuilder, UserHeader};
 use crate::error::{shorten, HandshakeError};
 use crate::redact::{redacted, shown, shown_url};
 use crate::response::Response;
@@ -395,4 +395,42 @@ fn to_ws(mut url: Url) -> Url {
     // Between special schemes this cannot fail.
     let _ = url.set_scheme(mapped);
     url
+}
+
+/// Redirects of a request: here, beside the rules they follow.
+impl RequestBuilder {
+    /// The same request for the target of a redirect (from
+    /// [`RedirectChain::follow`](crate::redirect::RedirectChain::follow)), as `policy`
+    /// allows. To the same origin (scheme, host and port) everything is kept. To another
+    /// origin nothing that may carry a credential is: only `User-Agent`, `Origin` and
+    /// [`portable_header`](Self::portable_header)s follow (see
+    /// [`redirect::forwards_header`](crate::redirect::forwards_header)), and subprotocols
+    /// only with [`RedirectPolicy::keep_subprotocols`](crate::redirect::RedirectPolicy::keep_subprotocols)
+    /// (some APIs carry bearer tokens in them). The extension offer is always kept, and so
+    /// is the default `User-Agent` (or its absence after
+    /// [`no_user_agent`](Self::no_user_agent)).
+    pub fn redirect(
+        self,
+        to: Url,
+        policy: &RedirectPolicy,
+    ) -> Result<RequestBuilder, HandshakeError> {
+        let from = self.url;
+        let mut next = RequestBuilder::from_url(to)?;
+        let same = same_origin(&from, &next.url);
+        next.headers = self
+            .headers
+            .into_iter()
+            .filter(|h| match h {
+                UserHeader::Pair(name, _) => forwards_header(&from, &next.url, name),
+                UserHeader::Portable(name, _) => same || !is_origin_bound(name),
+                UserHeader::Malformed(_) => same,
+            })
+            .collect();
+        if same || policy.keep_subprotocols {
+            next.protocols = self.protocols;
+        }
+        next.extensions = self.extensions;
+        next.default_user_agent = self.default_user_agent;
+        Ok(next)
+    }
 }
