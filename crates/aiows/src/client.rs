@@ -107,7 +107,7 @@ async fn connect_and_run(args: ClientArgs, escape_stderr: bool) -> Result<(), Fa
             "aiows: connected to {} (subprotocol: {}, compression: {})",
             args.url,
             ws.subprotocol().unwrap_or("none"),
-            if ws.connection().config().deflate_enabled() {
+            if ws.connection().negotiated().compression() {
                 "permessage-deflate"
             } else {
                 "none"

@@ -92,7 +92,7 @@ pub use error::{Error, ProtocolError, Step, UsageError};
 pub use message::{CloseFrame, Message, Utf8Bytes};
 pub use options::{ConnectOptions, ServerOptions};
 pub use proto::config::{Config, Keepalive};
-pub use proto::{Connection, State};
+pub use proto::{Connection, Negotiated, State};
 pub use reconnect::{ReconnectPolicy, Reconnecting, ReconnectingWebSocket};
 pub use rt::{Runtime, Sleep, Timer};
 pub use split::{ReuniteError, WsReceiver, WsSender};

@@ -41,20 +41,10 @@ use crate::tls::TlsConnector;
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default bound on the opening handshake (TLS and HTTP upgrade).
 pub const DEFAULT_OPEN_TIMEOUT: Duration = Duration::from_secs(10);
-/// Default bound on each wait of the closing handshake.
-pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Default time between keepalive pings.
-pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(20);
-/// Default time a pong may take before the connection is considered dead.
-pub const DEFAULT_PING_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// The default keepalive: a ping every 20 s, fail when no pong arrives within 20 s.
-fn default_keepalive() -> Keepalive {
-    Keepalive {
-        interval: DEFAULT_PING_INTERVAL,
-        timeout: DEFAULT_PING_TIMEOUT,
-    }
-}
+/// The connection defaults, defined once in [`Config`], here too for the options' users.
+pub use crate::proto::config::{
+    DEFAULT_CLOSE_TIMEOUT, DEFAULT_PING_INTERVAL, DEFAULT_PING_TIMEOUT,
+};
 
 /// The settings both roles have, with the same defaults: the connection [`Config`] (message
 /// and frame limits, close timeout, keepalive), the opening-handshake bound, the head limits
@@ -72,11 +62,7 @@ impl OpenSettings {
     /// The defaults listed in the [module docs](self).
     fn new() -> Self {
         OpenSettings {
-            config: Config {
-                close_timeout: Some(DEFAULT_CLOSE_TIMEOUT),
-                keepalive: Some(default_keepalive()),
-                ..Config::default()
-            },
+            config: Config::default(),
             open_timeout: Some(DEFAULT_OPEN_TIMEOUT),
             limits: Limits::default(),
             #[cfg(feature = "deflate")]
@@ -751,5 +737,24 @@ impl ServerOptions {
     /// The connection config.
     pub fn connection_config(&self) -> &Config {
         &self.open.config
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One set of defaults: both roles' options start from `Config::default()`, keepalive
+    /// included, so `.config(Config::default())` changes nothing.
+    #[test]
+    fn both_roles_use_the_connection_defaults() {
+        let defaults = format!("{:?}", Config::default());
+        let client = ConnectOptions::new("ws://h/");
+        let server = ServerOptions::new();
+        assert_eq!(format!("{:?}", client.connection_config()), defaults);
+        assert_eq!(format!("{:?}", server.connection_config()), defaults);
+        let again = client.clone().config(Config::default());
+        assert_eq!(format!("{:?}", again.connection_config()), defaults);
+        assert!(Config::default().keepalive.is_some());
     }
 }

@@ -54,7 +54,7 @@ fn run(compression: bool) {
         let (c, s) = futures::join!(connect_on(a, &copts, None), server_accept(b, &sopts, None));
         (c.unwrap().0, s.unwrap())
     });
-    assert_eq!(client.connection().config().deflate_enabled(), compression);
+    assert_eq!(client.connection().negotiated().compression(), compression);
 
     let expected = script();
     block_on(async {

@@ -143,8 +143,8 @@ fn compression_is_negotiated_and_used() {
         assert!(ext.contains("permessage-deflate"), "{ext}");
         (c, s.unwrap())
     });
-    assert!(client.connection().config().deflate_enabled());
-    assert!(server.connection().config().deflate_enabled());
+    assert!(client.connection().negotiated().compression());
+    assert!(server.connection().negotiated().compression());
     let text = "compress me please ".repeat(1000);
     let before = probe.written();
     block_on(async {
@@ -170,8 +170,8 @@ fn no_compression_when_disabled() {
         server_options(),
         None,
     );
-    assert!(!client.connection().config().deflate_enabled());
-    assert!(!server.connection().config().deflate_enabled());
+    assert!(!client.connection().negotiated().compression());
+    assert!(!server.connection().negotiated().compression());
 }
 
 #[test]

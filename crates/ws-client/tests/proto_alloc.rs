@@ -260,10 +260,9 @@ fn a_compression_bomb_peaks_at_the_limit_plus_a_constant() {
         .collect();
     let mut wire = header(OpCode::Binary, true, ws_frame::RSV1, payload.len());
     wire.extend_from_slice(&payload);
-    let config = Config::default()
-        .max_message_size(Some(limit))
-        .deflate(Some(DeflateParams::default()));
-    let mut client = Connection::new(Role::Client, config);
+    let config = Config::default().max_message_size(Some(limit));
+    let negotiated = ws_client::Negotiated::deflate(Some(DeflateParams::default()));
+    let mut client = Connection::with_negotiated(Role::Client, config, negotiated);
     let (result, _, peak) = memory(|| feed(&mut client, &wire).map(|_| ()));
     match result {
         Err(Error::Protocol(ProtocolError::MessageTooBig { limit: l, .. })) => {

@@ -7,15 +7,25 @@ mod proto_util;
 
 use proto_util::*;
 use ws_client::proto::deflate::PerMessageDeflate;
-use ws_client::{CloseCode, Config, Connection, Message, ProtocolError, Role};
+use ws_client::{CloseCode, Config, Connection, Message, Negotiated, ProtocolError, Role};
 use ws_handshake::permessage_deflate::DeflateParams;
 
 fn deflate_config() -> Config {
-    Config::default().deflate(Some(DeflateParams::default()))
+    Config::default()
+}
+
+/// What a handshake that agreed on permessage-deflate (default parameters) passes on.
+fn deflate() -> Negotiated {
+    Negotiated::deflate(Some(DeflateParams::default()))
 }
 
 fn client() -> Connection {
-    Connection::new(Role::Client, deflate_config())
+    Connection::with_negotiated(Role::Client, deflate_config(), deflate())
+}
+
+/// A client and a server that agreed on permessage-deflate.
+fn deflate_pair(config: Config) -> Pair {
+    Pair::with_negotiated(config.clone(), config, deflate())
 }
 
 /// What a server would send: the compressed payload of `msg`.
@@ -25,7 +35,7 @@ fn compressed(server: &mut PerMessageDeflate, msg: &[u8]) -> Vec<u8> {
 
 #[test]
 fn compressed_messages_round_trip_and_set_rsv1_on_the_first_frame_only() {
-    let mut p = Pair::new(deflate_config().write_frame_size(16));
+    let mut p = deflate_pair(deflate_config().write_frame_size(16));
     let text = "compress me please, compress me please, compress me please! \u{e9}".repeat(4);
     p.client.send(Message::text(text.clone())).unwrap();
     let frames = parse_frames(p.client.pending_output());
@@ -158,7 +168,7 @@ fn max_message_size_applies_after_decompression() {
     let z = compressed(&mut server, &vec![0u8; 4 << 20]);
     assert!(z.len() < 10_000, "{}", z.len());
     let config = deflate_config().max_message_size(Some(1 << 20));
-    let mut c = Connection::new(Role::Client, config);
+    let mut c = Connection::with_negotiated(Role::Client, config, deflate());
     let (_, err) = feed(&mut c, &frame_rsv(true, 0x40, BINARY, &z, None));
     let err = err.unwrap();
     match err.as_protocol() {

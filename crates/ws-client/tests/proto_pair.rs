@@ -220,7 +220,9 @@ fn keepalive_fails_without_a_pong() {
 
 #[test]
 fn close_timeout_ends_an_unanswered_close() {
-    let config = Config::default().close_timeout(Some(Duration::from_secs(3)));
+    let config = Config::default()
+        .close_timeout(Some(Duration::from_secs(3)))
+        .keepalive(None);
     let mut c = ws_client::Connection::new(ws_client::Role::Client, config);
     let t0 = Instant::now();
     c.handle_timeout(t0);

@@ -12,6 +12,7 @@ use super::{open, HEAD_READ};
 use crate::error::{Error, Step};
 use crate::io::{authority, read, with_timeout, write_all, Limit};
 use crate::options::ConnectOptions;
+use crate::proto::Negotiated;
 use crate::rt::Timer;
 use crate::stream::WebSocket;
 use crate::trace;
@@ -102,15 +103,14 @@ where
         }
 
         let accepted = request.check(&response)?;
-        #[allow(unused_mut)]
-        let mut config = options.open.config.clone();
+        let config = options.open.config.clone();
         #[cfg(feature = "deflate")]
-        {
-            config.deflate = match &options.open.compression {
-                Some(deflate) => deflate.negotiate(&accepted.extensions)?,
-                None => None,
-            };
-        }
+        let negotiated = Negotiated::deflate(match &options.open.compression {
+            Some(deflate) => deflate.negotiate(&accepted.extensions)?,
+            None => None,
+        });
+        #[cfg(not(feature = "deflate"))]
+        let negotiated = Negotiated::default();
         trace::debug!(
             subprotocol = accepted.subprotocol.as_deref(),
             extensions = %accepted
@@ -119,10 +119,17 @@ where
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
                 .join(", "),
-            compression = config.deflate_enabled(),
+            compression = negotiated.compression(),
             "WebSocket open"
         );
-        let mut ws = open(stream, Role::Client, config, response.rest(), timer.clone());
+        let mut ws = open(
+            stream,
+            Role::Client,
+            config,
+            negotiated,
+            response.rest(),
+            timer.clone(),
+        );
         ws.set_subprotocol(accepted.subprotocol);
         Ok(Handshake::Open(ws, response))
     };

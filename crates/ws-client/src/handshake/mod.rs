@@ -18,7 +18,7 @@ use futures_io::{AsyncRead, AsyncWrite};
 use ws_frame::Role;
 
 use crate::proto::config::Config;
-use crate::proto::Connection;
+use crate::proto::{Connection, Negotiated};
 use crate::rt::Timer;
 use crate::stream::WebSocket;
 
@@ -34,6 +34,7 @@ fn open<S>(
     stream: S,
     role: Role,
     config: Config,
+    negotiated: Negotiated,
     rest: &[u8],
     timer: Option<Arc<dyn Timer>>,
 ) -> WebSocket<S>
@@ -42,7 +43,7 @@ where
 {
     let close_timeout = config.close_timeout;
     let write_high = config.write_buffer_high;
-    let mut conn = Connection::new(role, config);
+    let mut conn = Connection::with_negotiated(role, config, negotiated);
     if !rest.is_empty() {
         conn.receive_data(rest);
     }

@@ -14,6 +14,7 @@ use super::{open, HEAD_READ};
 use crate::error::{Error, Step};
 use crate::io::{read, with_timeout, write_all, Limit};
 use crate::options::ServerOptions;
+use crate::proto::Negotiated;
 use crate::rt::Timer;
 use crate::stream::WebSocket;
 
@@ -82,13 +83,13 @@ where
         }
 
         let subprotocol = select_subprotocol(&request, &options.subprotocols);
+        let config = options.open.config.clone();
         #[allow(unused_mut)]
-        let mut config = options.open.config.clone();
+        let mut negotiated = Negotiated::default();
         #[allow(unused_mut)]
         let mut extensions_answer: Option<String> = None;
         #[cfg(feature = "deflate")]
         {
-            config.deflate = None;
             if let Some(deflate) = &options.open.compression {
                 let offers = match request.extensions() {
                     Ok(offers) => offers,
@@ -98,7 +99,7 @@ where
                     }
                 };
                 if let Some((params, answer)) = deflate.accept_offer(&offers) {
-                    config.deflate = Some(params);
+                    negotiated = Negotiated::deflate(Some(params));
                     extensions_answer = Some(answer);
                 }
             }
@@ -108,7 +109,14 @@ where
             .await
             .map_err(|e| accept_error(e, "sending the 101 response"))?;
 
-        let mut ws = open(stream, Role::Server, config, request.rest(), timer.clone());
+        let mut ws = open(
+            stream,
+            Role::Server,
+            config,
+            negotiated,
+            request.rest(),
+            timer.clone(),
+        );
         ws.set_subprotocol(subprotocol.map(str::to_owned));
         Ok(ws)
     };

@@ -15,9 +15,6 @@
 
 use std::time::Duration;
 
-#[cfg(feature = "deflate")]
-use ws_handshake::permessage_deflate::DeflateParams;
-
 /// Default [`Config::max_message_size`]: 64 MiB.
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 64 << 20;
 /// Default [`Config::max_frame_size`]: 16 MiB.
@@ -34,6 +31,10 @@ pub const DEFAULT_WRITE_BUFFER_HIGH: usize = 128 << 10;
 pub const DEFAULT_MAX_QUEUED_PONGS: usize = 16;
 /// Default [`Config::close_timeout`]: 10 s.
 pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default interval of keepalive pings ([`Config::keepalive`]): 20 s.
+pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(20);
+/// Default time a keepalive pong may take before the connection fails: 20 s.
+pub const DEFAULT_PING_TIMEOUT: Duration = Duration::from_secs(20);
 /// Default [`Config::write_timeout`]: 20 s, the time a peer has to answer a keepalive ping.
 pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -78,12 +79,9 @@ pub struct Config {
     /// forever. Default 20 s.
     pub write_timeout: Option<Duration>,
     /// Send a ping every `interval` and fail the connection (1011) when its pong does not
-    /// arrive within `timeout`. Default `None` (off) at this layer.
+    /// arrive within `timeout`. Default: a ping every 20 s, fail when its pong takes more
+    /// than 20 s. `None`: off.
     pub keepalive: Option<Keepalive>,
-    /// The negotiated permessage-deflate parameters (RFC 7692); set by the handshake
-    /// driver. `None`: no compression (RSV1 from the peer is a protocol error).
-    #[cfg(feature = "deflate")]
-    pub deflate: Option<DeflateParams>,
     /// zlib compression level for outgoing messages, 0 (store) to 9 (best). Default 1:
     /// the fastest real compression; text/JSON shrinks nearly as well as at 6 for a third
     /// of the CPU.
@@ -105,9 +103,7 @@ impl Default for Config {
             max_queued_pongs: DEFAULT_MAX_QUEUED_PONGS,
             close_timeout: Some(DEFAULT_CLOSE_TIMEOUT),
             write_timeout: Some(DEFAULT_WRITE_TIMEOUT),
-            keepalive: None,
-            #[cfg(feature = "deflate")]
-            deflate: None,
+            keepalive: Some(Keepalive::new(DEFAULT_PING_INTERVAL, DEFAULT_PING_TIMEOUT)),
             compression_level: 1,
             compression_threshold: 64,
         }
@@ -175,13 +171,6 @@ impl Config {
         self
     }
 
-    /// Sets [`deflate`](Self::deflate) (normally done by the handshake driver).
-    #[cfg(feature = "deflate")]
-    pub fn deflate(mut self, params: Option<DeflateParams>) -> Self {
-        self.deflate = params;
-        self
-    }
-
     /// Sets [`compression_level`](Self::compression_level) (clamped to 9).
     pub fn compression_level(mut self, level: u32) -> Self {
         self.compression_level = level.min(9);
@@ -192,18 +181,6 @@ impl Config {
     pub fn compression_threshold(mut self, bytes: usize) -> Self {
         self.compression_threshold = bytes;
         self
-    }
-
-    /// Whether permessage-deflate was negotiated.
-    pub fn deflate_enabled(&self) -> bool {
-        #[cfg(feature = "deflate")]
-        {
-            self.deflate.is_some()
-        }
-        #[cfg(not(feature = "deflate"))]
-        {
-            false
-        }
     }
 }
 
@@ -234,8 +211,13 @@ mod tests {
         assert_eq!(c.max_frame_size, Some(16 << 20));
         assert_eq!(c.write_buffer_high, 128 << 10);
         assert_eq!(c.close_timeout, Some(Duration::from_secs(10)));
-        assert!(c.keepalive.is_none());
-        assert!(!c.deflate_enabled());
+        assert_eq!(
+            c.keepalive,
+            Some(Keepalive::new(
+                Duration::from_secs(20),
+                Duration::from_secs(20)
+            ))
+        );
         let c = c.write_frame_size(7).compression_level(42);
         assert_eq!(c.write_frame_size, 7);
         assert_eq!(c.compression_level, 9);

@@ -111,6 +111,8 @@ use self::utf8::Utf8Validator;
 use crate::error::{Error, ProtocolError, Step, UsageError};
 use crate::message::{CloseFrame, Message, Utf8Bytes};
 use crate::trace;
+#[cfg(feature = "deflate")]
+use ws_handshake::permessage_deflate::DeflateParams;
 
 /// The largest payload of a control frame (RFC 6455 §5.5).
 const MAX_CONTROL_PAYLOAD: usize = 125;
@@ -156,6 +158,8 @@ pub enum State {
 pub struct Connection {
     role: Role,
     config: Config,
+    /// What the handshake agreed on (compression).
+    negotiated: Negotiated,
     decoder: HeaderDecoder,
     /// Bytes received and not yet consumed. Starts with a frame header, or with the rest of
     /// the payload of `frame`.
@@ -287,20 +291,57 @@ struct Timers {
     ping_count: u64,
 }
 
+/// What the opening handshake negotiated for a connection: not a setting (the user's
+/// [`Config`] stays as given), but what both sides agreed on, handed to
+/// [`Connection::with_negotiated`] by the handshake driver.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Negotiated {
+    /// The permessage-deflate parameters (RFC 7692), when compression was agreed on.
+    /// `None`: no compression (RSV1 from the peer is a protocol error).
+    #[cfg(feature = "deflate")]
+    pub deflate: Option<DeflateParams>,
+}
+
+impl Negotiated {
+    /// permessage-deflate with `params` (`None`: none).
+    #[cfg(feature = "deflate")]
+    pub fn deflate(params: Option<DeflateParams>) -> Self {
+        Negotiated { deflate: params }
+    }
+
+    /// Whether permessage-deflate was agreed on.
+    pub fn compression(&self) -> bool {
+        #[cfg(feature = "deflate")]
+        {
+            self.deflate.is_some()
+        }
+        #[cfg(not(feature = "deflate"))]
+        {
+            false
+        }
+    }
+}
+
 impl Connection {
-    /// A connection in [`State::Open`], for our `role`, right after the opening handshake.
-    ///
-    /// With the `deflate` feature and [`Config::deflate`] set, permessage-deflate is on:
-    /// RSV1 is accepted on the first frame of data messages and outgoing messages of at
-    /// least [`Config::compression_threshold`] bytes are compressed.
+    /// A connection in [`State::Open`], for our `role`, right after the opening handshake,
+    /// without compression.
     pub fn new(role: Role, config: Config) -> Connection {
-        let rsv = if config.deflate_enabled() { RSV1 } else { 0 };
+        Connection::with_negotiated(role, config, Negotiated::default())
+    }
+
+    /// A connection in [`State::Open`] with what the handshake `negotiated`. With
+    /// permessage-deflate, RSV1 is accepted on the first frame of data messages and
+    /// outgoing messages of at least [`Config::compression_threshold`] bytes are
+    /// compressed.
+    pub fn with_negotiated(role: Role, config: Config, negotiated: Negotiated) -> Connection {
+        let rsv = if negotiated.compression() { RSV1 } else { 0 };
         let mut decoder = HeaderDecoder::new(role).allowed_rsv(rsv);
         if let Some(max) = config.max_frame_size {
             decoder = decoder.max_frame_size(max as u64);
         }
         #[cfg(feature = "deflate")]
-        let deflate = config
+        let deflate = negotiated
             .deflate
             .as_ref()
             .map(|params| Deflate::new(params, role, config.compression_level));
@@ -327,6 +368,7 @@ impl Connection {
             #[cfg(feature = "tracing")]
             span: tracing::Span::none(),
             config,
+            negotiated,
         }
     }
 
@@ -387,6 +429,11 @@ impl Connection {
         &self.config
     }
 
+    /// What the opening handshake negotiated (compression).
+    pub fn negotiated(&self) -> &Negotiated {
+        &self.negotiated
+    }
+
     /// The close frame the peer sent, once it arrived (`None` also when it had no code).
     pub fn close_frame(&self) -> Option<&CloseFrame> {
         self.peer_close.as_ref()
@@ -412,7 +459,7 @@ impl fmt::Debug for Connection {
             .field("pending_out", &self.out.len())
             .field("frame", &self.frame)
             .field("owed_pongs", &self.owed_pongs.len())
-            .field("deflate", &self.config.deflate_enabled())
+            .field("negotiated", &self.negotiated)
             .finish_non_exhaustive()
     }
 }

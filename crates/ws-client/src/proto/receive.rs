@@ -188,7 +188,7 @@ impl Connection {
             if self.msg.is_some() {
                 return Err(ProtocolError::ExpectedContinuation);
             }
-            if rsv1 && !self.config.deflate_enabled() {
+            if rsv1 && !self.negotiated.compression() {
                 // The decoder refuses RSV1 already; kept for defence in depth.
                 return Err(ProtocolError::UnexpectedRsv1 { opcode });
             }

@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use ws_client::{Config, Connection, Error, Message, Role};
+use ws_client::{Config, Connection, Error, Message, Negotiated, Role};
 
 pub const TEXT: u8 = 0x1;
 pub const BINARY: u8 = 0x2;
@@ -154,9 +154,14 @@ impl Pair {
     }
 
     pub fn with_configs(client: Config, server: Config) -> Self {
+        Self::with_negotiated(client, server, Negotiated::default())
+    }
+
+    /// Both sides as if the handshake agreed on `negotiated`.
+    pub fn with_negotiated(client: Config, server: Config, negotiated: Negotiated) -> Self {
         Pair {
-            client: Connection::new(Role::Client, client),
-            server: Connection::new(Role::Server, server),
+            client: Connection::with_negotiated(Role::Client, client, negotiated.clone()),
+            server: Connection::with_negotiated(Role::Server, server, negotiated),
             client_got: Vec::new(),
             server_got: Vec::new(),
             client_err: None,

@@ -388,10 +388,10 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     negotiated(response, mode)?;
-    if ws.connection().config().deflate_enabled() != (mode != Mode::NoCompression) {
+    if ws.connection().negotiated().compression() != (mode != Mode::NoCompression) {
         return Err(format!(
             "smoke: the connection's compression ({}) does not match the response",
-            ws.connection().config().deflate_enabled()
+            ws.connection().negotiated().compression()
         ));
     }
     let text = "smoke test: compressed hello from aiowebsocket \u{2713} ".repeat(4);
@@ -492,7 +492,7 @@ where
     let started = Instant::now();
     // Step 2: negotiation.
     let ext = negotiated(response, mode)?;
-    let params = ws.connection().config().deflate;
+    let params = ws.connection().negotiated().deflate;
     match (&params, mode) {
         (None, Mode::NoCompression) => {}
         (Some(p), _) => mode.check(p)?,
