@@ -222,8 +222,11 @@ fn hyphen_values(arg: clap::Arg) -> clap::Arg {
 }
 
 /// `aiows URL`: the URL and the options, by section of `--help`.
+// The doc comments below are --help text, verbatim: not links for rustdoc.
+#[allow(rustdoc::broken_intra_doc_links, rustdoc::bare_urls)]
 #[derive(Debug, Args)]
 struct ClientCli {
+    // `None` only with `serve` (`subcommand_negates_reqs`).
     /// The server's URL: ws://HOST[:PORT]/PATH or wss://...
     #[arg(value_name = "URL", value_parser = with_scheme, required = true)]
     url: Option<String>,
@@ -341,6 +344,8 @@ struct Connection {
     insecure: bool,
 }
 
+// The doc comments below are --help text, verbatim: not links for rustdoc.
+#[allow(rustdoc::broken_intra_doc_links, rustdoc::bare_urls)]
 #[derive(Debug, Args)]
 #[command(next_help_heading = "PROXY AND REDIRECTS")]
 struct Proxy {
@@ -398,6 +403,8 @@ struct ServeCli {
     limits: Limits,
 }
 
+// The doc comments below are --help text, verbatim: not links for rustdoc.
+#[allow(rustdoc::broken_intra_doc_links, rustdoc::bare_urls)]
 #[derive(Debug, Args)]
 #[command(next_help_heading = "LIMITS")]
 struct Limits {
