@@ -13,6 +13,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use aiowebsocket::native_tls;
 use aiowebsocket::{CloseCode, Message, ServerOptions, WebSocketStream};
+use time::macros::format_description;
+use time::OffsetDateTime;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -50,8 +52,7 @@ impl fmt::Display for Report {
     }
 }
 
-/// The current time as `YYYY-MM-DD HH:MM:SS`, in UTC (computed from `SystemTime`, so no
-/// date crate and no time-zone database).
+/// The current time as `YYYY-MM-DD HH:MM:SS`, in UTC.
 pub fn timestamp() -> String {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -60,21 +61,15 @@ pub fn timestamp() -> String {
     format_utc(secs)
 }
 
-/// Formats seconds since the Unix epoch as `YYYY-MM-DD HH:MM:SS` (UTC).
+/// Formats seconds since the Unix epoch as `YYYY-MM-DD HH:MM:SS` (UTC). Past the year 9999,
+/// which `time` does not represent, the bare number of seconds.
 pub fn format_utc(secs: u64) -> String {
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (hour, minute, second) = (rem / 3600, rem % 3600 / 60, rem % 60);
-    // Days to a civil date (Howard Hinnant's algorithm, proleptic Gregorian calendar).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02}")
+    let format = format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    i64::try_from(secs)
+        .ok()
+        .and_then(|secs| OffsetDateTime::from_unix_timestamp(secs).ok())
+        .and_then(|time| time.format(format).ok())
+        .unwrap_or_else(|| secs.to_string())
 }
 
 /// The command line every example understands: `[URL] [--rounds N]`, plus the options

@@ -1,36 +1,29 @@
-//! The command line, parsed by hand: `aiows [OPTIONS] URL`, `aiows serve [OPTIONS] [ADDR]`,
+//! The command line, parsed by clap: `aiows [OPTIONS] URL`, `aiows serve [OPTIONS] [ADDR]`,
 //! `--help`, `--version`.
 //!
-//! Options take their value as the next argument (`--origin https://a.example`), after `=`
-//! (`--origin=https://a.example`), or, for short options, attached (`-HX-Token: 1`). `--`
-//! ends the options. Nothing is checked against the network here: a bad header line or URL
-//! is reported when the request is built, before connecting.
+//! Options take their value as the next argument (`--origin https://a.example`, even when
+//! it starts with `-`), after `=` (`--origin=https://a.example`), or, for short options,
+//! attached (`-HX-Token: 1`). `--` ends the options. Given twice, an option's last value
+//! wins (lists such as `-H` keep every value). Nothing is checked against the network
+//! here: a bad header line or URL is reported when the request is built, before
+//! connecting.
 
-use std::collections::VecDeque;
-use std::fmt;
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// What the user asked for.
+use clap::error::{ContextKind, ErrorKind};
+use clap::{ArgAction, Args, CommandFactory, Parser, Subcommand, ValueEnum};
+
+use crate::help;
+
+/// What the user asked for (`--help` and `--version` are answered by clap: see [`parse`]).
 #[derive(Debug, PartialEq)]
 pub enum Command {
     /// Connect to a server.
     Client(Box<ClientArgs>),
     /// Run the local test server.
     Serve(ServeArgs),
-    /// Print help (for the client, or for `serve`).
-    Help(Topic),
-    /// Print the version.
-    Version,
-}
-
-/// Which help text to print.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Topic {
-    /// `aiows --help`.
-    Client,
-    /// `aiows serve --help`.
-    Serve,
 }
 
 /// A number given on the command line: the library's default, `0` (off / no limit), or a
@@ -43,6 +36,13 @@ pub enum Setting<T> {
     Off,
     /// Given as a positive value.
     Set(T),
+}
+
+impl<T> From<Option<Setting<T>>> for Setting<T> {
+    /// Not given (`None`) is [`Setting::Default`].
+    fn from(given: Option<Setting<T>>) -> Self {
+        given.unwrap_or(Setting::Default)
+    }
 }
 
 /// How a line of input (stdin or `--send`) becomes a message.
@@ -58,8 +58,8 @@ pub enum InputMode {
     Hex,
 }
 
-/// How received binary messages are printed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How received binary messages are printed (`--binary-out hex|base64`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum BinaryOut {
     /// Lowercase hex, no separators.
     Hex,
@@ -174,295 +174,415 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
 /// `aiows serve`'s default `--max-queue-size`: 16 MiB per client.
 pub const DEFAULT_MAX_QUEUE_SIZE: usize = 16 << 20;
 
-/// A mistake on the command line (exit code 2).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UsageError(pub String);
-
-impl fmt::Display for UsageError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
+/// The command line as clap sees it; [`parse`] turns it into a [`Command`].
+#[derive(Debug, Parser)]
+#[command(
+    name = "aiows",
+    bin_name = "aiows",
+    version,
+    about = help::CLIENT_ABOUT,
+    override_usage = "aiows [OPTIONS] <URL>\n       aiows serve [OPTIONS] [ADDR]",
+    after_help = help::CLIENT_AFTER,
+    // `serve` is the subcommand only as the first argument: `aiows -v serve` connects to
+    // ws://serve.
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    disable_help_subcommand = true,
+    propagate_version = true,
+    args_override_self = true,
+    mut_args(hyphen_values)
+)]
+struct Cli {
+    #[command(subcommand)]
+    serve: Option<Serve>,
+    #[command(flatten)]
+    client: ClientCli,
 }
 
-impl std::error::Error for UsageError {}
-
-fn usage(msg: impl Into<String>) -> UsageError {
-    UsageError(msg.into())
+#[derive(Debug, Subcommand)]
+enum Serve {
+    /// Run a local test server: echo, or --broadcast (see aiows serve --help)
+    #[command(
+        // Its own help starts with SERVE_ABOUT; the line above is for `aiows --help`.
+        before_help = help::SERVE_ABOUT,
+        help_template = "{before-help}{usage-heading} {usage}\n\n{all-args}{after-help}",
+        after_help = help::SERVE_AFTER,
+        display_name = "aiows",
+        args_override_self = true,
+        mut_args(hyphen_values)
+    )]
+    Serve(ServeCli),
 }
 
-/// Parses the arguments after the program name.
-pub fn parse<I>(args: I) -> Result<Command, UsageError>
+/// An option's value is the next argument whatever it is, as in `--send -1` (so that
+/// `--connect-timeout -1` is refused as a number, not read as `-1`, `--once`).
+fn hyphen_values(arg: clap::Arg) -> clap::Arg {
+    let takes_value = !arg.is_positional() && arg.get_action().takes_values();
+    arg.allow_hyphen_values(takes_value)
+}
+
+/// `aiows URL`: the URL and the options, by section of `--help`.
+// The doc comments below are --help text, verbatim: not links for rustdoc.
+#[allow(rustdoc::broken_intra_doc_links, rustdoc::bare_urls)]
+#[derive(Debug, Args)]
+struct ClientCli {
+    // `None` only with `serve` (`subcommand_negates_reqs`).
+    /// The server's URL: ws://HOST[:PORT]/PATH or wss://...
+    #[arg(value_name = "URL", value_parser = with_scheme, required = true)]
+    url: Option<String>,
+    #[command(flatten)]
+    input: Input,
+    #[command(flatten)]
+    output: Output,
+    #[command(flatten)]
+    connection: Connection,
+    #[command(flatten)]
+    proxy: Proxy,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "INPUT")]
+struct Input {
+    /// Send TEXT after connecting, before reading stdin
+    /// (repeatable, sent in order; encoded like stdin lines)
+    #[arg(long = "send", value_name = "TEXT", verbatim_doc_comment)]
+    sends: Vec<String>,
+    /// Do not read stdin: just print what arrives
+    #[arg(long = "no-stdin", action = ArgAction::SetFalse)]
+    read_stdin: bool,
+    /// Print the first text or binary message, close, exit 0
+    /// (the end of stdin does not close then)
+    #[arg(short = '1', long, verbatim_doc_comment)]
+    once: bool,
+    /// Send each line's bytes as a binary message
+    #[arg(long, conflicts_with_all = ["base64", "hex"])]
+    binary: bool,
+    /// Decode each line from base64, send it as binary
+    #[arg(long, conflicts_with = "hex")]
+    base64: bool,
+    /// Decode each line from hex, send it as binary
+    /// (spaces and ':' between bytes are allowed)
+    /// The line ending (\n or \r\n) is never sent. A line that
+    /// does not decode is reported on stderr and skipped.
+    #[arg(long, verbatim_doc_comment)]
+    hex: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "OUTPUT")]
+struct Output {
+    /// Print binary messages as hex (default) or base64
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = BinaryOut::Hex)]
+    #[arg(hide_default_value = true, hide_possible_values = true)]
+    binary_out: BinaryOut,
+    /// Print text messages as they are, even on a terminal
+    #[arg(long, conflicts_with = "escape")]
+    raw: bool,
+    /// Escape control characters even into a pipe or file
+    /// On a terminal, control characters from the server (C0
+    /// but tab and newline, DEL, C1) are printed as escapes,
+    /// \x1b or \u{9b}, so the server cannot drive the terminal;
+    /// piped, messages are printed as they are. The error line,
+    /// close reasons and -v headers on stderr are escaped when
+    /// stderr is a terminal (or with --escape)
+    #[arg(long, verbatim_doc_comment)]
+    escape: bool,
+    /// Prefix each line with the time it arrived, in UTC:
+    /// 2019-03-04 15:11:25-Client receive: ...
+    #[arg(long, verbatim_doc_comment)]
+    timestamps: bool,
+    /// Print the proxy used, the handshake request (as sent)
+    /// and response headers, and pings, pongs and the close
+    /// frame, on stderr
+    #[arg(short, long, verbatim_doc_comment)]
+    verbose: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "CONNECTION")]
+struct Connection {
+    /// Add a request header (repeatable)
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    headers: Vec<String>,
+    /// Set the Origin header
+    #[arg(long, value_name = "ORIGIN")]
+    origin: Option<String>,
+    /// Offer a subprotocol (repeatable, preferred first)
+    #[arg(long = "subprotocol", value_name = "NAME")]
+    subprotocols: Vec<String>,
+    /// Do not offer permessage-deflate
+    #[arg(long = "no-compression", action = ArgAction::SetFalse)]
+    compression: bool,
+    /// Largest message accepted, after decompression, in bytes;
+    /// suffixes K, M, G (powers of 1024); 0: no limit.
+    /// Default 64M
+    #[arg(long, value_name = "N", value_parser = size, verbatim_doc_comment)]
+    max_message_size: Option<Setting<usize>>,
+    /// Bound on DNS + TCP connect, and on the proxy tunnel + TLS +
+    /// the HTTP upgrade, in seconds (fractions allowed; 0: none).
+    /// Default 10
+    #[arg(long, value_name = "S", value_parser = seconds, verbatim_doc_comment)]
+    connect_timeout: Option<Setting<Duration>>,
+    /// Bound on each wait of the closing handshake. Default 10
+    #[arg(long, value_name = "S", value_parser = seconds)]
+    close_timeout: Option<Setting<Duration>>,
+    /// Send a keepalive ping every S seconds (0: no pings).
+    /// Default 20
+    #[arg(long, value_name = "S", value_parser = seconds, verbatim_doc_comment)]
+    ping_interval: Option<Setting<Duration>>,
+    /// Fail when a pong takes longer than S seconds (0: never).
+    /// Default 20
+    #[arg(long, value_name = "S", value_parser = seconds, verbatim_doc_comment)]
+    ping_timeout: Option<Setting<Duration>>,
+    /// Also trust the certificates in FILE.pem (repeatable)
+    #[arg(long = "ca-file", value_name = "FILE.pem")]
+    ca_files: Vec<PathBuf>,
+    /// Accept any TLS certificate, even invalid or for another
+    /// host. Only for testing: the connection can be read and
+    /// changed by anyone on the path
+    #[arg(long, verbatim_doc_comment)]
+    insecure: bool,
+}
+
+// The doc comments below are --help text, verbatim: not links for rustdoc.
+#[allow(rustdoc::broken_intra_doc_links, rustdoc::bare_urls)]
+#[derive(Debug, Args)]
+#[command(next_help_heading = "PROXY AND REDIRECTS")]
+struct Proxy {
+    /// Connect through this proxy: http://[user:pass@]host:port
+    /// (HTTP CONNECT), socks5://[user:pass@]host:port (names
+    /// resolved here) or socks5h://... (names resolved by the
+    /// proxy). wss:// stays encrypted end to end through it
+    #[arg(
+        long,
+        value_name = "URL",
+        conflicts_with = "proxy_from_env",
+        verbatim_doc_comment
+    )]
+    proxy: Option<String>,
+    /// Choose the proxy as curl does: HTTPS_PROXY for wss://,
+    /// HTTP_PROXY for ws://, else ALL_PROXY (lowercase names
+    /// too), none for the hosts in NO_PROXY. Without this option
+    /// these variables are ignored
+    #[arg(long, verbatim_doc_comment)]
+    proxy_from_env: bool,
+    /// Do not follow redirects: a 3xx answer is an error
+    #[arg(long, overrides_with = "max_redirects")]
+    no_redirects: bool,
+    /// Follow at most N redirects (0: none). Default 5. Never
+    /// from wss:// to ws://; Authorization and Cookie headers
+    /// are dropped when the host changes
+    #[arg(long, value_name = "N", value_parser = count, verbatim_doc_comment)]
+    max_redirects: Option<Setting<usize>>,
+}
+
+/// `aiows serve [ADDR]`: the address and the options.
+#[derive(Debug, Args)]
+struct ServeCli {
+    /// Where to listen: host:port, or just a port on 127.0.0.1
+    #[arg(value_name = "ADDR", default_value = DEFAULT_SERVE_ADDR, value_parser = listen_addr)]
+    addr: String,
+    /// Relay each message to all other connected clients instead
+    /// of echoing it (a chat room)
+    #[arg(long, verbatim_doc_comment)]
+    broadcast: bool,
+    /// Accept this subprotocol (repeatable, preferred first)
+    #[arg(long = "subprotocol", value_name = "NAME")]
+    subprotocols: Vec<String>,
+    /// Refuse permessage-deflate
+    #[arg(long = "no-compression", action = ArgAction::SetFalse)]
+    compression: bool,
+    /// Largest message accepted (K, M, G suffixes; 0: no limit).
+    /// Default 1M; a bigger one closes the connection with 1009
+    #[arg(long, value_name = "N", value_parser = size, verbatim_doc_comment)]
+    max_message_size: Option<Setting<usize>>,
+    /// Also print each request's headers
+    #[arg(short, long)]
+    verbose: bool,
+    #[command(flatten)]
+    limits: Limits,
+}
+
+// The doc comments below are --help text, verbatim: not links for rustdoc.
+#[allow(rustdoc::broken_intra_doc_links, rustdoc::bare_urls)]
+#[derive(Debug, Args)]
+#[command(next_help_heading = "LIMITS")]
+struct Limits {
+    /// Connections open at once. Default 256; further ones are
+    /// answered HTTP 503, with a line on stderr
+    #[arg(long, value_name = "N", value_parser = count, verbatim_doc_comment)]
+    max_connections: Option<Setting<usize>>,
+    /// Also accept browser pages from ORIGIN, e.g.
+    /// https://app.example (repeatable; '*': any). By default a
+    /// request whose Origin header is not a loopback page
+    /// (http(s)://localhost, 127.x.x.x or [::1], any port) is
+    /// answered HTTP 403; requests without Origin (programs,
+    /// not browsers) are accepted
+    #[arg(long = "allow-origin", value_name = "ORIGIN", value_parser = origin, verbatim_doc_comment)]
+    allow_origins: Vec<String>,
+    /// Bound on each send to a client, in seconds. Default 10; a
+    /// client that stops reading is disconnected when a send
+    /// waits longer (echo and broadcast)
+    #[arg(long, value_name = "S", value_parser = seconds, verbatim_doc_comment)]
+    send_timeout: Option<Setting<Duration>>,
+    /// --broadcast: bytes of messages waiting for one client
+    /// (K, M, G suffixes). Default 16M; a client further behind
+    /// is closed with 1008 (policy violation) and a line on
+    /// stderr says so
+    #[arg(long, value_name = "N", value_parser = size, verbatim_doc_comment)]
+    max_queue_size: Option<Setting<usize>>,
+}
+
+/// Parses the command line, `args` starting with the program name. `--help` and
+/// `--version` come back as an error whose [`clap::Error::use_stderr`] is false: print it
+/// on stdout and exit 0. Any other error is a mistake on the command line, see
+/// [`describe`].
+pub fn parse<I, T>(args: I) -> Result<Command, clap::Error>
 where
-    I: IntoIterator<Item = String>,
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
 {
-    let mut cursor = Cursor::new(args);
-    if cursor.peek_is("serve") {
-        cursor.skip();
-        parse_serve(cursor)
-    } else {
-        parse_client(cursor)
+    let cli = Cli::try_parse_from(args).map_err(|e| {
+        // A second URL (or `serve` after the URL): clap would call it a subcommand that
+        // cannot be used with <URL>.
+        match e.get(ContextKind::InvalidSubcommand) {
+            Some(extra) if e.kind() == ErrorKind::ArgumentConflict => Cli::command().error(
+                ErrorKind::UnknownArgument,
+                format!(
+                    "unexpected argument '{extra}': give one URL (options go before or after it)"
+                ),
+            ),
+            _ => e,
+        }
+    })?;
+    match cli.serve {
+        Some(Serve::Serve(s)) => Ok(Command::Serve(s.into())),
+        // Without `serve`, clap has made sure of the URL.
+        None => client_args(cli.client)
+            .map(|a| Command::Client(Box::new(a)))
+            .ok_or_else(|| Cli::command().error(ErrorKind::MissingRequiredArgument, "missing URL")),
     }
 }
 
-fn parse_client(mut cursor: Cursor) -> Result<Command, UsageError> {
-    let mut url = None;
-    let mut a = ClientArgs {
-        url: String::new(),
-        headers: Vec::new(),
-        origin: None,
-        subprotocols: Vec::new(),
-        compression: true,
-        max_message_size: Setting::Default,
-        connect_timeout: Setting::Default,
-        close_timeout: Setting::Default,
-        ping_interval: Setting::Default,
-        ping_timeout: Setting::Default,
-        insecure: false,
-        ca_files: Vec::new(),
-        proxy: None,
-        proxy_from_env: false,
-        max_redirects: Setting::Default,
-        once: false,
-        sends: Vec::new(),
-        read_stdin: true,
-        input: InputMode::Text,
-        binary_out: BinaryOut::Hex,
-        timestamps: false,
-        escaping: Escaping::Auto,
-        verbose: false,
-    };
-    let mut escaping_flag: Option<&'static str> = None;
-    let mut input_flag: Option<&'static str> = None;
-    while let Some(arg) = cursor.next() {
-        let (name, attached) = match arg {
-            Arg::Positional(value) => {
-                if url.is_some() {
-                    return Err(usage(format!(
-                        "unexpected argument {value:?}: give one URL (options go before or \
-                         after it)"
-                    )));
-                }
-                url = Some(value);
-                continue;
-            }
-            Arg::Option { name, attached } => (name, attached),
-        };
-        let mut opt = Opt {
-            cursor: &mut cursor,
-            name: &name,
-            attached,
-        };
-        match name.as_str() {
-            "-h" | "--help" => return Ok(Command::Help(Topic::Client)),
-            "-V" | "--version" => return Ok(Command::Version),
-            "-H" | "--header" => a.headers.push(opt.value()?),
-            "--origin" => a.origin = Some(opt.value()?),
-            "--subprotocol" => a.subprotocols.push(opt.value()?),
-            "--no-compression" => {
-                opt.flag()?;
-                a.compression = false;
-            }
-            "--max-message-size" => a.max_message_size = size(&name, &opt.value()?)?,
-            "--connect-timeout" => a.connect_timeout = seconds(&name, &opt.value()?)?,
-            "--close-timeout" => a.close_timeout = seconds(&name, &opt.value()?)?,
-            "--ping-interval" => a.ping_interval = seconds(&name, &opt.value()?)?,
-            "--ping-timeout" => a.ping_timeout = seconds(&name, &opt.value()?)?,
-            "--insecure" => {
-                opt.flag()?;
-                a.insecure = true;
-            }
-            "--ca-file" => a.ca_files.push(PathBuf::from(opt.value()?)),
-            "-1" | "--once" => {
-                opt.flag()?;
-                a.once = true;
-            }
-            "--send" => a.sends.push(opt.value()?),
-            "--no-stdin" => {
-                opt.flag()?;
-                a.read_stdin = false;
-            }
-            "--binary" | "--base64" | "--hex" => {
-                opt.flag()?;
-                let (flag, mode) = match name.as_str() {
-                    "--binary" => ("--binary", InputMode::Binary),
-                    "--base64" => ("--base64", InputMode::Base64),
-                    _ => ("--hex", InputMode::Hex),
-                };
-                if let Some(previous) = input_flag.filter(|p| *p != flag) {
-                    return Err(usage(format!(
-                        "{previous} and {flag} cannot be combined: choose how input lines are \
-                         sent"
-                    )));
-                }
-                input_flag = Some(flag);
-                a.input = mode;
-            }
-            "--binary-out" => {
-                a.binary_out = match opt.value()?.as_str() {
-                    "hex" => BinaryOut::Hex,
-                    "base64" => BinaryOut::Base64,
-                    other => {
-                        return Err(usage(format!(
-                            "--binary-out {other:?}: expected hex or base64"
-                        )))
-                    }
-                }
-            }
-            "--timestamps" => {
-                opt.flag()?;
-                a.timestamps = true;
-            }
-            "--escape" | "--raw" => {
-                opt.flag()?;
-                let (flag, escaping) = if name == "--escape" {
-                    ("--escape", Escaping::Always)
-                } else {
-                    ("--raw", Escaping::Never)
-                };
-                if let Some(earlier) = escaping_flag.filter(|e| *e != flag) {
-                    return Err(usage(format!(
-                        "{earlier} and {flag} cannot be combined: choose one"
-                    )));
-                }
-                escaping_flag = Some(flag);
-                a.escaping = escaping;
-            }
-            "-v" | "--verbose" => {
-                opt.flag()?;
-                a.verbose = true;
-            }
-            "--proxy" => a.proxy = Some(opt.value()?),
-            "--proxy-from-env" => {
-                opt.flag()?;
-                a.proxy_from_env = true;
-            }
-            "--no-redirects" => {
-                opt.flag()?;
-                a.max_redirects = Setting::Off;
-            }
-            "--max-redirects" => a.max_redirects = count(&name, &opt.value()?)?,
-            _ => return Err(unknown(&name, "aiows --help")),
+/// A mistake on the command line in the words of clap, as one line (the words after
+/// `aiows: `), then clap's tips (a similar option, how to pass a value that starts with
+/// `-`), if any, each on a line of its own.
+pub fn describe(e: &clap::Error) -> String {
+    let text = e.to_string();
+    // clap's text: `error: WHAT` (WHAT may go on over a few lines), a blank line, tips,
+    // the usage, and where to read more.
+    let (what, rest) = text.split_once("\n\n").unwrap_or((&text, ""));
+    let what = what.strip_prefix("error: ").unwrap_or(what);
+    let mut line = what.lines().map(str::trim).collect::<Vec<_>>().join(" ");
+    for tip in rest.lines().filter(|l| l.trim_start().starts_with("tip:")) {
+        line.push('\n');
+        line.push_str(tip);
+    }
+    line
+}
+
+/// The client's settings (`None` without a URL).
+fn client_args(cli: ClientCli) -> Option<ClientArgs> {
+    let ClientCli {
+        url,
+        input: i,
+        output: o,
+        connection: c,
+        proxy: p,
+    } = cli;
+    Some(ClientArgs {
+        url: url?,
+        headers: c.headers,
+        origin: c.origin,
+        subprotocols: c.subprotocols,
+        compression: c.compression,
+        max_message_size: c.max_message_size.into(),
+        connect_timeout: c.connect_timeout.into(),
+        close_timeout: c.close_timeout.into(),
+        ping_interval: c.ping_interval.into(),
+        ping_timeout: c.ping_timeout.into(),
+        insecure: c.insecure,
+        ca_files: c.ca_files,
+        proxy: p.proxy,
+        proxy_from_env: p.proxy_from_env,
+        max_redirects: if p.no_redirects {
+            Setting::Off
+        } else {
+            p.max_redirects.into()
+        },
+        once: i.once,
+        sends: i.sends,
+        read_stdin: i.read_stdin,
+        input: match (i.binary, i.base64, i.hex) {
+            (true, _, _) => InputMode::Binary,
+            (_, true, _) => InputMode::Base64,
+            (_, _, true) => InputMode::Hex,
+            _ => InputMode::Text,
+        },
+        binary_out: o.binary_out,
+        timestamps: o.timestamps,
+        escaping: match (o.escape, o.raw) {
+            (true, _) => Escaping::Always,
+            (_, true) => Escaping::Never,
+            _ => Escaping::Auto,
+        },
+        verbose: o.verbose,
+    })
+}
+
+impl From<ServeCli> for ServeArgs {
+    fn from(s: ServeCli) -> Self {
+        ServeArgs {
+            addr: s.addr,
+            broadcast: s.broadcast,
+            subprotocols: s.subprotocols,
+            compression: s.compression,
+            max_message_size: s.max_message_size.into(),
+            send_timeout: s.limits.send_timeout.into(),
+            max_connections: s.limits.max_connections.into(),
+            max_queue_size: s.limits.max_queue_size.into(),
+            allow_origins: s.limits.allow_origins,
+            verbose: s.verbose,
         }
     }
-    if a.proxy.is_some() && a.proxy_from_env {
-        return Err(usage(
-            "--proxy and --proxy-from-env cannot be combined: give the proxy, or let the \
-             environment choose it",
-        ));
-    }
-    let Some(url) = url else {
-        return Err(usage("missing URL, e.g. aiows ws://127.0.0.1:9000/"));
-    };
-    a.url = with_scheme(url);
-    Ok(Command::Client(Box::new(a)))
-}
-
-fn parse_serve(mut cursor: Cursor) -> Result<Command, UsageError> {
-    let mut addr = None;
-    let mut a = ServeArgs {
-        addr: String::new(),
-        broadcast: false,
-        subprotocols: Vec::new(),
-        compression: true,
-        max_message_size: Setting::Default,
-        send_timeout: Setting::Default,
-        max_connections: Setting::Default,
-        max_queue_size: Setting::Default,
-        allow_origins: Vec::new(),
-        verbose: false,
-    };
-    while let Some(arg) = cursor.next() {
-        let (name, attached) = match arg {
-            Arg::Positional(value) => {
-                if addr.is_some() {
-                    return Err(usage(format!(
-                        "unexpected argument {value:?}: aiows serve takes one address"
-                    )));
-                }
-                addr = Some(value);
-                continue;
-            }
-            Arg::Option { name, attached } => (name, attached),
-        };
-        let mut opt = Opt {
-            cursor: &mut cursor,
-            name: &name,
-            attached,
-        };
-        match name.as_str() {
-            "-h" | "--help" => return Ok(Command::Help(Topic::Serve)),
-            "-V" | "--version" => return Ok(Command::Version),
-            "--broadcast" => {
-                opt.flag()?;
-                a.broadcast = true;
-            }
-            "--subprotocol" => a.subprotocols.push(opt.value()?),
-            "--no-compression" => {
-                opt.flag()?;
-                a.compression = false;
-            }
-            "--max-message-size" => a.max_message_size = size(&name, &opt.value()?)?,
-            "--send-timeout" => a.send_timeout = seconds(&name, &opt.value()?)?,
-            "--max-connections" => a.max_connections = count(&name, &opt.value()?)?,
-            "--max-queue-size" => a.max_queue_size = size(&name, &opt.value()?)?,
-            "--allow-origin" => {
-                let origin = opt.value()?;
-                if origin.trim().is_empty() {
-                    return Err(usage(
-                        "--allow-origin needs an origin such as http://localhost:3000, or '*'",
-                    ));
-                }
-                a.allow_origins.push(origin);
-            }
-            "-v" | "--verbose" => {
-                opt.flag()?;
-                a.verbose = true;
-            }
-            _ => return Err(unknown(&name, "aiows serve --help")),
-        }
-    }
-    a.addr = listen_addr(addr.as_deref().unwrap_or(DEFAULT_SERVE_ADDR))?;
-    Ok(Command::Serve(a))
-}
-
-fn unknown(name: &str, help: &str) -> UsageError {
-    usage(format!("unknown option {name} (see {help})"))
 }
 
 /// `ws://` is assumed for a URL without a scheme (`localhost:9000/chat`).
-fn with_scheme(url: String) -> String {
-    if url.contains("://") {
-        url
+fn with_scheme(url: &str) -> Result<String, String> {
+    Ok(if url.contains("://") {
+        url.to_owned()
     } else {
         format!("ws://{url}")
-    }
+    })
 }
 
 /// A listen address: `host:port`, or a bare port meaning `127.0.0.1:port`.
-fn listen_addr(addr: &str) -> Result<String, UsageError> {
+fn listen_addr(addr: &str) -> Result<String, String> {
     if !addr.is_empty() && addr.bytes().all(|b| b.is_ascii_digit()) {
         let port: u16 = addr
             .parse()
-            .map_err(|_| usage(format!("port {addr} is out of range (0-65535)")))?;
+            .map_err(|_| format!("port {addr} is out of range (0-65535)"))?;
         return Ok(format!("127.0.0.1:{port}"));
     }
     match addr.rsplit_once(':') {
         Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
             Ok(addr.to_owned())
         }
-        _ => Err(usage(format!(
-            "listen address {addr:?}: expected host:port (e.g. 127.0.0.1:9000) or a port"
-        ))),
+        _ => Err("expected host:port (e.g. 127.0.0.1:9000) or a port".to_owned()),
     }
 }
 
+/// An `--allow-origin`: not blank.
+fn origin(origin: &str) -> Result<String, String> {
+    if origin.trim().is_empty() {
+        return Err("expected an origin such as http://localhost:3000, or '*'".to_owned());
+    }
+    Ok(origin.to_owned())
+}
+
 /// Seconds, fractions allowed (`1.5`); `0` means off.
-pub fn seconds(name: &str, value: &str) -> Result<Setting<Duration>, UsageError> {
-    let bad = || {
-        usage(format!(
-            "{name} {value:?}: expected a number of seconds such as 5 or 0.5 (0 disables)"
-        ))
-    };
+fn seconds(value: &str) -> Result<Setting<Duration>, String> {
+    let bad = || "expected a number of seconds such as 5 or 0.5 (0 disables)".to_owned();
     let secs: f64 = value.trim().parse().map_err(|_| bad())?;
     if !secs.is_finite() || secs < 0.0 {
         return Err(bad());
@@ -472,9 +592,7 @@ pub fn seconds(name: &str, value: &str) -> Result<Setting<Duration>, UsageError>
     }
     // A year is plenty; far beyond it, `Instant + Duration` could overflow.
     if secs > 365.0 * 86_400.0 {
-        return Err(usage(format!(
-            "{name} {value}: at most one year (31536000 seconds); use 0 for no limit"
-        )));
+        return Err("at most one year (31536000 seconds); use 0 for no limit".to_owned());
     }
     Duration::try_from_secs_f64(secs)
         .map(Setting::Set)
@@ -482,24 +600,18 @@ pub fn seconds(name: &str, value: &str) -> Result<Setting<Duration>, UsageError>
 }
 
 /// A whole number such as a hop count; `0` means off.
-pub fn count(name: &str, value: &str) -> Result<Setting<usize>, UsageError> {
+fn count(value: &str) -> Result<Setting<usize>, String> {
     match value.trim().parse::<usize>() {
         Ok(0) => Ok(Setting::Off),
         Ok(n) => Ok(Setting::Set(n)),
-        Err(_) => Err(usage(format!(
-            "{name} {value:?}: expected a whole number such as 5 (0 disables)"
-        ))),
+        Err(_) => Err("expected a whole number such as 5 (0 disables)".to_owned()),
     }
 }
 
 /// A byte count with an optional binary suffix: `512`, `64K`, `16M`, `1G` (also `KB`,
 /// `KiB`, ...; case-insensitive). `0` means no limit.
-pub fn size(name: &str, value: &str) -> Result<Setting<usize>, UsageError> {
-    let bad = || {
-        usage(format!(
-            "{name} {value:?}: expected a size such as 65536, 64K, 16M or 1G (0: no limit)"
-        ))
-    };
+fn size(value: &str) -> Result<Setting<usize>, String> {
+    let bad = || "expected a size such as 65536, 64K, 16M or 1G (0: no limit)".to_owned();
     let v = value.trim();
     let digits_end = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
     let (digits, suffix) = v.split_at(digits_end);
@@ -516,7 +628,7 @@ pub fn size(name: &str, value: &str) -> Result<Setting<usize>, UsageError> {
     let n: usize = digits.parse().map_err(|_| bad())?;
     let bytes = n
         .checked_mul(1usize << shift)
-        .ok_or_else(|| usage(format!("{name} {value}: too large for this machine")))?;
+        .ok_or_else(|| "too large for this machine".to_owned())?;
     Ok(if bytes == 0 {
         Setting::Off
     } else {
@@ -524,110 +636,12 @@ pub fn size(name: &str, value: &str) -> Result<Setting<usize>, UsageError> {
     })
 }
 
-/// One command-line argument.
-#[derive(Debug, PartialEq, Eq)]
-enum Arg {
-    /// `--name`, `--name=value`, `-x` or `-xvalue`.
-    Option {
-        name: String,
-        attached: Option<String>,
-    },
-    Positional(String),
-}
-
-/// The arguments not yet parsed.
-struct Cursor {
-    args: VecDeque<String>,
-    only_positional: bool,
-}
-
-impl Cursor {
-    fn new<I: IntoIterator<Item = String>>(args: I) -> Self {
-        Cursor {
-            args: args.into_iter().collect(),
-            only_positional: false,
-        }
-    }
-
-    fn peek_is(&self, word: &str) -> bool {
-        self.args.front().is_some_and(|a| a == word)
-    }
-
-    fn skip(&mut self) {
-        self.args.pop_front();
-    }
-
-    /// The raw next argument, for an option's value.
-    fn raw(&mut self) -> Option<String> {
-        self.args.pop_front()
-    }
-
-    fn next(&mut self) -> Option<Arg> {
-        let arg = self.args.pop_front()?;
-        if self.only_positional || arg == "-" || !arg.starts_with('-') {
-            return Some(Arg::Positional(arg));
-        }
-        if arg == "--" {
-            self.only_positional = true;
-            return self.next();
-        }
-        if let Some(long) = arg.strip_prefix("--") {
-            return Some(match long.split_once('=') {
-                Some((name, value)) => Arg::Option {
-                    name: format!("--{name}"),
-                    attached: Some(value.to_owned()),
-                },
-                None => Arg::Option {
-                    name: arg,
-                    attached: None,
-                },
-            });
-        }
-        // A short option: `-x`, or `-xvalue`.
-        let mut chars = arg.char_indices().skip(1);
-        let split = chars.nth(1).map_or(arg.len(), |(i, _)| i);
-        let (name, rest) = arg.split_at(split);
-        Some(Arg::Option {
-            name: name.to_owned(),
-            attached: (!rest.is_empty()).then(|| rest.to_owned()),
-        })
-    }
-}
-
-/// The option being parsed, to take its value (or check it has none).
-struct Opt<'a> {
-    cursor: &'a mut Cursor,
-    name: &'a str,
-    attached: Option<String>,
-}
-
-impl Opt<'_> {
-    fn value(&mut self) -> Result<String, UsageError> {
-        if let Some(v) = self.attached.take() {
-            return Ok(v);
-        }
-        self.cursor
-            .raw()
-            .ok_or_else(|| usage(format!("option {} needs a value", self.name)))
-    }
-
-    fn flag(&mut self) -> Result<(), UsageError> {
-        match &self.attached {
-            None => Ok(()),
-            Some(v) => Err(usage(format!(
-                "option {} takes no value (got {v:?})",
-                self.name
-            ))),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn parse_str(line: &[&str]) -> Result<Command, UsageError> {
-        parse(line.iter().map(|s| s.to_string()))
+    fn parse_str(line: &[&str]) -> Result<Command, clap::Error> {
+        parse(["aiows"].iter().chain(line))
     }
 
     fn client(line: &[&str]) -> ClientArgs {
@@ -646,7 +660,7 @@ mod tests {
 
     fn error(line: &[&str]) -> String {
         match parse_str(line) {
-            Err(e) => e.0,
+            Err(e) => describe(&e),
             Ok(other) => panic!("{line:?} should fail, parsed as {other:?}"),
         }
     }
@@ -746,24 +760,72 @@ mod tests {
         );
     }
 
+    /// clap's own checks of the definition (names, conflicts, headings).
+    #[test]
+    fn command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    /// `--help` / `--version`: the text for stdout, with the kind that says so.
+    fn help(line: &[&str]) -> (ErrorKind, String) {
+        match parse_str(line) {
+            Err(e) if !e.use_stderr() => (e.kind(), e.to_string()),
+            other => panic!("{line:?} parsed as {other:?}"),
+        }
+    }
+
     #[test]
     fn help_and_version_win_anywhere() {
+        let (kind, text) = help(&["ws://h/", "--help"]);
+        assert_eq!(kind, ErrorKind::DisplayHelp);
+        assert!(text.contains("Usage: aiows [OPTIONS] <URL>"), "{text}");
+        assert_eq!(help(&["-h"]), (kind, text.clone()));
         assert_eq!(
-            parse_str(&["ws://h/", "--help"]),
-            Ok(Command::Help(Topic::Client))
+            help(&["--version"]),
+            (
+                ErrorKind::DisplayVersion,
+                format!("aiows {}\n", env!("CARGO_PKG_VERSION"))
+            )
         );
-        assert_eq!(parse_str(&["-h"]), Ok(Command::Help(Topic::Client)));
-        assert_eq!(parse_str(&["--version"]), Ok(Command::Version));
-        assert_eq!(parse_str(&["-V"]), Ok(Command::Version));
-        assert_eq!(
-            parse_str(&["serve", "--help"]),
-            Ok(Command::Help(Topic::Serve))
+        assert_eq!(help(&["-V"]).0, ErrorKind::DisplayVersion);
+        assert_eq!(help(&["serve", "-V"]), help(&["--version"]));
+        let (kind, serve) = help(&["serve", "--help"]);
+        assert_eq!(kind, ErrorKind::DisplayHelp);
+        assert!(serve.starts_with("aiows serve - "), "{serve}");
+        assert!(
+            serve.contains("Usage: aiows serve [OPTIONS] [ADDR]"),
+            "{serve}"
         );
+        assert!(serve.contains("--broadcast") && !serve.contains("--once"));
     }
 
     #[test]
     fn double_dash_ends_options() {
         assert_eq!(client(&["--", "-weird-host:1"]).url, "ws://-weird-host:1");
+        // Only the first argument can be `serve`.
+        assert_eq!(client(&["--", "serve"]).url, "ws://serve");
+        assert_eq!(client(&["-v", "serve"]).url, "ws://serve");
+    }
+
+    #[test]
+    fn values_may_start_with_a_dash_and_the_last_one_wins() {
+        let a = client(&[
+            "ws://h/", "--send", "-1", "--origin", "--once", "-H", "-X: 1",
+        ]);
+        assert_eq!(
+            (a.sends, a.headers),
+            (vec!["-1".into()], vec!["-X: 1".into()])
+        );
+        assert_eq!((a.origin.as_deref(), a.once), (Some("--once"), false));
+        let a = client(&["ws://h/", "--origin=a", "--origin", "b", "--once", "--once"]);
+        assert_eq!((a.origin.as_deref(), a.once), (Some("b"), true));
+        let a = client(&["ws://h/", "--max-message-size=1K", "--max-message-size=2K"]);
+        assert_eq!(a.max_message_size, Setting::Set(2 << 10));
+        // --no-redirects and --max-redirects: whichever comes last.
+        let a = client(&["ws://h/", "--no-redirects", "--max-redirects", "3"]);
+        assert_eq!(a.max_redirects, Setting::Set(3));
+        let a = client(&["ws://h/", "--max-redirects", "3", "--no-redirects"]);
+        assert_eq!(a.max_redirects, Setting::Off);
     }
 
     #[test]
@@ -784,13 +846,13 @@ mod tests {
         assert_eq!(a.close_timeout, Setting::Set(Duration::from_secs(1)));
         for bad in ["-1", "abc", "inf", "NaN", "1e30", ""] {
             let e = error(&["ws://h/", "--connect-timeout", bad]);
-            assert!(e.starts_with("--connect-timeout"), "{bad}: {e}");
+            assert!(e.contains("for '--connect-timeout <S>'"), "{bad}: {e}");
         }
     }
 
     #[test]
     fn sizes_take_binary_suffixes() {
-        let s = |v: &str| size("--max-message-size", v);
+        let s = size;
         assert_eq!(s("512"), Ok(Setting::Set(512)));
         assert_eq!(s("64K"), Ok(Setting::Set(64 << 10)));
         assert_eq!(s("64k"), Ok(Setting::Set(64 << 10)));
@@ -809,28 +871,66 @@ mod tests {
         ] {
             assert!(s(bad).is_err(), "{bad}");
         }
+        assert!(s("99999999999G").is_err_and(|e| e.contains("too large")));
+    }
+
+    /// Each command line (split at spaces) fails with a message containing its needle.
+    fn fails(cases: &[(&str, &str)]) {
+        for (line, needle) in cases {
+            let e = error(&line.split_whitespace().collect::<Vec<_>>());
+            assert!(e.contains(needle), "{line}: {e}");
+        }
     }
 
     #[test]
     fn mistakes_are_explained() {
-        assert!(error(&[]).contains("missing URL"));
-        assert!(error(&["ws://a/", "ws://b/"]).contains("one URL"));
-        assert!(error(&["ws://a/", "--bogus"]).contains("unknown option --bogus"));
-        assert!(error(&["ws://a/", "--origin"]).contains("needs a value"));
-        assert!(error(&["ws://a/", "--once=yes"]).contains("takes no value"));
-        assert!(error(&["ws://a/", "-1x"]).contains("takes no value"));
-        assert!(error(&["ws://a/", "--hex", "--base64"]).contains("cannot be combined"));
-        assert!(error(&["ws://a/", "--binary-out", "octal"]).contains("hex or base64"));
-        assert!(error(&["ws://a/", "--proxy"]).contains("needs a value"));
-        assert!(
-            error(&["ws://a/", "--proxy", "http://p:1", "--proxy-from-env"])
-                .contains("cannot be combined")
-        );
-        assert!(error(&["ws://a/", "--max-redirects", "-1"]).contains("whole number"));
-        assert!(error(&["ws://a/", "--no-redirects=1"]).contains("takes no value"));
-        assert!(error(&["ws://a/", "--raw", "--escape"]).contains("cannot be combined"));
+        fails(&[
+            ("", "required arguments were not provided: <URL>"),
+            ("ws://a/ ws://b/", "'ws://b/': give one URL"),
+            ("ws://a/ serve", "'serve': give one URL"),
+            ("ws://a/ --bogus", "unexpected argument '--bogus'"),
+            ("ws://a/ --onec", "similar argument exists: '--once'"),
+            (
+                "ws://a/ --origin",
+                "a value is required for '--origin <ORIGIN>'",
+            ),
+            ("ws://a/ --once=yes", "unexpected value 'yes' for '--once'"),
+            // `-1x` is `-1 -x`.
+            ("ws://a/ -1x", "unexpected argument '-x'"),
+            (
+                "ws://a/ --hex --base64",
+                "'--hex' cannot be used with '--base64'",
+            ),
+            (
+                "ws://a/ --base64 --binary",
+                "'--base64' cannot be used with '--binary'",
+            ),
+            (
+                "ws://a/ --binary-out octal",
+                "[possible values: hex, base64]",
+            ),
+            ("ws://a/ --proxy", "a value is required for '--proxy <URL>'"),
+            (
+                "ws://a/ --proxy http://p:1 --proxy-from-env",
+                "'--proxy <URL>' cannot be used",
+            ),
+            ("ws://a/ --max-redirects -1", "whole number"),
+            (
+                "ws://a/ --no-redirects=1",
+                "unexpected value '1' for '--no-redirects'",
+            ),
+            (
+                "ws://a/ --raw --escape",
+                "'--raw' cannot be used with '--escape'",
+            ),
+        ]);
         // The same input flag twice is harmless.
         assert_eq!(client(&["ws://a/", "--hex", "--hex"]).input, InputMode::Hex);
+        // What the user reads: one line, then clap's tip if any.
+        assert_eq!(
+            error(&["ws://a/", "--onec"]),
+            "unexpected argument '--onec' found\n  tip: a similar argument exists: '--once'"
+        );
     }
 
     #[test]
@@ -880,13 +980,18 @@ mod tests {
 
     #[test]
     fn serve_mistakes() {
-        assert!(error(&["serve", "--once"]).contains("unknown option --once"));
-        assert!(error(&["serve", "a", "b"]).contains("one address"));
-        assert!(error(&["serve", "70000"]).contains("out of range"));
-        assert!(error(&["serve", "localhost"]).contains("host:port"));
-        assert!(error(&["serve", ":80"]).contains("host:port"));
-        assert!(error(&["serve", "--allow-origin", " "]).contains("needs an origin"));
-        assert!(error(&["serve", "--max-connections", "x"]).contains("whole number"));
-        assert!(error(&["serve", "--send-timeout", "-1"]).contains("seconds"));
+        fails(&[
+            ("serve --once", "unexpected argument '--once'"),
+            ("serve a b", "unexpected argument 'b'"),
+            ("serve 70000", "port 70000 is out of range"),
+            (
+                "serve localhost",
+                "'localhost' for '[ADDR]': expected host:port",
+            ),
+            ("serve :80", "host:port"),
+            ("serve --max-connections x", "whole number"),
+            ("serve --send-timeout -1", "seconds"),
+        ]);
+        assert!(error(&["serve", "--allow-origin", " "]).contains("expected an origin"));
     }
 }

@@ -8,6 +8,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use aiowebsocket::Message;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use time::macros::format_description;
+use time::OffsetDateTime;
 
 use crate::args::{BinaryOut, InputMode};
 
@@ -142,29 +144,15 @@ pub fn now_utc() -> String {
     format_utc(secs)
 }
 
-/// Formats seconds since the Unix epoch as `YYYY-MM-DD HH:MM:SS` (UTC, proleptic
-/// Gregorian calendar; no date crate, no time zone database).
+/// Formats seconds since the Unix epoch as `YYYY-MM-DD HH:MM:SS` (UTC). Past the year 9999,
+/// which `time` does not represent, the bare number of seconds.
 pub fn format_utc(secs: u64) -> String {
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    let (hour, minute, second) = (rem / 3600, rem % 3600 / 60, rem % 60);
-    // Civil date from a day count, counted in 400-year eras starting on 0000-03-01 (so the
-    // leap day ends each era's year). `days` fits in i64 for any u64 seconds.
-    let z = (days as i64) + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153; // 0 = March
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02}")
+    let format = format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    i64::try_from(secs)
+        .ok()
+        .and_then(|secs| OffsetDateTime::from_unix_timestamp(secs).ok())
+        .and_then(|time| time.format(format).ok())
+        .unwrap_or_else(|| secs.to_string())
 }
 
 #[cfg(test)]
@@ -182,6 +170,10 @@ mod tests {
         assert_eq!(format_utc(4_107_542_400), "2100-03-01 00:00:00");
         assert_eq!(format_utc(1_704_067_199), "2023-12-31 23:59:59");
         assert_eq!(format_utc(1_709_164_800), "2024-02-29 00:00:00");
+        // Beyond the year 9999: the number itself.
+        assert_eq!(format_utc(253_402_300_799), "9999-12-31 23:59:59");
+        assert_eq!(format_utc(253_402_300_800), "253402300800");
+        assert_eq!(format_utc(u64::MAX), u64::MAX.to_string());
     }
 
     #[test]

@@ -28,18 +28,18 @@ use crate::args::Command;
 use crate::report::{Failure, EXIT_CONNECT, EXIT_OK, EXIT_USAGE};
 
 fn main() {
-    let code = match parse_args() {
+    let code = match args::parse(std::env::args_os()) {
+        // `--help`, `--version`.
+        Err(e) if !e.use_stderr() => {
+            print!("{e}");
+            EXIT_OK
+        }
         Err(e) => {
-            eprintln!("aiows: {e}\nTry 'aiows --help' for more information.");
+            eprintln!(
+                "aiows: {}\nTry 'aiows --help' for more information.",
+                args::describe(&e)
+            );
             EXIT_USAGE
-        }
-        Ok(Command::Help(topic)) => {
-            print!("{}", help::text(topic));
-            EXIT_OK
-        }
-        Ok(Command::Version) => {
-            println!("aiows {}", env!("CARGO_PKG_VERSION"));
-            EXIT_OK
         }
         Ok(Command::Client(a)) => run(client::run(*a)),
         Ok(Command::Serve(a)) => run(server::run(a)),
@@ -47,17 +47,6 @@ fn main() {
     let _ = std::io::stdout().flush();
     // Exit without waiting for the stdin thread, which may be blocked in a read.
     std::process::exit(i32::from(code));
-}
-
-fn parse_args() -> Result<Command, args::UsageError> {
-    let argv = std::env::args_os()
-        .skip(1)
-        .map(|a| {
-            a.into_string()
-                .map_err(|a| args::UsageError(format!("argument {a:?} is not valid UTF-8")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    args::parse(argv)
 }
 
 /// Runs `fut` on a single-threaded tokio runtime; prints its failure, returns the exit

@@ -1219,8 +1219,8 @@ fn bad_proxy_url_is_a_usage_error() {
 #[test]
 fn usage_errors_exit_2_with_one_line() {
     for (args, needle) in [
-        (&[][..], "missing URL"),
-        (&["ws://h/", "--bogus"][..], "unknown option --bogus"),
+        (&[][..], "required arguments were not provided: <URL>"),
+        (&["ws://h/", "--bogus"][..], "unexpected argument '--bogus'"),
         (
             &["ws://h/", "--max-message-size", "12Q"][..],
             "--max-message-size",
@@ -1257,11 +1257,11 @@ fn help_and_version() {
         "aiows serve",
         "EXAMPLES",
         "--insecure",
-        "--proxy URL",
+        "--proxy <URL>",
         "--proxy-from-env",
         "NO_PROXY",
         "--no-redirects",
-        "--max-redirects N",
+        "--max-redirects <N>",
         "--raw",
         "--escape",
     ] {
@@ -1270,10 +1270,10 @@ fn help_and_version() {
     let r = run(&["serve", "-h"], None);
     for needle in [
         "--broadcast",
-        "--max-connections N",
-        "--allow-origin ORIGIN",
-        "--send-timeout S",
-        "--max-queue-size N",
+        "--max-connections <N>",
+        "--allow-origin <ORIGIN>",
+        "--send-timeout <S>",
+        "--max-queue-size <N>",
         "1008 (policy violation)",
         "Default 1M",
     ] {
