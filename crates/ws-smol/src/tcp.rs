@@ -2,13 +2,11 @@
 //! on) that waits for readiness before reading once it knows the socket is drained.
 //!
 //! `async-net`'s and async-std's own `TcpStream`s read first and ask the reactor second,
-//! on every read. The reactor arms its interest one-shot, so a connection that reads a message and then waits
-//! for the next one pays a read that fails with `EAGAIN`, and often a second one: the
-//! readiness event that woke the previous read is still recorded, so the first
-//! `poll_readable` after it answers "ready" for data already consumed. Measured on the
-//! 100-connection echo benchmark that was 2.9 `recvfrom` per round trip where one
-//! succeeds (`strace -c`); without them the client's CPU per round trip fell from 4.17 to
-//! 3.69 µs (`cargo xtask bench echo`, 100 x 20 B).
+//! on every read. The reactor arms its interest one-shot, so a connection that reads a
+//! message and then waits for the next one pays a read that fails with `EAGAIN`, and often
+//! a second one: the readiness event that woke the previous read is still recorded, so the
+//! first `poll_readable` after it answers "ready" for data already consumed (`strace -c`
+//! on `cargo xtask bench echo` shows it: ~3 `recvfrom` per round trip instead of one).
 //!
 //! This stream keeps one bit instead: whether the last read proved the socket empty (it
 //! filled less than the buffer, or failed with `WouldBlock`). If so, the next read asks the
