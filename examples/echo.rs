@@ -8,10 +8,7 @@
 //!
 //! Times are UTC (computed from the system clock without a date library).
 
-use aiowebsocket::{CloseCode, Message};
-use aiowebsocket_examples::{
-    describe_close, next_message, timestamp, url_or_embedded, Cli, EchoServer, Report,
-};
+use aiowebsocket_examples::{echo_rounds, url_or_embedded, Cli, EchoServer, Report};
 
 const USAGE: &str = "usage: echo [URL] [--rounds N]
 
@@ -28,13 +25,5 @@ async fn main() -> Result<(), Report> {
     println!("connecting to {url}");
 
     let mut ws = aiowebsocket::connect(&url).await?;
-    for _ in 0..cli.rounds {
-        ws.send(Message::text(MESSAGE)).await?;
-        println!("{}-Client send: {MESSAGE}", timestamp());
-        let reply = next_message(&mut ws).await?;
-        println!("{}-Client receive: {reply}", timestamp());
-    }
-    ws.close(CloseCode::NORMAL, "done").await?;
-    println!("{}", describe_close(ws.close_frame()));
-    Ok(())
+    echo_rounds(&mut ws, MESSAGE, cli.rounds).await
 }

@@ -143,6 +143,27 @@ fn missing(flag: &str, usage: &str) -> String {
     format!("{flag} needs a value\n\n{usage}")
 }
 
+/// Sends `message` `rounds` times, printing each send and each reply with a timestamp, then
+/// closes with 1000 and prints how the server answered: the examples' echo loop.
+pub async fn echo_rounds<S>(
+    ws: &mut WebSocketStream<S>,
+    message: &str,
+    rounds: usize,
+) -> Result<(), Report>
+where
+    S: futures::io::AsyncRead + futures::io::AsyncWrite + Unpin,
+{
+    for _ in 0..rounds {
+        ws.send(Message::text(message.to_owned())).await?;
+        println!("{}-Client send: {message}", timestamp());
+        let reply = next_message(ws).await?;
+        println!("{}-Client receive: {reply}", timestamp());
+    }
+    ws.close(CloseCode::NORMAL, "done").await?;
+    println!("{}", describe_close(ws.close_frame()));
+    Ok(())
+}
+
 /// Receives until the next text or binary message (pings and pongs are answered and
 /// skipped), and describes it for printing.
 ///

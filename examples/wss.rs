@@ -21,10 +21,9 @@ use std::sync::Arc;
 
 use aiowebsocket::native_tls;
 use aiowebsocket::rustls;
-use aiowebsocket::{ClientBuilder, CloseCode, Message};
+use aiowebsocket::ClientBuilder;
 use aiowebsocket_examples::{
-    certs, describe_close, key, next_message, roots, timestamp, BoxError, Cli, EchoServer, Pki,
-    Report,
+    certs, echo_rounds, key, roots, BoxError, Cli, EchoServer, Pki, Report,
 };
 
 const USAGE: &str = "usage: wss [wss://URL] [--tls native-tls|rustls] [--ca FILE.pem] \
@@ -128,13 +127,5 @@ async fn main() -> Result<(), Report> {
         None => println!("TLS: no (ws:// URL)"),
     }
 
-    for _ in 0..cli.rounds {
-        ws.send(Message::text(MESSAGE)).await?;
-        println!("{}-Client send: {MESSAGE}", timestamp());
-        let reply = next_message(&mut ws).await?;
-        println!("{}-Client receive: {reply}", timestamp());
-    }
-    ws.close(CloseCode::NORMAL, "done").await?;
-    println!("{}", describe_close(ws.close_frame()));
-    Ok(())
+    echo_rounds(&mut ws, MESSAGE, cli.rounds).await
 }

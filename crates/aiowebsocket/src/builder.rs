@@ -392,7 +392,7 @@ impl ClientBuilder {
     /// Dropping the future abandons the attempt and closes whatever was opened.
     #[cfg(feature = "smol")]
     pub async fn connect_smol(self) -> Result<(ws_smol::WebSocket, Response), Error> {
-        self.connect_on_runtime(ws_smol::SmolRuntime).await
+        self.connect_on_runtime(ws_smol::SmolRuntime::new()).await
     }
 
     /// Opens the WebSocket on async-std.
@@ -401,7 +401,8 @@ impl ClientBuilder {
     /// Dropping the future abandons the attempt and closes whatever was opened.
     #[cfg(feature = "async-std")]
     pub async fn connect_async_std(self) -> Result<(ws_async_std::WebSocket, Response), Error> {
-        self.connect_on_runtime(ws_async_std::AsyncStdRuntime).await
+        self.connect_on_runtime(ws_async_std::AsyncStdRuntime::default())
+            .await
     }
 }
 
@@ -450,13 +451,13 @@ impl ClientBuilder {
     /// A [`Reconnecting`] builder on smol.
     #[cfg(feature = "smol")]
     pub fn reconnecting_smol(self) -> Reconnecting<ws_smol::SmolRuntime> {
-        self.reconnecting_on(ws_smol::SmolRuntime)
+        self.reconnecting_on(ws_smol::SmolRuntime::new())
     }
 
     /// A [`Reconnecting`] builder on async-std.
     #[cfg(feature = "async-std")]
     pub fn reconnecting_async_std(self) -> Reconnecting<ws_async_std::AsyncStdRuntime> {
-        self.reconnecting_on(ws_async_std::AsyncStdRuntime)
+        self.reconnecting_on(ws_async_std::AsyncStdRuntime::default())
     }
 }
 

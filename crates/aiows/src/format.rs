@@ -85,7 +85,7 @@ pub fn decode_hex(text: &[u8]) -> Result<Vec<u8>, String> {
         .copied()
         .filter(|b| !matches!(b, b' ' | b'\t' | b':'))
         .collect();
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err(format!(
             "is not valid hex (an odd number of digits: {})",
             digits.len()

@@ -23,45 +23,29 @@
 #![forbid(unsafe_code)]
 
 use std::io;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::net::IpAddr;
 
 use async_std::net::ToSocketAddrs;
-use ws_client::rt::{BoxFuture, Runtime, Timer};
+use ws_client::rt::BoxFuture;
 pub use ws_smol::{MaybeTlsStream, SmolTimer as AsyncStdTimer, TcpStream};
 
-/// The async-std implementation of [`ws_client::rt::Runtime`]: async-std's resolver,
-/// `ws-smol`'s TCP stream and timers (the reactor async-std runs on).
+/// async-std's resolver (its blocking pool), for [`AsyncStdRuntime`].
 #[derive(Clone, Copy, Debug, Default)]
-pub struct AsyncStdRuntime;
+pub struct AsyncStdResolver;
 
-impl Runtime for AsyncStdRuntime {
-    type Tcp = TcpStream;
+impl ws_smol::Resolver for AsyncStdResolver {
+    const NAME: &'static str = "async-std";
 
-    fn connect_tcp(&self, addr: SocketAddr) -> BoxFuture<'static, io::Result<TcpStream>> {
-        ws_smol::SmolRuntime.connect_tcp(addr)
-    }
-
-    fn resolve(&self, host: &str) -> BoxFuture<'static, io::Result<Vec<IpAddr>>> {
-        let host = host.to_owned();
+    fn resolve(host: String) -> BoxFuture<'static, io::Result<Vec<IpAddr>>> {
         Box::pin(async move {
             let addrs = (host.as_str(), 0).to_socket_addrs().await?;
             Ok(addrs.map(|a| a.ip()).collect())
         })
     }
-
-    fn timer(&self) -> Arc<dyn Timer> {
-        ws_smol::SmolRuntime.timer()
-    }
-
-    fn name(&self) -> &'static str {
-        "async-std"
-    }
 }
 
-ws_client::runtime_api! {
-    runtime = AsyncStdRuntime,
-    name = "async-std",
-    stream = S where [futures_io::AsyncRead + futures_io::AsyncWrite + Unpin] => S,
-    wrap = std::convert::identity,
-}
+/// The async-std implementation of [`ws_client::rt::Runtime`]: `ws-smol`'s TCP stream and
+/// timers (the reactor async-std runs on) with async-std's resolver.
+pub type AsyncStdRuntime = ws_smol::SmolRuntime<AsyncStdResolver>;
+
+ws_client::runtime_api! { runtime = AsyncStdRuntime, name = "async-std" }

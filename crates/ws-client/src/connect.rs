@@ -91,6 +91,9 @@ pub async fn connect<R: Runtime>(
         .map(|(ws, response, _)| (ws, response))
 }
 
+/// An open WebSocket over `S`, the server's response and the request that was sent.
+pub type Opened<S> = (WebSocket<S>, Response, ClientRequest);
+
 /// The WebSocket [`connect`] opens on runtime `R`.
 pub type RuntimeWebSocket<R> = WebSocket<MaybeTlsStream<<R as Runtime>::Tcp>>;
 
@@ -117,14 +120,7 @@ pub async fn connect_via<R, T>(
     rt: &R,
     tls: &T,
     options: &ConnectOptions,
-) -> Result<
-    (
-        WebSocket<MaybeTlsStream<R::Tcp, T::Stream>>,
-        Response,
-        ClientRequest,
-    ),
-    Error,
->
+) -> Result<Opened<MaybeTlsStream<R::Tcp, T::Stream>>, Error>
 where
     R: Runtime,
     T: TlsConnect<R::Tcp>,
@@ -138,7 +134,7 @@ where
         } else {
             "none"
         };
-        trace::connection_span(request.url().as_str(), Some(rt.name()), Some(tls_name))
+        trace::connection_span(request.url().as_str(), Some(R::NAME), Some(tls_name))
     };
     let flow = connect_hops(rt, tls, options, builder, request);
     #[cfg(feature = "tracing")]
@@ -164,14 +160,7 @@ async fn connect_hops<R, T>(
     options: &ConnectOptions,
     mut builder: ws_handshake::RequestBuilder,
     mut request: ClientRequest,
-) -> Result<
-    (
-        WebSocket<MaybeTlsStream<R::Tcp, T::Stream>>,
-        Response,
-        ClientRequest,
-    ),
-    Error,
->
+) -> Result<Opened<MaybeTlsStream<R::Tcp, T::Stream>>, Error>
 where
     R: Runtime,
     T: TlsConnect<R::Tcp>,

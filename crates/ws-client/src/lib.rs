@@ -13,7 +13,7 @@
 //!   the opening handshake: bytes and time in, [`Message`]s and bytes out, no I/O, no
 //!   clock. Every rule of RFC 6455 (and RFC 7692 compression, feature `deflate`) lives there.
 //! * [`Message`], [`Utf8Bytes`], [`CloseFrame`] ([`message`]) are what users send and get.
-//! * [`Config`] ([`config`]) holds limits, timeouts, keepalive and compression settings.
+//! * [`Config`] ([`proto::config`]) holds limits, timeouts, keepalive and compression settings.
 //! * [`Error`] ([`error`]) is the one error type, grouped by who is at fault.
 //! * The async `WebSocket` over any `futures-io` stream, its split halves and the handshake
 //!   drivers live in `stream`, `split` and `handshake`; runtime crates supply sockets and

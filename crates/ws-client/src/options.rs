@@ -46,6 +46,89 @@ pub use crate::proto::config::{
     DEFAULT_CLOSE_TIMEOUT, DEFAULT_PING_INTERVAL, DEFAULT_PING_TIMEOUT,
 };
 
+/// The setters both roles' options share (each sets the [`OpenSettings`]), written once and
+/// used in `impl ConnectOptions` and `impl ServerOptions`.
+macro_rules! open_setters {
+    () => {
+        /// Replaces the whole connection [`Config`], including the close timeout and
+        /// keepalive set so far: call it before the finer setters.
+        pub fn config(mut self, config: Config) -> Self {
+            self.open.config = config;
+            self
+        }
+
+        /// Largest message accepted, after decompression (`None`: no limit). Default 64 MiB.
+        pub fn max_message_size(mut self, max: Option<usize>) -> Self {
+            self.open.config.max_message_size = max;
+            self
+        }
+
+        /// Largest single frame accepted (`None`: no limit). Default 16 MiB.
+        pub fn max_frame_size(mut self, max: Option<usize>) -> Self {
+            self.open.config.max_frame_size = max;
+            self
+        }
+
+        /// Bound on the opening handshake (`None`: no bound). Default 10 s. A client counts
+        /// TLS and the HTTP upgrade; a server, reading the request and writing the answer.
+        pub fn open_timeout(mut self, timeout: Option<Duration>) -> Self {
+            self.open.open_timeout = timeout;
+            self
+        }
+
+        /// Bound on each wait of the closing handshake: for the peer's close frame, then
+        /// (a client) for the server to close TCP (`None`: wait forever). Default 10 s.
+        pub fn close_timeout(mut self, timeout: Option<Duration>) -> Self {
+            self.open.config.close_timeout = timeout;
+            self
+        }
+
+        /// Bound on how long a send may wait while the transport takes none of our bytes
+        /// (the peer stopped reading): then the connection is dropped with a timeout error
+        /// (`Step::Write`). A slow link that keeps taking bytes never trips it. `None`: wait
+        /// forever. Default 20 s.
+        pub fn write_timeout(mut self, timeout: Option<Duration>) -> Self {
+            self.open.config.write_timeout = timeout;
+            self
+        }
+
+        /// Sends a ping after `interval` and fails the connection (close code 1011, a
+        /// timeout error from `recv`) when no pong arrives within `timeout`. Default
+        /// 20 s / 20 s, like Python `websockets`.
+        pub fn keepalive(mut self, interval: Duration, timeout: Duration) -> Self {
+            self.open.config.keepalive = Some(Keepalive { interval, timeout });
+            self
+        }
+
+        /// Turns keepalive pings off.
+        pub fn no_keepalive(mut self) -> Self {
+            self.open.config.keepalive = None;
+            self
+        }
+
+        /// Limits on the peer's handshake head (size, header count).
+        pub fn handshake_limits(mut self, limits: Limits) -> Self {
+            self.open.limits = limits;
+            self
+        }
+
+        /// permessage-deflate (RFC 7692): what a client offers, which offers a server
+        /// accepts; `None`: no compression. Default: [`DeflateConfig::default`].
+        #[cfg(feature = "deflate")]
+        pub fn compression(mut self, compression: Option<DeflateConfig>) -> Self {
+            self.open.compression = compression;
+            self
+        }
+
+        /// No compression (same as `compression(None)`; also available without the
+        /// `deflate` feature, where it changes nothing).
+        pub fn no_compression(mut self) -> Self {
+            self.open.no_compression();
+            self
+        }
+    };
+}
+
 /// The settings both roles have, with the same defaults: the connection [`Config`] (message
 /// and frame limits, close timeout, keepalive), the opening-handshake bound, the head limits
 /// and the permessage-deflate configuration.
@@ -330,87 +413,11 @@ impl ConnectOptions {
         self
     }
 
-    /// Replaces the whole connection [`Config`], including the close timeout and keepalive
-    /// set so far: call it before the finer setters. `Config::deflate` is ignored (the
-    /// handshake sets it from what the server accepted).
-    pub fn config(mut self, config: Config) -> Self {
-        self.open.config = config;
-        self
-    }
-
-    /// Largest message accepted, after decompression (`None`: no limit). Default 64 MiB.
-    pub fn max_message_size(mut self, max: Option<usize>) -> Self {
-        self.open.config.max_message_size = max;
-        self
-    }
-
-    /// Largest single frame accepted (`None`: no limit). Default 16 MiB.
-    pub fn max_frame_size(mut self, max: Option<usize>) -> Self {
-        self.open.config.max_frame_size = max;
-        self
-    }
+    open_setters!();
 
     /// Bound on DNS resolution + TCP connect (`None`: no bound). Default 10 s.
     pub fn connect_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.connect_timeout = timeout;
-        self
-    }
-
-    /// Bound on the opening handshake: TLS plus the HTTP upgrade (`None`: no bound).
-    /// Default 10 s.
-    pub fn open_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.open.open_timeout = timeout;
-        self
-    }
-
-    /// Bound on each wait of the closing handshake: for the peer's close frame, then for the
-    /// server to close TCP (`None`: wait forever). Default 10 s.
-    pub fn close_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.open.config.close_timeout = timeout;
-        self
-    }
-
-    /// Bound on how long a send may wait while the transport takes none of our bytes (the
-    /// server stopped reading): then the connection is dropped with a timeout error
-    /// (`Step::Write`). A slow link that keeps taking bytes never trips it. `None`: wait
-    /// forever. Default 20 s.
-    pub fn write_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.open.config.write_timeout = timeout;
-        self
-    }
-
-    /// Sends a ping after `interval` and fails the connection (close code 1011, a timeout
-    /// error from `recv`) when no pong arrives within `timeout`. Default 20 s / 20 s, like
-    /// Python `websockets`.
-    pub fn keepalive(mut self, interval: Duration, timeout: Duration) -> Self {
-        self.open.config.keepalive = Some(Keepalive { interval, timeout });
-        self
-    }
-
-    /// Turns keepalive pings off.
-    pub fn no_keepalive(mut self) -> Self {
-        self.open.config.keepalive = None;
-        self
-    }
-
-    /// Limits on the server's response head (size, header count).
-    pub fn handshake_limits(mut self, limits: Limits) -> Self {
-        self.open.limits = limits;
-        self
-    }
-
-    /// permessage-deflate (RFC 7692) parameters to offer, or `None` to offer nothing.
-    /// Default: offered with [`DeflateConfig::default`].
-    #[cfg(feature = "deflate")]
-    pub fn compression(mut self, compression: Option<DeflateConfig>) -> Self {
-        self.open.compression = compression;
-        self
-    }
-
-    /// Offers no compression (same as `compression(None)`; also available without the
-    /// `deflate` feature, where it changes nothing).
-    pub fn no_compression(mut self) -> Self {
-        self.open.no_compression();
         self
     }
 
@@ -656,73 +663,7 @@ impl ServerOptions {
         self
     }
 
-    /// Replaces the connection [`Config`] (close timeout and keepalive included).
-    pub fn config(mut self, config: Config) -> Self {
-        self.open.config = config;
-        self
-    }
-
-    /// Largest message accepted, after decompression (`None`: no limit).
-    pub fn max_message_size(mut self, max: Option<usize>) -> Self {
-        self.open.config.max_message_size = max;
-        self
-    }
-
-    /// Largest single frame accepted (`None`: no limit).
-    pub fn max_frame_size(mut self, max: Option<usize>) -> Self {
-        self.open.config.max_frame_size = max;
-        self
-    }
-
-    /// Bound on reading the request and writing the response (`None`: no bound).
-    pub fn open_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.open.open_timeout = timeout;
-        self
-    }
-
-    /// Bound on the wait for the client's close frame (`None`: wait forever).
-    pub fn close_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.open.config.close_timeout = timeout;
-        self
-    }
-
-    /// Bound on a send stalled on a client that stopped reading (see
-    /// [`ConnectOptions::write_timeout`]). Default 20 s.
-    pub fn write_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.open.config.write_timeout = timeout;
-        self
-    }
-
-    /// Keepalive pings (see [`ConnectOptions::keepalive`]).
-    pub fn keepalive(mut self, interval: Duration, timeout: Duration) -> Self {
-        self.open.config.keepalive = Some(Keepalive { interval, timeout });
-        self
-    }
-
-    /// Turns keepalive pings off.
-    pub fn no_keepalive(mut self) -> Self {
-        self.open.config.keepalive = None;
-        self
-    }
-
-    /// Limits on the client's request head.
-    pub fn handshake_limits(mut self, limits: Limits) -> Self {
-        self.open.limits = limits;
-        self
-    }
-
-    /// Which permessage-deflate offers to accept (`None`: never compress).
-    #[cfg(feature = "deflate")]
-    pub fn compression(mut self, compression: Option<DeflateConfig>) -> Self {
-        self.open.compression = compression;
-        self
-    }
-
-    /// Accepts no compression.
-    pub fn no_compression(mut self) -> Self {
-        self.open.no_compression();
-        self
-    }
+    open_setters!();
 
     /// The supported subprotocols, in preference order.
     pub fn subprotocols(&self) -> &[String] {

@@ -76,12 +76,9 @@ pub trait Runtime: Send + Sync + 'static {
     /// The timer given to every [`WebSocket`](crate::stream::WebSocket) this runtime opens.
     fn timer(&self) -> Arc<dyn Timer>;
 
-    /// A short name of the runtime (`"tokio"`, `"smol"`, `"async-std"`), for logs: the
-    /// `runtime` field of a connection's span with the `tracing` feature. `"custom"` unless
-    /// the runtime says otherwise.
-    fn name(&self) -> &'static str {
-        "custom"
-    }
+    /// The runtime's name, for logs (the `tracing` feature's connection span): `"tokio"`,
+    /// `"smol"`, `"async-std"`; `"custom"` unless an implementation says otherwise.
+    const NAME: &'static str = "custom";
 }
 
 /// Outcome of [`Deadline`]: the inner future's output, or `Elapsed`.

@@ -14,9 +14,20 @@
 ///     stream = S where [tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin] => TokioIo<S>,
 ///     wrap = TokioIo::new,
 /// }
+/// // a runtime whose streams are futures-io streams already:
+/// ws_client::runtime_api! { runtime = SmolRuntime, name = "smol" }
 /// ```
 #[macro_export]
 macro_rules! runtime_api {
+    // A runtime whose streams already are `futures-io` streams.
+    (runtime = $rt:ty, name = $name:literal $(,)?) => {
+        $crate::runtime_api! {
+            runtime = $rt,
+            name = $name,
+            stream = S where [::futures_io::AsyncRead + ::futures_io::AsyncWrite + Unpin] => S,
+            wrap = ::core::convert::identity,
+        }
+    };
     (
         runtime = $rt:ty,
         name = $name:literal,

@@ -10,18 +10,18 @@
 //! - Pings are answered, and the peer's close frame is echoed, while receiving: owed replies
 //!   are written before the next read from the socket (a pong never waits for a `send`).
 //! - Keepalive pings and the pong deadline, and the close timeout, run from the
-//!   connection's deadlines with one [`Sleep`] per distinct deadline.
+//!   connection's deadlines with one [`Sleep`](crate::rt::Sleep) per distinct deadline.
 //! - After the close handshake a client waits (bounded by the close timeout) for the
 //!   server to close TCP, as RFC 6455 §7.1.1 asks; a server closes TCP at once.
 //!
 //! Input is processed, and timers run, only while someone receives. Keep a task in
-//! [`recv`](WebSocket::recv) (or on a split [`WsReceiver`]), as with any WebSocket library:
+//! [`recv`](WebSocket::recv) (or on a split [`WsReceiver`](crate::split::WsReceiver)), as with any WebSocket library:
 //! that task answers the server's pings and runs our keepalive. A connection that only
 //! sends sends no keepalive pings and never fails on their account (it cannot read the
 //! pongs); the server's own keepalive then decides its fate.
 //!
 //!
-//! The engine (reading, writing, timers) is [`crate::driver`].
+//! The engine (reading, writing, timers) is the crate-private `driver` module.
 
 use std::fmt;
 use std::future::poll_fn;
@@ -248,7 +248,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use std::collections::VecDeque;
-    use std::io;
+
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Mutex;
     use std::task::Waker;
@@ -259,47 +259,8 @@ mod tests {
     use std::sync::atomic::AtomicUsize;
 
     use super::*;
+    use crate::driver::test_io::Feed;
     use crate::proto::config::Keepalive;
-
-    /// Reads from a queue (`Pending` once it is empty), collects writes.
-    struct Feed {
-        input: VecDeque<u8>,
-        output: Vec<u8>,
-    }
-
-    impl AsyncRead for Feed {
-        fn poll_read(
-            mut self: Pin<&mut Self>,
-            _cx: &mut Context<'_>,
-            buf: &mut [u8],
-        ) -> Poll<io::Result<usize>> {
-            if self.input.is_empty() {
-                return Poll::Pending;
-            }
-            let n = buf.len().min(self.input.len());
-            for (b, v) in buf.iter_mut().zip(self.input.drain(..n)) {
-                *b = v;
-            }
-            Poll::Ready(Ok(n))
-        }
-    }
-
-    impl AsyncWrite for Feed {
-        fn poll_write(
-            mut self: Pin<&mut Self>,
-            _cx: &mut Context<'_>,
-            buf: &[u8],
-        ) -> Poll<io::Result<usize>> {
-            self.output.extend_from_slice(buf);
-            Poll::Ready(Ok(buf.len()))
-        }
-        fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-            Poll::Ready(Ok(()))
-        }
-        fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-            Poll::Ready(Ok(()))
-        }
-    }
 
     /// A timer whose sleeps count their polls and fire on demand.
     #[derive(Debug, Default)]
@@ -356,6 +317,7 @@ mod tests {
         let feed = Feed {
             input,
             output: Vec::new(),
+            chunk: usize::MAX,
         };
         let mut ws = WebSocket::from_raw(feed, Role::Client, config, Some(timer));
         let task = futures::task::noop_waker();

@@ -138,7 +138,7 @@ fn recv_in_select_with_another_future_loses_nothing() {
         let mut cancelled = 0usize;
         while i < 200 {
             // Every other time, a competing future that is always ready cancels `recv`.
-            let r = if cancelled % 2 == 0 {
+            let r = if cancelled.is_multiple_of(2) {
                 match select(Box::pin(client.recv()), Box::pin(async {})).await {
                     Either::Left((m, _)) => Some(m),
                     Either::Right(_) => None,

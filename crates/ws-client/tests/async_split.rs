@@ -160,7 +160,7 @@ fn threads_with_tiny_buffers_lose_no_wake_ups() {
                     Message::Text(_) | Message::Binary(_) => {
                         server.send(m).await.unwrap();
                         i += 1;
-                        if i % 16 == 0 {
+                        if i.is_multiple_of(16) {
                             server.send(Message::ping(vec![1u8, 2])).await.unwrap();
                         }
                     }

@@ -38,7 +38,7 @@ fn json(len: usize, seed: u32) -> Vec<u8> {
             "{{\"id\":{},\"name\":\"user{}\",\"active\":{},\"score\":{}.{}}},",
             i % 100_000,
             i % 977,
-            i % 2 == 0,
+            i.is_multiple_of(2),
             i % 1000,
             i % 97
         );

@@ -236,7 +236,7 @@ fn http_ish(rng: &mut Rng) -> Vec<u8> {
         v.extend_from_slice(b"\r\n");
     }
     if rng.below(6) == 0 {
-        v.extend(std::iter::repeat(b'x').take(rng.below(300)));
+        v.extend(std::iter::repeat_n(b'x', rng.below(300)));
     }
     v.extend_from_slice(b"\r\n");
     v.extend((0..rng.below(8)).map(|_| rng.byte()));

@@ -353,7 +353,7 @@ fn reply_address_types() {
     );
     assert_eq!(hs.bound_address(), Some((&name(""), 80)));
     let mut reply = b"\x05\x00\x00\x03\xff".to_vec();
-    reply.extend(std::iter::repeat(b'n').take(255));
+    reply.extend(std::iter::repeat_n(b'n', 255));
     reply.extend_from_slice(b"\x00\x50");
     let mut hs = connected();
     assert_eq!(hs.feed(&reply[..reply.len() - 1]), Ok(Progress::NeedMore));

@@ -73,7 +73,7 @@ fn status_must_be_101() {
 
     // The excerpt is at most 512 bytes, decoded lossily.
     let mut raw = b"HTTP/1.1 500 Oops\r\n\r\n\xff".to_vec();
-    raw.extend(std::iter::repeat(b'x').take(2000));
+    raw.extend(std::iter::repeat_n(b'x', 2000));
     match check(&raw).unwrap_err() {
         HandshakeError::UnexpectedStatus {
             status,

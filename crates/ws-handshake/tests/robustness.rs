@@ -204,7 +204,7 @@ fn random_extension_strings_never_panic() {
                     assert!(!e.name.is_empty());
                     for (n, v) in &e.params {
                         assert!(!n.is_empty());
-                        assert!(v.as_ref().map_or(true, |v| !v.is_empty()));
+                        assert!(v.as_ref().is_none_or(|v| !v.is_empty()));
                     }
                 }
             }

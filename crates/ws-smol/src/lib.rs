@@ -50,13 +50,47 @@ pub use crate::tcp::TcpStream;
 pub use crate::timer::SmolTimer;
 pub use ws_client::tls::MaybeTlsStream;
 
-/// The smol implementation of [`ws_client::rt::Runtime`]: `async-net` DNS, TCP on the
-/// `async-io` reactor ([`TcpStream`], `TCP_NODELAY` on), [`SmolTimer`]s.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct SmolRuntime;
+/// How an async-io runtime looks names up: [`AsyncNet`] for smol; `ws-async-std` plugs in
+/// async-std's resolver.
+pub trait Resolver: Send + Sync + 'static {
+    /// The runtime's name, for logs ([`Runtime::NAME`]).
+    const NAME: &'static str;
 
-impl Runtime for SmolRuntime {
+    /// Resolves `host` (a DNS name) to its addresses.
+    fn resolve(host: String) -> BoxFuture<'static, io::Result<Vec<IpAddr>>>;
+}
+
+/// `async-net`'s resolver (the system's, on a blocking thread pool): smol's.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AsyncNet;
+
+impl Resolver for AsyncNet {
+    const NAME: &'static str = "smol";
+
+    fn resolve(host: String) -> BoxFuture<'static, io::Result<Vec<IpAddr>>> {
+        Box::pin(async move {
+            let addrs = async_net::resolve((host.as_str(), 0)).await?;
+            Ok(addrs.into_iter().map(|a| a.ip()).collect())
+        })
+    }
+}
+
+/// The smol implementation of [`ws_client::rt::Runtime`]: TCP on the `async-io` reactor
+/// ([`TcpStream`], `TCP_NODELAY` on), [`SmolTimer`]s, and names looked up by `D`
+/// ([`AsyncNet`] by default).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SmolRuntime<D = AsyncNet>(std::marker::PhantomData<D>);
+
+impl SmolRuntime {
+    /// The smol runtime.
+    pub const fn new() -> Self {
+        SmolRuntime(std::marker::PhantomData)
+    }
+}
+
+impl<D: Resolver> Runtime for SmolRuntime<D> {
     type Tcp = TcpStream;
+    const NAME: &'static str = D::NAME;
 
     fn connect_tcp(&self, addr: SocketAddr) -> BoxFuture<'static, io::Result<TcpStream>> {
         Box::pin(async move {
@@ -67,25 +101,12 @@ impl Runtime for SmolRuntime {
     }
 
     fn resolve(&self, host: &str) -> BoxFuture<'static, io::Result<Vec<IpAddr>>> {
-        let host = host.to_owned();
-        Box::pin(async move {
-            let addrs = async_net::resolve((host.as_str(), 0)).await?;
-            Ok(addrs.into_iter().map(|a| a.ip()).collect())
-        })
+        D::resolve(host.to_owned())
     }
 
     fn timer(&self) -> Arc<dyn Timer> {
         Arc::new(SmolTimer)
     }
-
-    fn name(&self) -> &'static str {
-        "smol"
-    }
 }
 
-ws_client::runtime_api! {
-    runtime = SmolRuntime,
-    name = "smol",
-    stream = S where [futures_io::AsyncRead + futures_io::AsyncWrite + Unpin] => S,
-    wrap = std::convert::identity,
-}
+ws_client::runtime_api! { runtime = SmolRuntime, name = "smol" }

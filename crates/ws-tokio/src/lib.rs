@@ -55,6 +55,7 @@ pub struct TokioRuntime;
 
 impl Runtime for TokioRuntime {
     type Tcp = TokioIo<TcpStream>;
+    const NAME: &'static str = "tokio";
 
     fn connect_tcp(&self, addr: SocketAddr) -> BoxFuture<'static, std::io::Result<Self::Tcp>> {
         Box::pin(async move {
@@ -74,10 +75,6 @@ impl Runtime for TokioRuntime {
 
     fn timer(&self) -> Arc<dyn Timer> {
         Arc::new(TokioTimer)
-    }
-
-    fn name(&self) -> &'static str {
-        "tokio"
     }
 }
 

@@ -45,10 +45,10 @@ impl RuntimeChoice {
                 .build()
                 .map_err(|e| format!("cannot start the tokio runtime: {e}"))?
                 .block_on(job.run(aiowebsocket::tokio::TokioRuntime)),
-            Self::Smol => smol::block_on(job.run(aiowebsocket::smol::SmolRuntime)),
-            Self::AsyncStd => {
-                async_std::task::block_on(job.run(aiowebsocket::async_std::AsyncStdRuntime))
-            }
+            Self::Smol => smol::block_on(job.run(aiowebsocket::smol::SmolRuntime::new())),
+            Self::AsyncStd => async_std::task::block_on(
+                job.run(aiowebsocket::async_std::AsyncStdRuntime::default()),
+            ),
         })
     }
 }

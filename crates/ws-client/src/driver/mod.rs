@@ -699,23 +699,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
     }
 }
 
+/// A stream for the driver's unit tests (here and in `stream`).
 #[cfg(test)]
-mod read_tests {
-    #![allow(clippy::unwrap_used)]
-
+pub(crate) mod test_io {
     use std::collections::VecDeque;
+    use std::io;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
 
-    use super::*;
-    use crate::proto::config::Config;
-    use crate::stream::WebSocket;
+    use futures_io::{AsyncRead, AsyncWrite};
 
-    /// Reads at most `chunk` bytes per call from a queue (`Pending` once it is empty).
-    struct Chunked {
-        input: VecDeque<u8>,
-        chunk: usize,
+    /// Reads at most `chunk` bytes per call from a queue (`Pending` once it is empty),
+    /// collects writes.
+    pub(crate) struct Feed {
+        pub(crate) input: VecDeque<u8>,
+        pub(crate) output: Vec<u8>,
+        pub(crate) chunk: usize,
     }
 
-    impl AsyncRead for Chunked {
+    impl AsyncRead for Feed {
         fn poll_read(
             mut self: Pin<&mut Self>,
             _cx: &mut Context<'_>,
@@ -732,12 +734,13 @@ mod read_tests {
         }
     }
 
-    impl AsyncWrite for Chunked {
+    impl AsyncWrite for Feed {
         fn poll_write(
-            self: Pin<&mut Self>,
+            mut self: Pin<&mut Self>,
             _cx: &mut Context<'_>,
             buf: &[u8],
         ) -> Poll<io::Result<usize>> {
+            self.output.extend_from_slice(buf);
             Poll::Ready(Ok(buf.len()))
         }
         fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -747,6 +750,16 @@ mod read_tests {
             Poll::Ready(Ok(()))
         }
     }
+}
+
+#[cfg(test)]
+mod read_tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::test_io::Feed;
+    use super::*;
+    use crate::proto::config::Config;
+    use crate::stream::WebSocket;
 
     fn frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
         let mut f = vec![0x80 | opcode];
@@ -764,8 +777,9 @@ mod read_tests {
         f
     }
 
-    fn client(input: Vec<u8>, chunk: usize) -> WebSocket<Chunked> {
-        let stream = Chunked {
+    fn client(input: Vec<u8>, chunk: usize) -> WebSocket<Feed> {
+        let stream = Feed {
+            output: Vec::new(),
             input: input.into(),
             chunk,
         };
@@ -802,7 +816,7 @@ mod read_tests {
         // 16 MiB announced (the default frame limit), 200 KB sent.
         let mut input = vec![0x82, 127];
         input.extend_from_slice(&(16u64 << 20).to_be_bytes());
-        input.extend(std::iter::repeat(7u8).take(200_000));
+        input.extend(std::iter::repeat_n(7u8, 200_000));
         let mut ws = client(input, 10_000);
         let task = futures::task::noop_waker();
         let mut cx = Context::from_waker(&task);

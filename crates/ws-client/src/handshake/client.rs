@@ -24,7 +24,7 @@ use crate::trace;
 ///
 /// `request` should come from [`ConnectOptions::build_request`] (it carries the options'
 /// headers, subprotocols and compression offer); the options also give the limits, the
-/// open timeout and the connection [`Config`]. Without a `timer` there is no open timeout
+/// open timeout and the connection [`Config`](crate::Config). Without a `timer` there is no open timeout
 /// (and no keepalive or close timeout later).
 ///
 /// Errors: [`Error::Handshake`] when the response is not an acceptable upgrade (a redirect

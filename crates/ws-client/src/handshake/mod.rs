@@ -6,7 +6,7 @@
 //! followed the head (a peer may send its first frame in the same packet) to the new
 //! [`Connection`], so nothing is lost between the handshake and the first `recv`.
 //!
-//! [`client`] and [`server`] are the two roles; both end in [`open`], which starts the
+//! `client.rs` and `server.rs` are the two roles; both end in `open`, which starts the
 //! [`Connection`] with the bytes that followed the head.
 
 mod client;

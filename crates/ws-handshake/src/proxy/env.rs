@@ -110,7 +110,7 @@ impl NoProxy {
             .strip_prefix('[')
             .and_then(|h| h.strip_suffix(']'))
             .unwrap_or(host);
-        let port_ok = |p: &Option<u16>| p.map_or(true, |p| p == port);
+        let port_ok = |p: &Option<u16>| p.is_none_or(|p| p == port);
         if let Ok(ip) = bare.parse::<IpAddr>() {
             return self.entries.iter().any(|e| match e {
                 Entry::Ip { addr, port: p } => *addr == ip && port_ok(p),
