@@ -352,7 +352,7 @@ fn spans_and_events_tell_the_story_and_keep_secrets() {
         &lines,
         "HTTP status",
         &[
-            "DEBUG ws_client::handshake [websocket#",
+            "DEBUG ws_client::handshake::client [websocket#",
             "HTTP response",
             "status=101",
         ],
@@ -372,7 +372,7 @@ fn spans_and_events_tell_the_story_and_keep_secrets() {
         &lines,
         "frame out",
         &[
-            "TRACE ws_client::proto [websocket#",
+            "TRACE ws_client::proto::send [websocket#",
             "frame queued",
             "opcode=Text",
             "len=14",
@@ -382,7 +382,7 @@ fn spans_and_events_tell_the_story_and_keep_secrets() {
         &lines,
         "frame in",
         &[
-            "TRACE ws_client::proto [websocket#",
+            "TRACE ws_client::proto::receive [websocket#",
             "frame received",
             "opcode=Text",
         ],
@@ -392,7 +392,7 @@ fn spans_and_events_tell_the_story_and_keep_secrets() {
         &lines,
         "close out",
         &[
-            "DEBUG ws_client::proto [websocket#",
+            "DEBUG ws_client::proto::send [websocket#",
             "sending close",
             "code=4000",
             "reason_len=13",
@@ -402,7 +402,7 @@ fn spans_and_events_tell_the_story_and_keep_secrets() {
         &lines,
         "close in",
         &[
-            "DEBUG ws_client::proto [websocket#",
+            "DEBUG ws_client::proto::receive [websocket#",
             "close received",
             "code=4000",
         ],
@@ -441,7 +441,7 @@ fn spans_and_events_tell_the_story_and_keep_secrets() {
         &lines,
         "keepalive",
         &[
-            "WARN ws_client::proto [websocket#",
+            "WARN ws_client::proto::timers [websocket#",
             "no pong within the keepalive timeout",
         ],
     );
