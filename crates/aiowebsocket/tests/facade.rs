@@ -3,11 +3,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure
 
+mod runtimes;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use aiowebsocket::native_tls::{Certificate, Identity, TlsAcceptor, TlsConnector};
-use aiowebsocket::{CloseCode, Message, ServerOptions, WebSocketStream};
+use aiowebsocket::{CloseCode, Message, ServerOptions};
+use runtimes::echo;
 
 /// With the `tokio` feature on (the default), the top-level types are tokio's.
 #[test]
@@ -33,17 +36,6 @@ async fn tokio_echo_server(options: ServerOptions) -> SocketAddr {
         }
     });
     addr
-}
-
-async fn echo<S>(mut ws: WebSocketStream<S>)
-where
-    S: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin,
-{
-    while let Some(Ok(msg)) = ws.recv().await {
-        if msg.is_data() && ws.send(msg).await.is_err() {
-            break;
-        }
-    }
 }
 
 #[tokio::test]

@@ -6,6 +6,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure
 
+mod runtimes;
+
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt::{self, Write as _};
@@ -19,9 +21,8 @@ use aiowebsocket::rustls::{self, pki_types::CertificateDer};
 use aiowebsocket::tokio::TokioIo;
 use aiowebsocket::ws_client::handshake::server_accept;
 use aiowebsocket::ws_client::tls::native;
-use aiowebsocket::{
-    CloseCode, Event as WsEvent, Message, ReconnectPolicy, ServerOptions, WebSocketStream,
-};
+use aiowebsocket::{CloseCode, Event as WsEvent, Message, ReconnectPolicy, ServerOptions};
+use runtimes::echo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tracing::field::{Field, Visit};
@@ -223,17 +224,6 @@ async fn echo_server(tls: Option<TlsAcceptor>) -> SocketAddr {
         }
     });
     addr
-}
-
-async fn echo<S>(mut ws: WebSocketStream<S>)
-where
-    S: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin,
-{
-    while let Some(Ok(msg)) = ws.recv().await {
-        if msg.is_data() && ws.send(msg).await.is_err() {
-            break;
-        }
-    }
 }
 
 /// Answers every request with a 307 to `location`.

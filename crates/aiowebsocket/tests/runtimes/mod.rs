@@ -1,5 +1,6 @@
 //! The runtimes the facade's tests run on, behind one small trait: a test written once
-//! against [`TestRuntime`] runs on tokio, smol and async-std.
+//! against [`TestRuntime`] runs on tokio, smol and async-std. Also the one echo loop the
+//! test servers share ([`echo`]).
 
 #![allow(dead_code)] // each test binary uses part of it
 
@@ -296,5 +297,17 @@ impl TestRuntime for AsyncStd {
 
     fn sleep(d: Duration) -> impl Future<Output = ()> + Send {
         async_std::task::sleep(d)
+    }
+}
+
+/// Echoes every data message back until the client closes (the test servers' loop).
+pub async fn echo<S>(mut ws: WebSocketStream<S>)
+where
+    S: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin,
+{
+    while let Some(Ok(msg)) = ws.recv().await {
+        if msg.is_data() && ws.send(msg).await.is_err() {
+            break;
+        }
     }
 }

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use aiowebsocket::tokio::TokioIo;
 use aiowebsocket::ws_handshake::{Limits, RequestParser};
-use aiowebsocket::{native_tls, ServerOptions, WebSocketStream};
+use aiowebsocket::{native_tls, ServerOptions};
 use futures_io::{AsyncRead, AsyncWrite};
 use smol::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -112,14 +112,7 @@ pub async fn server_stream(tcp: TcpStream, tls: Option<&ServerTls>) -> io::Resul
     }
 }
 
-/// Echoes every data message back until the client closes.
-pub async fn echo<S: AsyncRead + AsyncWrite + Unpin>(mut ws: WebSocketStream<S>) {
-    while let Some(Ok(msg)) = ws.recv().await {
-        if msg.is_data() && ws.send(msg).await.is_err() {
-            break;
-        }
-    }
-}
+pub use crate::runtimes::echo;
 
 /// A WebSocket echo server (our server role, `options`) on 127.0.0.1; TLS when `tls` is
 /// given.

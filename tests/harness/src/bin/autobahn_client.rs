@@ -30,42 +30,22 @@ const MAX_FRAME_SIZE: usize = 32 << 20;
 /// Without `--verbose`, print progress every this many cases.
 const PROGRESS_EVERY: usize = 50;
 
-#[derive(Debug)]
+/// Runs the Autobahn TestSuite's client cases against its fuzzing server.
+#[derive(Debug, clap::Parser)]
+#[command(name = "autobahn_client")]
 struct Args {
+    /// The fuzzing server.
+    #[arg(long, default_value = "ws://127.0.0.1:9001")]
     url: String,
+    /// The agent name the report is filed under.
+    #[arg(long, default_value = "aiowebsocket")]
     agent: String,
+    /// The runtime: tokio, smol or async-std.
+    #[arg(long, default_value = "tokio", value_parser = RuntimeChoice::parse)]
     runtime: RuntimeChoice,
+    /// Print every case.
+    #[arg(short, long)]
     verbose: bool,
-}
-
-const USAGE: &str = "usage: autobahn_client [--url ws://127.0.0.1:9001] \
-[--agent aiowebsocket] [--runtime tokio|smol|async-std] [--verbose]";
-
-impl Args {
-    fn parse() -> Result<Args, String> {
-        let mut args = Args {
-            url: "ws://127.0.0.1:9001".to_owned(),
-            agent: "aiowebsocket".to_owned(),
-            runtime: RuntimeChoice::Tokio,
-            verbose: false,
-        };
-        let mut it = std::env::args().skip(1);
-        while let Some(arg) = it.next() {
-            let mut value = || {
-                it.next()
-                    .ok_or_else(|| format!("{arg} needs a value\n{USAGE}"))
-            };
-            match arg.as_str() {
-                "--url" => args.url = value()?.trim_end_matches('/').to_owned(),
-                "--agent" => args.agent = value()?,
-                "--runtime" => args.runtime = RuntimeChoice::parse(&value()?)?,
-                "--verbose" | "-v" => args.verbose = true,
-                "--help" | "-h" => return Err(USAGE.to_owned()),
-                other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
-            }
-        }
-        Ok(args)
-    }
 }
 
 /// Why the run as a whole failed (a single case ending in an error is not one).
@@ -102,13 +82,8 @@ impl fmt::Display for RunError {
 }
 
 fn main() -> ExitCode {
-    let args = match Args::parse() {
-        Ok(args) => args,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(2);
-        }
-    };
+    let mut args = <Args as clap::Parser>::parse();
+    args.url = args.url.trim_end_matches('/').to_owned();
     let result = args
         .runtime
         .block_on(Suite(&args))

@@ -94,10 +94,6 @@ const SIZES: &[usize] = &[
 /// Sizes also sent as incompressible (random) binary.
 const RANDOM_SIZES: &[usize] = &[1, 1024, 65_536, 1 << 20];
 
-const USAGE: &str = "usage: interop_client --url ws://127.0.0.1:PORT/ \
-[--runtime tokio|smol|async-std] [--tls native-tls|rustls] [--ca CA.pem] \
-[--mode default|no-context-takeover|small-window|client-offer|no-compression]";
-
 /// Where the step timeouts' sleeps come from: the runtime's timer.
 type Sleeper<'a> = &'a dyn Timer;
 
@@ -120,7 +116,12 @@ impl Mode {
             "small-window" => Mode::SmallWindow,
             "client-offer" => Mode::ClientOffer,
             "no-compression" => Mode::NoCompression,
-            other => return Err(format!("unknown mode {other:?}\n{USAGE}")),
+            other => {
+                return Err(format!(
+                    "unknown mode {other:?}: use default, no-context-takeover, small-window, \
+                     client-offer or no-compression"
+                ))
+            }
         })
     }
 
@@ -173,49 +174,29 @@ impl Mode {
     }
 }
 
-#[derive(Debug)]
+/// Talks to an interop peer and checks every message both ways (see the module docs).
+#[derive(Debug, clap::Parser)]
+#[command(name = "interop_client")]
 struct Args {
+    /// The peer: ws://127.0.0.1:PORT/ or wss://...
+    #[arg(long)]
     url: String,
+    /// The runtime: tokio, smol or async-std.
+    #[arg(long, default_value = "tokio", value_parser = RuntimeChoice::parse)]
     runtime: RuntimeChoice,
+    /// The peer's configuration: default, no-context-takeover, small-window, client-offer,
+    /// no-compression.
+    #[arg(long, default_value = "default", value_parser = Mode::parse)]
     mode: Mode,
-    /// `--tls`: the TLS library for wss:// (default: the build's default, rustls).
+    /// The TLS library for wss:// (native-tls or rustls; default: rustls).
+    #[arg(long)]
     tls: Option<String>,
-    /// `--ca`: a PEM file with the CA that signed the peer's certificate.
+    /// A PEM file with the CA that signed the peer's certificate.
+    #[arg(long)]
     ca: Option<String>,
 }
 
 impl Args {
-    fn parse() -> Result<Args, String> {
-        let mut url = None;
-        let mut runtime = RuntimeChoice::Tokio;
-        let mut mode = Mode::Default;
-        let (mut tls, mut ca) = (None, None);
-        let mut it = std::env::args().skip(1);
-        while let Some(arg) = it.next() {
-            let mut value = || {
-                it.next()
-                    .ok_or_else(|| format!("{arg} needs a value\n{USAGE}"))
-            };
-            match arg.as_str() {
-                "--url" => url = Some(value()?),
-                "--runtime" => runtime = RuntimeChoice::parse(&value()?)?,
-                "--tls" => tls = Some(value()?),
-                "--ca" => ca = Some(value()?),
-                "--mode" => mode = Mode::parse(&value()?)?,
-                "--help" | "-h" => return Err(USAGE.to_owned()),
-                other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
-            }
-        }
-        let url = url.ok_or_else(|| format!("--url is required\n{USAGE}"))?;
-        Ok(Args {
-            url,
-            runtime,
-            mode,
-            tls,
-            ca,
-        })
-    }
-
     fn options(&self) -> Result<ConnectOptions, String> {
         let mut options = ConnectOptions::new(self.url.clone())
             .config(self.mode.config())
@@ -239,13 +220,7 @@ impl Args {
 }
 
 fn main() -> ExitCode {
-    let args = match Args::parse() {
-        Ok(args) => args,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(2);
-        }
-    };
+    let args = <Args as clap::Parser>::parse();
     let started = Instant::now();
     let result = args.runtime.block_on(Interop(&args)).and_then(|r| r);
     match result {
