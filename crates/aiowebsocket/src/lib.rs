@@ -148,7 +148,7 @@ pub use builder::{builder, ClientBuilder};
 pub use native_tls;
 #[cfg(feature = "rustls")]
 pub use rustls;
-pub use ws_client::error::{ProtocolError, Step, UsageError};
+pub use ws_client::error::{ErrorKind, ProtocolError, Step, UsageError};
 pub use ws_client::options::{ConnectOptions, RequestCheck, ServerOptions};
 pub use ws_client::reconnect::{
     Disconnect, Event, ReconnectPolicy, Reconnecting, ReconnectingWebSocket as ReconnectingStream,

@@ -163,44 +163,35 @@ mod tests {
 
     #[test]
     fn library_messages_pass_through_with_options_for_setters() {
-        let e = Error::OpeningTimeout {
-            step: Step::Connect,
-            limit: Duration::from_millis(1500),
-            target: Some("h:1".into()),
-        };
+        let e = Error::opening_timeout(
+            Step::Connect,
+            Duration::from_millis(1500),
+            Some("h:1".into()),
+        );
         let msg = error_message(&e, T);
         assert!(msg.contains("h:1") && msg.contains("1.5 s"), "{msg}");
         assert!(
             msg.contains("--connect-timeout") && !msg.contains(".connect_timeout"),
             "{msg}"
         );
-        let e = Error::OpeningTimeout {
-            step: Step::Handshake,
-            limit: Duration::from_secs(2),
-            target: Some("h:1".into()),
-        };
+        let e = Error::opening_timeout(Step::Handshake, Duration::from_secs(2), Some("h:1".into()));
         let msg = error_message(&e, T);
         assert!(
             msg.contains("--connect-timeout") && !msg.contains(".open_timeout"),
             "{msg}"
         );
-        let msg = error_message(&Error::Timeout { step: Step::Close }, T);
+        let msg = error_message(&Error::timeout(Step::Close), T);
         assert!(msg.contains("--close-timeout, now 10 s"), "{msg}");
-        let msg = error_message(
-            &Error::Timeout {
-                step: Step::Keepalive,
-            },
-            T,
-        );
+        let msg = error_message(&Error::timeout(Step::Keepalive), T);
         assert!(msg.contains("--ping-timeout, now no limit"), "{msg}");
-        let e = Error::Protocol(ProtocolError::MessageTooBig { size: 9, limit: 4 });
+        let e = Error::from(ProtocolError::MessageTooBig { size: 9, limit: 4 });
         let msg = error_message(&e, T);
         assert!(
             msg.contains("--max-message-size, 0 for no limit") && msg.contains("1009"),
             "{msg}"
         );
         // The other end of a client is the server.
-        let e = Error::Protocol(ProtocolError::UnexpectedEof { mid_frame: false });
+        let e = Error::from(ProtocolError::UnexpectedEof { mid_frame: false });
         let msg = error_message(&e, T);
         assert!(msg.contains("the server closed the connection"), "{msg}");
         assert!(!msg.contains("peer"), "{msg}");
@@ -208,7 +199,7 @@ mod tests {
 
     #[test]
     fn plain_io_errors_are_the_library_text() {
-        let e = Error::Io(io::Error::new(io::ErrorKind::ConnectionReset, "reset"));
+        let e = Error::from(io::Error::new(io::ErrorKind::ConnectionReset, "reset"));
         assert_eq!(error_message(&e, T), e.to_string());
     }
 

@@ -722,7 +722,7 @@ mod tests {
 
     #[test]
     fn errors_name_the_options() {
-        let e = Error::Protocol(aiowebsocket::ProtocolError::MessageTooBig { size: 9, limit: 4 });
+        let e = Error::from(aiowebsocket::ProtocolError::MessageTooBig { size: 9, limit: 4 });
         let msg = error_message(&e);
         assert!(
             msg.contains("--max-message-size") && !msg.contains(".max_"),

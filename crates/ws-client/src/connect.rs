@@ -72,11 +72,11 @@ const CONNECTION_ATTEMPT_DELAY: Duration = Duration::from_millis(250);
 /// handshake response.
 ///
 /// Errors name the step and the address ([`Error::step`], [`Error::target`]), and say what
-/// to check: an [`Error::Io`] for a failed DNS lookup ([`Step::Dns`]), TCP connect
+/// to check: an [`ErrorKind::Io`](crate::ErrorKind::Io) for a failed DNS lookup ([`Step::Dns`]), TCP connect
 /// ([`Step::Connect`]; through a proxy the address is the proxy's), tunnel I/O
 /// ([`Step::Proxy`]), TLS ([`Step::Tls`], [`Error::is_tls`]) or HTTP upgrade I/O
-/// ([`Step::Handshake`]); an [`Error::OpeningTimeout`] with the step, the limit and the
-/// address; and [`Error::Handshake`] for a bad URL, a proxy refusal ([`Error::is_proxy`],
+/// ([`Step::Handshake`]); an [`ErrorKind::Timeout`](crate::ErrorKind::Timeout) with the step, the limit and the
+/// address; and [`ErrorKind::Handshake`](crate::ErrorKind::Handshake) for a bad URL, a proxy refusal ([`Error::is_proxy`],
 /// [`Error::http_status`]), a redirect that is not followed ([`Error::is_redirect`]) or an
 /// unacceptable response.
 ///
@@ -327,7 +327,7 @@ where
     }
     if let (false, Some(proxy)) = (early_data.is_empty(), &proxy) {
         // A TLS server never speaks first: these bytes cannot come from the target.
-        return Err(Error::Handshake(HandshakeError::ProxyProtocol {
+        return Err(Error::from(HandshakeError::ProxyProtocol {
             scheme: proxy.scheme(),
             reason: format!(
                 "it sent {} byte(s) after opening the tunnel, before TLS started, which no TLS \

@@ -1,21 +1,23 @@
-//! The one error type of `ws-client`, grouped by who is at fault.
+//! The one error type of `ws-client`: an opaque [`Error`] with a kind, the step and target
+//! where it happened, its source, and queries.
 //!
-//! | variant                  | fault                         | close code sent            |
-//! |--------------------------|-------------------------------|----------------------------|
-//! | [`Error::Protocol`]      | the peer broke RFC 6455/7692  | [`ProtocolError::close_code`] |
-//! | [`Error::Handshake`]     | the opening handshake failed  | none (no WebSocket yet)    |
-//! | [`Error::OpeningTimeout`] | an opening step took too long | none (no WebSocket yet)   |
-//! | [`Error::Timeout`]       | a timer of the open connection | 1011 for keepalive        |
-//! | [`Error::Io`]            | the transport failed          | none                       |
-//! | [`Error::ClosedByPeer`]  | the peer closed for good      | the peer's code            |
-//! | [`Error::Usage`]         | the caller misused the API    | none (nothing was sent)    |
-//! | [`Error::ConnectionClosed`] | the connection is over     | none                       |
-//! | [`Error::Internal`]      | a bug here or in a backend    | 1011                       |
+//! | [`ErrorKind`]  | fault                            | close code ([`Error::close_code`]) |
+//! |----------------|----------------------------------|------------------------------------|
+//! | `Protocol`     | the peer broke RFC 6455/7692     | [`ProtocolError::close_code`]      |
+//! | `Handshake`    | the HTTP upgrade failed          | none (no WebSocket yet)            |
+//! | `Proxy`        | a proxy refused or misbehaved    | none                               |
+//! | `Redirect`     | a redirect was not followed      | none                               |
+//! | `Tls`          | the TLS handshake failed         | none                               |
+//! | `Io`           | the transport failed             | none                               |
+//! | `Timeout`      | a step took too long             | 1011 for keepalive, else 1006      |
+//! | `ClosedByPeer` | the peer closed for good         | the peer's code                    |
+//! | `Closed`       | the connection is over           | none                               |
+//! | `Usage`        | the caller misused the API       | none (nothing was sent)            |
+//! | `Internal`     | a bug here or in a backend       | 1011                               |
 //!
-//! Each message says what happened, at which step, and what to do about it. Errors of the
-//! opening steps also say where: [`Error::step`] and [`Error::target`] give the same as
-//! data. Settings are named in user words, with the setter in parentheses at most
-//! ("raise it with .max_message_size(..)").
+//! Each message says what happened, at which step, and what to do about it. Settings are
+//! named in user words, with the setter in parentheses at most ("raise it with
+//! .max_message_size(..)").
 
 use std::fmt;
 use std::io;
@@ -24,203 +26,124 @@ use std::time::Duration;
 use ws_frame::{CloseCode, FrameError, OpCode};
 use ws_handshake::HandshakeError;
 
+use crate::message::CloseFrame;
+use crate::tls::TlsError;
+
 /// Everything that can go wrong on a WebSocket connection.
 ///
-/// Use the queries ([`is_protocol`](Self::is_protocol), [`close_code`](Self::close_code),
-/// [`is_timeout`](Self::is_timeout), [`step`](Self::step), ...) rather than matching when
-/// you only need a category: variants may be added.
-#[non_exhaustive]
+/// Opaque, like `hyper::Error`: ask it what you need ([`kind`](Self::kind),
+/// [`step`](Self::step), [`target`](Self::target), [`close_code`](Self::close_code),
+/// [`http_status`](Self::http_status), [`is_timeout`](Self::is_timeout), ...) and reach the
+/// details through [`protocol_error`](Self::protocol_error),
+/// [`handshake_error`](Self::handshake_error), [`io_error`](Self::io_error),
+/// [`tls_error`](Self::tls_error) and [`source`](std::error::Error::source).
+///
+/// ```
+/// use ws_client::{Error, ErrorKind, ProtocolError};
+///
+/// let e = Error::from(ProtocolError::InvalidUtf8);
+/// assert_eq!(e.kind(), ErrorKind::Protocol);
+/// assert_eq!(e.close_code().map(|c| c.as_u16()), Some(1007));
+/// assert_eq!(e.protocol_error(), Some(&ProtocolError::InvalidUtf8));
+/// ```
+pub struct Error {
+    inner: Box<Inner>,
+}
+
 #[derive(Debug)]
-pub enum Error {
-    /// The peer broke the WebSocket protocol; the connection was failed and a close frame
-    /// with [`ProtocolError::close_code`] was queued (unless the code is 1006, which is
-    /// never sent).
+struct Inner {
+    repr: Repr,
+    /// Where it happened, when known; a handshake error's own step otherwise.
+    step: Option<Step>,
+    /// `host:port` (or the host, for DNS) the step was talking to.
+    target: Option<String>,
+}
+
+#[derive(Debug)]
+enum Repr {
     Protocol(ProtocolError),
-    /// The connection is closed or closing: the close handshake started or finished, or the
-    /// connection failed earlier. Nothing more can be sent; open a new connection.
-    ConnectionClosed,
-    /// The transport failed: an opening step (DNS lookup, TCP connect, proxy tunnel, TLS,
-    /// the HTTP upgrade; [`step`](Self::step) and [`target`](Self::target) say which and
-    /// where) or the open connection's socket.
-    Io(io::Error),
-    /// The HTTP upgrade (opening handshake) failed, or a proxy refused the tunnel.
+    Closed,
+    ClosedByPeer(CloseFrame),
+    /// `message`: the whole sentence of an opening step (what failed, where, what to do).
+    Io {
+        message: Option<String>,
+        source: io::Error,
+    },
+    Tls(TlsError),
     Handshake(HandshakeError),
-    /// A timer of the open connection fired: our close frame went unanswered
-    /// ([`Step::Close`]) or a keepalive pong did not come ([`Step::Keepalive`]). Opening
-    /// steps that take too long are [`Error::OpeningTimeout`].
+    /// `limit`: the configured limit that ran out, for the opening steps.
     Timeout {
-        /// The step that timed out.
-        step: Step,
+        limit: Option<Duration>,
     },
-    /// An opening step did not finish within its time limit: [`Step::Connect`] (DNS + TCP,
-    /// the connect timeout), [`Step::Proxy`], [`Step::Tls`] or [`Step::Handshake`] (the open
-    /// timeout).
-    OpeningTimeout {
-        /// The step that timed out.
-        step: Step,
-        /// The configured limit that ran out: the connect timeout for [`Step::Connect`], the
-        /// open timeout (shared by the proxy tunnel, TLS and the HTTP upgrade) otherwise.
-        limit: Duration,
-        /// `host:port` the step was talking to: the server, or the proxy for
-        /// [`Step::Proxy`] and for [`Step::Connect`] through a proxy. `None` on the server
-        /// side, which does not know the client's address.
-        target: Option<String>,
-    },
-    /// The peer closed the connection with a close code that says retrying will not help
-    /// (1003, 1008, 1010, or one the user listed): how a
-    /// [`ReconnectingWebSocket`](crate::reconnect::ReconnectingWebSocket) gives up on such a
-    /// close. [`close_code`](Self::close_code) is the peer's code.
-    ClosedByPeer(crate::message::CloseFrame),
-    /// The caller asked for something the protocol forbids; nothing was sent.
     Usage(UsageError),
-    /// A failure inside this library or its compression backend (a bug: please report it).
     Internal(String),
 }
 
+/// What kind of failure an [`Error`] is ([`Error::kind`]).
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The peer broke the WebSocket protocol; the connection was failed and a close frame
+    /// with [`ProtocolError::close_code`] was queued (unless it is 1006, never sent).
+    Protocol,
+    /// The connection is closed or closing: nothing more can be sent; open a new one.
+    Closed,
+    /// The peer closed with a code that says retrying will not help (1003, 1008, 1010, or one
+    /// the user listed): how a [`ReconnectingWebSocket`](crate::reconnect::ReconnectingWebSocket)
+    /// gives up.
+    ClosedByPeer,
+    /// The transport failed, in an opening step ([`Error::step`] says which) or on the open
+    /// connection's socket.
+    Io,
+    /// The TLS handshake failed ([`Error::tls_error`] has the details).
+    Tls,
+    /// The HTTP upgrade failed: a refusal, a bad answer, or an invalid request setting.
+    Handshake,
+    /// A proxy refused the tunnel, misbehaved, or is misconfigured.
+    Proxy,
+    /// The server redirected and the redirect was not followed (redirects off, a loop, an
+    /// unusable target, or one that would leave TLS).
+    Redirect,
+    /// A step did not finish in time ([`Error::step`] says which).
+    Timeout,
+    /// The caller asked for something the protocol forbids; nothing was sent.
+    Usage,
+    /// A failure inside this library or its compression backend (a bug: please report it).
+    Internal,
+}
+
 impl Error {
-    /// Whether the peer broke the protocol.
-    pub fn is_protocol(&self) -> bool {
-        matches!(self, Self::Protocol(_))
-    }
-
-    /// Whether a step timed out ([`Error::Timeout`] or [`Error::OpeningTimeout`]).
-    pub fn is_timeout(&self) -> bool {
-        matches!(self, Self::Timeout { .. } | Self::OpeningTimeout { .. })
-    }
-
-    /// Whether the transport failed.
-    pub fn is_io(&self) -> bool {
-        matches!(self, Self::Io(_))
-    }
-
-    /// Whether the opening handshake failed.
-    pub fn is_handshake(&self) -> bool {
-        matches!(self, Self::Handshake(_))
-    }
-
-    /// Whether the caller misused the API.
-    pub fn is_usage(&self) -> bool {
-        matches!(self, Self::Usage(_))
-    }
-
-    /// Whether this is [`Error::ConnectionClosed`].
-    pub fn is_closed(&self) -> bool {
-        matches!(self, Self::ConnectionClosed)
-    }
-
-    /// The step of the connection this error happened at, when known: the opening steps
-    /// ([`Step::Dns`], [`Step::Connect`], [`Step::Proxy`], [`Step::Tls`],
-    /// [`Step::Handshake`]) for their I/O errors, timeouts and refusals, [`Step::Close`]
-    /// and [`Step::Keepalive`] for the open connection's timeouts. `None` for protocol and
-    /// usage errors, failures of an open connection's socket, and invalid settings caught
-    /// before connecting.
-    pub fn step(&self) -> Option<Step> {
-        match self {
-            Self::Timeout { step } | Self::OpeningTimeout { step, .. } => Some(*step),
-            Self::Io(_) => self.step_failure().map(|s| s.step),
-            Self::Handshake(e) => handshake_step(e),
-            _ => None,
+    fn new(repr: Repr, step: Option<Step>, target: Option<String>) -> Error {
+        Error {
+            inner: Box::new(Inner { repr, step, target }),
         }
     }
 
-    /// `host:port` (or the host alone for a DNS lookup) the failing opening step was
-    /// talking to: the server, or the proxy for the proxy's own steps. `None` when the error
-    /// does not come from an opening step of our client (or the server side's).
-    pub fn target(&self) -> Option<&str> {
-        match self {
-            Self::OpeningTimeout { target, .. } => target.as_deref(),
-            Self::Io(_) => self.step_failure()?.target.as_deref(),
-            _ => None,
-        }
+    /// The connection is closed or closing ([`ErrorKind::Closed`]).
+    pub(crate) fn closed() -> Error {
+        Error::new(Repr::Closed, None, None)
     }
 
-    /// The close code that describes this failure on the wire: the code we sent to the
-    /// peer (1002, 1007, 1009, 1011, ...), or 1006 ([`CloseCode::ABNORMAL`], never sent)
-    /// when the transport ended without a close handshake. `None` when no WebSocket close
-    /// applies (I/O, handshake, usage errors).
-    pub fn close_code(&self) -> Option<CloseCode> {
-        match self {
-            Self::Protocol(e) => Some(e.close_code()),
-            Self::Timeout {
-                step: Step::Keepalive,
-            } => Some(CloseCode::INTERNAL_ERROR),
-            Self::Timeout {
-                step: Step::Close | Step::Write,
-            } => Some(CloseCode::ABNORMAL),
-            Self::Internal(_) => Some(CloseCode::INTERNAL_ERROR),
-            Self::ClosedByPeer(frame) => Some(frame.code),
-            _ => None,
-        }
+    /// A timer of the open connection fired: [`Step::Close`], [`Step::Keepalive`] or
+    /// [`Step::Write`]. (Public, like [`opening_timeout`](Self::opening_timeout), for custom
+    /// drivers and for tests of error handling.)
+    pub fn timeout(step: Step) -> Error {
+        Error::new(Repr::Timeout { limit: None }, Some(step), None)
     }
 
-    /// The protocol error, if this is one.
-    pub fn as_protocol(&self) -> Option<&ProtocolError> {
-        match self {
-            Self::Protocol(e) => Some(e),
-            _ => None,
-        }
+    /// An opening step ran out of its `limit` talking to `target` (`None` on the server side).
+    pub fn opening_timeout(step: Step, limit: Duration, target: Option<String>) -> Error {
+        Error::new(Repr::Timeout { limit: Some(limit) }, Some(step), target)
     }
 
-    /// The HTTP status of a refusal: the server's answer to the upgrade request (a 4xx or
-    /// 5xx, or a 3xx redirect that was not followed), the proxy's answer to `CONNECT`
-    /// (407, 403, 502, ...), or, on the server side, the status our request check answered
-    /// with. `None` for every other error.
-    pub fn http_status(&self) -> Option<u16> {
-        match self {
-            Self::Handshake(e) => match e {
-                HandshakeError::UnexpectedStatus { status, .. }
-                | HandshakeError::ProxyConnectRefused { status, .. }
-                | HandshakeError::Redirect { status, .. }
-                | HandshakeError::RedirectNotFollowed { status, .. }
-                | HandshakeError::RedirectMissingLocation { status }
-                | HandshakeError::RequestRefused { status, .. } => Some(*status),
-                HandshakeError::ProxyAuthRequired { .. } => Some(407),
-                _ => None,
-            },
-            _ => None,
-        }
+    /// The peer closed for good with `frame`.
+    pub(crate) fn closed_by_peer(frame: CloseFrame) -> Error {
+        Error::new(Repr::ClosedByPeer(frame), None, None)
     }
 
-    /// Whether a proxy refused the tunnel, misbehaved, or is misconfigured (an invalid proxy
-    /// URL, unusable credentials, an answer that is not HTTP/SOCKS5).
-    pub fn is_proxy(&self) -> bool {
-        matches!(self, Self::Handshake(e) if is_proxy_error(e))
-    }
-
-    /// Whether the server redirected and the redirect was not followed: redirects are off,
-    /// the hop limit was reached (a loop), the target is unusable, or it would leave TLS.
-    pub fn is_redirect(&self) -> bool {
-        matches!(
-            self,
-            Self::Handshake(
-                HandshakeError::Redirect { .. }
-                    | HandshakeError::RedirectNotFollowed { .. }
-                    | HandshakeError::RedirectMissingLocation { .. }
-                    | HandshakeError::RedirectInvalidLocation { .. }
-                    | HandshakeError::RedirectUnsupportedScheme { .. }
-                    | HandshakeError::RedirectDowngrade { .. }
-                    | HandshakeError::RedirectRefused { .. }
-                    | HandshakeError::TooManyRedirects { .. }
-            )
-        )
-    }
-
-    /// Whether the TLS handshake failed (an [`Error::Io`] from the TLS step of
-    /// [`connect`](crate::connect::connect)). A TLS *timeout* is
-    /// `Error::OpeningTimeout { step: Step::Tls, .. }` instead.
-    pub fn is_tls(&self) -> bool {
-        self.tls_failure().is_some()
-    }
-
-    fn step_failure(&self) -> Option<&StepFailure> {
-        match self {
-            Self::Io(e) => e.get_ref()?.downcast_ref::<StepFailure>(),
-            _ => None,
-        }
-    }
-
-    pub(crate) fn tls_failure(&self) -> Option<&StepFailure> {
-        self.step_failure().filter(|s| s.step == Step::Tls)
+    /// A bug here or in a backend.
+    pub(crate) fn internal(message: String) -> Error {
+        Error::new(Repr::Internal(message), None, None)
     }
 
     /// An I/O error of an opening `step`: `message` is the whole sentence shown (what
@@ -232,26 +155,239 @@ impl Error {
         message: String,
         cause: io::Error,
     ) -> Error {
-        Error::Io(io::Error::new(
-            cause.kind(),
-            StepFailure {
-                step,
-                target,
-                message,
-                cause,
-            },
-        ))
+        let repr = Repr::Io {
+            message: Some(message),
+            source: cause,
+        };
+        Error::new(repr, Some(step), target)
     }
 
-    /// Marks an error of the TLS step with `target` so that [`is_tls`](Self::is_tls) and
-    /// [`step`](Self::step) find it; the message, kind and source chain stay the same.
-    pub(crate) fn into_tls_failure(self, target: &str) -> Error {
-        match self {
-            Self::Io(e) if e.get_ref().is_some_and(|p| p.is::<StepFailure>()) => Self::Io(e),
-            Self::Io(e) => Self::opening(Step::Tls, Some(target.to_owned()), e.to_string(), e),
-            other => other,
+    /// Marks an error of the TLS step with `target`, so that [`is_tls`](Self::is_tls) and
+    /// [`step`](Self::step) find it; the message and source chain stay the same. Errors
+    /// already placed at a step, and timeouts, are left as they are.
+    pub(crate) fn into_tls_failure(mut self, target: &str) -> Error {
+        let inner = &mut *self.inner;
+        if inner.step.is_none() {
+            if let Repr::Io { message, source } = &mut inner.repr {
+                message.get_or_insert_with(|| source.to_string());
+            }
+            if matches!(inner.repr, Repr::Io { .. } | Repr::Tls(_)) {
+                inner.step = Some(Step::Tls);
+                inner.target = Some(target.to_owned());
+            }
+        }
+        self
+    }
+
+    /// A copy for a second reader (the reconnecting wrapper hands one error to `recv` and
+    /// to its hook): I/O and TLS sources become their text, everything else is kept.
+    pub(crate) fn duplicate(&self) -> Error {
+        let repr = match &self.inner.repr {
+            Repr::Protocol(p) => Repr::Protocol(p.clone()),
+            Repr::Closed => Repr::Closed,
+            Repr::ClosedByPeer(f) => Repr::ClosedByPeer(f.clone()),
+            Repr::Io { message, source } => Repr::Io {
+                message: message.clone(),
+                source: io::Error::new(source.kind(), source.to_string()),
+            },
+            Repr::Tls(t) => Repr::Tls(t.duplicate()),
+            Repr::Handshake(h) => Repr::Handshake(h.clone()),
+            Repr::Timeout { limit } => Repr::Timeout { limit: *limit },
+            Repr::Usage(u) => Repr::Usage(u.clone()),
+            Repr::Internal(s) => Repr::Internal(s.clone()),
+        };
+        Error::new(repr, self.inner.step, self.inner.target.clone())
+    }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        match &self.inner.repr {
+            Repr::Protocol(_) => ErrorKind::Protocol,
+            Repr::Closed => ErrorKind::Closed,
+            Repr::ClosedByPeer(_) => ErrorKind::ClosedByPeer,
+            Repr::Io { .. } if self.inner.step == Some(Step::Tls) => ErrorKind::Tls,
+            Repr::Io { .. } => ErrorKind::Io,
+            Repr::Tls(_) => ErrorKind::Tls,
+            Repr::Handshake(h) if is_proxy_error(h) => ErrorKind::Proxy,
+            Repr::Handshake(h) if is_redirect_error(h) => ErrorKind::Redirect,
+            Repr::Handshake(_) => ErrorKind::Handshake,
+            Repr::Timeout { .. } => ErrorKind::Timeout,
+            Repr::Usage(_) => ErrorKind::Usage,
+            Repr::Internal(_) => ErrorKind::Internal,
         }
     }
+
+    /// Whether the peer broke the protocol.
+    pub fn is_protocol(&self) -> bool {
+        self.kind() == ErrorKind::Protocol
+    }
+
+    /// Whether a step timed out (an opening step, or a timer of the open connection).
+    pub fn is_timeout(&self) -> bool {
+        self.kind() == ErrorKind::Timeout
+    }
+
+    /// Whether the transport failed (not counting TLS handshakes: [`is_tls`](Self::is_tls)).
+    pub fn is_io(&self) -> bool {
+        self.kind() == ErrorKind::Io
+    }
+
+    /// Whether the opening handshake failed: the HTTP upgrade, a proxy, or a redirect that
+    /// was not followed.
+    pub fn is_handshake(&self) -> bool {
+        matches!(self.inner.repr, Repr::Handshake(_))
+    }
+
+    /// Whether the caller misused the API.
+    pub fn is_usage(&self) -> bool {
+        self.kind() == ErrorKind::Usage
+    }
+
+    /// Whether the connection is closed or closing ([`ErrorKind::Closed`]).
+    pub fn is_closed(&self) -> bool {
+        self.kind() == ErrorKind::Closed
+    }
+
+    /// Whether a proxy refused the tunnel, misbehaved, or is misconfigured (an invalid proxy
+    /// URL, unusable credentials, an answer that is not HTTP/SOCKS5).
+    pub fn is_proxy(&self) -> bool {
+        self.kind() == ErrorKind::Proxy
+    }
+
+    /// Whether the server redirected and the redirect was not followed: redirects are off,
+    /// the hop limit was reached (a loop), the target is unusable, or it would leave TLS.
+    pub fn is_redirect(&self) -> bool {
+        self.kind() == ErrorKind::Redirect
+    }
+
+    /// Whether the TLS handshake failed. A TLS *timeout* is a timeout at [`Step::Tls`].
+    pub fn is_tls(&self) -> bool {
+        self.kind() == ErrorKind::Tls
+    }
+
+    /// The step of the connection this error happened at, when known: the opening steps
+    /// ([`Step::Dns`], [`Step::Connect`], [`Step::Proxy`], [`Step::Tls`],
+    /// [`Step::Handshake`]) for their I/O errors, timeouts and refusals, [`Step::Close`],
+    /// [`Step::Keepalive`] and [`Step::Write`] for the open connection's timeouts. `None`
+    /// for protocol and usage errors, failures of an open connection's socket, and invalid
+    /// settings caught before connecting.
+    pub fn step(&self) -> Option<Step> {
+        match &self.inner.repr {
+            Repr::Handshake(h) if self.inner.step.is_none() => handshake_step(h),
+            _ => self.inner.step,
+        }
+    }
+
+    /// `host:port` (or the host alone for a DNS lookup) the failing opening step was
+    /// talking to: the server, or the proxy for the proxy's own steps. `None` when the error
+    /// does not come from an opening step of our client (or when the server side does not
+    /// know the client's address).
+    pub fn target(&self) -> Option<&str> {
+        self.inner.target.as_deref()
+    }
+
+    /// The configured limit that ran out, for a timeout of an opening step: the connect
+    /// timeout for [`Step::Connect`], the open timeout otherwise.
+    pub fn timeout_limit(&self) -> Option<Duration> {
+        match self.inner.repr {
+            Repr::Timeout { limit } => limit,
+            _ => None,
+        }
+    }
+
+    /// The close code that describes this failure on the wire: the code we sent to the
+    /// peer (1002, 1007, 1009, 1011, ...), the peer's code for [`ErrorKind::ClosedByPeer`],
+    /// or 1006 ([`CloseCode::ABNORMAL`], never sent) when the connection was dropped without
+    /// a close handshake. `None` when no WebSocket close applies (opening, I/O, usage errors).
+    pub fn close_code(&self) -> Option<CloseCode> {
+        match &self.inner.repr {
+            Repr::Protocol(e) => Some(e.close_code()),
+            Repr::Timeout { limit: None } => match self.inner.step {
+                Some(Step::Keepalive) => Some(CloseCode::INTERNAL_ERROR),
+                Some(Step::Close | Step::Write) => Some(CloseCode::ABNORMAL),
+                _ => None,
+            },
+            Repr::Internal(_) => Some(CloseCode::INTERNAL_ERROR),
+            Repr::ClosedByPeer(frame) => Some(frame.code),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status of a refusal: the server's answer to the upgrade request (a 4xx or
+    /// 5xx, or a 3xx redirect that was not followed), the proxy's answer to `CONNECT`
+    /// (407, 403, 502, ...), or, on the server side, the status our request check answered
+    /// with. `None` for every other error.
+    pub fn http_status(&self) -> Option<u16> {
+        match self.handshake_error()? {
+            HandshakeError::UnexpectedStatus { status, .. }
+            | HandshakeError::ProxyConnectRefused { status, .. }
+            | HandshakeError::Redirect { status, .. }
+            | HandshakeError::RedirectNotFollowed { status, .. }
+            | HandshakeError::RedirectMissingLocation { status }
+            | HandshakeError::RequestRefused { status, .. } => Some(*status),
+            HandshakeError::ProxyAuthRequired { .. } => Some(407),
+            _ => None,
+        }
+    }
+
+    /// The protocol rule the peer broke, for [`ErrorKind::Protocol`].
+    pub fn protocol_error(&self) -> Option<&ProtocolError> {
+        match &self.inner.repr {
+            Repr::Protocol(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The handshake, proxy or redirect failure, for [`ErrorKind::Handshake`],
+    /// [`ErrorKind::Proxy`] and [`ErrorKind::Redirect`].
+    pub fn handshake_error(&self) -> Option<&HandshakeError> {
+        match &self.inner.repr {
+            Repr::Handshake(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The transport's error, for [`ErrorKind::Io`] (and a TLS failure that a custom
+    /// [`TlsConnect`](crate::tls::TlsConnect) reported as I/O).
+    pub fn io_error(&self) -> Option<&io::Error> {
+        match &self.inner.repr {
+            Repr::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+
+    /// The API misuse, for [`ErrorKind::Usage`].
+    pub fn usage_error(&self) -> Option<&UsageError> {
+        match &self.inner.repr {
+            Repr::Usage(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The peer's close frame, for [`ErrorKind::ClosedByPeer`].
+    pub fn peer_close(&self) -> Option<&CloseFrame> {
+        match &self.inner.repr {
+            Repr::ClosedByPeer(frame) => Some(frame),
+            _ => None,
+        }
+    }
+
+    /// The TLS failure itself, or the I/O error a custom connector reported at the TLS step.
+    pub(crate) fn tls_parts(&self) -> Option<TlsParts<'_>> {
+        match &self.inner.repr {
+            Repr::Tls(t) => Some(TlsParts::Tls(t)),
+            Repr::Io { source, .. } if self.inner.step == Some(Step::Tls) => {
+                Some(TlsParts::Io(source))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// What [`Error::tls_parts`] found.
+pub(crate) enum TlsParts<'a> {
+    Tls(&'a TlsError),
+    Io(&'a io::Error),
 }
 
 /// The step of a handshake error: a proxy problem, a refusal or bad answer in the upgrade,
@@ -293,27 +429,18 @@ fn is_proxy_error(e: &HandshakeError) -> bool {
     )
 }
 
-/// An I/O error of an opening step, with where it happened. Shows as its message alone
-/// (it already names the step, the address and the cause); its source is the cause's
-/// source, so that the cause's text is not repeated down the chain.
-#[derive(Debug)]
-pub(crate) struct StepFailure {
-    step: Step,
-    target: Option<String>,
-    message: String,
-    pub(crate) cause: io::Error,
-}
-
-impl fmt::Display for StepFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for StepFailure {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.cause.source()
-    }
+fn is_redirect_error(e: &HandshakeError) -> bool {
+    matches!(
+        e,
+        HandshakeError::Redirect { .. }
+            | HandshakeError::RedirectNotFollowed { .. }
+            | HandshakeError::RedirectMissingLocation { .. }
+            | HandshakeError::RedirectInvalidLocation { .. }
+            | HandshakeError::RedirectUnsupportedScheme { .. }
+            | HandshakeError::RedirectDowngrade { .. }
+            | HandshakeError::RedirectRefused { .. }
+            | HandshakeError::TooManyRedirects { .. }
+    )
 }
 
 /// `1.5 s`, `10 s`, `200 ms`: a limit as a user set it.
@@ -331,10 +458,35 @@ impl fmt::Display for Secs {
     }
 }
 
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Error");
+        d.field("kind", &self.kind());
+        if let Some(step) = self.step() {
+            d.field("step", &step);
+        }
+        if let Some(target) = self.target() {
+            d.field("target", &target);
+        }
+        match &self.inner.repr {
+            Repr::Protocol(e) => d.field("error", e),
+            Repr::ClosedByPeer(frame) => d.field("close", frame),
+            Repr::Io { source, .. } => d.field("source", source),
+            Repr::Tls(e) => d.field("source", e),
+            Repr::Handshake(e) => d.field("error", e),
+            Repr::Timeout { limit: Some(limit) } => d.field("limit", limit),
+            Repr::Usage(e) => d.field("error", e),
+            Repr::Internal(message) => d.field("message", message),
+            Repr::Closed | Repr::Timeout { limit: None } => &mut d,
+        };
+        d.finish()
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Protocol(e) => match e {
+        match &self.inner.repr {
+            Repr::Protocol(e) => match e {
                 ProtocolError::UnexpectedEof { .. } => {
                     write!(f, "the WebSocket connection was lost: {e}")
                 }
@@ -357,49 +509,29 @@ impl fmt::Display for Error {
                     e.close_code()
                 ),
             },
-            Self::ConnectionClosed => f.write_str(
+            Repr::Closed => f.write_str(
                 "the WebSocket connection is closed (or closing): nothing more can be sent \
                  or received; open a new connection",
             ),
-            Self::Io(e) => {
-                if self.step_failure().is_some() {
-                    // The message names the step, the address and what to do.
-                    write!(f, "{e}")
-                } else {
-                    write!(
-                        f,
-                        "the WebSocket connection's transport failed: {e}; the connection is \
-                         unusable, open a new one"
-                    )
-                }
-            }
+            // An opening step's sentence names the step, the address and what to do.
+            Repr::Io {
+                message: Some(message),
+                ..
+            } => f.write_str(message),
+            Repr::Io { source, .. } => write!(
+                f,
+                "the WebSocket connection's transport failed: {source}; the connection is \
+                 unusable, open a new one"
+            ),
+            Repr::Tls(e) => write!(f, "{e}"),
             // Handshake errors name their step (building the request, proxy tunnel, HTTP
             // upgrade) themselves.
-            Self::Handshake(e) => write!(f, "{e}"),
-            Self::Timeout { step } => match step {
-                Step::Close => f.write_str(
-                    "the peer did not answer our close frame in time, so the connection was \
-                     dropped without a clean close (for slow peers, allow more time with \
-                     .close_timeout(..))",
-                ),
-                Step::Keepalive => f.write_str(
-                    "no pong came back in time after a keepalive ping: the peer or the network \
-                     is unresponsive; the connection was closed with code 1011 (if the peer \
-                     is just slow, allow more time with .keepalive(interval, timeout))",
-                ),
-                Step::Write => f.write_str(
-                    "the peer took none of our data in time: it stopped reading, or the network \
-                     is stuck; the connection was dropped without a clean close (if the peer is \
-                     just slow, allow more time with .write_timeout(..))",
-                ),
-                step => write_opening_timeout(f, *step, None, None),
-            },
-            Self::OpeningTimeout {
-                step,
-                limit,
-                target,
-            } => write_opening_timeout(f, *step, Some(*limit), target.as_deref()),
-            Self::ClosedByPeer(frame) => {
+            Repr::Handshake(e) => write!(f, "{e}"),
+            Repr::Timeout { limit } => {
+                let step = self.inner.step.unwrap_or(Step::Handshake);
+                write_timeout(f, step, *limit, self.target())
+            }
+            Repr::ClosedByPeer(frame) => {
                 write!(
                     f,
                     "the server closed the connection with code {}",
@@ -419,8 +551,8 @@ impl fmt::Display for Error {
                 };
                 write!(f, "; {hint}, so reconnecting stopped")
             }
-            Self::Usage(e) => write!(f, "invalid use of the WebSocket API: {e}"),
-            Self::Internal(msg) => write!(
+            Repr::Usage(e) => write!(f, "invalid use of the WebSocket API: {e}"),
+            Repr::Internal(msg) => write!(
                 f,
                 "internal WebSocket error: {msg}; the connection was closed with code 1011 \
                  (this is a bug, please report it)"
@@ -429,16 +561,33 @@ impl fmt::Display for Error {
     }
 }
 
-/// The message of a timeout of an opening step (with what is known of it).
-fn write_opening_timeout(
+/// The message of a timeout: the open connection's timers, or an opening step (with what
+/// is known of it).
+fn write_timeout(
     f: &mut fmt::Formatter<'_>,
     step: Step,
     limit: Option<Duration>,
     target: Option<&str>,
 ) -> fmt::Result {
     let to = |prefix: &str| target.map_or(String::new(), |t| format!("{prefix}{t}"));
+    let opening = limit.is_some();
     let limit = limit.map_or(String::new(), |d| format!(" (limit {})", Secs(d)));
     match step {
+        Step::Close if !opening => f.write_str(
+            "the peer did not answer our close frame in time, so the connection was \
+             dropped without a clean close (for slow peers, allow more time with \
+             .close_timeout(..))",
+        ),
+        Step::Keepalive if !opening => f.write_str(
+            "no pong came back in time after a keepalive ping: the peer or the network \
+             is unresponsive; the connection was closed with code 1011 (if the peer \
+             is just slow, allow more time with .keepalive(interval, timeout))",
+        ),
+        Step::Write if !opening => f.write_str(
+            "the peer took none of our data in time: it stopped reading, or the network \
+             is stuck; the connection was dropped without a clean close (if the peer is \
+             just slow, allow more time with .write_timeout(..))",
+        ),
         Step::Dns | Step::Connect => write!(
             f,
             "connecting{} (DNS lookup and TCP connect) timed out{limit}; check the host and \
@@ -459,7 +608,7 @@ fn write_opening_timeout(
              (.open_timeout(..))",
             to(" with ")
         ),
-        Step::Handshake if target.is_none() && !limit.is_empty() => write!(
+        Step::Handshake if target.is_none() && opening => write!(
             f,
             "the client sent no complete HTTP upgrade request in time{limit}; the connection was \
              dropped (allow more time with the server's .open_timeout(..))"
@@ -479,37 +628,57 @@ fn write_opening_timeout(
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Self::Protocol(e) => Some(e),
-            Self::Io(e) => Some(e),
-            Self::Handshake(e) => Some(e),
-            Self::Usage(e) => Some(e),
+        match &self.inner.repr {
+            Repr::Protocol(e) => Some(e),
+            // An opening step's sentence already quotes its cause: skip to the cause's source
+            // so that its text is not repeated down the chain.
+            Repr::Io {
+                message: Some(_),
+                source,
+            } => source.source(),
+            Repr::Io { source, .. } => Some(source),
+            Repr::Tls(e) => e.source(),
+            Repr::Handshake(e) => Some(e),
+            Repr::Usage(e) => Some(e),
             _ => None,
         }
     }
 }
 
 impl From<io::Error> for Error {
-    fn from(e: io::Error) -> Self {
-        Self::Io(e)
+    fn from(source: io::Error) -> Self {
+        Error::new(
+            Repr::Io {
+                message: None,
+                source,
+            },
+            None,
+            None,
+        )
+    }
+}
+
+impl From<TlsError> for Error {
+    fn from(e: TlsError) -> Self {
+        Error::new(Repr::Tls(e), None, None)
     }
 }
 
 impl From<HandshakeError> for Error {
     fn from(e: HandshakeError) -> Self {
-        Self::Handshake(e)
+        Error::new(Repr::Handshake(e), None, None)
     }
 }
 
 impl From<ProtocolError> for Error {
     fn from(e: ProtocolError) -> Self {
-        Self::Protocol(e)
+        Error::new(Repr::Protocol(e), None, None)
     }
 }
 
 impl From<UsageError> for Error {
     fn from(e: UsageError) -> Self {
-        Self::Usage(e)
+        Error::new(Repr::Usage(e), None, None)
     }
 }
 
@@ -786,9 +955,7 @@ mod tests {
         assert!(e.is_protocol());
         assert_eq!(e.close_code(), Some(CloseCode::PROTOCOL_ERROR));
         assert!(e.to_string().contains("1002"), "{e}");
-        let t = Error::Timeout {
-            step: Step::Keepalive,
-        };
+        let t = Error::timeout(Step::Keepalive);
         assert!(t.is_timeout());
         assert_eq!(t.close_code(), Some(CloseCode::INTERNAL_ERROR));
         let io = Error::from(io::Error::other("boom"));
@@ -813,16 +980,13 @@ mod tests {
 
     #[test]
     fn timers_of_the_open_connection_say_what_to_raise_in_user_words() {
-        let close = Error::Timeout { step: Step::Close }.to_string();
+        let close = Error::timeout(Step::Close).to_string();
         assert!(
             close.contains("did not answer our close frame")
                 && close.contains(".close_timeout(..)"),
             "{close}"
         );
-        let keepalive = Error::Timeout {
-            step: Step::Keepalive,
-        }
-        .to_string();
+        let keepalive = Error::timeout(Step::Keepalive).to_string();
         assert!(
             keepalive.contains("no pong") && keepalive.contains("1011"),
             "{keepalive}"
@@ -870,11 +1034,8 @@ mod tests {
             ),
         ];
         for (step, target, limit, what, setting) in cases {
-            let e = Error::OpeningTimeout {
-                step,
-                limit: Duration::from_millis(1500),
-                target: Some(target.to_owned()),
-            };
+            let e =
+                Error::opening_timeout(step, Duration::from_millis(1500), Some(target.to_owned()));
             assert!(e.is_timeout() && e.close_code().is_none());
             assert_eq!((e.step(), e.target()), (Some(step), Some(target)));
             let text = e.to_string();
@@ -884,11 +1045,7 @@ mod tests {
             no_rust_items(&text);
         }
         // The server side knows no address: it says the client was too slow.
-        let e = Error::OpeningTimeout {
-            step: Step::Handshake,
-            limit: Duration::from_millis(250),
-            target: None,
-        };
+        let e = Error::opening_timeout(Step::Handshake, Duration::from_millis(250), None);
         let text = e.to_string();
         assert!(
             text.contains(
@@ -920,10 +1077,11 @@ mod tests {
         let text = e.to_string();
         assert!(text.starts_with("TCP connect to h:1 failed"), "{text}");
         assert!(!text.contains("WebSocket connection"), "{text}");
-        match &e {
-            Error::Io(io) => assert_eq!(io.kind(), io::ErrorKind::ConnectionRefused),
-            other => panic!("{other:?}"),
-        }
+        assert_eq!(
+            e.io_error().map(io::Error::kind),
+            Some(io::ErrorKind::ConnectionRefused)
+        );
+        assert_eq!(e.kind(), ErrorKind::Io);
         // The open connection's socket: says the connection is gone and what to do.
         let e = Error::from(io::Error::new(
             io::ErrorKind::ConnectionReset,
@@ -998,6 +1156,56 @@ mod tests {
         no_rust_items(&text);
         let text = Error::from(ProtocolError::UnexpectedEof { mid_frame: false }).to_string();
         assert!(text.contains("without a WebSocket close handshake") && text.contains("1006"));
+    }
+
+    #[test]
+    fn one_word_wide_with_kind_step_and_target_as_data() {
+        assert_eq!(std::mem::size_of::<Error>(), std::mem::size_of::<usize>());
+        let proxy = Error::from(HandshakeError::ProxyAuthRequired {
+            target: "t:443".into(),
+            proxy_authenticate: None,
+            credentials_sent: true,
+        });
+        let redirect = Error::from(HandshakeError::RedirectMissingLocation { status: 302 });
+        let cases = [
+            (Error::from(ProtocolError::InvalidUtf8), ErrorKind::Protocol),
+            (Error::closed(), ErrorKind::Closed),
+            (Error::from(io::Error::other("x")), ErrorKind::Io),
+            (Error::timeout(Step::Write), ErrorKind::Timeout),
+            (
+                Error::from(UsageError::ControlPayloadTooLong(126)),
+                ErrorKind::Usage,
+            ),
+            (Error::internal("x".into()), ErrorKind::Internal),
+            (proxy, ErrorKind::Proxy),
+            (redirect, ErrorKind::Redirect),
+        ];
+        for (e, kind) in &cases {
+            assert_eq!(e.kind(), *kind, "{e:?}");
+            let debug = format!("{e:?}");
+            assert!(
+                debug.starts_with(&format!("Error {{ kind: {kind:?}")),
+                "{debug}"
+            );
+        }
+        let e = Error::opening_timeout(Step::Proxy, Duration::from_secs(2), Some("p:3128".into()));
+        assert_eq!(
+            format!("{e:?}"),
+            "Error { kind: Timeout, step: Proxy, target: \"p:3128\", limit: 2s }"
+        );
+        assert_eq!(e.timeout_limit(), Some(Duration::from_secs(2)));
+        // A copy keeps everything a reader asks for.
+        let copy = e.duplicate();
+        assert_eq!(
+            (
+                copy.kind(),
+                copy.step(),
+                copy.target(),
+                copy.timeout_limit()
+            ),
+            (e.kind(), e.step(), e.target(), e.timeout_limit())
+        );
+        assert_eq!(copy.to_string(), e.to_string());
     }
 
     #[test]

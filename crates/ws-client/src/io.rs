@@ -80,7 +80,7 @@ impl Limit {
 }
 
 /// Bounds the opening step `fut` by `limit` measured with `timer`, failing with an
-/// [`Error::OpeningTimeout`] at `step` naming `target`.
+/// [`ErrorKind::Timeout`](crate::ErrorKind::Timeout) at `step` naming `target`.
 pub(crate) async fn with_timeout<F, T>(
     fut: F,
     timer: Option<&Arc<dyn Timer>>,
@@ -94,10 +94,10 @@ where
     let fut = pin!(fut);
     match Deadline::new(fut, timer, limit.left).await {
         Timed::Done(result) => result,
-        Timed::Elapsed => Err(Error::OpeningTimeout {
+        Timed::Elapsed => Err(Error::opening_timeout(
             step,
-            limit: limit.configured.or(limit.left).unwrap_or_default(),
-            target: target.map(str::to_owned),
-        }),
+            limit.configured.or(limit.left).unwrap_or_default(),
+            target.map(str::to_owned),
+        )),
     }
 }

@@ -14,7 +14,7 @@
 //!   clock. Every rule of RFC 6455 (and RFC 7692 compression, feature `deflate`) lives there.
 //! * [`Message`], [`Utf8Bytes`], [`CloseFrame`] ([`message`]) are what users send and get.
 //! * [`Config`] ([`proto::config`]) holds limits, timeouts, keepalive and compression settings.
-//! * [`Error`] ([`error`]) is the one error type, grouped by who is at fault.
+//! * [`Error`] ([`error`]) is the one error type: a kind, the step and target, the source.
 //! * The async `WebSocket` over any `futures-io` stream, its split halves and the handshake
 //!   drivers live in `stream`, `split` and `handshake`; runtime crates supply sockets and
 //!   timers.
@@ -48,7 +48,7 @@
 //!
 //! * a span `websocket` (level `INFO`) per client connection, from the first DNS lookup to
 //!   the end of the WebSocket (redirect hops included), with fields `url`, `runtime`
-//!   ([`Runtime::name`]) and `tls` ([`TlsConnect::name`](tls::TlsConnect::name), `none` for
+//!   ([`Runtime::NAME`]) and `tls` ([`TlsConnect::name`](tls::TlsConnect::name), `none` for
 //!   `ws://`). The span is not entered while messages flow: its events name it as their
 //!   parent. A [`ReconnectingWebSocket`] adds a span `reconnecting` (`INFO`, field `url`)
 //!   around its connections;
@@ -88,7 +88,7 @@ pub mod stream;
 pub mod tls;
 mod trace;
 
-pub use error::{Error, ProtocolError, Step, UsageError};
+pub use error::{Error, ErrorKind, ProtocolError, Step, UsageError};
 pub use message::{CloseFrame, Message, Utf8Bytes};
 pub use options::{ConnectOptions, ServerOptions};
 pub use proto::config::{Config, Keepalive};

@@ -21,7 +21,7 @@
 //!
 //! Reconnection is driven by [`recv`](ReconnectingWebSocket::recv): keep calling it (a
 //! `select!` loop works, it is cancel safe). [`send`](ReconnectingWebSocket::send) uses the
-//! current connection and fails with [`Error::ConnectionClosed`] between connections; it
+//! current connection and fails with [`ErrorKind::Closed`](crate::ErrorKind::Closed) between connections; it
 //! does not queue. Messages that must reach every new connection (subscriptions,
 //! authentication) belong in the hook.
 //!
@@ -183,7 +183,7 @@ impl ReconnectPolicy {
 ///   (a `wss` to `ws` downgrade, a loop), a server that does not speak WebSocket as
 ///   requested (a bad `Sec-WebSocket-Accept`, an unrequested subprotocol or extension);
 /// * a misuse of the API;
-/// * a close from the server ([`Error::ClosedByPeer`]) with 1008 (policy violation: a
+/// * a close from the server ([`ErrorKind::ClosedByPeer`](crate::ErrorKind::ClosedByPeer)) with 1008 (policy violation: a
 ///   refused token or subscription), 1003 (it cannot accept our kind of data) or 1010 (it
 ///   lacks an extension we require): the same request would get the same answer. Add your
 ///   application's codes with [`Reconnecting::give_up_on_close`].
@@ -192,12 +192,13 @@ impl ReconnectPolicy {
 /// answers, a closed or garbled proxy answer, an unreachable target behind a proxy, any
 /// other close code (1000 and 1001 included: the server asked us to go, not to stay away).
 pub fn is_permanent(error: &Error) -> bool {
-    match error {
-        Error::Usage(_) => true,
-        Error::ClosedByPeer(frame) => matches!(frame.code.as_u16(), 1003 | 1008 | 1010),
-        Error::Handshake(e) => is_permanent_handshake(e),
-        _ => error.is_tls_certificate(),
+    if let Some(frame) = error.peer_close() {
+        return matches!(frame.code.as_u16(), 1003 | 1008 | 1010);
     }
+    if let Some(e) = error.handshake_error() {
+        return is_permanent_handshake(e);
+    }
+    error.is_usage() || error.is_tls_certificate()
 }
 
 fn is_permanent_handshake(e: &HandshakeError) -> bool {
@@ -361,18 +362,18 @@ impl<R: Runtime> Reconnecting<R> {
 
     /// Also gives up when the server closes with one of `codes` (application codes such as
     /// 4001 "token expired" that a retry cannot fix), besides what the current test says.
-    /// `recv` then returns [`Error::ClosedByPeer`] with the code and reason, then `None`.
+    /// `recv` then returns [`ErrorKind::ClosedByPeer`](crate::ErrorKind::ClosedByPeer) with the code and reason, then `None`.
     pub fn give_up_on_close(mut self, codes: impl IntoIterator<Item = CloseCode>) -> Self {
         let codes: Vec<CloseCode> = codes.into_iter().collect();
         let before = Arc::clone(&self.give_up);
         self.give_up = Arc::new(move |e: &Error| {
-            before(e) || matches!(e, Error::ClosedByPeer(f) if codes.contains(&f.code))
+            before(e) || e.peer_close().is_some_and(|f| codes.contains(&f.code))
         });
         self
     }
 
     /// Replaces the test of which errors end the reconnection (default [`is_permanent`]).
-    /// It also sees the server's closes, as [`Error::ClosedByPeer`].
+    /// It also sees the server's closes, as [`ErrorKind::ClosedByPeer`](crate::ErrorKind::ClosedByPeer).
     pub fn give_up_when<F>(mut self, test: F) -> Self
     where
         F: Fn(&Error) -> bool + Send + Sync + 'static,
@@ -502,7 +503,7 @@ impl<R: Runtime> ReconnectingWebSocket<R> {
 
     /// Sends a message on the current connection (see
     /// [`WebSocket::send`](crate::stream::WebSocket::send)). Between connections it fails
-    /// with [`Error::ConnectionClosed`]: nothing is queued for the next connection (resend
+    /// with [`ErrorKind::Closed`](crate::ErrorKind::Closed): nothing is queued for the next connection (resend
     /// from the hook what every connection needs).
     ///
     /// # Cancel safety
@@ -510,12 +511,13 @@ impl<R: Runtime> ReconnectingWebSocket<R> {
     pub async fn send(&mut self, msg: Message) -> Result<(), Error> {
         let result = match &mut self.state {
             State::Open(ws) if !self.closed_by_user => ws.send(msg).await,
-            _ => return Err(Error::ConnectionClosed),
+            _ => return Err(Error::closed()),
         };
         if let Err(e) = &result {
             // The connection failed while sending: recv will see it end; this is why.
             if !e.is_usage() && !e.is_closed() {
-                self.pending.get_or_insert(Disconnect::Failed(duplicate(e)));
+                self.pending
+                    .get_or_insert(Disconnect::Failed(e.duplicate()));
             }
         }
         result
@@ -588,7 +590,7 @@ impl<R: Runtime> ReconnectingWebSocket<R> {
                         }
                         let reason = reason.unwrap_or(Disconnect::Closed(None));
                         if let Disconnect::Closed(Some(frame)) = &reason {
-                            let closed = Error::ClosedByPeer(frame.clone());
+                            let closed = Error::closed_by_peer(frame.clone());
                             if (self.shared.give_up)(&closed) {
                                 trace::warn!(
                                     in &self.span,
@@ -676,30 +678,6 @@ impl<R: Runtime> ReconnectingWebSocket<R> {
     }
 }
 
-/// A copy of `e` (same variant, kind and message; an I/O error loses its source), so that a
-/// send failure can be both returned and reported as the disconnect reason.
-fn duplicate(e: &Error) -> Error {
-    match e {
-        Error::Protocol(p) => Error::Protocol(p.clone()),
-        Error::ConnectionClosed => Error::ConnectionClosed,
-        Error::Io(io) => Error::Io(std::io::Error::new(io.kind(), io.to_string())),
-        Error::Handshake(h) => Error::Handshake(h.clone()),
-        Error::Timeout { step } => Error::Timeout { step: *step },
-        Error::OpeningTimeout {
-            step,
-            limit,
-            target,
-        } => Error::OpeningTimeout {
-            step: *step,
-            limit: *limit,
-            target: target.clone(),
-        },
-        Error::ClosedByPeer(frame) => Error::ClosedByPeer(frame.clone()),
-        Error::Usage(u) => Error::Usage(u.clone()),
-        Error::Internal(s) => Error::Internal(s.clone()),
-    }
-}
-
 impl<R: Runtime> Stream for ReconnectingWebSocket<R> {
     type Item = Result<Event, Error>;
 
@@ -779,7 +757,7 @@ mod tests {
     #[test]
     fn permanent_errors() {
         let status = |status| {
-            Error::Handshake(HandshakeError::UnexpectedStatus {
+            Error::from(HandshakeError::UnexpectedStatus {
                 status,
                 reason: String::new(),
                 body_excerpt: String::new(),
@@ -790,7 +768,7 @@ mod tests {
         assert!(!is_permanent(&status(429)));
         assert!(!is_permanent(&status(503)));
         let proxy = |status| {
-            Error::Handshake(HandshakeError::ProxyConnectRefused {
+            Error::from(HandshakeError::ProxyConnectRefused {
                 target: "x:1".into(),
                 status,
                 reason: String::new(),
@@ -798,29 +776,25 @@ mod tests {
         };
         assert!(is_permanent(&proxy(403)));
         assert!(!is_permanent(&proxy(502)));
-        assert!(is_permanent(&Error::Handshake(
+        assert!(is_permanent(&Error::from(
             HandshakeError::RedirectDowngrade {
                 from: "wss://a/".into(),
                 to: "ws://a/".into(),
             }
         )));
-        assert!(is_permanent(&Error::Handshake(
-            HandshakeError::InvalidUrl {
-                url: "x".into(),
-                reason: "y".into(),
-            }
-        )));
-        assert!(!is_permanent(&Error::Handshake(
+        assert!(is_permanent(&Error::from(HandshakeError::InvalidUrl {
+            url: "x".into(),
+            reason: "y".into(),
+        })));
+        assert!(!is_permanent(&Error::from(
             HandshakeError::Socks5ConnectFailed {
                 target: "x:1".into(),
                 reply: Socks5Reply::ConnectionRefused,
             }
         )));
-        assert!(!is_permanent(&Error::Io(std::io::Error::other("reset"))));
-        assert!(!is_permanent(&Error::Timeout {
-            step: crate::error::Step::Connect
-        }));
-        assert!(!is_permanent(&Error::ConnectionClosed));
+        assert!(!is_permanent(&Error::from(std::io::Error::other("reset"))));
+        assert!(!is_permanent(&Error::timeout(crate::error::Step::Connect)));
+        assert!(!is_permanent(&Error::closed()));
     }
 
     #[test]
@@ -839,14 +813,15 @@ mod tests {
             }
         }
         let tls = |cause: &'static str| {
-            Error::Io(std::io::Error::other(Runtime(
+            Error::from(std::io::Error::other(Runtime(
                 cause,
                 Some(std::io::Error::other(cause)),
             )))
             .into_tls_failure("h.example:443")
         };
         let cert = tls("certificate verify failed (self-signed certificate)");
-        assert!(cert.is_tls() && cert.is_tls_certificate() && cert.is_io());
+        assert!(cert.is_tls() && cert.is_tls_certificate() && !cert.is_io());
+        assert!(cert.io_error().is_some());
         assert!(is_permanent(&cert));
         assert!(
             cert.to_string().contains("certificate verify failed"),
@@ -857,6 +832,6 @@ mod tests {
         assert!(!is_permanent(&other));
         // Marking twice changes nothing; other errors are never TLS errors.
         assert!(cert.into_tls_failure("h.example:443").is_tls_certificate());
-        assert!(!Error::Io(std::io::Error::other("certificate")).is_tls());
+        assert!(!Error::from(std::io::Error::other("certificate")).is_tls());
     }
 }

@@ -288,7 +288,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsSender<S> {
         self.shared
             .with(Half::Sender, |c| c.start_close(code, reason))?;
         match self.flush().await {
-            Err(Error::ConnectionClosed) => Ok(()),
+            Err(e) if e.is_closed() => Ok(()),
             other => other,
         }
     }
@@ -371,7 +371,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WsSender<S> {
         self.shared.poll_with(Half::Sender, cx, |c, cx| {
             c.start_close(CloseCode::NORMAL, "")?;
             match c.poll_flush(cx) {
-                Poll::Ready(Err(Error::ConnectionClosed)) => Poll::Ready(Ok(())),
+                Poll::Ready(Err(e)) if e.is_closed() => Poll::Ready(Ok(())),
                 other => other,
             }
         })

@@ -152,13 +152,13 @@ mod enabled {
     /// An error as logs show it: its text, with each URL in it shown by [`url`]; a close
     /// by the peer shows its code, not its reason.
     pub(crate) fn error(e: &Error) -> String {
-        match e {
-            Error::ClosedByPeer(frame) => format!(
+        match e.peer_close() {
+            Some(frame) => format!(
                 "the server closed the connection with code {} (reason: {} bytes)",
                 frame.code.as_u16(),
                 frame.reason.len()
             ),
-            _ => scrub_urls(&e.to_string()),
+            None => scrub_urls(&e.to_string()),
         }
     }
 

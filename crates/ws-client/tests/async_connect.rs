@@ -307,7 +307,7 @@ impl TlsConnect<Pipe> for FakeTls {
                 .into_error())
             }),
             TlsMode::ForeignCertificate => Box::pin(async move {
-                Err(Error::Io(io::Error::new(
+                Err(Error::from(io::Error::new(
                     io::ErrorKind::InvalidData,
                     ForeignTlsError(LibraryError),
                 )))
@@ -389,10 +389,11 @@ fn refused_connection_names_the_step_host_port_and_a_hint() {
     // No connection existed: nothing about the WebSocket connection being unusable.
     assert!(!text.contains("WebSocket connection"), "{text}");
     assert!(!text.contains("reconnect"), "{text}");
-    match e {
-        Error::Io(io) => assert_eq!(io.kind(), io::ErrorKind::ConnectionRefused),
-        other => panic!("{other}"),
-    }
+    assert_eq!(
+        e.io_error().map(io::Error::kind),
+        Some(io::ErrorKind::ConnectionRefused),
+        "{e:?}"
+    );
 }
 
 #[test]
@@ -447,10 +448,11 @@ fn a_name_without_addresses_is_a_dns_failure() {
             && text.contains("check the host name"),
         "{text}"
     );
-    match e {
-        Error::Io(io) => assert_eq!(io.kind(), io::ErrorKind::NotFound),
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(
+        e.io_error().map(io::Error::kind),
+        Some(io::ErrorKind::NotFound),
+        "{e:?}"
+    );
     assert!(rt.tried().is_empty(), "no TCP without an address");
 }
 
@@ -472,10 +474,11 @@ fn a_resolver_that_cannot_resolve_fails_the_lookup() {
             .starts_with("DNS lookup of example.test failed: no DNS"),
         "{e}"
     );
-    match e {
-        Error::Io(io) => assert_eq!(io.kind(), io::ErrorKind::Unsupported),
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(
+        e.io_error().map(io::Error::kind),
+        Some(io::ErrorKind::Unsupported),
+        "{e:?}"
+    );
 }
 
 #[test]
@@ -542,10 +545,11 @@ fn transport_failures_in_the_tunnel_and_the_upgrade_name_their_step() {
             && text.contains("the server dropped the connection"),
         "{text}"
     );
-    match e {
-        Error::Io(io) => assert_eq!(io.kind(), io::ErrorKind::BrokenPipe),
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(
+        e.io_error().map(io::Error::kind),
+        Some(io::ErrorKind::BrokenPipe),
+        "{e:?}"
+    );
 }
 
 #[test]
@@ -633,7 +637,7 @@ fn a_refused_certificate_is_a_tls_failure_of_the_host() {
     let opts = ws_client::ConnectOptions::new("wss://secure.example:8443/").no_keepalive();
     let e = block_on(connect_via(&rt, &tls, &opts)).unwrap_err();
     assert_eq!(tls.server_names(), ["secure.example"]);
-    assert!(e.is_io() && e.is_tls() && e.is_tls_certificate(), "{e}");
+    assert!(e.is_tls() && e.is_tls_certificate() && !e.is_io(), "{e}");
     assert_eq!(
         (e.step(), e.target()),
         (Some(Step::Tls), Some("secure.example:8443"))
@@ -651,10 +655,6 @@ fn a_refused_certificate_is_a_tls_failure_of_the_host() {
         (tls_error.kind(), tls_error.backend()),
         (TlsErrorKind::Certificate, TlsBackend::Rustls)
     );
-    match e {
-        Error::Io(io) => assert_eq!(io.kind(), io::ErrorKind::InvalidData),
-        other => panic!("{other:?}"),
-    }
     // A custom TLS library's error: its own message, found as TLS, and as a certificate
     // problem from the library error below it.
     let rt = FakeRuntime::new(TcpMode::Serve, ManualTimer::new().arc());
@@ -687,16 +687,11 @@ fn expect_timeout<F, T>(
     assert!(poll_once(&mut fut).is_pending(), "timed out early");
     timer.advance(Duration::from_millis(1));
     match poll_once(&mut fut) {
-        Poll::Ready(Err(e @ Error::OpeningTimeout { .. })) => {
-            let Error::OpeningTimeout {
-                step: s,
-                limit: l,
-                target: t,
-            } = &e
-            else {
-                unreachable!()
-            };
-            assert_eq!((*s, *l, t.as_deref()), (step, after, Some(target)));
+        Poll::Ready(Err(e)) if e.is_timeout() => {
+            assert_eq!(
+                (e.step(), e.timeout_limit(), e.target()),
+                (Some(step), Some(after), Some(target))
+            );
             assert!(e.is_timeout() && e.step() == Some(step) && e.target() == Some(target));
             let text = e.to_string();
             let secs = format!("{} s", after.as_secs());
@@ -797,10 +792,11 @@ fn wss_without_a_tls_feature_names_the_features() {
             && text.contains("enable the `rustls` or `native-tls` feature"),
         "{text}"
     );
-    match e {
-        Error::Io(io) => assert_eq!(io.kind(), io::ErrorKind::Unsupported),
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(
+        e.io_error().map(io::Error::kind),
+        Some(io::ErrorKind::Unsupported),
+        "{e:?}"
+    );
 }
 
 /// The Happy Eyeballs stagger (RFC 8305's Connection Attempt Delay) in `connect.rs`.
@@ -870,10 +866,11 @@ fn attempts_alternate_ipv6_and_ipv4_and_the_error_names_each() {
          127.0.0.2:9: connection refused; [::2]:9: connection refused); is a server listening \
          on that port? check the URL's host and port"
     );
-    match e {
-        Error::Io(io) => assert_eq!(io.kind(), io::ErrorKind::ConnectionRefused),
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(
+        e.io_error().map(io::Error::kind),
+        Some(io::ErrorKind::ConnectionRefused),
+        "{e:?}"
+    );
 }
 
 #[test]

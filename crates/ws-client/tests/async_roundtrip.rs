@@ -13,7 +13,7 @@ use futures::executor::block_on;
 use futures::{AsyncReadExt, AsyncWriteExt, SinkExt, StreamExt};
 use ws_client::connect::connect_on;
 use ws_client::handshake::server_accept;
-use ws_client::{CloseCode, Config, Error, Message, Role, State, Step, WebSocket};
+use ws_client::{CloseCode, Config, Message, Role, State, Step, WebSocket};
 use ws_handshake::HandshakeError;
 
 fn echo_once(server: &mut WebSocket<Pipe>) {
@@ -203,8 +203,8 @@ fn request_check_refuses_with_status() {
         let s = s.unwrap_err();
         assert!(
             matches!(
-                &s,
-                Error::Handshake(HandshakeError::RequestRefused { status: 403, reason })
+                s.handshake_error(),
+                Some(HandshakeError::RequestRefused { status: 403, reason })
                     if reason == "origin not allowed"
             ),
             "{s:?}"
@@ -425,14 +425,12 @@ fn handshake_times_out_with_the_open_timeout() {
     match async_util::poll_once(&mut fut) {
         Poll::Ready(Err(e)) => {
             assert!(e.is_timeout(), "{e}");
-            assert!(
-                matches!(
-                    &e,
-                    ws_client::Error::OpeningTimeout {
-                        step: ws_client::Step::Handshake,
-                        limit,
-                        target: Some(target),
-                    } if *limit == std::time::Duration::from_secs(3) && target == "example.test:80"
+            assert_eq!(
+                (e.step(), e.timeout_limit(), e.target()),
+                (
+                    Some(ws_client::Step::Handshake),
+                    Some(std::time::Duration::from_secs(3)),
+                    Some("example.test:80")
                 ),
                 "{e:?}"
             );

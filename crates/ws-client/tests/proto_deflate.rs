@@ -87,7 +87,7 @@ fn rsv1_on_a_continuation_frame_fails() {
     let (_, err) = feed(&mut c, &input);
     let err = err.unwrap();
     assert_eq!(
-        err.as_protocol(),
+        err.protocol_error(),
         Some(&ProtocolError::UnexpectedRsv1 {
             opcode: ws_frame::OpCode::Continuation
         })
@@ -143,7 +143,10 @@ fn corrupt_compressed_data_fails_with_1007() {
     );
     let err = err.unwrap();
     assert!(
-        matches!(err.as_protocol(), Some(ProtocolError::BadCompressedData(_))),
+        matches!(
+            err.protocol_error(),
+            Some(ProtocolError::BadCompressedData(_))
+        ),
         "{err:?}"
     );
     assert_eq!(err.close_code(), Some(CloseCode::INVALID_PAYLOAD));
@@ -156,7 +159,7 @@ fn compressed_invalid_utf8_fails_with_1007() {
     let mut c = client();
     let (_, err) = feed(&mut c, &frame_rsv(true, 0x40, TEXT, &z, None));
     assert_eq!(
-        err.unwrap().as_protocol(),
+        err.unwrap().protocol_error(),
         Some(&ProtocolError::InvalidUtf8)
     );
 }
@@ -171,7 +174,7 @@ fn max_message_size_applies_after_decompression() {
     let mut c = Connection::with_negotiated(Role::Client, config, deflate());
     let (_, err) = feed(&mut c, &frame_rsv(true, 0x40, BINARY, &z, None));
     let err = err.unwrap();
-    match err.as_protocol() {
+    match err.protocol_error() {
         Some(ProtocolError::MessageTooBig { size, limit }) => {
             assert_eq!(*limit, 1 << 20);
             assert!(*size > 1 << 20);

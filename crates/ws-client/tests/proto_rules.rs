@@ -38,7 +38,7 @@ fn queued_close(conn: &mut Connection) -> Option<(u16, Vec<u8>)> {
 /// Asserts `conn` failed with `expected` and queued a close frame with `code`.
 fn assert_failed(conn: &mut Connection, err: Option<Error>, expected: ProtocolError, code: u16) {
     let err = err.expect("the connection fails");
-    assert_eq!(err.as_protocol(), Some(&expected), "{err:?}");
+    assert_eq!(err.protocol_error(), Some(&expected), "{err:?}");
     assert_eq!(err.close_code(), Some(CloseCode::new(code)));
     assert_eq!(queued_close(conn).map(|c| c.0), Some(code));
     assert_eq!(conn.state(), State::Closed);
@@ -46,7 +46,7 @@ fn assert_failed(conn: &mut Connection, err: Option<Error>, expected: ProtocolEr
     assert!(matches!(conn.poll_message(), Ok(None)));
     assert!(matches!(
         conn.send(Message::text("x")),
-        Err(Error::ConnectionClosed)
+        Err(e) if e.is_closed()
     ));
     assert!(!conn.wants_write());
 }
@@ -241,7 +241,7 @@ fn close_from_peer_is_echoed_with_its_code() {
     assert!(matches!(c.poll_message(), Ok(None)));
     assert!(matches!(
         c.send(Message::text("late")),
-        Err(Error::ConnectionClosed)
+        Err(e) if e.is_closed()
     ));
     // Anything after the close is ignored.
     let (msgs, err) = feed(&mut c, &sframe(true, TEXT, b"after"));
@@ -332,7 +332,7 @@ fn local_close_then_peer_close_completes_the_handshake() {
     assert!(!c.wants_write());
     assert!(matches!(
         c.send(Message::ping(&b"x"[..])),
-        Err(Error::ConnectionClosed)
+        Err(e) if e.is_closed()
     ));
     let (msgs, err) = feed(&mut c, &sframe(true, CLOSE, &close_payload(1000, b"")));
     assert!(err.is_none());
@@ -412,20 +412,17 @@ fn usage_errors_queue_nothing() {
     for code in [0u16, 999, 1004, 1005, 1006, 1015, 2999, 5000] {
         let e = c.close(CloseCode::new(code), "").unwrap_err();
         assert!(
-            matches!(e, Error::Usage(UsageError::InvalidCloseCode(c)) if c == code),
+            matches!(e.usage_error(), Some(UsageError::InvalidCloseCode(c)) if *c == code),
             "{e:?}"
         );
     }
     let e = c.close(CloseCode::NORMAL, &"x".repeat(124)).unwrap_err();
-    assert!(matches!(
-        e,
-        Error::Usage(UsageError::CloseReasonTooLong(124))
-    ));
+    assert_eq!(e.usage_error(), Some(&UsageError::CloseReasonTooLong(124)));
     let e = c.send(Message::ping(vec![0u8; 126])).unwrap_err();
-    assert!(matches!(
-        e,
-        Error::Usage(UsageError::ControlPayloadTooLong(126))
-    ));
+    assert_eq!(
+        e.usage_error(),
+        Some(&UsageError::ControlPayloadTooLong(126))
+    );
     let e = c.send(Message::pong(vec![0u8; 200])).unwrap_err();
     assert!(e.is_usage() && e.to_string().contains("125"), "{e}");
     assert!(!c.wants_write());
@@ -675,7 +672,7 @@ fn oversized_frame_fails_on_its_header_without_allocating() {
     let err = err.unwrap();
     assert_eq!(err.close_code(), Some(CloseCode::MESSAGE_TOO_BIG));
     assert!(matches!(
-        err.as_protocol(),
+        err.protocol_error(),
         Some(ProtocolError::Frame(FrameError::FrameTooLarge { .. }))
     ));
     assert!(c.read_buf().capacity() < 4096);
@@ -784,7 +781,7 @@ fn eof_mid_frame_is_an_abnormal_closure() {
     c.receive_eof();
     let err = c.poll_message().unwrap_err();
     assert_eq!(
-        err.as_protocol(),
+        err.protocol_error(),
         Some(&ProtocolError::UnexpectedEof { mid_frame: true })
     );
     assert_eq!(err.close_code(), Some(CloseCode::ABNORMAL));
@@ -801,7 +798,7 @@ fn eof_delivers_buffered_messages_first() {
     assert_eq!(c.poll_message().unwrap(), Some(Message::text("last words")));
     let err = c.poll_message().unwrap_err();
     assert_eq!(
-        err.as_protocol(),
+        err.protocol_error(),
         Some(&ProtocolError::UnexpectedEof { mid_frame: false })
     );
 }

@@ -30,12 +30,11 @@ async fn wss_without_a_tls_library_says_which_feature_to_enable() {
                 text.contains("enable the `rustls` or `native-tls` feature"),
                 "{text}"
             );
-            match err {
-                ws_client::Error::Io(io) => {
-                    assert_eq!(io.kind(), std::io::ErrorKind::Unsupported)
-                }
-                other => panic!("{other:?}"),
-            }
+            assert_eq!(
+                err.io_error().map(std::io::Error::kind),
+                Some(std::io::ErrorKind::Unsupported),
+                "{err:?}"
+            );
         }
         Some(backend) => assert!(err.is_timeout(), "{backend}: {err:?}"),
     }

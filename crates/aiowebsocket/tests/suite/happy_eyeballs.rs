@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aiowebsocket::ws_client::rt::{BoxFuture, Timer};
-use aiowebsocket::{builder, Error, Message, Runtime, ServerOptions};
+use aiowebsocket::{builder, Message, Runtime, ServerOptions};
 
 use crate::runtimes::TestRuntime;
 use crate::servers::echo_server;
@@ -143,8 +143,9 @@ pub async fn every_address_refusing_is_named_in_the_error<R: TestRuntime>() {
         text.contains("is a server listening on that port?"),
         "{text}"
     );
-    match e {
-        Error::Io(io) => assert_eq!(io.kind(), io::ErrorKind::ConnectionRefused),
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(
+        e.io_error().map(io::Error::kind),
+        Some(io::ErrorKind::ConnectionRefused),
+        "{e:?}"
+    );
 }

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use aiowebsocket::{
-    builder, CloseCode, Config, ConnectOptions, Error, HandshakeError, Message, ServerOptions,
+    builder, CloseCode, Config, ConnectOptions, ErrorKind, HandshakeError, Message, ServerOptions,
     State, Step,
 };
 
@@ -96,14 +96,12 @@ pub async fn open_timeout_when_the_server_says_nothing<R: TestRuntime>() {
     let b = builder(format!("ws://{addr}/")).open_timeout(Some(Duration::from_millis(200)));
     let err = R::connect(b).await.unwrap_err();
     let target = addr.to_string();
-    assert!(
-        matches!(
-            &err,
-            Error::OpeningTimeout {
-                step: Step::Handshake,
-                limit,
-                target: Some(t),
-            } if *limit == Duration::from_millis(200) && *t == target
+    assert_eq!(
+        (err.step(), err.timeout_limit(), err.target()),
+        (
+            Some(Step::Handshake),
+            Some(Duration::from_millis(200)),
+            Some(target.as_str())
         ),
         "{err:?}"
     );
@@ -145,13 +143,9 @@ pub async fn keepalive_fails_when_pings_go_unanswered<R: TestRuntime>() {
         Some(Ok(msg)) => panic!("unexpected message {msg:?}"),
         None => panic!("ended without the keepalive error"),
     };
-    assert!(
-        matches!(
-            err,
-            Error::Timeout {
-                step: Step::Keepalive
-            }
-        ),
+    assert_eq!(
+        (err.kind(), err.step()),
+        (ErrorKind::Timeout, Some(Step::Keepalive)),
         "{err:?}"
     );
     assert_eq!(err.close_code(), Some(CloseCode::INTERNAL_ERROR));
@@ -198,10 +192,11 @@ pub async fn refused_connection_is_a_readable_error<R: TestRuntime>() {
         "{text}"
     );
     assert!(!text.contains("WebSocket connection"), "{text}");
-    match err {
-        Error::Io(io) => assert_eq!(io.kind(), std::io::ErrorKind::ConnectionRefused),
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(
+        err.io_error().map(std::io::Error::kind),
+        Some(std::io::ErrorKind::ConnectionRefused),
+        "{err:?}"
+    );
 }
 
 pub async fn dns_failure_is_a_readable_error<R: TestRuntime>() {
@@ -232,8 +227,8 @@ pub async fn request_check_refusal_reaches_the_client_as_403<R: TestRuntime>() {
     let addr = echo_server(options, None);
 
     let err = R::connect_url(&format!("ws://{addr}/")).await.unwrap_err();
-    match &err {
-        Error::Handshake(HandshakeError::UnexpectedStatus {
+    match err.handshake_error() {
+        Some(HandshakeError::UnexpectedStatus {
             status,
             body_excerpt,
             ..

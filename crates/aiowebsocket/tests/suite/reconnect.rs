@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use aiowebsocket::tokio::TokioIo;
 use aiowebsocket::ws_client::reconnect::is_permanent;
 use aiowebsocket::{
-    builder, ClientBuilder, CloseCode, Disconnect, Error, Event, Message, ReconnectPolicy,
-    Reconnecting, ReconnectingStream, ServerOptions,
+    builder, ClientBuilder, CloseCode, Disconnect, Event, Message, ReconnectPolicy, Reconnecting,
+    ReconnectingStream, ServerOptions,
 };
 
 use crate::runtimes::TestRuntime;
@@ -195,7 +195,7 @@ pub async fn the_hook_runs_after_every_reconnect_and_no_message_is_lost_to_it<R:
                 assert!(!ws.is_connected());
                 assert!(matches!(
                     ws.send(Message::text("lost")).await,
-                    Err(Error::ConnectionClosed)
+                    Err(e) if e.is_closed()
                 ));
                 reasons.push(reason);
             }
@@ -413,7 +413,7 @@ pub async fn close_ends_the_logical_connection<R: TestRuntime>() {
     assert!(ws.recv().await.is_none());
     assert!(matches!(
         ws.send(Message::text("x")).await,
-        Err(Error::ConnectionClosed)
+        Err(e) if e.is_closed()
     ));
     R::sleep(Duration::from_millis(100)).await;
     assert_eq!(log.lock().unwrap().handshakes, 1);
@@ -590,7 +590,7 @@ pub async fn a_policy_close_ends_the_reconnecting_client_with_its_code_and_reaso
         Some(Err(e)) => e,
         other => panic!("expected the give-up error, got {other:?}"),
     };
-    assert!(matches!(&err, Error::ClosedByPeer(f) if f.reason.as_str() == "not today"));
+    assert!(matches!(err.peer_close(), Some(f) if f.reason.as_str() == "not today"));
     assert_eq!(err.close_code(), Some(CloseCode::POLICY_VIOLATION));
     let text = err.to_string();
     assert!(

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use aiowebsocket::ws_client::reconnect::is_permanent;
 use aiowebsocket::{
-    builder, CloseCode, Config, Error, HandshakeError, HopDecision, Message, RedirectPolicy, Role,
+    builder, CloseCode, Config, HandshakeError, HopDecision, Message, RedirectPolicy, Role,
     WebSocketStream,
 };
 use smol::io::AsyncWriteExt;
@@ -144,8 +144,8 @@ pub async fn a_redirect_loop_ends_at_the_hop_limit_naming_the_chain<R: TestRunti
         .await
         .unwrap_err();
     assert!(err.is_redirect(), "{err:?}");
-    match &err {
-        Error::Handshake(HandshakeError::TooManyRedirects { max_hops, chain }) => {
+    match err.handshake_error() {
+        Some(HandshakeError::TooManyRedirects { max_hops, chain }) => {
             assert_eq!(*max_hops, 5);
             assert_eq!(chain.len(), 7, "{chain:?}");
             assert_eq!(chain[0], format!("ws://{addr}/a"));
@@ -180,8 +180,8 @@ pub async fn no_redirects_reports_the_redirect<R: TestRuntime>() {
         .await
         .unwrap_err();
     assert_eq!(err.http_status(), Some(308));
-    match &err {
-        Error::Handshake(HandshakeError::Redirect { status, location }) => {
+    match err.handshake_error() {
+        Some(HandshakeError::Redirect { status, location }) => {
             assert_eq!((*status, location.as_deref()), (308, Some("/new")));
         }
         other => panic!("{other:?}"),
@@ -200,8 +200,8 @@ pub async fn a_redirect_from_wss_to_ws_is_refused<R: TestRuntime, B: Backend>() 
     let err = R::connect(B::trusting(b, &ca, None)).await.unwrap_err();
     assert!(
         matches!(
-            err,
-            Error::Handshake(HandshakeError::RedirectDowngrade { .. })
+            err.handshake_error(),
+            Some(HandshakeError::RedirectDowngrade { .. })
         ),
         "{err:?}"
     );

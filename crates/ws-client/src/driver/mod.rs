@@ -27,7 +27,7 @@
 //! [`Config::write_buffer_high`] bytes are queued, so a peer that stops reading makes the
 //! sender wait instead of growing memory. The wait is bounded too: when the transport takes
 //! less than 64 KiB within [`Config::write_timeout`] (default 20 s), the connection is
-//! dropped and the sender (and `recv`) get [`Error::Timeout`] at [`Step::Write`].
+//! dropped and the sender (and `recv`) get [`ErrorKind::Timeout`](crate::ErrorKind::Timeout) at [`Step::Write`].
 
 mod alarm;
 mod read_buf;
@@ -176,19 +176,19 @@ impl<S> Core<S> {
         trace::debug!(in self.conn.span(), error = %e, "transport error");
         self.broken = Some(e.kind());
         self.done();
-        Error::Io(e)
+        Error::from(e)
     }
 
     /// The error a write returns once the connection cannot carry data any more.
     fn write_closed_error(&self) -> Option<Error> {
         if let Some(kind) = self.broken {
-            return Some(Error::Io(io::Error::new(
+            return Some(Error::from(io::Error::new(
                 kind,
                 "an earlier write or read on this WebSocket failed",
             )));
         }
         if self.phase != Phase::Open {
-            return Some(Error::ConnectionClosed);
+            return Some(Error::closed());
         }
         None
     }
@@ -533,7 +533,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             }
             if self.eof {
                 // Unreachable with a correct connection: EOF is reported by `poll_message`.
-                self.error = Some(Error::Io(io::Error::new(
+                self.error = Some(Error::from(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
                     "the peer closed the transport without a close handshake",
                 )));
@@ -616,9 +616,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
 
     pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         if self.broken.is_some() {
-            return Poll::Ready(Err(self
-                .write_closed_error()
-                .unwrap_or(Error::ConnectionClosed)));
+            return Poll::Ready(Err(self.write_closed_error().unwrap_or(Error::closed())));
         }
         if self.phase == Phase::Done {
             // Nothing can be written any more. What is still queued was abandoned (the
@@ -627,7 +625,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             return Poll::Ready(if self.conn.pending_output().is_empty() {
                 Ok(())
             } else {
-                Err(Error::ConnectionClosed)
+                Err(Error::closed())
             });
         }
         // Timers run from the receiving side only (see the module docs): a sender that
@@ -652,7 +650,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
     /// A sender found the transport full: `Pending` until the write timeout passes with
     /// less than [`STALL_PROGRESS`] bytes written (a peer that does not read still has the
     /// kernel take a few bytes now and then), then the connection is dropped (no close frame can get through) with
-    /// [`Error::Timeout`] at [`Step::Write`], for the sender and for `recv`.
+    /// [`ErrorKind::Timeout`](crate::ErrorKind::Timeout) at [`Step::Write`], for the sender and for `recv`.
     fn poll_write_stall(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         let (Some(timer), Some(timeout)) = (&self.timer, self.write_timeout) else {
             return Poll::Pending;
@@ -685,10 +683,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             "write timeout: the peer takes no data; dropping the connection"
         );
         self.broken = Some(io::ErrorKind::TimedOut);
-        self.error
-            .get_or_insert(Error::Timeout { step: Step::Write });
+        self.error.get_or_insert(Error::timeout(Step::Write));
         self.done();
-        Some(Error::Timeout { step: Step::Write })
+        Some(Error::timeout(Step::Write))
     }
 
     /// Runs the connection to its end, discarding incoming messages: used by `close`.

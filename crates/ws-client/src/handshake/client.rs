@@ -27,11 +27,11 @@ use crate::trace;
 /// open timeout and the connection [`Config`](crate::Config). Without a `timer` there is no open timeout
 /// (and no keepalive or close timeout later).
 ///
-/// Errors: [`Error::Handshake`] when the response is not an acceptable upgrade (a redirect
-/// is `HandshakeError::Redirect` with its `Location`), [`Error::Io`] when the stream fails
+/// Errors: [`ErrorKind::Handshake`](crate::ErrorKind::Handshake) when the response is not an acceptable upgrade (a redirect
+/// is `HandshakeError::Redirect` with its `Location`), [`ErrorKind::Io`](crate::ErrorKind::Io) when the stream fails
 /// or the server closes it before a complete response (both with [`Step::Handshake`] and
 /// the URL's `host:port` as [`Error::step`] and [`Error::target`]), and
-/// `Error::OpeningTimeout { step: Step::Handshake, .. }` after the open timeout.
+/// a timeout at `Step::Handshake` after the open timeout.
 ///
 /// # Cancel safety
 /// Not cancel safe: dropping the future leaves the stream mid-handshake; drop the stream.
@@ -148,7 +148,7 @@ pub(crate) fn redirect_error(request: &ClientRequest, response: &Response) -> Er
     match request.check(response) {
         Err(e) => e.into(),
         // `check` refuses every status but 101; a 3xx can't pass.
-        Ok(_) => Error::Internal(format!(
+        Ok(_) => Error::internal(format!(
             "a {} response passed the handshake check",
             response.status()
         )),

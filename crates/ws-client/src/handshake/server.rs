@@ -25,7 +25,7 @@ use crate::stream::WebSocket;
 ///
 /// A request that is malformed, fails validation or is refused by the check hook is
 /// answered with an HTTP error (400, 405, 426, 431, or the hook's status) and the stream
-/// is shut down; the error is then returned ([`Error::Handshake`] for invalid requests, an
+/// is shut down; the error is then returned ([`ErrorKind::Handshake`](crate::ErrorKind::Handshake) for invalid requests, an
 /// `HandshakeError::RequestRefused` carrying the status for a refusal by the check hook).
 ///
 /// # Cancel safety
@@ -75,7 +75,7 @@ where
         if let Some(check) = &options.check {
             if let Err((status, reason)) = check(&request) {
                 refuse(&mut stream, status, &reason).await;
-                return Err(Error::Handshake(HandshakeError::RequestRefused {
+                return Err(Error::from(HandshakeError::RequestRefused {
                     status,
                     reason,
                 }));

@@ -69,12 +69,12 @@ pub struct Config {
     /// the most recent ping. Default 16; values below 1 act as 1.
     pub max_queued_pongs: usize,
     /// After we send a close frame, how long to wait for the peer's; then the connection is
-    /// dropped ([`Error::Timeout`](crate::Error::Timeout) with `Step::Close`). `None`: wait
+    /// dropped ([`ErrorKind::Timeout`](crate::ErrorKind::Timeout) with `Step::Close`). `None`: wait
     /// forever. Default 10 s.
     pub close_timeout: Option<Duration>,
     /// How long a send (or flush) may wait while the transport takes none of our bytes
     /// (the peer stopped reading, or the network is stuck); then the connection is dropped
-    /// ([`Error::Timeout`](crate::Error::Timeout) with `Step::Write`). It bounds a stall,
+    /// ([`ErrorKind::Timeout`](crate::ErrorKind::Timeout) with `Step::Write`). It bounds a stall,
     /// not a transfer: a slow link that keeps taking bytes never trips it. `None`: wait
     /// forever. Default 20 s.
     pub write_timeout: Option<Duration>,

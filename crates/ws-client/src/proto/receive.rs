@@ -82,8 +82,8 @@ impl Connection {
     /// connection is over ([`is_closed`](Self::is_closed) tells them apart).
     ///
     /// An `Err` is returned once, when the connection fails: the peer broke the protocol
-    /// ([`Error::Protocol`], a close frame with its code is queued), the transport ended
-    /// without a close handshake, or a timer expired ([`Error::Timeout`]). Later calls return
+    /// ([`ErrorKind::Protocol`](crate::ErrorKind::Protocol), a close frame with its code is queued), the transport ended
+    /// without a close handshake, or a timer expired ([`ErrorKind::Timeout`](crate::ErrorKind::Timeout)). Later calls return
     /// `Ok(None)`.
     pub fn poll_message(&mut self) -> Result<Option<Message>, Error> {
         if self.rbuf.is_empty() && !self.eof && self.pending_error.is_none() {
@@ -130,7 +130,7 @@ impl Connection {
             "the transport closed without a close handshake"
         );
         self.terminate();
-        Err(Error::Protocol(ProtocolError::UnexpectedEof { mid_frame }))
+        Err(Error::from(ProtocolError::UnexpectedEof { mid_frame }))
     }
 
     /// Checks a new frame header against the message state and the limits, consumes it,
@@ -398,7 +398,7 @@ impl Connection {
             self.write_close(Some(code), e.close_reason());
         }
         self.terminate();
-        Error::Protocol(e)
+        Error::from(e)
     }
 
     /// Drops all receive state: the connection is over.

@@ -12,8 +12,8 @@ impl Connection {
     /// or a close (same as [`close`](Self::close); `Close(None)` sends a close without a
     /// status code).
     ///
-    /// Fails with [`Error::ConnectionClosed`] once a close frame was sent or received or the
-    /// connection failed, and with [`Error::Usage`] for an oversized control payload or an
+    /// Fails with [`ErrorKind::Closed`](crate::ErrorKind::Closed) once a close frame was sent or received or the
+    /// connection failed, and with [`ErrorKind::Usage`](crate::ErrorKind::Usage) for an oversized control payload or an
     /// invalid close; nothing is queued then.
     pub fn send(&mut self, msg: Message) -> Result<(), Error> {
         self.send_inner(msg, true)
@@ -35,7 +35,7 @@ impl Connection {
             Message::Pong(p) => (OpCode::Pong, p),
         };
         if !self.is_open() {
-            return Err(Error::ConnectionClosed);
+            return Err(Error::closed());
         }
         if opcode.is_control() {
             if payload.len() > MAX_CONTROL_PAYLOAD {
@@ -51,7 +51,7 @@ impl Connection {
                 scratch.clear();
                 if let Err(e) = deflate.compress(payload, &mut scratch) {
                     // Nothing was queued; the compressor reset itself.
-                    return Err(Error::Internal(format!("compression failed: {e}")));
+                    return Err(Error::internal(format!("compression failed: {e}")));
                 }
                 self.write_message(opcode, RSV1, &scratch);
                 if scratch.capacity() <= SCRATCH_KEEP {
@@ -72,7 +72,7 @@ impl Connection {
     /// [`Config::close_timeout`] ends it).
     ///
     /// Idempotent: once a close was sent or received, or the connection failed, this does
-    /// nothing and returns `Ok`. Fails with [`Error::Usage`] when `code` may not be sent
+    /// nothing and returns `Ok`. Fails with [`ErrorKind::Usage`](crate::ErrorKind::Usage) when `code` may not be sent
     /// (see [`CloseCode::is_sendable`]) or `reason` is longer than 123 bytes.
     pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
         if !code.is_sendable() {

@@ -9,14 +9,14 @@ impl Connection {
     /// Advances the timers to `now`. Call it once right after [`new`](Self::new) (this
     /// starts the keepalive timer) and whenever [`poll_timeout`](Self::poll_timeout) has
     /// passed; then call [`poll_message`](Self::poll_message), which reports an expired
-    /// timer as [`Error::Timeout`], and write [`pending_output`](Self::pending_output).
+    /// timer as [`ErrorKind::Timeout`](crate::ErrorKind::Timeout), and write [`pending_output`](Self::pending_output).
     ///
     /// * Keepalive ([`Config::keepalive`]): sends a ping every `interval` while open; when
     ///   its pong (same payload) has not arrived after `timeout`, the connection fails with
-    ///   close code 1011 (`Error::Timeout { step: Step::Keepalive }`).
+    ///   close code 1011 (`Error::timeout(Step::Keepalive)`).
     /// * Close timeout ([`Config::close_timeout`]): counted from the first call after our
     ///   close was queued; when the peer's close has not arrived by then, the connection is
-    ///   closed (`Error::Timeout { step: Step::Close }`).
+    ///   closed (`Error::timeout(Step::Close)`).
     pub fn handle_timeout(&mut self, now: Instant) {
         self.timers.now = Some(now);
         if self.failed || self.received_close {
@@ -35,7 +35,7 @@ impl Connection {
                     "no close from the peer within the close timeout"
                 );
                 self.terminate();
-                self.pending_error = Some(Error::Timeout { step: Step::Close });
+                self.pending_error = Some(Error::timeout(Step::Close));
             }
             return;
         }
@@ -54,9 +54,7 @@ impl Connection {
             );
             self.write_close(Some(CloseCode::INTERNAL_ERROR), "keepalive ping timeout");
             self.terminate();
-            self.pending_error = Some(Error::Timeout {
-                step: Step::Keepalive,
-            });
+            self.pending_error = Some(Error::timeout(Step::Keepalive));
             return;
         }
         if self.timers.next_ping.is_some_and(|t| now >= t) {

@@ -31,7 +31,7 @@ use std::task::{Context, Poll};
 
 use futures_io::{AsyncRead, AsyncWrite};
 
-use crate::error::Error;
+use crate::error::{Error, TlsParts};
 use crate::rt::BoxFuture;
 
 #[cfg(feature = "native-tls")]
@@ -266,7 +266,7 @@ where
 /// `wss://` in a build without a TLS backend.
 #[cfg(not(any(feature = "native-tls", feature = "rustls")))]
 fn no_tls_error(server_name: &str) -> Error {
-    Error::Io(io::Error::new(
+    Error::from(io::Error::new(
         io::ErrorKind::Unsupported,
         format!(
             "cannot open wss:// to {server_name}: this build has no TLS library; enable the \
@@ -518,20 +518,33 @@ impl TlsError {
         self.kind
     }
 
+    /// Whether the server's certificate, or ours, was refused.
+    fn is_certificate(&self) -> bool {
+        matches!(
+            self.kind,
+            TlsErrorKind::Certificate | TlsErrorKind::ClientCertificate
+        )
+    }
+
     /// The library that failed.
     pub fn backend(&self) -> TlsBackend {
         self.backend
     }
 
-    /// As the crate's [`Error`]: an [`Error::Io`] of kind `InvalidData` (`Other` for
-    /// [`TlsErrorKind::Other`]) that the connect flow marks with
-    /// [`Step::Tls`](crate::error::Step::Tls).
+    /// As the crate's [`Error`] (of kind [`ErrorKind::Tls`](crate::ErrorKind::Tls)), which
+    /// the connect flow marks with [`Step::Tls`](crate::error::Step::Tls) and the target.
     pub fn into_error(self) -> Error {
-        let kind = match self.kind {
-            TlsErrorKind::Other => io::ErrorKind::Other,
-            _ => io::ErrorKind::InvalidData,
-        };
-        Error::Io(io::Error::new(kind, self))
+        Error::from(self)
+    }
+
+    /// A copy whose library error is kept as its text.
+    pub(crate) fn duplicate(&self) -> TlsError {
+        TlsError {
+            server_name: self.server_name.clone(),
+            backend: self.backend,
+            kind: self.kind,
+            source: self.source.to_string().into(),
+        }
     }
 }
 
@@ -589,32 +602,35 @@ impl Error {
     /// library's error: it names a certificate (OpenSSL, Secure Transport and SChannel all
     /// do).
     pub fn is_tls_certificate(&self) -> bool {
-        let Some(failure) = self.tls_failure() else {
-            return false;
-        };
-        if let Some(tls) = self.tls_error() {
-            return matches!(
-                tls.kind(),
-                TlsErrorKind::Certificate | TlsErrorKind::ClientCertificate
-            );
+        match self.tls_parts() {
+            Some(TlsParts::Tls(tls)) => tls.is_certificate(),
+            Some(TlsParts::Io(io)) => match find_tls_error(io) {
+                Some(tls) => tls.is_certificate(),
+                // The runtime's own message (the error's Display) gives advice about
+                // certificates whatever failed: look below it, at the TLS library's errors.
+                None => {
+                    let mut cause = std::error::Error::source(io);
+                    while let Some(e) = cause {
+                        if e.to_string().to_ascii_lowercase().contains("certificate") {
+                            return true;
+                        }
+                        cause = e.source();
+                    }
+                    false
+                }
+            },
+            None => false,
         }
-        // The runtime's own message (the cause's Display) gives advice about certificates
-        // whatever failed: look below it, at the TLS library's errors.
-        let mut cause = std::error::Error::source(&failure.cause);
-        while let Some(e) = cause {
-            if e.to_string().to_ascii_lowercase().contains("certificate") {
-                return true;
-            }
-            cause = e.source();
-        }
-        false
     }
 
     /// The TLS failure, with its kind, backend and the library's own error as its
     /// [`source`](std::error::Error::source), when the TLS handshake failed in a backend of
     /// this module.
     pub fn tls_error(&self) -> Option<&TlsError> {
-        find_tls_error(&self.tls_failure()?.cause)
+        match self.tls_parts()? {
+            TlsParts::Tls(tls) => Some(tls),
+            TlsParts::Io(io) => find_tls_error(io),
+        }
     }
 }
 
@@ -771,24 +787,22 @@ mod tests {
     }
 
     #[test]
-    fn as_an_error_the_kind_decides_the_io_kind_and_the_library_error_is_the_source() {
-        for (kind, io_kind) in [
-            (TlsErrorKind::Certificate, io::ErrorKind::InvalidData),
-            (TlsErrorKind::NotTls, io::ErrorKind::InvalidData),
-            (TlsErrorKind::Other, io::ErrorKind::Other),
+    fn as_an_error_it_is_a_tls_failure_with_the_library_error_as_source() {
+        for kind in [
+            TlsErrorKind::Certificate,
+            TlsErrorKind::NotTls,
+            TlsErrorKind::Other,
         ] {
             let tls = error(TlsBackend::Rustls, kind);
             assert_eq!((tls.kind(), tls.backend()), (kind, TlsBackend::Rustls));
             let source = std::error::Error::source(&tls).unwrap().to_string();
             assert_eq!(source, "library says no");
             let text = tls.to_string();
-            match tls.into_error() {
-                Error::Io(e) => {
-                    assert_eq!(e.kind(), io_kind);
-                    assert_eq!(e.to_string(), text);
-                }
-                other => panic!("{other:?}"),
-            }
+            let e = tls.into_error();
+            assert_eq!(e.kind(), crate::ErrorKind::Tls);
+            assert_eq!(e.to_string(), text);
+            assert_eq!(std::error::Error::source(&e).unwrap().to_string(), source);
+            assert_eq!(e.tls_error().map(TlsError::kind), Some(kind));
         }
     }
 
@@ -831,9 +845,10 @@ mod tests {
         .into_error()
         .into_tls_failure("feed.example:443");
         assert!(e.is_tls() && !e.is_tls_certificate(), "{e}");
-        // Not yet through the flow: no step, so not a TLS failure.
+        // Not yet through the flow: a TLS failure without a step or target.
         let e = error(TlsBackend::Rustls, TlsErrorKind::Certificate).into_error();
-        assert!(!e.is_tls() && !e.is_tls_certificate() && e.tls_error().is_none());
+        assert!(e.is_tls() && e.is_tls_certificate(), "{e}");
+        assert_eq!((e.step(), e.target()), (None, None));
     }
 
     #[test]
@@ -873,9 +888,9 @@ mod tests {
                 && text.contains("enable the `rustls` or `native-tls` feature"),
             "{text}"
         );
-        match e {
-            Error::Io(io) => assert_eq!(io.kind(), io::ErrorKind::Unsupported),
-            other => panic!("{other:?}"),
-        }
+        assert_eq!(
+            e.io_error().map(io::Error::kind),
+            Some(io::ErrorKind::Unsupported)
+        );
     }
 }
