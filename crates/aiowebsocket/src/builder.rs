@@ -4,20 +4,13 @@
 use std::fmt;
 #[cfg(feature = "rustls")]
 use std::sync::Arc;
-use std::time::Duration;
 
 use ws_client::options::ConnectOptions;
 #[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
 use ws_client::reconnect::Reconnecting;
-use ws_client::tls::{TlsBackend, TlsConnector};
-use ws_client::Config;
+use ws_client::tls::TlsBackend;
 #[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
 use ws_client::{connect::RuntimeWebSocket, Error, Runtime};
-#[cfg(feature = "deflate")]
-use ws_handshake::permessage_deflate::DeflateConfig;
-use ws_handshake::proxy::ProxyConfig;
-use ws_handshake::redirect::{HopDecision, RedirectHop, RedirectPolicy};
-use ws_handshake::Limits;
 #[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
 use ws_handshake::{ClientRequest, Response};
 
@@ -44,7 +37,8 @@ pub fn builder(url: impl Into<String>) -> ClientBuilder {
 /// (URL, headers, Origin, subprotocols, limits, timeouts, keepalive, compression, proxy,
 /// redirects, TLS library and configuration).
 ///
-/// The setters mirror [`ConnectOptions`]'s; [`options`](Self::options) reaches any other.
+/// Its setters are [`ConnectOptions`]'s (the same names, forwarded), plus the TLS
+/// shortcuts [`tls_connector`](Self::tls_connector) and [`rustls_config`](Self::rustls_config).
 /// [`connect`](Self::connect) runs on the default runtime ([`crate::DefaultRuntime`]:
 /// tokio, else smol, else async-std, by the features compiled in); `connect_tokio`,
 /// `connect_smol` and `connect_async_std` choose explicitly.
@@ -77,170 +71,9 @@ impl ClientBuilder {
         ClientBuilder { options }
     }
 
-    /// Adds a request header `name: value` (see [`ConnectOptions::header`]).
-    pub fn header(self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.options(|o| o.header(name, value))
-    }
-
-    /// Adds a request header that may follow a redirect to another origin (see
-    /// [`ConnectOptions::portable_header`]); never for credentials.
-    pub fn portable_header(self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.options(|o| o.portable_header(name, value))
-    }
-
-    /// Adds a request header whose value is a secret: sent like [`header`](Self::header),
-    /// but `Debug` output never shows the value (see [`ConnectOptions::sensitive_header`]).
-    /// `Authorization`, `Cookie` and other names that
-    /// [`is_sensitive_header`](crate::is_sensitive_header) recognises are hidden
-    /// with [`header`](Self::header) already.
-    pub fn sensitive_header(self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.options(|o| o.sensitive_header(name, value))
-    }
-
-    /// Adds a raw header line `"Name: value"` (see [`ConnectOptions::raw_header`]).
-    pub fn raw_header(self, line: impl Into<String>) -> Self {
-        self.options(|o| o.raw_header(line))
-    }
-
-    /// Sets the `Origin` header.
-    pub fn origin(self, origin: impl Into<String>) -> Self {
-        self.options(|o| o.origin(origin))
-    }
-
-    /// Sends no default `User-Agent: aiowebsocket/<version>` (see
-    /// [`ConnectOptions::no_user_agent`]); a `User-Agent` set with [`header`](Self::header)
-    /// is still sent.
-    pub fn no_user_agent(self) -> Self {
-        self.options(ConnectOptions::no_user_agent)
-    }
-
-    /// Offers a subprotocol; repeat for several, most preferred first.
-    pub fn subprotocol(self, proto: impl Into<String>) -> Self {
-        self.options(|o| o.subprotocol(proto))
-    }
-
-    /// Replaces the whole connection [`Config`] (including close timeout and keepalive):
-    /// call it before the finer setters.
-    pub fn config(self, config: Config) -> Self {
-        self.options(|o| o.config(config))
-    }
-
-    /// Largest message accepted, after decompression (`None`: no limit). Default 64 MiB.
-    pub fn max_message_size(self, max: Option<usize>) -> Self {
-        self.options(|o| o.max_message_size(max))
-    }
-
-    /// Largest single frame accepted (`None`: no limit). Default 16 MiB.
-    pub fn max_frame_size(self, max: Option<usize>) -> Self {
-        self.options(|o| o.max_frame_size(max))
-    }
-
-    /// Bound on DNS resolution + TCP connect (`None`: no bound). Default 10 s.
-    pub fn connect_timeout(self, timeout: Option<Duration>) -> Self {
-        self.options(|o| o.connect_timeout(timeout))
-    }
-
-    /// Bound on TLS plus the HTTP upgrade (`None`: no bound). Default 10 s.
-    pub fn open_timeout(self, timeout: Option<Duration>) -> Self {
-        self.options(|o| o.open_timeout(timeout))
-    }
-
-    /// Bound on each wait of the closing handshake (`None`: wait forever). Default 10 s.
-    pub fn close_timeout(self, timeout: Option<Duration>) -> Self {
-        self.options(|o| o.close_timeout(timeout))
-    }
-
-    /// Bound on a send that can write nothing because the server stopped reading (`None`:
-    /// wait forever). Default 20 s.
-    pub fn write_timeout(self, timeout: Option<Duration>) -> Self {
-        self.options(|o| o.write_timeout(timeout))
-    }
-
-    /// A ping every `interval`; the connection fails (1011) when a pong takes longer than
-    /// `timeout`. Default 20 s / 20 s.
-    pub fn keepalive(self, interval: Duration, timeout: Duration) -> Self {
-        self.options(|o| o.keepalive(interval, timeout))
-    }
-
-    /// Turns keepalive pings off.
-    pub fn no_keepalive(self) -> Self {
-        self.options(ConnectOptions::no_keepalive)
-    }
-
-    /// Limits on the server's response head (size, header count).
-    pub fn handshake_limits(self, limits: Limits) -> Self {
-        self.options(|o| o.handshake_limits(limits))
-    }
-
-    /// permessage-deflate parameters to offer, or `None` to offer nothing. Default: offered.
-    #[cfg(feature = "deflate")]
-    pub fn compression(self, compression: Option<DeflateConfig>) -> Self {
-        self.options(|o| o.compression(compression))
-    }
-
-    /// Offers no compression.
-    pub fn no_compression(self) -> Self {
-        self.options(ConnectOptions::no_compression)
-    }
-
-    /// Always connects through the proxy at `url`: `http://[user:pass@]host:port` (HTTP
-    /// `CONNECT`), `socks5://...` (names resolved here) or `socks5h://...` (names resolved
-    /// by the proxy). For `wss://` TLS runs end to end through the tunnel, checked against
-    /// the target's name. The URL is parsed when connecting.
-    ///
-    /// ```no_run
-    /// # async fn demo() -> Result<(), aiowebsocket::Error> {
-    /// let ws = aiowebsocket::builder("wss://example.com/feed")
-    ///     .proxy_url("http://user:pass@proxy.corp:3128")
-    ///     .connect()
-    ///     .await?;
-    /// # drop(ws); Ok(()) }
-    /// ```
-    pub fn proxy_url(self, url: impl Into<String>) -> Self {
-        self.options(|o| o.proxy_url(url))
-    }
-
-    /// Whether and which proxy to use, as a [`ProxyConfig`]: `Direct` (the default), a
-    /// [`Proxy`](crate::Proxy), or `FromEnv` (see [`proxy_from_env`](Self::proxy_from_env)).
-    pub fn proxy(self, proxy: ProxyConfig) -> Self {
-        self.options(|o| o.proxy(proxy))
-    }
-
-    /// **Reads proxy settings from the environment**, as curl does, for every connection
-    /// and every redirect hop: `https_proxy`/`HTTPS_PROXY` for `wss://`,
-    /// `http_proxy`/`HTTP_PROXY` for `ws://`, then `all_proxy`/`ALL_PROXY`, with
-    /// `no_proxy`/`NO_PROXY` listing hosts to reach directly.
-    ///
-    /// **Off by default**: without this call aiowebsocket never looks at these variables,
-    /// so a proxy set for other tools does not silently reroute your WebSockets. Turn it on
-    /// when your program should behave like curl behind a corporate proxy. A malformed
-    /// variable is an error naming it, not a silent direct connection. To read the settings
-    /// from somewhere else, add `.options(|o| o.proxy_env(|name| ...))`.
-    pub fn proxy_from_env(self) -> Self {
-        self.options(ConnectOptions::proxy_from_env)
-    }
-
-    /// How redirects of the opening handshake are followed. Default: up to 5 hops, never
-    /// from `wss://` to `ws://`; to another origin (scheme, host or port) only
-    /// `User-Agent`, `Origin` and [`portable_header`](Self::portable_header)s follow (see
-    /// [`ConnectOptions::redirects`]).
-    pub fn redirects(self, policy: RedirectPolicy) -> Self {
-        self.options(|o| o.redirects(policy))
-    }
-
-    /// Runs `hook` before each redirect is followed, to refuse it or adjust the request
-    /// (see [`ConnectOptions::on_redirect`]).
-    pub fn on_redirect<F>(self, hook: F) -> Self
-    where
-        F: Fn(&RedirectHop<'_>) -> HopDecision + Send + Sync + 'static,
-    {
-        self.options(|o| o.on_redirect(hook))
-    }
-
-    /// Follows no redirect: a 3xx answer is an error carrying its status and `Location`.
-    pub fn no_redirects(self) -> Self {
-        self.options(ConnectOptions::no_redirects)
-    }
+    // header, origin, limits, timeouts, keepalive, compression, proxy, redirects, tls: one
+    // forwarding method per `ConnectOptions` setter, from the list beside those setters.
+    ws_client::forward_connect_setters!();
 
     /// Applies any [`ConnectOptions`] setter:
     /// `builder(url).options(|o| o.max_frame_size(None))`.
@@ -267,7 +100,7 @@ impl ClientBuilder {
     /// ```
     #[cfg(feature = "native-tls")]
     pub fn tls_connector(self, connector: native_tls::TlsConnector) -> Self {
-        self.tls(TlsConnector::native_tls(connector))
+        self.tls(ws_client::TlsConnector::native_tls(connector))
     }
 
     /// Uses rustls with `config` for `wss://` instead of the build's default TLS: for a
@@ -292,13 +125,7 @@ impl ClientBuilder {
     /// ```
     #[cfg(feature = "rustls")]
     pub fn rustls_config(self, config: Arc<rustls::ClientConfig>) -> Self {
-        self.tls(TlsConnector::rustls(config))
-    }
-
-    /// Uses `tls` for `wss://` (see [`TlsConnector`]).
-    pub fn tls(mut self, tls: TlsConnector) -> Self {
-        self.options = self.options.tls(tls);
-        self
+        self.tls(ws_client::TlsConnector::rustls(config))
     }
 
     /// Which TLS library `wss://` connections will use: the one configured with

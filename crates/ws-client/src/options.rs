@@ -46,6 +46,103 @@ pub use crate::proto::config::{
     DEFAULT_CLOSE_TIMEOUT, DEFAULT_PING_INTERVAL, DEFAULT_PING_TIMEOUT,
 };
 
+/// Writes the client setters of [`ConnectOptions`] as methods of a builder that wraps it
+/// (the facade's `ClientBuilder`), each forwarding to the setter of the same name. The list
+/// lives here, beside the setters: a new setter reaches the builder with one more line.
+///
+/// The invoking `impl` provides `fn options(self, f: impl FnOnce(ConnectOptions) ->
+/// ConnectOptions) -> Self`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! forward_connect_setters {
+    () => {
+        $crate::forward_connect_setters! {
+            /// Adds a request header `name: value`.
+            header(name: impl Into<String>, value: impl Into<String>);
+            /// Adds a request header that may follow a redirect to another origin; never
+            /// for credentials.
+            portable_header(name: impl Into<String>, value: impl Into<String>);
+            /// Adds a request header whose value `Debug` output never shows.
+            sensitive_header(name: impl Into<String>, value: impl Into<String>);
+            /// Adds a raw header line `"Name: value"`.
+            raw_header(line: impl Into<String>);
+            /// Sets the `Origin` header.
+            origin(origin: impl Into<String>);
+            /// Sends no default `User-Agent: aiowebsocket/<version>`.
+            no_user_agent();
+            /// Offers a subprotocol; repeat for several, most preferred first.
+            subprotocol(proto: impl Into<String>);
+            /// Replaces the whole connection `Config`: call it before the finer setters.
+            config(config: $crate::Config);
+            /// Largest message accepted, after decompression (`None`: no limit). Default
+            /// 64 MiB.
+            max_message_size(max: Option<usize>);
+            /// Largest single frame accepted (`None`: no limit). Default 16 MiB.
+            max_frame_size(max: Option<usize>);
+            /// Bound on DNS resolution + TCP connect (`None`: no bound). Default 10 s.
+            connect_timeout(timeout: Option<::std::time::Duration>);
+            /// Bound on the proxy tunnel, TLS and the HTTP upgrade (`None`: no bound).
+            /// Default 10 s.
+            open_timeout(timeout: Option<::std::time::Duration>);
+            /// Bound on each wait of the closing handshake (`None`: wait forever). Default
+            /// 10 s.
+            close_timeout(timeout: Option<::std::time::Duration>);
+            /// Bound on a send that can write nothing because the server stopped reading
+            /// (`None`: wait forever). Default 20 s.
+            write_timeout(timeout: Option<::std::time::Duration>);
+            /// A ping every `interval`; the connection fails (1011) when a pong takes longer
+            /// than `timeout`. Default 20 s / 20 s.
+            keepalive(interval: ::std::time::Duration, timeout: ::std::time::Duration);
+            /// Turns keepalive pings off.
+            no_keepalive();
+            /// Limits on the server's response head (size, header count).
+            handshake_limits(limits: $crate::ws_handshake::Limits);
+            /// permessage-deflate parameters to offer, or `None` to offer nothing. Default:
+            /// offered.
+            #[cfg(feature = "deflate")]
+            compression(compression: Option<$crate::ws_handshake::permessage_deflate::DeflateConfig>);
+            /// Offers no compression.
+            no_compression();
+            /// Always connects through the proxy at `url` (`http://`, `socks5://`,
+            /// `socks5h://`); parsed when connecting.
+            proxy_url(url: impl Into<String>);
+            /// Whether and which proxy to use: `Direct` (the default), a `Proxy`, or
+            /// `FromEnv`.
+            proxy(proxy: $crate::ws_handshake::proxy::ProxyConfig);
+            /// Reads proxy settings from the environment as curl does (off by default).
+            proxy_from_env();
+            /// Where the environment proxy reads its variables, instead of the process
+            /// environment.
+            proxy_env(lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static);
+            /// How redirects of the opening handshake are followed. Default: up to 5 hops,
+            /// never from `wss://` to `ws://`.
+            redirects(policy: $crate::ws_handshake::redirect::RedirectPolicy);
+            /// Runs `hook` before each redirect is followed, to refuse it or adjust the
+            /// request.
+            on_redirect(hook: impl Fn(&$crate::ws_handshake::redirect::RedirectHop<'_>)
+                -> $crate::ws_handshake::redirect::HopDecision + Send + Sync + 'static);
+            /// Follows no redirect: a 3xx answer is an error carrying its status and
+            /// `Location`.
+            no_redirects();
+            /// The TLS library and configuration for `wss://`.
+            tls(tls: $crate::tls::TlsConnector);
+        }
+    };
+    ($($(#[$attr:meta])* $name:ident($($arg:ident: $ty:ty),*);)*) => {
+        $(
+            $(#[$attr])*
+            #[doc = concat!(
+                "\n\nThe same as [`ConnectOptions::", stringify!($name),
+                "`](ws_client::ConnectOptions::", stringify!($name),
+                "), which documents it in full."
+            )]
+            pub fn $name(self, $($arg: $ty),*) -> Self {
+                self.options(|o| o.$name($($arg),*))
+            }
+        )*
+    };
+}
+
 /// The setters both roles' options share (each sets the [`OpenSettings`]), written once and
 /// used in `impl ConnectOptions` and `impl ServerOptions`.
 macro_rules! open_setters {
