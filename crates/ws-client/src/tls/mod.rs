@@ -604,21 +604,18 @@ impl Error {
     pub fn is_tls_certificate(&self) -> bool {
         match self.tls_parts() {
             Some(TlsParts::Tls(tls)) => tls.is_certificate(),
-            Some(TlsParts::Io(io)) => match find_tls_error(io) {
-                Some(tls) => tls.is_certificate(),
-                // The runtime's own message (the error's Display) gives advice about
-                // certificates whatever failed: look below it, at the TLS library's errors.
-                None => {
-                    let mut cause = std::error::Error::source(io);
-                    while let Some(e) = cause {
-                        if e.to_string().to_ascii_lowercase().contains("certificate") {
-                            return true;
-                        }
-                        cause = e.source();
+            // A custom connector's I/O error: the runtime's own message gives advice about
+            // certificates whatever failed, so look below it, at the TLS library's errors.
+            Some(TlsParts::Io(io)) => {
+                let mut cause = std::error::Error::source(io);
+                while let Some(e) = cause {
+                    if e.to_string().to_ascii_lowercase().contains("certificate") {
+                        return true;
                     }
-                    false
+                    cause = e.source();
                 }
-            },
+                false
+            }
             None => false,
         }
     }
@@ -629,7 +626,7 @@ impl Error {
     pub fn tls_error(&self) -> Option<&TlsError> {
         match self.tls_parts()? {
             TlsParts::Tls(tls) => Some(tls),
-            TlsParts::Io(io) => find_tls_error(io),
+            TlsParts::Io(_) => None,
         }
     }
 }
@@ -657,25 +654,6 @@ fn refusing_backend(e: &io::Error) -> Option<TlsBackend> {
         return Some(TlsBackend::NativeTls);
     }
     let _ = e;
-    None
-}
-
-/// The TLS error inside `e`, if it is one (possibly wrapped by the connect flow).
-pub(crate) fn find_tls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a TlsError> {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(e) = cur {
-        if let Some(t) = e.downcast_ref::<TlsError>() {
-            return Some(t);
-        }
-        if let Some(t) = e
-            .downcast_ref::<io::Error>()
-            .and_then(|io| io.get_ref())
-            .and_then(|inner| inner.downcast_ref::<TlsError>())
-        {
-            return Some(t);
-        }
-        cur = e.source();
-    }
     None
 }
 
