@@ -8,10 +8,10 @@ use base64::Engine as _;
 use percent_encoding::percent_decode_str;
 use url::Url;
 
-use crate::error::{shorten, shorten_bytes, HandshakeError};
+use crate::error::HandshakeError;
 use crate::extensions::{parse_extensions, Extension};
 use crate::head::{bad_value_char, is_token, trim_ows};
-use crate::redact::{redact_header_line, redacted, shown, shown_url};
+use crate::redact::{redact_header_line, redacted, shorten, shorten_bytes, shown, shown_url};
 use crate::response::Response;
 
 /// Headers the handshake sets itself; a caller may not give them.

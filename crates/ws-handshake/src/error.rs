@@ -871,29 +871,3 @@ impl std::error::Error for HandshakeError {
         }
     }
 }
-
-/// Longest string kept from peer or caller input in an error.
-const SHORT: usize = 100;
-
-/// Shortens `s` to about [`SHORT`] characters for storage in an error.
-pub(crate) fn shorten(s: &str) -> String {
-    match s.char_indices().nth(SHORT) {
-        Some((cut, _)) => {
-            let mut out = String::with_capacity(cut + 3);
-            out.push_str(&s[..cut]);
-            out.push_str("...");
-            out
-        }
-        None => s.to_owned(),
-    }
-}
-
-/// Lossily decodes and shortens network bytes for storage in an error.
-pub(crate) fn shorten_bytes(b: &[u8]) -> String {
-    let end = b.len().min(SHORT * 4);
-    let mut out = shorten(&String::from_utf8_lossy(&b[..end]));
-    if end < b.len() && !out.ends_with("...") {
-        out.push_str("...");
-    }
-    out
-}

@@ -324,7 +324,7 @@ impl Head {
                 break;
             }
         }
-        out.map(|o| crate::error::shorten_bytes(&o))
+        out.map(|o| crate::redact::shorten_bytes(&o))
     }
 }
 

@@ -51,9 +51,9 @@ use std::net::IpAddr;
 
 use url::Url;
 
-use crate::error::{shorten, HandshakeError};
+use crate::error::HandshakeError;
 use crate::head::Limits;
-use crate::redact::{shown, shown_url};
+use crate::redact::{shorten, shown, shown_url};
 use percent_encoding::percent_decode_str;
 
 mod env;

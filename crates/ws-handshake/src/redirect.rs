@@ -51,8 +51,8 @@
 use url::Url;
 
 use crate::client::{RequestBuilder, UserHeader};
-use crate::error::{shorten, HandshakeError};
-use crate::redact::{redacted, shown, shown_url};
+use crate::error::HandshakeError;
+use crate::redact::{redacted, shorten, shown, shown_url};
 use crate::response::Response;
 
 /// Whether and how far redirects are followed, and what may follow a redirect to another

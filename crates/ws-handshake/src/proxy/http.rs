@@ -7,8 +7,9 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 
 use super::{Credentials, Progress, ProxyScheme, TargetAddr};
-use crate::error::{shorten, HandshakeError};
+use crate::error::HandshakeError;
 use crate::head::Limits;
+use crate::redact::shorten;
 use crate::response::{Response, ResponseParser};
 
 /// The start every HTTP status line has.

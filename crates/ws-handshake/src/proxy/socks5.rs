@@ -5,7 +5,8 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::{Credentials, Progress, ProxyScheme, Socks5Reply, TargetAddr};
-use crate::error::{shorten, HandshakeError};
+use crate::error::HandshakeError;
+use crate::redact::shorten;
 
 const VERSION: u8 = 0x05;
 const AUTH_VERSION: u8 = 0x01;
