@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::head::HeadError;
 use crate::proxy::kinds::{ProxyScheme, Socks5Reply};
 use crate::status::reason_phrase;
 
@@ -868,6 +869,19 @@ impl std::error::Error for HandshakeError {
         match self {
             Self::ProxyFromEnv { error, .. } => Some(error.as_ref()),
             _ => None,
+        }
+    }
+}
+
+/// A head that could not be read: [`HeadTooLarge`](HandshakeError::HeadTooLarge),
+/// [`TooManyHeaders`](HandshakeError::TooManyHeaders) or
+/// [`MalformedHead`](HandshakeError::MalformedHead).
+impl From<HeadError> for HandshakeError {
+    fn from(e: HeadError) -> Self {
+        match e {
+            HeadError::TooLarge { limit } => HandshakeError::HeadTooLarge { limit },
+            HeadError::TooManyHeaders { limit } => HandshakeError::TooManyHeaders { limit },
+            HeadError::Malformed { reason } => HandshakeError::MalformedHead { reason },
         }
     }
 }

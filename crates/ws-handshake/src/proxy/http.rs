@@ -8,7 +8,7 @@ use base64::Engine as _;
 
 use super::{Credentials, Progress, ProxyScheme, TargetAddr};
 use crate::error::HandshakeError;
-use crate::head::Limits;
+use crate::head::{HeadError, Limits};
 use crate::redact::shorten;
 use crate::response::{Response, ResponseParser};
 
@@ -178,7 +178,7 @@ impl HttpConnect {
 
     fn feed_waiting(&mut self, data: &[u8]) -> Result<Progress, HandshakeError> {
         self.check_prefix(data)?;
-        let mut response = match self.parser.feed(data) {
+        let mut response = match self.parser.feed_head(data) {
             Ok(Some(r)) => r,
             Ok(None) => return Ok(Progress::NeedMore),
             Err(e) => return Err(self.protocol_error(e)),
@@ -196,7 +196,7 @@ impl HttpConnect {
                 self.prefix = None;
                 let rest = response.into_rest();
                 self.check_prefix(&rest)?;
-                response = match self.parser.feed(&rest) {
+                response = match self.parser.feed_head(&rest) {
                     Ok(Some(r)) => r,
                     Ok(None) => return Ok(Progress::NeedMore),
                     Err(e) => return Err(self.protocol_error(e)),
@@ -251,19 +251,18 @@ impl HttpConnect {
         Ok(())
     }
 
-    fn protocol_error(&self, e: HandshakeError) -> HandshakeError {
+    fn protocol_error(&self, e: HeadError) -> HandshakeError {
         let reason = match e {
-            HandshakeError::HeadTooLarge { .. } => format!(
+            HeadError::TooLarge { .. } => format!(
                 "its head exceeds {} bytes (the limit set with .handshake_limits(..))",
                 self.limits.max_head_size
             ),
-            HandshakeError::TooManyHeaders { limit } => {
+            HeadError::TooManyHeaders { limit } => {
                 format!(
                     "it has more than {limit} headers (the limit set with .handshake_limits(..))"
                 )
             }
-            HandshakeError::MalformedHead { reason } => format!("malformed HTTP head: {reason}"),
-            other => other.to_string(),
+            HeadError::Malformed { reason } => format!("malformed HTTP head: {reason}"),
         };
         HandshakeError::ProxyProtocol {
             scheme: ProxyScheme::Http,
