@@ -38,7 +38,7 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use futures_io::{AsyncRead, AsyncWrite};
-use ws_handshake::proxy::{Progress, Proxy, TargetAddr};
+use ws_handshake::proxy::{Progress, Proxy, ProxyError, TargetAddr};
 use ws_handshake::redirect::{self, RedirectChain, RedirectHop};
 use ws_handshake::{ClientRequest, HandshakeError, Limits, Response, Target};
 
@@ -327,14 +327,16 @@ where
     }
     if let (false, Some(proxy)) = (early_data.is_empty(), &proxy) {
         // A TLS server never speaks first: these bytes cannot come from the target.
-        return Err(Error::Handshake(HandshakeError::ProxyProtocol {
-            scheme: proxy.scheme(),
-            reason: format!(
-                "it sent {} byte(s) after opening the tunnel, before TLS started, which no TLS \
-                 server does",
-                early_data.len()
-            ),
-        }));
+        return Err(Error::Handshake(HandshakeError::Proxy(
+            ProxyError::Protocol {
+                scheme: proxy.scheme(),
+                reason: format!(
+                    "it sent {} byte(s) after opening the tunnel, before TLS started, which \
+                     no TLS server does",
+                    early_data.len()
+                ),
+            },
+        )));
     }
     let left = remaining(options.open.open_timeout, opened_at, timer.now());
     let addr = authority(&target.host, target.port);
@@ -590,11 +592,13 @@ async fn open_tunnel<R: Runtime>(
     target: &Target,
     limits: Limits,
 ) -> Result<(R::Tcp, Vec<u8>), Error> {
-    let mut addr = TargetAddr::from_host(&target.host)?;
+    let mut addr = TargetAddr::from_host(&target.host).map_err(HandshakeError::from)?;
     if proxy.needs_resolved(&addr) {
         addr = TargetAddr::Ip(resolve(rt, &target.host).await?);
     }
-    let mut tunnel = proxy.handshake(addr, target.port, limits)?;
+    let mut tunnel = proxy
+        .handshake(addr, target.port, limits)
+        .map_err(HandshakeError::from)?;
     let proxy_addr = authority(proxy.host(), proxy.port());
     let io_error = |e: io::Error, doing: &str| {
         let message = format!(
@@ -618,9 +622,9 @@ async fn open_tunnel<R: Runtime>(
             .await
             .map_err(|e| io_error(e, "reading the answer of"))?;
         if n == 0 {
-            return Err(tunnel.closed_error().into());
+            return Err(HandshakeError::from(tunnel.closed_error()).into());
         }
-        if let Progress::Done { rest } = tunnel.feed(&buf[..n])? {
+        if let Progress::Done { rest } = tunnel.feed(&buf[..n]).map_err(HandshakeError::from)? {
             return Ok((tcp, rest));
         }
     }

@@ -169,12 +169,11 @@ impl Error {
         match self {
             Self::Handshake(e) => match e {
                 HandshakeError::UnexpectedStatus { status, .. }
-                | HandshakeError::ProxyConnectRefused { status, .. }
                 | HandshakeError::Redirect { status, .. }
                 | HandshakeError::RedirectNotFollowed { status, .. }
                 | HandshakeError::RedirectMissingLocation { status }
                 | HandshakeError::RequestRefused { status, .. } => Some(*status),
-                HandshakeError::ProxyAuthRequired { .. } => Some(407),
+                HandshakeError::Proxy(e) => e.http_status(),
                 _ => None,
             },
             _ => None,
@@ -276,21 +275,7 @@ fn handshake_step(e: &HandshakeError) -> Option<Step> {
 }
 
 fn is_proxy_error(e: &HandshakeError) -> bool {
-    matches!(
-        e,
-        HandshakeError::InvalidProxyUrl { .. }
-            | HandshakeError::UnsupportedProxyScheme { .. }
-            | HandshakeError::ProxyFromEnv { .. }
-            | HandshakeError::InvalidProxyTarget { .. }
-            | HandshakeError::InvalidProxyCredentials { .. }
-            | HandshakeError::ProxyAuthRequired { .. }
-            | HandshakeError::ProxyConnectRefused { .. }
-            | HandshakeError::Socks5NoAcceptableMethod { .. }
-            | HandshakeError::Socks5AuthFailed { .. }
-            | HandshakeError::Socks5ConnectFailed { .. }
-            | HandshakeError::ProxyProtocol { .. }
-            | HandshakeError::ProxyClosed { .. }
-    )
+    matches!(e, HandshakeError::Proxy(_))
 }
 
 /// An I/O error of an opening step, with where it happened. Shows as its message alone
@@ -958,11 +943,13 @@ mod tests {
         assert_eq!(text.matches("handshake").count(), 0, "{text}");
         assert_eq!(e.step(), Some(Step::Handshake));
         assert_eq!(e.http_status(), Some(404));
-        let e = Error::from(HandshakeError::ProxyConnectRefused {
-            target: "t:443".into(),
-            status: 403,
-            reason: "Forbidden".into(),
-        });
+        let e = Error::from(HandshakeError::Proxy(
+            ws_handshake::proxy::ProxyError::ConnectRefused {
+                target: "t:443".into(),
+                status: 403,
+                reason: "Forbidden".into(),
+            },
+        ));
         assert_eq!(e.step(), Some(Step::Proxy));
         assert!(e.is_proxy());
         let e = Error::from(HandshakeError::UnsupportedScheme {

@@ -29,8 +29,8 @@ use ws_handshake::permessage_deflate::DeflateConfig;
 use ws_handshake::proxy::{Proxy, ProxyConfig};
 use ws_handshake::redirect::{HopDecision, RedirectHook, RedirectHop, RedirectPolicy};
 use ws_handshake::{
-    is_sensitive_header, redact_url, ClientRequest, Limits, Request, RequestBuilder, Target,
-    REDACTED,
+    is_sensitive_header, redact_url, ClientRequest, HandshakeError, Limits, Request,
+    RequestBuilder, Target, REDACTED,
 };
 
 use crate::error::Error;
@@ -526,13 +526,17 @@ impl ConnectOptions {
     pub fn proxy_for(&self, target: &Target) -> Result<Option<Proxy>, Error> {
         let config = match &self.proxy {
             ProxySetting::Config(c) => c,
-            ProxySetting::Url(url) => return Ok(Some(Proxy::parse(url)?)),
+            ProxySetting::Url(url) => {
+                return Ok(Some(Proxy::parse(url).map_err(HandshakeError::from)?))
+            }
         };
         let lookup = |name: &str| match &self.env {
             Some(env) => (env.0)(name),
             None => std::env::var(name).ok(),
         };
-        Ok(config.resolve_for(&target.host, target.port, target.secure, lookup)?)
+        Ok(config
+            .resolve_for(&target.host, target.port, target.secure, lookup)
+            .map_err(HandshakeError::from)?)
     }
 
     /// The URL to connect to.

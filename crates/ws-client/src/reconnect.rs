@@ -63,7 +63,7 @@ use std::time::{Duration, Instant};
 
 use futures_core::Stream;
 use ws_frame::CloseCode;
-use ws_handshake::proxy::Socks5Reply;
+use ws_handshake::proxy::{ProxyError, Socks5Reply};
 use ws_handshake::{HandshakeError, Response};
 
 use crate::connect::connect;
@@ -203,10 +203,11 @@ pub fn is_permanent(error: &Error) -> bool {
 fn is_permanent_handshake(e: &HandshakeError) -> bool {
     use HandshakeError as H;
     match e {
-        H::UnexpectedStatus { status, .. } | H::ProxyConnectRefused { status, .. } => {
+        H::UnexpectedStatus { status, .. }
+        | H::Proxy(ProxyError::ConnectRefused { status, .. }) => {
             (400..500).contains(status) && !matches!(status, 408 | 425 | 429)
         }
-        H::Socks5ConnectFailed { reply, .. } => matches!(
+        H::Proxy(ProxyError::Socks5ConnectFailed { reply, .. }) => matches!(
             reply,
             Socks5Reply::NotAllowed
                 | Socks5Reply::CommandNotSupported
@@ -216,8 +217,7 @@ fn is_permanent_handshake(e: &HandshakeError) -> bool {
         H::HeadTooLarge { .. }
         | H::TooManyHeaders { .. }
         | H::MalformedHead { .. }
-        | H::ProxyProtocol { .. }
-        | H::ProxyClosed { .. } => false,
+        | H::Proxy(ProxyError::Protocol { .. } | ProxyError::Closed { .. }) => false,
         // Configuration, redirects, incompatible servers and anything new.
         _ => true,
     }
@@ -790,11 +790,11 @@ mod tests {
         assert!(!is_permanent(&status(429)));
         assert!(!is_permanent(&status(503)));
         let proxy = |status| {
-            Error::Handshake(HandshakeError::ProxyConnectRefused {
+            Error::Handshake(HandshakeError::Proxy(ProxyError::ConnectRefused {
                 target: "x:1".into(),
                 status,
                 reason: String::new(),
-            })
+            }))
         };
         assert!(is_permanent(&proxy(403)));
         assert!(!is_permanent(&proxy(502)));
@@ -810,12 +810,12 @@ mod tests {
                 reason: "y".into(),
             }
         )));
-        assert!(!is_permanent(&Error::Handshake(
-            HandshakeError::Socks5ConnectFailed {
+        assert!(!is_permanent(&Error::Handshake(HandshakeError::Proxy(
+            ProxyError::Socks5ConnectFailed {
                 target: "x:1".into(),
                 reply: Socks5Reply::ConnectionRefused,
             }
-        )));
+        ))));
         assert!(!is_permanent(&Error::Io(std::io::Error::other("reset"))));
         assert!(!is_permanent(&Error::Timeout {
             step: crate::error::Step::Connect

@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use ws_handshake::proxy::{
-    Credentials, NoProxy, Proxy, ProxyConfig, ProxyHandshake, ProxyScheme, TargetAddr,
+    Credentials, NoProxy, Proxy, ProxyConfig, ProxyError, ProxyHandshake, ProxyScheme, TargetAddr,
 };
-use ws_handshake::{HandshakeError, Limits};
+use ws_handshake::Limits;
 
 /// Scheme, host, port and (user, password) of a proxy.
 type Parts<'a> = (ProxyScheme, &'a str, u16, Option<(&'a str, &'a str)>);
@@ -92,7 +92,7 @@ fn unsupported_proxy_schemes_are_named() {
         let err = Proxy::parse(url).unwrap_err();
         assert_eq!(
             err,
-            HandshakeError::UnsupportedProxyScheme {
+            ProxyError::UnsupportedScheme {
                 scheme: scheme.into()
             },
             "{url}"
@@ -125,7 +125,7 @@ fn invalid_proxy_urls_are_refused_without_leaking_passwords() {
     ] {
         let err = Proxy::parse(url).unwrap_err();
         assert!(
-            matches!(err, HandshakeError::InvalidProxyUrl { .. }),
+            matches!(err, ProxyError::InvalidUrl { .. }),
             "{url}: {err:?}"
         );
         let msg = err.to_string();
@@ -196,7 +196,7 @@ fn target_addresses_are_classified() {
         assert!(
             matches!(
                 TargetAddr::from_host(bad),
-                Err(HandshakeError::InvalidProxyTarget { .. })
+                Err(ProxyError::InvalidTarget { .. })
             ),
             "{bad:?}"
         );
@@ -219,10 +219,7 @@ fn socks5_without_h_needs_a_resolved_address() {
     let err = local
         .handshake(name.clone(), 443, Limits::default())
         .unwrap_err();
-    assert!(
-        matches!(err, HandshakeError::InvalidProxyTarget { .. }),
-        "{err:?}"
-    );
+    assert!(matches!(err, ProxyError::InvalidTarget { .. }), "{err:?}");
     assert!(err.to_string().contains("socks5h://"), "{err}");
     assert!(matches!(
         local.handshake(ip, 443, Limits::default()).unwrap(),
@@ -401,9 +398,9 @@ fn unusable_env_proxies_name_the_variable() {
     .unwrap_err();
     assert_eq!(
         err,
-        HandshakeError::ProxyFromEnv {
+        ProxyError::FromEnv {
             variable: "https_proxy",
-            error: Box::new(HandshakeError::UnsupportedProxyScheme {
+            error: Box::new(ProxyError::UnsupportedScheme {
                 scheme: "https".into()
             }),
         }
@@ -420,8 +417,8 @@ fn unusable_env_proxies_name_the_variable() {
     )
     .unwrap_err();
     assert!(
-        matches!(&err, HandshakeError::ProxyFromEnv { variable: "ALL_PROXY", error }
-            if matches!(**error, HandshakeError::InvalidProxyUrl { .. })),
+        matches!(&err, ProxyError::FromEnv { variable: "ALL_PROXY", error }
+            if matches!(**error, ProxyError::InvalidUrl { .. })),
         "{err:?}"
     );
     assert!(!err.to_string().contains("hunter2"));
