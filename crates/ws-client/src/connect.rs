@@ -185,11 +185,18 @@ where
         match step.await? {
             Handshake::Open(ws, response) => return Ok((ws, response, request)),
             Handshake::Redirect(response) => {
-                let next = chain.follow_response(&response)?.clone();
-                builder = builder.redirect(next.clone(), &chain.policy())?;
+                let next = chain
+                    .follow_response(&response)
+                    .map_err(HandshakeError::from)?
+                    .clone();
+                builder = builder
+                    .redirect(next.clone(), &chain.policy())
+                    .map_err(HandshakeError::from)?;
                 if let Some(hook) = options.redirect_hook() {
                     let hop = RedirectHop::new(response.status(), request.url(), &next, &builder);
-                    if let Some(adjusted) = redirect::decide(hook, &hop)? {
+                    if let Some(adjusted) =
+                        redirect::decide(hook, &hop).map_err(HandshakeError::from)?
+                    {
                         builder = adjusted;
                     }
                 }

@@ -169,11 +169,9 @@ impl Error {
         match self {
             Self::Handshake(e) => match e {
                 HandshakeError::UnexpectedStatus { status, .. }
-                | HandshakeError::Redirect { status, .. }
-                | HandshakeError::RedirectNotFollowed { status, .. }
-                | HandshakeError::RedirectMissingLocation { status }
                 | HandshakeError::RequestRefused { status, .. } => Some(*status),
                 HandshakeError::Proxy(e) => e.http_status(),
+                HandshakeError::Redirect(e) => e.http_status(),
                 _ => None,
             },
             _ => None,
@@ -189,19 +187,7 @@ impl Error {
     /// Whether the server redirected and the redirect was not followed: redirects are off,
     /// the hop limit was reached (a loop), the target is unusable, or it would leave TLS.
     pub fn is_redirect(&self) -> bool {
-        matches!(
-            self,
-            Self::Handshake(
-                HandshakeError::Redirect { .. }
-                    | HandshakeError::RedirectNotFollowed { .. }
-                    | HandshakeError::RedirectMissingLocation { .. }
-                    | HandshakeError::RedirectInvalidLocation { .. }
-                    | HandshakeError::RedirectUnsupportedScheme { .. }
-                    | HandshakeError::RedirectDowngrade { .. }
-                    | HandshakeError::RedirectRefused { .. }
-                    | HandshakeError::TooManyRedirects { .. }
-            )
-        )
+        matches!(self, Self::Handshake(HandshakeError::Redirect(_)))
     }
 
     /// Whether the TLS handshake failed (an [`Error::Io`] from the TLS step of

@@ -798,12 +798,12 @@ mod tests {
         };
         assert!(is_permanent(&proxy(403)));
         assert!(!is_permanent(&proxy(502)));
-        assert!(is_permanent(&Error::Handshake(
-            HandshakeError::RedirectDowngrade {
+        assert!(is_permanent(&Error::Handshake(HandshakeError::Redirect(
+            ws_handshake::redirect::RedirectError::Downgrade {
                 from: "wss://a/".into(),
                 to: "ws://a/".into(),
             }
-        )));
+        ))));
         assert!(is_permanent(&Error::Handshake(
             HandshakeError::InvalidUrl {
                 url: "x".into(),

@@ -4,27 +4,31 @@ use std::fmt;
 
 use crate::head::HeadError;
 use crate::proxy::error::ProxyError;
+use crate::redirect::error::RedirectError;
 use crate::status::reason_phrase;
 
 /// Everything that can go wrong while building, parsing or checking an opening handshake.
 ///
-/// Variants fall in four groups, by who is at fault:
+/// Variants fall in six groups, by who is at fault or which module found the fault:
 ///
 /// * **building the request** (the caller's input): [`InvalidUrl`](Self::InvalidUrl) to
 ///   [`InvalidSubprotocol`](Self::InvalidSubprotocol);
 /// * **reading an HTTP head** (either peer): [`HeadTooLarge`](Self::HeadTooLarge),
 ///   [`TooManyHeaders`](Self::TooManyHeaders), [`MalformedHead`](Self::MalformedHead);
-/// * **the server's response** (client role, [`ClientRequest::check`]): [`Redirect`](Self::Redirect)
-///   to [`UnrequestedExtension`](Self::UnrequestedExtension), plus
-///   [`InvalidExtensions`](Self::InvalidExtensions);
+/// * **the server's response** (client role, [`ClientRequest::check`]):
+///   [`UnexpectedStatus`](Self::UnexpectedStatus) to
+///   [`UnrequestedExtension`](Self::UnrequestedExtension), plus
+///   [`InvalidExtensions`](Self::InvalidExtensions) and [`Redirect`](Self::Redirect) for a
+///   3xx;
 /// * **the client's request** (server role, [`Request::validate`]): the `Request*` variants,
 ///   [`UnsupportedWebSocketVersion`](Self::UnsupportedWebSocketVersion),
 ///   [`MissingKey`](Self::MissingKey) and [`InvalidKey`](Self::InvalidKey), plus
 ///   [`RequestRefused`](Self::RequestRefused) when the server's own check said no;
 /// * **proxies**: [`Proxy`](Self::Proxy), a [`ProxyError`](crate::proxy::ProxyError) of the
 ///   [`proxy`](crate::proxy) module;
-/// * **redirects** ([`redirect`](crate::redirect)): [`RedirectNotFollowed`](Self::RedirectNotFollowed)
-///   to [`TooManyRedirects`](Self::TooManyRedirects).
+/// * **redirects**: [`Redirect`](Self::Redirect), a
+///   [`RedirectError`](crate::redirect::RedirectError) of the [`redirect`](crate::redirect)
+///   module: the 3xx answer itself, or why it was not followed.
 ///
 /// `Display` says what happened, at which step of the handshake, and what to do about it.
 /// Strings that came from the network are shortened (to about 100 characters) before they are
@@ -121,14 +125,6 @@ pub enum HandshakeError {
     },
 
     // ---- checking the server's response (client role) ------------------------------------
-    /// The server answered with a redirect (3xx) instead of `101 Switching Protocols`.
-    Redirect {
-        /// The status code.
-        status: u16,
-        /// The `Location` header, if the server sent a readable one (password hidden,
-        /// shortened).
-        location: Option<String>,
-    },
     /// The server answered with a status other than 101 or 3xx.
     UnexpectedStatus {
         /// The status code.
@@ -247,60 +243,10 @@ pub enum HandshakeError {
     /// [`ProxyError`](crate::proxy::ProxyError)).
     Proxy(ProxyError),
 
-    // ---- following redirects (client role) -------------------------------------------------
-    /// A 3xx status that is not followed: only 301, 302, 303, 307 and 308 are.
-    RedirectNotFollowed {
-        /// The status code.
-        status: u16,
-        /// The `Location` header, if any (shortened).
-        location: Option<String>,
-    },
-    /// A redirect without a `Location` header (or an empty one).
-    RedirectMissingLocation {
-        /// The status code.
-        status: u16,
-    },
-    /// A redirect whose `Location` is not a usable URL.
-    RedirectInvalidLocation {
-        /// The `Location` value (shortened).
-        location: String,
-        /// Why it is unusable.
-        reason: String,
-    },
-    /// A redirect to a scheme other than `ws`, `wss`, `http` and `https`.
-    RedirectUnsupportedScheme {
-        /// The `Location` value (shortened).
-        location: String,
-        /// The scheme found.
-        scheme: String,
-    },
-    /// A redirect from a secure URL (`wss`) to an insecure one (`ws`/`http`): refused, it would
-    /// send the handshake (and any credentials) in the clear.
-    RedirectDowngrade {
-        /// The URL redirected from (password hidden, shortened).
-        from: String,
-        /// The URL redirected to (password hidden, shortened).
-        to: String,
-    },
-    /// The caller's redirect hook
-    /// ([`RedirectHook`](crate::redirect::RedirectHook)) refused a hop, or changed its URL.
-    RedirectRefused {
-        /// The URL redirected from (password hidden, shortened).
-        from: String,
-        /// The URL redirected to (password hidden, shortened).
-        to: String,
-        /// The hook's reason.
-        reason: String,
-    },
-    /// The redirect limit ([`RedirectPolicy::max_hops`](crate::redirect::RedirectPolicy::max_hops))
-    /// was reached.
-    TooManyRedirects {
-        /// The limit.
-        max_hops: usize,
-        /// Every URL in order: the first one requested, those followed, and the refused next
-        /// one (passwords hidden, each shortened).
-        chain: Vec<String>,
-    },
+    // ---- redirects -------------------------------------------------------------------------
+    /// The server answered with a redirect (3xx) that is not followed, or following it failed
+    /// (see [`RedirectError`](crate::redirect::RedirectError)).
+    Redirect(RedirectError),
 }
 
 impl HandshakeError {
@@ -408,17 +354,6 @@ impl fmt::Display for HandshakeError {
                 "HTTP upgrade: the peer's answer is not valid HTTP/1.1 ({reason}); check that \
                  the address is a WebSocket endpoint and that ws:// or wss:// matches the port"
             ),
-            Self::Redirect { status, location } => {
-                write!(f, "HTTP upgrade: the server redirects (HTTP {status})")?;
-                match location {
-                    Some(location) => write!(
-                        f,
-                        " to {location:?}; connect to that URL instead (this connection \
-                         does not follow redirects)"
-                    ),
-                    None => write!(f, " without a Location header; check the URL"),
-                }
-            }
             Self::UnexpectedStatus {
                 status,
                 reason,
@@ -593,61 +528,7 @@ impl fmt::Display for HandshakeError {
                 Ok(())
             }
             Self::Proxy(e) => e.fmt(f),
-            Self::RedirectNotFollowed { status, location } => {
-                write!(f, "HTTP upgrade: the server answered {status}")?;
-                if let Some(location) = location {
-                    write!(f, " with Location {location:?}")?;
-                }
-                write!(
-                    f,
-                    "; only 301, 302, 303, 307 and 308 redirects are followed: check the URL"
-                )
-            }
-            Self::RedirectMissingLocation { status } => write!(
-                f,
-                "HTTP upgrade: the server redirects (HTTP {status}) without a Location \
-                 header; check the URL"
-            ),
-            Self::RedirectInvalidLocation { location, reason } => write!(
-                f,
-                "HTTP upgrade: the redirect target {location:?} is not a usable URL \
-                 ({reason}); check the URL or the server's configuration"
-            ),
-            Self::RedirectUnsupportedScheme { location, scheme } => write!(
-                f,
-                "HTTP upgrade: the server redirects to {location:?}, whose scheme {scheme:?} \
-                 is not ws, wss, http or https; it cannot be a WebSocket endpoint"
-            ),
-            Self::RedirectDowngrade { from, to } => write!(
-                f,
-                "HTTP upgrade: refused the redirect from {from} to {to}: it would leave TLS \
-                 (wss to ws); connect to a wss:// URL instead"
-            ),
-            Self::RedirectRefused { from, to, reason } => write!(
-                f,
-                "HTTP upgrade: your redirect hook refused the redirect from {from} to {to}: \
-                 {reason}"
-            ),
-            Self::TooManyRedirects { max_hops, chain } => {
-                write!(
-                    f,
-                    "HTTP upgrade: gave up after {max_hops} redirect(s): {}",
-                    chain.join(" -> ")
-                )?;
-                let looping = chain
-                    .iter()
-                    .enumerate()
-                    .any(|(i, u)| chain[..i].contains(u));
-                if looping {
-                    write!(f, "; the server redirects in a loop: fix its configuration")
-                } else {
-                    write!(
-                        f,
-                        "; connect to the last URL directly, or allow more hops \
-                         (.redirects(RedirectPolicy::limited(..)))"
-                    )
-                }
-            }
+            Self::Redirect(e) => e.fmt(f),
         }
     }
 }
@@ -657,6 +538,7 @@ impl std::error::Error for HandshakeError {
         match self {
             // `Display` is the inner error's: its source, not itself, comes next in a chain.
             Self::Proxy(e) => e.source(),
+            Self::Redirect(e) => e.source(),
             _ => None,
         }
     }
@@ -679,5 +561,12 @@ impl From<HeadError> for HandshakeError {
 impl From<ProxyError> for HandshakeError {
     fn from(e: ProxyError) -> Self {
         HandshakeError::Proxy(e)
+    }
+}
+
+/// A redirect that is not followed: [`HandshakeError::Redirect`].
+impl From<RedirectError> for HandshakeError {
+    fn from(e: RedirectError) -> Self {
+        HandshakeError::Redirect(e)
     }
 }
