@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use ws_handshake::proxy::{
     Credentials, NoProxy, Proxy, ProxyConfig, ProxyError, ProxyHandshake, ProxyScheme, TargetAddr,
 };
-use ws_handshake::Limits;
+use ws_handshake::{HandshakeError, Limits};
 
 /// Scheme, host, port and (user, password) of a proxy.
 type Parts<'a> = (ProxyScheme, &'a str, u16, Option<(&'a str, &'a str)>);
@@ -408,6 +408,15 @@ fn unusable_env_proxies_name_the_variable() {
     let msg = err.to_string();
     assert!(msg.contains("https_proxy") && msg.contains("TLS"), "{msg}");
     assert!(std::error::Error::source(&err).is_some());
+    // Inside the handshake's error: the same message, and the same source next in a chain.
+    let wrapped = HandshakeError::from(err.clone());
+    assert_eq!(wrapped, HandshakeError::Proxy(err.clone()));
+    assert_eq!(wrapped.to_string(), msg);
+    assert_eq!(
+        std::error::Error::source(&wrapped).map(|e| e.to_string()),
+        std::error::Error::source(&err).map(|e| e.to_string())
+    );
+    assert_eq!(wrapped.http_status(), None);
 
     let err = Proxy::from_env_for(
         "example.com",

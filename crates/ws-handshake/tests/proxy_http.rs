@@ -253,6 +253,7 @@ Content-Length: 0\r\n\r\n";
         msg.contains("407") && msg.contains("refused the credentials"),
         "{msg}"
     );
+    assert_eq!(err.http_status(), Some(407));
     let msg = ProxyError::AuthRequired {
         target: "h:1".into(),
         proxy_authenticate: Some("Basic realm=\"x\"".into()),
@@ -311,6 +312,7 @@ fn refusals_carry_status_and_reason() {
             "{msg}"
         );
         assert!(msg.contains("[::1]:8443"), "{msg}");
+        assert_eq!(err.http_status(), Some(status));
     }
 }
 
