@@ -166,8 +166,8 @@ pub use ws_client::{
 };
 #[cfg(feature = "deflate")]
 pub use ws_handshake::permessage_deflate::DeflateConfig;
-pub use ws_handshake::proxy::{Credentials, Proxy, ProxyConfig, ProxyScheme};
-pub use ws_handshake::redirect::{HopDecision, RedirectHop, RedirectPolicy};
+pub use ws_handshake::proxy::{Credentials, Proxy, ProxyConfig, ProxyError, ProxyScheme};
+pub use ws_handshake::redirect::{HopDecision, RedirectError, RedirectHop, RedirectPolicy};
 pub use ws_handshake::{
     is_sensitive_header, redact_url, ClientRequest, HandshakeError, Limits, Request, Response,
     DEFAULT_USER_AGENT,

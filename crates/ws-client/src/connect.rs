@@ -38,9 +38,9 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use futures_io::{AsyncRead, AsyncWrite};
-use ws_handshake::proxy::{Progress, Proxy, TargetAddr};
+use ws_handshake::proxy::{Progress, Proxy, ProxyError, TargetAddr};
 use ws_handshake::redirect::{self, RedirectChain, RedirectHop};
-use ws_handshake::{ClientRequest, HandshakeError, Limits, Response, Target};
+use ws_handshake::{ClientRequest, Limits, Response, Target};
 
 use crate::error::{Error, Step};
 use crate::handshake::{client_handshake, client_handshake_step, Handshake};
@@ -327,7 +327,7 @@ where
     }
     if let (false, Some(proxy)) = (early_data.is_empty(), &proxy) {
         // A TLS server never speaks first: these bytes cannot come from the target.
-        return Err(Error::from(HandshakeError::ProxyProtocol {
+        return Err(Error::from(ProxyError::Protocol {
             scheme: proxy.scheme(),
             reason: format!(
                 "it sent {} byte(s) after opening the tunnel, before TLS started, which no TLS \

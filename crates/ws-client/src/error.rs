@@ -24,6 +24,8 @@ use std::io;
 use std::time::Duration;
 
 use ws_frame::{CloseCode, FrameError, OpCode};
+use ws_handshake::proxy::ProxyError;
+use ws_handshake::redirect::RedirectError;
 use ws_handshake::HandshakeError;
 
 use crate::message::CloseFrame;
@@ -320,12 +322,9 @@ impl Error {
     pub fn http_status(&self) -> Option<u16> {
         match self.handshake_error()? {
             HandshakeError::UnexpectedStatus { status, .. }
-            | HandshakeError::ProxyConnectRefused { status, .. }
-            | HandshakeError::Redirect { status, .. }
-            | HandshakeError::RedirectNotFollowed { status, .. }
-            | HandshakeError::RedirectMissingLocation { status }
             | HandshakeError::RequestRefused { status, .. } => Some(*status),
-            HandshakeError::ProxyAuthRequired { .. } => Some(407),
+            HandshakeError::Proxy(e) => e.http_status(),
+            HandshakeError::Redirect(e) => e.http_status(),
             _ => None,
         }
     }
@@ -412,35 +411,11 @@ fn handshake_step(e: &HandshakeError) -> Option<Step> {
 }
 
 fn is_proxy_error(e: &HandshakeError) -> bool {
-    matches!(
-        e,
-        HandshakeError::InvalidProxyUrl { .. }
-            | HandshakeError::UnsupportedProxyScheme { .. }
-            | HandshakeError::ProxyFromEnv { .. }
-            | HandshakeError::InvalidProxyTarget { .. }
-            | HandshakeError::InvalidProxyCredentials { .. }
-            | HandshakeError::ProxyAuthRequired { .. }
-            | HandshakeError::ProxyConnectRefused { .. }
-            | HandshakeError::Socks5NoAcceptableMethod { .. }
-            | HandshakeError::Socks5AuthFailed { .. }
-            | HandshakeError::Socks5ConnectFailed { .. }
-            | HandshakeError::ProxyProtocol { .. }
-            | HandshakeError::ProxyClosed { .. }
-    )
+    matches!(e, HandshakeError::Proxy(_))
 }
 
 fn is_redirect_error(e: &HandshakeError) -> bool {
-    matches!(
-        e,
-        HandshakeError::Redirect { .. }
-            | HandshakeError::RedirectNotFollowed { .. }
-            | HandshakeError::RedirectMissingLocation { .. }
-            | HandshakeError::RedirectInvalidLocation { .. }
-            | HandshakeError::RedirectUnsupportedScheme { .. }
-            | HandshakeError::RedirectDowngrade { .. }
-            | HandshakeError::RedirectRefused { .. }
-            | HandshakeError::TooManyRedirects { .. }
-    )
+    matches!(e, HandshakeError::Redirect(_))
 }
 
 /// `1.5 s`, `10 s`, `200 ms`: a limit as a user set it.
@@ -667,6 +642,18 @@ impl From<TlsError> for Error {
 impl From<HandshakeError> for Error {
     fn from(e: HandshakeError) -> Self {
         Error::new(Repr::Handshake(e), None, None)
+    }
+}
+
+impl From<ProxyError> for Error {
+    fn from(e: ProxyError) -> Self {
+        Error::from(HandshakeError::from(e))
+    }
+}
+
+impl From<RedirectError> for Error {
+    fn from(e: RedirectError) -> Self {
+        Error::from(HandshakeError::from(e))
     }
 }
 
@@ -1116,7 +1103,7 @@ mod tests {
         assert_eq!(text.matches("handshake").count(), 0, "{text}");
         assert_eq!(e.step(), Some(Step::Handshake));
         assert_eq!(e.http_status(), Some(404));
-        let e = Error::from(HandshakeError::ProxyConnectRefused {
+        let e = Error::from(ProxyError::ConnectRefused {
             target: "t:443".into(),
             status: 403,
             reason: "Forbidden".into(),
@@ -1161,12 +1148,12 @@ mod tests {
     #[test]
     fn one_word_wide_with_kind_step_and_target_as_data() {
         assert_eq!(std::mem::size_of::<Error>(), std::mem::size_of::<usize>());
-        let proxy = Error::from(HandshakeError::ProxyAuthRequired {
+        let proxy = Error::from(ProxyError::AuthRequired {
             target: "t:443".into(),
             proxy_authenticate: None,
             credentials_sent: true,
         });
-        let redirect = Error::from(HandshakeError::RedirectMissingLocation { status: 302 });
+        let redirect = Error::from(RedirectError::MissingLocation { status: 302 });
         let cases = [
             (Error::from(ProtocolError::InvalidUtf8), ErrorKind::Protocol),
             (Error::closed(), ErrorKind::Closed),

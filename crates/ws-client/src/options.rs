@@ -578,7 +578,7 @@ impl ConnectOptions {
     /// where to, whether the origin changes and the request that will be sent, and returns
     /// [`HopDecision::Follow`], [`HopDecision::FollowWith`] an adjusted request (e.g. a
     /// credential for the new host) or [`HopDecision::Refuse`] (the connection then fails
-    /// with `HandshakeError::RedirectRefused`).
+    /// with `HandshakeError::Redirect(RedirectError::RefusedByHook { .. })`).
     pub fn on_redirect<F>(mut self, hook: F) -> Self
     where
         F: Fn(&RedirectHop<'_>) -> HopDecision + Send + Sync + 'static,

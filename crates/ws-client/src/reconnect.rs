@@ -63,7 +63,7 @@ use std::time::{Duration, Instant};
 
 use futures_core::Stream;
 use ws_frame::CloseCode;
-use ws_handshake::proxy::Socks5Reply;
+use ws_handshake::proxy::{ProxyError, Socks5Reply};
 use ws_handshake::{HandshakeError, Response};
 
 use crate::connect::connect;
@@ -204,10 +204,11 @@ pub fn is_permanent(error: &Error) -> bool {
 fn is_permanent_handshake(e: &HandshakeError) -> bool {
     use HandshakeError as H;
     match e {
-        H::UnexpectedStatus { status, .. } | H::ProxyConnectRefused { status, .. } => {
+        H::UnexpectedStatus { status, .. }
+        | H::Proxy(ProxyError::ConnectRefused { status, .. }) => {
             (400..500).contains(status) && !matches!(status, 408 | 425 | 429)
         }
-        H::Socks5ConnectFailed { reply, .. } => matches!(
+        H::Proxy(ProxyError::Socks5ConnectFailed { reply, .. }) => matches!(
             reply,
             Socks5Reply::NotAllowed
                 | Socks5Reply::CommandNotSupported
@@ -217,8 +218,7 @@ fn is_permanent_handshake(e: &HandshakeError) -> bool {
         H::HeadTooLarge { .. }
         | H::TooManyHeaders { .. }
         | H::MalformedHead { .. }
-        | H::ProxyProtocol { .. }
-        | H::ProxyClosed { .. } => false,
+        | H::Proxy(ProxyError::Protocol { .. } | ProxyError::Closed { .. }) => false,
         // Configuration, redirects, incompatible servers and anything new.
         _ => true,
     }
@@ -768,7 +768,7 @@ mod tests {
         assert!(!is_permanent(&status(429)));
         assert!(!is_permanent(&status(503)));
         let proxy = |status| {
-            Error::from(HandshakeError::ProxyConnectRefused {
+            Error::from(ProxyError::ConnectRefused {
                 target: "x:1".into(),
                 status,
                 reason: String::new(),
@@ -777,7 +777,7 @@ mod tests {
         assert!(is_permanent(&proxy(403)));
         assert!(!is_permanent(&proxy(502)));
         assert!(is_permanent(&Error::from(
-            HandshakeError::RedirectDowngrade {
+            ws_handshake::redirect::RedirectError::Downgrade {
                 from: "wss://a/".into(),
                 to: "ws://a/".into(),
             }
@@ -787,7 +787,7 @@ mod tests {
             reason: "y".into(),
         })));
         assert!(!is_permanent(&Error::from(
-            HandshakeError::Socks5ConnectFailed {
+            ProxyError::Socks5ConnectFailed {
                 target: "x:1".into(),
                 reply: Socks5Reply::ConnectionRefused,
             }

@@ -8,10 +8,11 @@ use base64::Engine as _;
 use percent_encoding::percent_decode_str;
 use url::Url;
 
-use crate::error::{shorten, shorten_bytes, HandshakeError};
+use crate::error::HandshakeError;
 use crate::extensions::{parse_extensions, Extension};
 use crate::head::{bad_value_char, is_token, trim_ows};
-use crate::redact::{redact_header_line, redacted, shown, shown_url};
+use crate::redact::{redact_header_line, redacted, shorten, shorten_bytes, shown, shown_url};
+use crate::redirect::error::RedirectError;
 use crate::response::Response;
 
 /// Headers the handshake sets itself; a caller may not give them.
@@ -519,7 +520,7 @@ impl ClientRequest {
     /// Checks the server's response (RFC 6455 section 4.1, steps 1-6 of the client's
     /// validation) and returns what it agreed to.
     ///
-    /// In order: the status must be 101 (a 3xx gives [`HandshakeError::Redirect`], anything
+    /// In order: the status must be 101 (a 3xx gives [`HandshakeError::Redirect`] with [`RedirectError::Redirected`], anything
     /// else [`HandshakeError::UnexpectedStatus`] with an excerpt of the body), in HTTP/1.1
     /// ([`HandshakeError::ResponseHttpVersion`] for HTTP/1.0);
     /// `Upgrade` must be `websocket` and `Connection` must contain `upgrade`
@@ -531,10 +532,10 @@ impl ClientRequest {
         let status = response.status();
         if status != 101 {
             if (300..400).contains(&status) {
-                return Err(HandshakeError::Redirect {
+                return Err(HandshakeError::Redirect(RedirectError::Redirected {
                     status,
                     location: response.header("Location").map(shown_url),
-                });
+                }));
             }
             let rest = response.rest();
             let excerpt = &rest[..rest.len().min(BODY_EXCERPT)];

@@ -2,30 +2,33 @@
 
 use std::fmt;
 
-use crate::proxy::kinds::{ProxyScheme, Socks5Reply};
+use crate::head::HeadError;
+use crate::proxy::error::ProxyError;
+use crate::redirect::error::RedirectError;
 use crate::status::reason_phrase;
 
 /// Everything that can go wrong while building, parsing or checking an opening handshake.
 ///
-/// Variants fall in four groups, by who is at fault:
+/// Variants fall in six groups, by who is at fault or which module found the fault:
 ///
 /// * **building the request** (the caller's input): [`InvalidUrl`](Self::InvalidUrl) to
 ///   [`InvalidSubprotocol`](Self::InvalidSubprotocol);
 /// * **reading an HTTP head** (either peer): [`HeadTooLarge`](Self::HeadTooLarge),
 ///   [`TooManyHeaders`](Self::TooManyHeaders), [`MalformedHead`](Self::MalformedHead);
-/// * **the server's response** (client role, [`ClientRequest::check`]): [`Redirect`](Self::Redirect)
-///   to [`UnrequestedExtension`](Self::UnrequestedExtension), plus
-///   [`InvalidExtensions`](Self::InvalidExtensions);
+/// * **the server's response** (client role, [`ClientRequest::check`]):
+///   [`UnexpectedStatus`](Self::UnexpectedStatus) to
+///   [`UnrequestedExtension`](Self::UnrequestedExtension), plus
+///   [`InvalidExtensions`](Self::InvalidExtensions) and [`Redirect`](Self::Redirect) for a
+///   3xx;
 /// * **the client's request** (server role, [`Request::validate`]): the `Request*` variants,
 ///   [`UnsupportedWebSocketVersion`](Self::UnsupportedWebSocketVersion),
 ///   [`MissingKey`](Self::MissingKey) and [`InvalidKey`](Self::InvalidKey), plus
 ///   [`RequestRefused`](Self::RequestRefused) when the server's own check said no;
-/// * **proxies** ([`proxy`](crate::proxy)): the caller's configuration
-///   ([`InvalidProxyUrl`](Self::InvalidProxyUrl) to
-///   [`InvalidProxyCredentials`](Self::InvalidProxyCredentials)), then the proxy's answer
-///   ([`ProxyAuthRequired`](Self::ProxyAuthRequired) to [`ProxyClosed`](Self::ProxyClosed));
-/// * **redirects** ([`redirect`](crate::redirect)): [`RedirectNotFollowed`](Self::RedirectNotFollowed)
-///   to [`TooManyRedirects`](Self::TooManyRedirects).
+/// * **proxies**: [`Proxy`](Self::Proxy), a [`ProxyError`](crate::proxy::ProxyError) of the
+///   [`proxy`](crate::proxy) module;
+/// * **redirects**: [`Redirect`](Self::Redirect), a
+///   [`RedirectError`](crate::redirect::RedirectError) of the [`redirect`](crate::redirect)
+///   module: the 3xx answer itself, or why it was not followed.
 ///
 /// `Display` says what happened, at which step of the handshake, and what to do about it.
 /// Strings that came from the network are shortened (to about 100 characters) before they are
@@ -122,14 +125,6 @@ pub enum HandshakeError {
     },
 
     // ---- checking the server's response (client role) ------------------------------------
-    /// The server answered with a redirect (3xx) instead of `101 Switching Protocols`.
-    Redirect {
-        /// The status code.
-        status: u16,
-        /// The `Location` header, if the server sent a readable one (password hidden,
-        /// shortened).
-        location: Option<String>,
-    },
     /// The server answered with a status other than 101 or 3xx.
     UnexpectedStatus {
         /// The status code.
@@ -243,149 +238,15 @@ pub enum HandshakeError {
         reason: String,
     },
 
-    // ---- proxy configuration (the caller's input or environment) ---------------------------
-    /// A proxy URL does not parse, or has parts a proxy URL cannot have (a path, no host).
-    InvalidProxyUrl {
-        /// The URL as given, password hidden (shortened).
-        url: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// A proxy URL's scheme is not `http`, `socks5` or `socks5h`.
-    UnsupportedProxyScheme {
-        /// The scheme found (lowercase, shortened).
-        scheme: String,
-    },
-    /// The proxy URL in an environment variable is unusable (see
-    /// [`Proxy::from_env_for`](crate::proxy::Proxy::from_env_for)).
-    ProxyFromEnv {
-        /// The variable that held it, e.g. `"HTTPS_PROXY"`.
-        variable: &'static str,
-        /// What is wrong with it: [`InvalidProxyUrl`](Self::InvalidProxyUrl) or
-        /// [`UnsupportedProxyScheme`](Self::UnsupportedProxyScheme).
-        error: Box<HandshakeError>,
-    },
-    /// The target to tunnel to cannot be sent to the proxy.
-    InvalidProxyTarget {
-        /// The host as given (shortened).
-        host: String,
-        /// Why, e.g. `"a SOCKS5 domain name is at most 255 bytes"`.
-        reason: &'static str,
-    },
-    /// The proxy credentials cannot be sent (never holds the credentials themselves).
-    InvalidProxyCredentials {
-        /// Why, e.g. `"a SOCKS5 user name is at most 255 bytes"`.
-        reason: &'static str,
-    },
+    // ---- proxies ---------------------------------------------------------------------------
+    /// Choosing a proxy or opening the tunnel through it failed (see
+    /// [`ProxyError`](crate::proxy::ProxyError)).
+    Proxy(ProxyError),
 
-    // ---- the proxy's answer ---------------------------------------------------------------
-    /// The HTTP proxy answered `CONNECT` with `407 Proxy Authentication Required`.
-    ProxyAuthRequired {
-        /// The `host:port` we asked to tunnel to.
-        target: String,
-        /// The proxy's `Proxy-Authenticate` challenge(s), joined (shortened), if any.
-        proxy_authenticate: Option<String>,
-        /// Whether we sent credentials (so they were refused rather than missing).
-        credentials_sent: bool,
-    },
-    /// The HTTP proxy answered `CONNECT` with a status other than 2xx and 407
-    /// (403: its rules forbid the target; 502/504: it could not reach the target; ...).
-    ProxyConnectRefused {
-        /// The `host:port` we asked to tunnel to.
-        target: String,
-        /// The status code.
-        status: u16,
-        /// The reason phrase (shortened; may be empty).
-        reason: String,
-    },
-    /// The SOCKS5 proxy accepts none of the authentication methods we offered (reply `0xFF`).
-    Socks5NoAcceptableMethod {
-        /// Whether we offered user name/password authentication besides "no authentication".
-        credentials_offered: bool,
-    },
-    /// The SOCKS5 proxy refused our user name and password (RFC 1929 status other than 0).
-    Socks5AuthFailed {
-        /// The status byte the proxy sent.
-        status: u8,
-    },
-    /// The SOCKS5 proxy could not open the connection to the target (RFC 1928 `REP` other
-    /// than 0).
-    Socks5ConnectFailed {
-        /// The target we asked for, as `host:port`.
-        target: String,
-        /// What the proxy reported.
-        reply: Socks5Reply,
-    },
-    /// The proxy's answer breaks its protocol (not HTTP, not SOCKS5, an unknown address
-    /// type, an oversized head, ...): the proxy URL probably points to something else.
-    ProxyProtocol {
-        /// The kind of proxy we spoke to.
-        scheme: ProxyScheme,
-        /// What was wrong.
-        reason: String,
-    },
-    /// The proxy closed the connection before the tunnel was open.
-    ProxyClosed {
-        /// The kind of proxy we spoke to.
-        scheme: ProxyScheme,
-        /// The step we were at, e.g. `"waiting for the answer to CONNECT"`.
-        during: &'static str,
-    },
-
-    // ---- following redirects (client role) -------------------------------------------------
-    /// A 3xx status that is not followed: only 301, 302, 303, 307 and 308 are.
-    RedirectNotFollowed {
-        /// The status code.
-        status: u16,
-        /// The `Location` header, if any (shortened).
-        location: Option<String>,
-    },
-    /// A redirect without a `Location` header (or an empty one).
-    RedirectMissingLocation {
-        /// The status code.
-        status: u16,
-    },
-    /// A redirect whose `Location` is not a usable URL.
-    RedirectInvalidLocation {
-        /// The `Location` value (shortened).
-        location: String,
-        /// Why it is unusable.
-        reason: String,
-    },
-    /// A redirect to a scheme other than `ws`, `wss`, `http` and `https`.
-    RedirectUnsupportedScheme {
-        /// The `Location` value (shortened).
-        location: String,
-        /// The scheme found.
-        scheme: String,
-    },
-    /// A redirect from a secure URL (`wss`) to an insecure one (`ws`/`http`): refused, it would
-    /// send the handshake (and any credentials) in the clear.
-    RedirectDowngrade {
-        /// The URL redirected from (password hidden, shortened).
-        from: String,
-        /// The URL redirected to (password hidden, shortened).
-        to: String,
-    },
-    /// The caller's redirect hook
-    /// ([`RedirectHook`](crate::redirect::RedirectHook)) refused a hop, or changed its URL.
-    RedirectRefused {
-        /// The URL redirected from (password hidden, shortened).
-        from: String,
-        /// The URL redirected to (password hidden, shortened).
-        to: String,
-        /// The hook's reason.
-        reason: String,
-    },
-    /// The redirect limit ([`RedirectPolicy::max_hops`](crate::redirect::RedirectPolicy::max_hops))
-    /// was reached.
-    TooManyRedirects {
-        /// The limit.
-        max_hops: usize,
-        /// Every URL in order: the first one requested, those followed, and the refused next
-        /// one (passwords hidden, each shortened).
-        chain: Vec<String>,
-    },
+    // ---- redirects -------------------------------------------------------------------------
+    /// The server answered with a redirect (3xx) that is not followed, or following it failed
+    /// (see [`RedirectError`](crate::redirect::RedirectError)).
+    Redirect(RedirectError),
 }
 
 impl HandshakeError {
@@ -493,17 +354,6 @@ impl fmt::Display for HandshakeError {
                 "HTTP upgrade: the peer's answer is not valid HTTP/1.1 ({reason}); check that \
                  the address is a WebSocket endpoint and that ws:// or wss:// matches the port"
             ),
-            Self::Redirect { status, location } => {
-                write!(f, "HTTP upgrade: the server redirects (HTTP {status})")?;
-                match location {
-                    Some(location) => write!(
-                        f,
-                        " to {location:?}; connect to that URL instead (this connection \
-                         does not follow redirects)"
-                    ),
-                    None => write!(f, " without a Location header; check the URL"),
-                }
-            }
             Self::UnexpectedStatus {
                 status,
                 reason,
@@ -677,188 +527,8 @@ impl fmt::Display for HandshakeError {
                 }
                 Ok(())
             }
-            Self::InvalidProxyUrl { url, reason } => write!(
-                f,
-                "invalid proxy URL {url:?} ({reason}); give it as \
-                 http://[user:pass@]host[:port], socks5://... or socks5h://..."
-            ),
-            Self::UnsupportedProxyScheme { scheme } => match scheme.as_str() {
-                "https" => write!(
-                    f,
-                    "unsupported proxy: https:// proxies (TLS to the proxy) are not supported; \
-                     use http://host:port: the CONNECT tunnel runs over plain TCP and wss:// \
-                     traffic inside it stays end-to-end encrypted"
-                ),
-                "socks4" | "socks4a" | "socks" => write!(
-                    f,
-                    "unsupported proxy: {scheme}:// (SOCKS4 or unspecified SOCKS) proxies are \
-                     not supported; use socks5:// (names resolved here) or socks5h:// (names \
-                     resolved by the proxy)"
-                ),
-                _ => write!(
-                    f,
-                    "unsupported proxy: the proxy scheme {scheme:?} is not supported; use \
-                     http://, socks5:// or socks5h://"
-                ),
-            },
-            Self::ProxyFromEnv { variable, error } => write!(
-                f,
-                "{error} (the proxy URL comes from the environment variable {variable}: fix \
-                 or unset it)"
-            ),
-            Self::InvalidProxyTarget { host, reason } => write!(
-                f,
-                "proxy tunnel: cannot ask the proxy for the host {host:?}: {reason}"
-            ),
-            Self::InvalidProxyCredentials { reason } => write!(
-                f,
-                "proxy tunnel: the credentials in the proxy URL cannot be sent: {reason}"
-            ),
-            Self::ProxyAuthRequired {
-                target,
-                proxy_authenticate,
-                credentials_sent,
-            } => {
-                write!(
-                    f,
-                    "proxy tunnel to {target}: the HTTP proxy answered 407 Proxy \
-                     Authentication Required"
-                )?;
-                if let Some(challenge) = proxy_authenticate {
-                    write!(f, " (Proxy-Authenticate: {challenge})")?;
-                }
-                if *credentials_sent {
-                    write!(
-                        f,
-                        "; it refused the credentials we sent: check the user name and password \
-                         in the proxy URL (only Basic authentication is supported)"
-                    )
-                } else {
-                    write!(
-                        f,
-                        "; put credentials in the proxy URL: http://user:password@host:port \
-                         (only Basic authentication is supported)"
-                    )
-                }
-            }
-            Self::ProxyConnectRefused {
-                target,
-                status,
-                reason,
-            } => {
-                write!(
-                    f,
-                    "proxy tunnel to {target}: the HTTP proxy answered {status}"
-                )?;
-                if !reason.is_empty() {
-                    write!(f, " {reason}")?;
-                }
-                match status {
-                    403 => write!(
-                        f,
-                        "; its rules forbid this target or port (ask its administrator, or \
-                         bypass the proxy for this host with NO_PROXY)"
-                    ),
-                    502..=504 => write!(
-                        f,
-                        "; the proxy could not reach the target: check the host name and port, \
-                         and that the proxy can resolve and reach it"
-                    ),
-                    _ => write!(f, "; the tunnel was not opened: check the proxy's logs"),
-                }
-            }
-            Self::Socks5NoAcceptableMethod {
-                credentials_offered,
-            } => {
-                if *credentials_offered {
-                    write!(
-                        f,
-                        "proxy tunnel: the SOCKS5 proxy accepts neither \"no authentication\" \
-                         nor user name/password; it needs a method we do not support (e.g. \
-                         GSSAPI)"
-                    )
-                } else {
-                    write!(
-                        f,
-                        "proxy tunnel: the SOCKS5 proxy requires authentication; put \
-                         credentials in the proxy URL: socks5://user:password@host:port"
-                    )
-                }
-            }
-            Self::Socks5AuthFailed { status } => write!(
-                f,
-                "proxy tunnel: the SOCKS5 proxy refused our user name and password (status \
-                 {status:#04x}); check the credentials in the proxy URL"
-            ),
-            Self::Socks5ConnectFailed { target, reply } => write!(
-                f,
-                "proxy tunnel to {target}: the SOCKS5 proxy reports {reply}"
-            ),
-            Self::ProxyProtocol { scheme, reason } => write!(
-                f,
-                "proxy tunnel: the proxy's answer is not valid {scheme} ({reason}); check that \
-                 the proxy URL's scheme and port match the proxy at that address"
-            ),
-            Self::ProxyClosed { scheme, during } => write!(
-                f,
-                "proxy tunnel: the {scheme} proxy closed the connection {during}; check the \
-                 proxy address and its logs"
-            ),
-            Self::RedirectNotFollowed { status, location } => {
-                write!(f, "HTTP upgrade: the server answered {status}")?;
-                if let Some(location) = location {
-                    write!(f, " with Location {location:?}")?;
-                }
-                write!(
-                    f,
-                    "; only 301, 302, 303, 307 and 308 redirects are followed: check the URL"
-                )
-            }
-            Self::RedirectMissingLocation { status } => write!(
-                f,
-                "HTTP upgrade: the server redirects (HTTP {status}) without a Location \
-                 header; check the URL"
-            ),
-            Self::RedirectInvalidLocation { location, reason } => write!(
-                f,
-                "HTTP upgrade: the redirect target {location:?} is not a usable URL \
-                 ({reason}); check the URL or the server's configuration"
-            ),
-            Self::RedirectUnsupportedScheme { location, scheme } => write!(
-                f,
-                "HTTP upgrade: the server redirects to {location:?}, whose scheme {scheme:?} \
-                 is not ws, wss, http or https; it cannot be a WebSocket endpoint"
-            ),
-            Self::RedirectDowngrade { from, to } => write!(
-                f,
-                "HTTP upgrade: refused the redirect from {from} to {to}: it would leave TLS \
-                 (wss to ws); connect to a wss:// URL instead"
-            ),
-            Self::RedirectRefused { from, to, reason } => write!(
-                f,
-                "HTTP upgrade: your redirect hook refused the redirect from {from} to {to}: \
-                 {reason}"
-            ),
-            Self::TooManyRedirects { max_hops, chain } => {
-                write!(
-                    f,
-                    "HTTP upgrade: gave up after {max_hops} redirect(s): {}",
-                    chain.join(" -> ")
-                )?;
-                let looping = chain
-                    .iter()
-                    .enumerate()
-                    .any(|(i, u)| chain[..i].contains(u));
-                if looping {
-                    write!(f, "; the server redirects in a loop: fix its configuration")
-                } else {
-                    write!(
-                        f,
-                        "; connect to the last URL directly, or allow more hops \
-                         (.redirects(RedirectPolicy::limited(..)))"
-                    )
-                }
-            }
+            Self::Proxy(e) => e.fmt(f),
+            Self::Redirect(e) => e.fmt(f),
         }
     }
 }
@@ -866,34 +536,37 @@ impl fmt::Display for HandshakeError {
 impl std::error::Error for HandshakeError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Self::ProxyFromEnv { error, .. } => Some(error.as_ref()),
+            // `Display` is the inner error's: its source, not itself, comes next in a chain.
+            Self::Proxy(e) => e.source(),
+            Self::Redirect(e) => e.source(),
             _ => None,
         }
     }
 }
 
-/// Longest string kept from peer or caller input in an error.
-const SHORT: usize = 100;
-
-/// Shortens `s` to about [`SHORT`] characters for storage in an error.
-pub(crate) fn shorten(s: &str) -> String {
-    match s.char_indices().nth(SHORT) {
-        Some((cut, _)) => {
-            let mut out = String::with_capacity(cut + 3);
-            out.push_str(&s[..cut]);
-            out.push_str("...");
-            out
+/// A head that could not be read: [`HeadTooLarge`](HandshakeError::HeadTooLarge),
+/// [`TooManyHeaders`](HandshakeError::TooManyHeaders) or
+/// [`MalformedHead`](HandshakeError::MalformedHead).
+impl From<HeadError> for HandshakeError {
+    fn from(e: HeadError) -> Self {
+        match e {
+            HeadError::TooLarge { limit } => HandshakeError::HeadTooLarge { limit },
+            HeadError::TooManyHeaders { limit } => HandshakeError::TooManyHeaders { limit },
+            HeadError::Malformed { reason } => HandshakeError::MalformedHead { reason },
         }
-        None => s.to_owned(),
     }
 }
 
-/// Lossily decodes and shortens network bytes for storage in an error.
-pub(crate) fn shorten_bytes(b: &[u8]) -> String {
-    let end = b.len().min(SHORT * 4);
-    let mut out = shorten(&String::from_utf8_lossy(&b[..end]));
-    if end < b.len() && !out.ends_with("...") {
-        out.push_str("...");
+/// A proxy failure: [`HandshakeError::Proxy`].
+impl From<ProxyError> for HandshakeError {
+    fn from(e: ProxyError) -> Self {
+        HandshakeError::Proxy(e)
     }
-    out
+}
+
+/// A redirect that is not followed: [`HandshakeError::Redirect`].
+impl From<RedirectError> for HandshakeError {
+    fn from(e: RedirectError) -> Self {
+        HandshakeError::Redirect(e)
+    }
 }

@@ -2,8 +2,9 @@
 
 use std::fmt;
 
-use crate::error::{shorten, HandshakeError};
+use crate::error::HandshakeError;
 use crate::head::{is_tchar, is_token};
+use crate::redact::shorten;
 
 /// One extension of a `Sec-WebSocket-Extensions` list, e.g.
 /// `permessage-deflate; client_max_window_bits=10; server_no_context_takeover`.

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::ops::Range;
 
-use crate::error::HandshakeError;
+use crate::redact::shorten_bytes;
 
 /// Bounds on an HTTP head read by [`ResponseParser`](crate::ResponseParser) or
 /// [`RequestParser`](crate::RequestParser).
@@ -32,6 +32,19 @@ impl Default for Limits {
     fn default() -> Self {
         Self::DEFAULT
     }
+}
+
+/// Why an HTTP head could not be read. The crate's error has a variant for each
+/// (`HeadTooLarge`, `TooManyHeaders`, `MalformedHead`); the proxy module maps them into its
+/// own error, so reading a head depends on neither.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum HeadError {
+    /// The head grew past `limit` bytes without ending.
+    TooLarge { limit: usize },
+    /// The head has more than `limit` header lines.
+    TooManyHeaders { limit: usize },
+    /// The head is not valid HTTP/1.x, for this `reason`.
+    Malformed { reason: String },
 }
 
 /// Accumulates bytes until the blank line that ends an HTTP head.
@@ -96,7 +109,7 @@ impl HeadReader {
     /// Only the first `max_head_size - buffered` bytes of `data` can belong to the head, so
     /// only those are copied and scanned until the end of the head is found; the rest of
     /// the chunk is kept only if the head ends inside it. On success the reader is reset.
-    fn push(&mut self, data: &[u8]) -> Result<Option<RawHead>, HandshakeError> {
+    fn push(&mut self, data: &[u8]) -> Result<Option<RawHead>, HeadError> {
         let room = self.limits.max_head_size.saturating_sub(self.buf.len());
         let (head_part, tail) = data.split_at(data.len().min(room));
         self.buf.extend_from_slice(head_part);
@@ -120,7 +133,7 @@ impl HeadReader {
                 // come later, making it larger than allowed.
                 let limit = self.limits.max_head_size;
                 self.reset();
-                Err(HandshakeError::HeadTooLarge { limit })
+                Err(HeadError::TooLarge { limit })
             }
             Ok(None) => Ok(None),
         }
@@ -140,7 +153,7 @@ impl HeadReader {
             Option<(L, &'h [httparse::Header<'b>])>,
             httparse::Error,
         >,
-    ) -> Result<Option<(L, Head)>, HandshakeError> {
+    ) -> Result<Option<(L, Head)>, HeadError> {
         let Some(raw) = self.push(data)? else {
             return Ok(None);
         };
@@ -151,7 +164,7 @@ impl HeadReader {
         let (line, parsed) = match parse(head, &mut headers) {
             Ok(Some(done)) => done,
             Ok(None) => {
-                return Err(HandshakeError::MalformedHead {
+                return Err(HeadError::Malformed {
                     reason: "the head ended in the middle of a line".into(),
                 })
             }
@@ -176,7 +189,7 @@ impl HeadReader {
     }
 
     /// Scans the bytes not scanned yet; returns the head length if the head is complete.
-    fn scan(&mut self) -> Result<Option<usize>, HandshakeError> {
+    fn scan(&mut self) -> Result<Option<usize>, HeadError> {
         let buf = &self.buf;
         let mut i = self.scanned;
         while i < buf.len() {
@@ -206,7 +219,7 @@ impl HeadReader {
             self.lines += 1;
             // The first line is the status/request line; the others are headers.
             if self.lines - 1 > self.limits.max_headers {
-                return Err(HandshakeError::TooManyHeaders {
+                return Err(HeadError::TooManyHeaders {
                     limit: self.limits.max_headers,
                 });
             }
@@ -246,12 +259,12 @@ fn positions(buf: &[u8], headers: &[httparse::Header<'_>]) -> Vec<HeaderPos> {
 }
 
 /// Maps an httparse error to ours.
-fn parse_error(e: httparse::Error, limits: &Limits) -> HandshakeError {
+fn parse_error(e: httparse::Error, limits: &Limits) -> HeadError {
     match e {
-        httparse::Error::TooManyHeaders => HandshakeError::TooManyHeaders {
+        httparse::Error::TooManyHeaders => HeadError::TooManyHeaders {
             limit: limits.max_headers,
         },
-        other => HandshakeError::MalformedHead {
+        other => HeadError::Malformed {
             reason: other.to_string(),
         },
     }
@@ -324,7 +337,7 @@ impl Head {
                 break;
             }
         }
-        out.map(|o| crate::error::shorten_bytes(&o))
+        out.map(|o| shorten_bytes(&o))
     }
 }
 

@@ -29,7 +29,9 @@
 //! headers may go along.
 //!
 //! Every failure is a [`HandshakeError`] variant whose `Display` says what went wrong, at which
-//! step, and what to do. Nothing here panics on network input.
+//! step, and what to do; the [`proxy`] and [`redirect`] modules fail with their own
+//! [`ProxyError`](proxy::ProxyError) and [`RedirectError`](redirect::RedirectError), which it
+//! wraps. Nothing here panics on network input.
 //!
 //! # Example: a full handshake in memory
 //!

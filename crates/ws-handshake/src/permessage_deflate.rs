@@ -43,8 +43,9 @@
 
 use std::fmt::Write as _;
 
-use crate::error::{shorten, HandshakeError};
+use crate::error::HandshakeError;
 use crate::extensions::Extension;
+use crate::redact::shorten;
 
 /// The extension's registered name.
 pub const EXTENSION_NAME: &str = "permessage-deflate";

@@ -43,25 +43,26 @@
 //! assert_eq!(tunnel.feed(b"HTTP/1.1 200 Connection")?, Progress::NeedMore);
 //! let done = tunnel.feed(b" established\r\n\r\n\x16\x03")?;
 //! assert_eq!(done, Progress::Done { rest: b"\x16\x03".to_vec() });
-//! # Ok::<(), ws_handshake::HandshakeError>(())
+//! # Ok::<(), ws_handshake::proxy::ProxyError>(())
 //! ```
 
 use std::fmt;
 use std::net::IpAddr;
 
+use percent_encoding::percent_decode_str;
 use url::Url;
 
-use crate::error::{shorten, HandshakeError};
 use crate::head::Limits;
-use crate::redact::{shown, shown_url};
-use percent_encoding::percent_decode_str;
+use crate::redact::{shorten, shown, shown_url};
 
 mod env;
+pub(crate) mod error;
 mod http;
-pub(crate) mod kinds;
+mod kinds;
 mod socks5;
 
 pub use env::NoProxy;
+pub use error::ProxyError;
 pub use http::HttpConnect;
 pub use kinds::{ProxyScheme, Socks5Reply};
 pub use socks5::Socks5Handshake;
@@ -131,10 +132,10 @@ impl Proxy {
     /// accepted; any other path, a query or a fragment is refused. The scheme is
     /// case-insensitive.
     ///
-    /// Errors: [`HandshakeError::UnsupportedProxyScheme`] for `https` (TLS to the proxy is
-    /// not supported), `socks4` and anything else; [`HandshakeError::InvalidProxyUrl`] for
+    /// Errors: [`ProxyError::UnsupportedScheme`] for `https` (TLS to the proxy is
+    /// not supported), `socks4` and anything else; [`ProxyError::InvalidUrl`] for
     /// the rest.
-    pub fn parse(url: &str) -> Result<Proxy, HandshakeError> {
+    pub fn parse(url: &str) -> Result<Proxy, ProxyError> {
         let trimmed = url.trim();
         let with_scheme;
         let text = if trimmed.contains("://") {
@@ -143,7 +144,7 @@ impl Proxy {
             with_scheme = format!("http://{trimmed}");
             &with_scheme
         };
-        let parsed = Url::parse(text).map_err(|e| HandshakeError::InvalidProxyUrl {
+        let parsed = Url::parse(text).map_err(|e| ProxyError::InvalidUrl {
             url: shown_url(trimmed),
             reason: e.to_string(),
         })?;
@@ -151,8 +152,8 @@ impl Proxy {
     }
 
     /// Like [`parse`](Self::parse), for an already parsed URL.
-    pub fn from_url(url: &Url) -> Result<Proxy, HandshakeError> {
-        let invalid = |reason: &str| HandshakeError::InvalidProxyUrl {
+    pub fn from_url(url: &Url) -> Result<Proxy, ProxyError> {
+        let invalid = |reason: &str| ProxyError::InvalidUrl {
             url: shown(url),
             reason: reason.to_owned(),
         };
@@ -161,7 +162,7 @@ impl Proxy {
             "socks5" => ProxyScheme::Socks5,
             "socks5h" => ProxyScheme::Socks5h,
             other => {
-                return Err(HandshakeError::UnsupportedProxyScheme {
+                return Err(ProxyError::UnsupportedScheme {
                     scheme: shorten(other),
                 })
             }
@@ -268,16 +269,16 @@ impl Proxy {
     /// Starts the tunnel handshake to `target:port` through this proxy: an
     /// [`HttpConnect`] (bounded by `limits`) or a [`Socks5Handshake`].
     ///
-    /// Fails with [`HandshakeError::InvalidProxyTarget`] when a `socks5://` proxy is given a
+    /// Fails with [`ProxyError::InvalidTarget`] when a `socks5://` proxy is given a
     /// name (see [`needs_resolved`](Self::needs_resolved)) or a name longer than 255 bytes,
-    /// and with [`HandshakeError::InvalidProxyCredentials`] when the credentials cannot be
+    /// and with [`ProxyError::InvalidCredentials`] when the credentials cannot be
     /// sent (a `:` in an HTTP user name, more than 255 bytes for SOCKS5).
     pub fn handshake(
         &self,
         target: TargetAddr,
         port: u16,
         limits: Limits,
-    ) -> Result<ProxyHandshake, HandshakeError> {
+    ) -> Result<ProxyHandshake, ProxyError> {
         let credentials = self.credentials.clone();
         Ok(match self.scheme {
             ProxyScheme::Http => ProxyHandshake::Http(HttpConnect::new(
@@ -311,7 +312,7 @@ impl Proxy {
     ///
     /// The lower-case name wins when both are set, as in curl. Empty (or all-blank) values
     /// count as unset. The first value found is parsed with [`Proxy::parse`]; if it is
-    /// unusable the error is [`HandshakeError::ProxyFromEnv`] naming the variable (a wrong
+    /// unusable the error is [`ProxyError::FromEnv`] naming the variable (a wrong
     /// proxy is not silently skipped). `Ok(None)` means: connect directly.
     ///
     /// ```
@@ -326,14 +327,14 @@ impl Proxy {
     /// assert_eq!((p.scheme(), p.host(), p.port()), (ProxyScheme::Socks5h, "proxy.corp", 1080));
     /// assert!(Proxy::from_env_for("db.internal.corp", 443, true, env)?.is_none());
     /// assert!(Proxy::from_env_for("example.com", 80, false, env)?.is_none()); // no HTTP_PROXY
-    /// # Ok::<(), ws_handshake::HandshakeError>(())
+    /// # Ok::<(), ws_handshake::proxy::ProxyError>(())
     /// ```
     pub fn from_env_for(
         target_host: &str,
         target_port: u16,
         secure: bool,
         env: impl Fn(&str) -> Option<String>,
-    ) -> Result<Option<Proxy>, HandshakeError> {
+    ) -> Result<Option<Proxy>, ProxyError> {
         env::from_env_for(target_host, target_port, secure, &env)
     }
 }
@@ -386,7 +387,7 @@ impl ProxyConfig {
         target_port: u16,
         secure: bool,
         env: impl Fn(&str) -> Option<String>,
-    ) -> Result<Option<Proxy>, HandshakeError> {
+    ) -> Result<Option<Proxy>, ProxyError> {
         match self {
             ProxyConfig::Direct => Ok(None),
             ProxyConfig::Proxy(p) => Ok(Some(p.clone())),
@@ -408,10 +409,10 @@ impl TargetAddr {
     /// Classifies a host as found in a URL or in [`Target::host`](crate::Target::host): an
     /// IP literal (IPv6 with or without `[]`) or a name.
     ///
-    /// Fails with [`HandshakeError::InvalidProxyTarget`] for an empty name or one with
+    /// Fails with [`ProxyError::InvalidTarget`] for an empty name or one with
     /// characters that cannot appear in a host (spaces, control characters, `/?#@[]\%:`,
     /// non-ASCII: give IDNA names in their `xn--` form, as [`url`] produces).
-    pub fn from_host(host: &str) -> Result<TargetAddr, HandshakeError> {
+    pub fn from_host(host: &str) -> Result<TargetAddr, ProxyError> {
         let bare = host
             .strip_prefix('[')
             .and_then(|h| h.strip_suffix(']'))
@@ -419,7 +420,7 @@ impl TargetAddr {
         if let Ok(ip) = bare.parse::<IpAddr>() {
             return Ok(TargetAddr::Ip(ip));
         }
-        let invalid = |reason| HandshakeError::InvalidProxyTarget {
+        let invalid = |reason| ProxyError::InvalidTarget {
             host: shorten(host),
             reason,
         };
@@ -505,7 +506,7 @@ impl ProxyHandshake {
 
     /// Feeds bytes read from the proxy. See [`Progress`]. Once done, further bytes are
     /// returned as they are in `Done { rest }`; once failed, the same error is returned again.
-    pub fn feed(&mut self, data: &[u8]) -> Result<Progress, HandshakeError> {
+    pub fn feed(&mut self, data: &[u8]) -> Result<Progress, ProxyError> {
         match self {
             ProxyHandshake::Http(h) => h.feed(data),
             ProxyHandshake::Socks5(s) => s.feed(data),
@@ -521,8 +522,8 @@ impl ProxyHandshake {
     }
 
     /// The error to report when the proxy closes the connection before the tunnel is open:
-    /// [`HandshakeError::ProxyClosed`] naming the step.
-    pub fn closed_error(&self) -> HandshakeError {
+    /// [`ProxyError::Closed`] naming the step.
+    pub fn closed_error(&self) -> ProxyError {
         match self {
             ProxyHandshake::Http(h) => h.closed_error(),
             ProxyHandshake::Socks5(s) => s.closed_error(),

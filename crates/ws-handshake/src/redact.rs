@@ -1,12 +1,10 @@
-//! Keeping secrets out of `Debug` output and error messages: the one place that decides
-//! which header values are secret ([`is_sensitive_header`]) and how a URL's password is
-//! hidden ([`redact_url`]).
+//! What an error or `Debug` output may show of caller and peer text: the one place that
+//! decides which header values are secret ([`is_sensitive_header`]), how a URL's password is
+//! hidden ([`redact_url`]), and how much of a string an error keeps ([`shorten`]).
 
 use std::borrow::Cow;
 
 use url::Url;
-
-use crate::error::shorten;
 
 /// What `Debug` output shows instead of a secret header value.
 pub const REDACTED: &str = "<redacted>";
@@ -143,6 +141,32 @@ pub(crate) fn redact_header_line(line: &str) -> String {
     } else {
         REDACTED.to_owned()
     }
+}
+
+/// Longest string kept from peer or caller input in an error.
+const SHORT: usize = 100;
+
+/// Shortens `s` to about [`SHORT`] characters for storage in an error.
+pub(crate) fn shorten(s: &str) -> String {
+    match s.char_indices().nth(SHORT) {
+        Some((cut, _)) => {
+            let mut out = String::with_capacity(cut + 3);
+            out.push_str(&s[..cut]);
+            out.push_str("...");
+            out
+        }
+        None => s.to_owned(),
+    }
+}
+
+/// Lossily decodes and shortens network bytes for storage in an error.
+pub(crate) fn shorten_bytes(b: &[u8]) -> String {
+    let end = b.len().min(SHORT * 4);
+    let mut out = shorten(&String::from_utf8_lossy(&b[..end]));
+    if end < b.len() && !out.ends_with("...") {
+        out.push_str("...");
+    }
+    out
 }
 
 #[cfg(test)]

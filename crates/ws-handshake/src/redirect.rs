@@ -16,19 +16,19 @@
 //! Rules, in the order they are checked by [`RedirectChain::follow`]:
 //!
 //! 1. [`RedirectPolicy::enabled`] false: the redirect is reported as
-//!    [`HandshakeError::Redirect`] (as [`ClientRequest::check`](crate::ClientRequest::check)
+//!    [`RedirectError::Redirected`] (as [`ClientRequest::check`](crate::ClientRequest::check)
 //!    does).
 //! 2. Only 301, 302, 303, 307 and 308 are followed ([`is_followed_status`]); other 3xx
-//!    fail with [`HandshakeError::RedirectNotFollowed`]. The method stays `GET` whatever
+//!    fail with [`RedirectError::StatusNotFollowed`]. The method stays `GET` whatever
 //!    the code, so 303 needs no special case.
-//! 3. `Location` is required ([`HandshakeError::RedirectMissingLocation`]); it may be
+//! 3. `Location` is required ([`RedirectError::MissingLocation`]); it may be
 //!    absolute or relative (resolved against the current URL, RFC 3986);
 //!    `http`/`https` are mapped to `ws`/`wss`; other schemes fail with
-//!    [`HandshakeError::RedirectUnsupportedScheme`]; a fragment is dropped.
-//! 4. `wss` → `ws` (a TLS downgrade) fails with [`HandshakeError::RedirectDowngrade`];
+//!    [`RedirectError::UnsupportedScheme`]; a fragment is dropped.
+//! 4. `wss` → `ws` (a TLS downgrade) fails with [`RedirectError::Downgrade`];
 //!    `ws` → `wss` is fine.
 //! 5. After [`RedirectPolicy::max_hops`] redirects the next one fails with
-//!    [`HandshakeError::TooManyRedirects`] naming the whole chain; a loop ends there too.
+//!    [`RedirectError::TooManyHops`] naming the whole chain; a loop ends there too.
 //!
 //! Headers: see [`forwards_header`].
 //!
@@ -45,22 +45,25 @@
 //! assert_eq!(next.as_str(), "wss://cdn.example.com/v2/feed");
 //! assert_eq!(chain.hops(), 2);
 //! assert!(chain.follow(302, Some("ws://cdn.example.com/plain")).is_err()); // downgrade
-//! # Ok::<(), ws_handshake::HandshakeError>(())
+//! # Ok::<(), ws_handshake::redirect::RedirectError>(())
 //! ```
 
 use url::Url;
 
 use crate::client::{RequestBuilder, UserHeader};
-use crate::error::{shorten, HandshakeError};
-use crate::redact::{redacted, shown, shown_url};
+use crate::redact::{redacted, shorten, shown, shown_url};
 use crate::response::Response;
+
+pub(crate) mod error;
+
+pub use error::RedirectError;
 
 /// Whether and how far redirects are followed, and what may follow a redirect to another
 /// origin.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct RedirectPolicy {
     /// Most redirects followed for one connection; the next one fails with
-    /// [`HandshakeError::TooManyRedirects`]. Default: 5. `0` refuses every redirect with
+    /// [`RedirectError::TooManyHops`]. Default: 5. `0` refuses every redirect with
     /// that error.
     pub max_hops: usize,
     /// Whether redirects are followed at all. Default: true.
@@ -79,7 +82,7 @@ impl RedirectPolicy {
         keep_subprotocols: false,
     };
 
-    /// Follow none: a redirect is reported as [`HandshakeError::Redirect`].
+    /// Follow none: a redirect is reported as [`RedirectError::Redirected`].
     pub const NONE: RedirectPolicy = RedirectPolicy {
         max_hops: 0,
         enabled: false,
@@ -147,7 +150,7 @@ pub enum HopDecision {
     /// Follow with this request instead (e.g. `hop.request.clone().header(..)` with a
     /// credential meant for the new host). Its URL must stay `hop.to`.
     FollowWith(RequestBuilder),
-    /// Do not follow: the connection fails with [`HandshakeError::RedirectRefused`] and
+    /// Do not follow: the connection fails with [`RedirectError::RefusedByHook`] and
     /// this reason.
     Refuse(String),
 }
@@ -160,8 +163,8 @@ pub type RedirectHook = std::sync::Arc<dyn Fn(&RedirectHop<'_>) -> HopDecision +
 pub fn decide(
     hook: &RedirectHook,
     hop: &RedirectHop<'_>,
-) -> Result<Option<RequestBuilder>, HandshakeError> {
-    let refused = |reason: String| HandshakeError::RedirectRefused {
+) -> Result<Option<RequestBuilder>, RedirectError> {
+    let refused = |reason: String| RedirectError::RefusedByHook {
         from: shown(hop.from),
         to: shown(hop.to),
         reason: shorten(&reason),
@@ -188,18 +191,18 @@ pub fn is_followed_status(status: u16) -> bool {
 ///
 /// `current` may be `ws`, `wss`, `http` or `https`; `https` counts as secure like `wss`.
 /// The result is always `ws` or `wss`, without fragment, with a host.
-pub fn next_url(current: &Url, status: u16, location: Option<&str>) -> Result<Url, HandshakeError> {
+pub fn next_url(current: &Url, status: u16, location: Option<&str>) -> Result<Url, RedirectError> {
     if !is_followed_status(status) {
-        return Err(HandshakeError::RedirectNotFollowed {
+        return Err(RedirectError::StatusNotFollowed {
             status,
             location: location.map(shown_url),
         });
     }
     let location = match location.map(str::trim) {
         Some(l) if !l.is_empty() => l,
-        _ => return Err(HandshakeError::RedirectMissingLocation { status }),
+        _ => return Err(RedirectError::MissingLocation { status }),
     };
-    let invalid = |reason: String| HandshakeError::RedirectInvalidLocation {
+    let invalid = |reason: String| RedirectError::InvalidLocation {
         location: shown_url(location),
         reason,
     };
@@ -208,7 +211,7 @@ pub fn next_url(current: &Url, status: u16, location: Option<&str>) -> Result<Ur
         "ws" | "http" => false,
         "wss" | "https" => true,
         other => {
-            return Err(HandshakeError::RedirectUnsupportedScheme {
+            return Err(RedirectError::UnsupportedScheme {
                 location: shown_url(location),
                 scheme: shorten(other),
             })
@@ -226,7 +229,7 @@ pub fn next_url(current: &Url, status: u16, location: Option<&str>) -> Result<Ur
         _ => return Err(invalid("it has no host".to_owned())),
     }
     if is_secure(current) && !secure {
-        return Err(HandshakeError::RedirectDowngrade {
+        return Err(RedirectError::Downgrade {
             from: shown(current),
             to: shown(&next),
         });
@@ -239,20 +242,20 @@ pub fn next_url(current: &Url, status: u16, location: Option<&str>) -> Result<Ur
 ///
 /// ```
 /// use ws_handshake::redirect::{RedirectChain, RedirectPolicy};
-/// use ws_handshake::HandshakeError;
+/// use ws_handshake::redirect::RedirectError;
 ///
 /// let start = url::Url::parse("ws://a.example/").unwrap();
 /// let mut chain = RedirectChain::new(start, RedirectPolicy::limited(2));
 /// chain.follow(302, Some("ws://b.example/"))?;
 /// chain.follow(302, Some("ws://a.example/"))?;
 /// match chain.follow(302, Some("ws://b.example/")) {
-///     Err(HandshakeError::TooManyRedirects { max_hops: 2, chain }) => assert_eq!(
+///     Err(RedirectError::TooManyHops { max_hops: 2, chain }) => assert_eq!(
 ///         chain,
 ///         ["ws://a.example/", "ws://b.example/", "ws://a.example/", "ws://b.example/"],
 ///     ),
 ///     other => panic!("{other:?}"),
 /// }
-/// # Ok::<(), ws_handshake::HandshakeError>(())
+/// # Ok::<(), ws_handshake::redirect::RedirectError>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct RedirectChain {
@@ -293,9 +296,9 @@ impl RedirectChain {
 
     /// Follows a redirect answered to [`current`](Self::current): returns the URL to request
     /// next, or the error to report (see the [module docs](self) for the rules).
-    pub fn follow(&mut self, status: u16, location: Option<&str>) -> Result<&Url, HandshakeError> {
+    pub fn follow(&mut self, status: u16, location: Option<&str>) -> Result<&Url, RedirectError> {
         if !self.policy.enabled {
-            return Err(HandshakeError::Redirect {
+            return Err(RedirectError::Redirected {
                 status,
                 location: location.map(shown_url),
             });
@@ -308,7 +311,7 @@ impl RedirectChain {
                 .chain(std::iter::once(&next))
                 .map(shown)
                 .collect();
-            return Err(HandshakeError::TooManyRedirects {
+            return Err(RedirectError::TooManyHops {
                 max_hops: self.policy.max_hops,
                 chain,
             });
@@ -319,8 +322,8 @@ impl RedirectChain {
 
     /// [`follow`](Self::follow) with the status and (full, unshortened) `Location` of a
     /// parsed response. Use this rather than the `location` in
-    /// [`HandshakeError::Redirect`], which is shortened for display.
-    pub fn follow_response(&mut self, response: &Response) -> Result<&Url, HandshakeError> {
+    /// [`RedirectError::Redirected`], which is shortened for display.
+    pub fn follow_response(&mut self, response: &Response) -> Result<&Url, RedirectError> {
         self.follow(response.status(), response.header("Location"))
     }
 }
@@ -409,13 +412,28 @@ impl RequestBuilder {
     /// (some APIs carry bearer tokens in them). The extension offer is always kept, and so
     /// is the default `User-Agent` (or its absence after
     /// [`no_user_agent`](Self::no_user_agent)).
+    ///
+    /// Fails with [`RedirectError::UnsupportedScheme`] when `to` is not a `ws`, `wss`,
+    /// `http` or `https` URL, and with [`RedirectError::InvalidLocation`] when no request can
+    /// be made for it (targets from [`RedirectChain::follow`] never fail).
     pub fn redirect(
         self,
         to: Url,
         policy: &RedirectPolicy,
-    ) -> Result<RequestBuilder, HandshakeError> {
+    ) -> Result<RequestBuilder, RedirectError> {
+        let location = shown(&to);
+        if !matches!(to.scheme(), "ws" | "wss" | "http" | "https") {
+            return Err(RedirectError::UnsupportedScheme {
+                location,
+                scheme: shorten(to.scheme()),
+            });
+        }
+        let mut next =
+            RequestBuilder::from_url(to).map_err(|e| RedirectError::InvalidLocation {
+                location,
+                reason: e.to_string(),
+            })?;
         let from = self.url;
-        let mut next = RequestBuilder::from_url(to)?;
         let same = same_origin(&from, &next.url);
         next.headers = self
             .headers

@@ -4,7 +4,7 @@ use std::fmt;
 use std::ops::Range;
 
 use crate::error::HandshakeError;
-use crate::head::{range_in, Head, HeadReader, Limits};
+use crate::head::{range_in, Head, HeadError, HeadReader, Limits};
 
 /// Reads a server's HTTP response head incrementally, as bytes arrive.
 ///
@@ -47,6 +47,11 @@ impl ResponseParser {
     /// soon as the head outgrows the limits, and with [`HandshakeError::MalformedHead`] if
     /// the complete head is not valid HTTP/1.x.
     pub fn feed(&mut self, data: &[u8]) -> Result<Option<Response>, HandshakeError> {
+        Ok(self.feed_head(data)?)
+    }
+
+    /// [`feed`](Self::feed), failing with the head reader's own error.
+    pub(crate) fn feed_head(&mut self, data: &[u8]) -> Result<Option<Response>, HeadError> {
         let Some(((minor, status, reason), head)) = self.reader.feed(data, |head, headers| {
             let mut parsed = httparse::Response::new(headers);
             if parsed.parse(head)?.is_partial() {

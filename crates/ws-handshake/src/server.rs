@@ -8,9 +8,10 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 
 use crate::client::accept_key;
-use crate::error::{shorten, shorten_bytes, HandshakeError};
+use crate::error::HandshakeError;
 use crate::extensions::{parse_extensions, Extension};
 use crate::head::{range_in, trim_ows, Head, HeadReader, Limits};
+use crate::redact::{shorten, shorten_bytes};
 use crate::status::reason_phrase;
 
 /// Reads a client's HTTP request head incrementally; the server-role twin of

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use ws_handshake::proxy::{
-    Credentials, NoProxy, Proxy, ProxyConfig, ProxyHandshake, ProxyScheme, TargetAddr,
+    Credentials, NoProxy, Proxy, ProxyConfig, ProxyError, ProxyHandshake, ProxyScheme, TargetAddr,
 };
 use ws_handshake::{HandshakeError, Limits};
 
@@ -92,7 +92,7 @@ fn unsupported_proxy_schemes_are_named() {
         let err = Proxy::parse(url).unwrap_err();
         assert_eq!(
             err,
-            HandshakeError::UnsupportedProxyScheme {
+            ProxyError::UnsupportedScheme {
                 scheme: scheme.into()
             },
             "{url}"
@@ -125,7 +125,7 @@ fn invalid_proxy_urls_are_refused_without_leaking_passwords() {
     ] {
         let err = Proxy::parse(url).unwrap_err();
         assert!(
-            matches!(err, HandshakeError::InvalidProxyUrl { .. }),
+            matches!(err, ProxyError::InvalidUrl { .. }),
             "{url}: {err:?}"
         );
         let msg = err.to_string();
@@ -196,7 +196,7 @@ fn target_addresses_are_classified() {
         assert!(
             matches!(
                 TargetAddr::from_host(bad),
-                Err(HandshakeError::InvalidProxyTarget { .. })
+                Err(ProxyError::InvalidTarget { .. })
             ),
             "{bad:?}"
         );
@@ -219,10 +219,7 @@ fn socks5_without_h_needs_a_resolved_address() {
     let err = local
         .handshake(name.clone(), 443, Limits::default())
         .unwrap_err();
-    assert!(
-        matches!(err, HandshakeError::InvalidProxyTarget { .. }),
-        "{err:?}"
-    );
+    assert!(matches!(err, ProxyError::InvalidTarget { .. }), "{err:?}");
     assert!(err.to_string().contains("socks5h://"), "{err}");
     assert!(matches!(
         local.handshake(ip, 443, Limits::default()).unwrap(),
@@ -401,9 +398,9 @@ fn unusable_env_proxies_name_the_variable() {
     .unwrap_err();
     assert_eq!(
         err,
-        HandshakeError::ProxyFromEnv {
+        ProxyError::FromEnv {
             variable: "https_proxy",
-            error: Box::new(HandshakeError::UnsupportedProxyScheme {
+            error: Box::new(ProxyError::UnsupportedScheme {
                 scheme: "https".into()
             }),
         }
@@ -411,6 +408,15 @@ fn unusable_env_proxies_name_the_variable() {
     let msg = err.to_string();
     assert!(msg.contains("https_proxy") && msg.contains("TLS"), "{msg}");
     assert!(std::error::Error::source(&err).is_some());
+    // Inside the handshake's error: the same message, and the same source next in a chain.
+    let wrapped = HandshakeError::from(err.clone());
+    assert_eq!(wrapped, HandshakeError::Proxy(err.clone()));
+    assert_eq!(wrapped.to_string(), msg);
+    assert_eq!(
+        std::error::Error::source(&wrapped).map(|e| e.to_string()),
+        std::error::Error::source(&err).map(|e| e.to_string())
+    );
+    assert_eq!(wrapped.http_status(), None);
 
     let err = Proxy::from_env_for(
         "example.com",
@@ -420,8 +426,8 @@ fn unusable_env_proxies_name_the_variable() {
     )
     .unwrap_err();
     assert!(
-        matches!(&err, HandshakeError::ProxyFromEnv { variable: "ALL_PROXY", error }
-            if matches!(**error, HandshakeError::InvalidProxyUrl { .. })),
+        matches!(&err, ProxyError::FromEnv { variable: "ALL_PROXY", error }
+            if matches!(**error, ProxyError::InvalidUrl { .. })),
         "{err:?}"
     );
     assert!(!err.to_string().contains("hunter2"));

@@ -4,9 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on failure
 
 use ws_handshake::proxy::{
-    Credentials, HttpConnect, Progress, Proxy, ProxyHandshake, ProxyScheme, TargetAddr,
+    Credentials, HttpConnect, Progress, Proxy, ProxyError, ProxyHandshake, ProxyScheme, TargetAddr,
 };
-use ws_handshake::{HandshakeError, Limits};
+use ws_handshake::Limits;
 
 fn connect(target: &str, port: u16, creds: Option<(&str, &str)>) -> HttpConnect {
     let creds = creds.map(|(u, p)| Credentials::new(u, p));
@@ -64,7 +64,7 @@ fn credentials_from_the_proxy_url_are_percent_decoded() {
         .handshake(TargetAddr::from_host("h").unwrap(), 443, Limits::default())
         .unwrap_err();
     assert!(
-        matches!(err, HandshakeError::InvalidProxyCredentials { .. }),
+        matches!(err, ProxyError::InvalidCredentials { .. }),
         "{err:?}"
     );
     let proxy = Proxy::parse("http://alice:s3%63ret@p:3128").unwrap();
@@ -90,7 +90,7 @@ fn output_is_consumed_in_pieces() {
     assert_eq!(c.bytes_to_send(), &all[5..]);
     assert_eq!(
         c.closed_error(),
-        HandshakeError::ProxyClosed {
+        ProxyError::Closed {
             scheme: ProxyScheme::Http,
             during: "before we could send CONNECT"
         }
@@ -101,7 +101,7 @@ fn output_is_consumed_in_pieces() {
     assert!(c.bytes_to_send().is_empty());
     assert_eq!(
         c.closed_error(),
-        HandshakeError::ProxyClosed {
+        ProxyError::Closed {
             scheme: ProxyScheme::Http,
             during: "before answering CONNECT"
         }
@@ -113,7 +113,7 @@ const TUNNEL: &[u8] = b"\x16\x03\x01\x00\x05hello";
 
 /// Feeds `parts` in order; returns the outcome of the last feed, checking that the earlier
 /// ones asked for more.
-fn feed_parts(c: &mut HttpConnect, parts: &[&[u8]]) -> Result<Progress, HandshakeError> {
+fn feed_parts(c: &mut HttpConnect, parts: &[&[u8]]) -> Result<Progress, ProxyError> {
     let (last, first) = parts.split_last().unwrap();
     for p in first {
         assert_eq!(c.feed(p), Ok(Progress::NeedMore), "early part {p:?}");
@@ -200,7 +200,7 @@ HTTP/1.1 200 OK\r\n\r\nDATA";
     let mut c = connect("h", 1, None);
     assert!(matches!(
         c.feed(b"HTTP/1.1 101 Switching Protocols\r\n\r\n"),
-        Err(HandshakeError::ProxyConnectRefused { status: 101, .. })
+        Err(ProxyError::ConnectRefused { status: 101, .. })
     ));
     // Interim heads count against the head limit.
     let limits = Limits {
@@ -212,7 +212,7 @@ HTTP/1.1 200 OK\r\n\r\nDATA";
         .feed(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n\r\n")
         .unwrap_err();
     assert!(
-        matches!(&err, HandshakeError::ProxyProtocol { reason, .. } if reason.contains("40 bytes")),
+        matches!(&err, ProxyError::Protocol { reason, .. } if reason.contains("40 bytes")),
         "{err:?}"
     );
 }
@@ -227,7 +227,7 @@ Content-Length: 0\r\n\r\n";
         let err = feed_parts(&mut c, &[&answer[..cut], &answer[cut..]]).unwrap_err();
         assert_eq!(
             err,
-            HandshakeError::ProxyAuthRequired {
+            ProxyError::AuthRequired {
                 target: "example.com:443".into(),
                 proxy_authenticate: Some("Basic realm=\"corp\", Negotiate".into()),
                 credentials_sent: false,
@@ -242,7 +242,7 @@ Content-Length: 0\r\n\r\n";
     let err = c.feed(b"HTTP/1.1 407 Nope\r\n\r\n").unwrap_err();
     assert_eq!(
         err,
-        HandshakeError::ProxyAuthRequired {
+        ProxyError::AuthRequired {
             target: "example.com:443".into(),
             proxy_authenticate: None,
             credentials_sent: true,
@@ -253,7 +253,8 @@ Content-Length: 0\r\n\r\n";
         msg.contains("407") && msg.contains("refused the credentials"),
         "{msg}"
     );
-    let msg = HandshakeError::ProxyAuthRequired {
+    assert_eq!(err.http_status(), Some(407));
+    let msg = ProxyError::AuthRequired {
         target: "h:1".into(),
         proxy_authenticate: Some("Basic realm=\"x\"".into()),
         credentials_sent: false,
@@ -299,7 +300,7 @@ fn refusals_carry_status_and_reason() {
         let err = c.feed(answer).unwrap_err();
         assert_eq!(
             err,
-            HandshakeError::ProxyConnectRefused {
+            ProxyError::ConnectRefused {
                 target: "[::1]:8443".into(),
                 status,
                 reason: reason.into(),
@@ -311,6 +312,7 @@ fn refusals_carry_status_and_reason() {
             "{msg}"
         );
         assert!(msg.contains("[::1]:8443"), "{msg}");
+        assert_eq!(err.http_status(), Some(status));
     }
 }
 
@@ -326,7 +328,7 @@ fn garbage_fails_at_the_first_wrong_byte() {
         let mut c = connect("h", 1, None);
         let err = c.feed(answer).unwrap_err();
         match &err {
-            HandshakeError::ProxyProtocol {
+            ProxyError::Protocol {
                 scheme: ProxyScheme::Http,
                 reason,
             } => assert!(
@@ -345,7 +347,7 @@ fn garbage_fails_at_the_first_wrong_byte() {
     let mut c = connect("h", 1, None);
     let err = c.feed(b"HTTP/1.1 2x0 OK\r\n\r\n").unwrap_err();
     assert!(
-        matches!(&err, HandshakeError::ProxyProtocol { reason, .. } if reason.contains("malformed")),
+        matches!(&err, ProxyError::Protocol { reason, .. } if reason.contains("malformed")),
         "{err:?}"
     );
 }
@@ -370,7 +372,7 @@ fn oversized_answers_are_bounded() {
         assert!(fed <= 1024, "still waiting after {fed} bytes");
     };
     assert!(
-        matches!(&err, HandshakeError::ProxyProtocol { reason, .. } if reason.contains("1024 bytes")),
+        matches!(&err, ProxyError::Protocol { reason, .. } if reason.contains("1024 bytes")),
         "{err:?}"
     );
     // Too many headers fails before the head ends.
@@ -379,7 +381,7 @@ fn oversized_answers_are_bounded() {
         .feed(b"HTTP/1.1 200 OK\r\na: 1\r\nb: 2\r\nc: 3\r\nd: 4\r\ne: 5\r\nf: 6\r\n")
         .unwrap_err();
     assert!(
-        matches!(&err, HandshakeError::ProxyProtocol { reason, .. } if reason.contains("more than 4 headers")),
+        matches!(&err, ProxyError::Protocol { reason, .. } if reason.contains("more than 4 headers")),
         "{err:?}"
     );
     // One huge chunk: the error comes without copying it all.
@@ -391,7 +393,7 @@ fn oversized_answers_are_bounded() {
     let mut c = connect("h", 1, None);
     let long = format!("HTTP/1.1 403 {}\r\n\r\n", "r".repeat(5000));
     match c.feed(long.as_bytes()).unwrap_err() {
-        HandshakeError::ProxyConnectRefused { reason, .. } => assert!(reason.len() < 120),
+        ProxyError::ConnectRefused { reason, .. } => assert!(reason.len() < 120),
         other => panic!("{other:?}"),
     }
 }
@@ -412,7 +414,7 @@ fn proxy_handshake_wrapper_drives_http() {
     assert!(t.bytes_to_send().is_empty());
     assert_eq!(
         t.closed_error(),
-        HandshakeError::ProxyClosed {
+        ProxyError::Closed {
             scheme: ProxyScheme::Http,
             during: "before answering CONNECT"
         }

@@ -3,8 +3,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on failure
 
-use ws_handshake::proxy::{Credentials, HttpConnect, Progress, Socks5Handshake, TargetAddr};
-use ws_handshake::{HandshakeError, Limits};
+use ws_handshake::proxy::{
+    Credentials, HttpConnect, Progress, ProxyError, Socks5Handshake, TargetAddr,
+};
+use ws_handshake::Limits;
 
 /// xorshift64*: small, deterministic, good enough to generate test input.
 struct Rng(u64);
@@ -29,7 +31,7 @@ impl Rng {
 #[derive(Debug, PartialEq, Eq)]
 struct Outcome {
     sent: Vec<u8>,
-    result: Result<Option<Vec<u8>>, HandshakeError>,
+    result: Result<Option<Vec<u8>>, ProxyError>,
 }
 
 /// Splitting never changes the outcome. The bytes sent are the same too, except that a
@@ -46,7 +48,7 @@ fn assert_same(whole: &Outcome, split: &Outcome, what: &dyn Fn() -> String) {
 
 trait Driven {
     fn out(&mut self) -> Vec<u8>;
-    fn feed(&mut self, data: &[u8]) -> Result<Progress, HandshakeError>;
+    fn feed(&mut self, data: &[u8]) -> Result<Progress, ProxyError>;
 }
 
 impl Driven for Socks5Handshake {
@@ -55,7 +57,7 @@ impl Driven for Socks5Handshake {
         self.consume_output(o.len());
         o
     }
-    fn feed(&mut self, data: &[u8]) -> Result<Progress, HandshakeError> {
+    fn feed(&mut self, data: &[u8]) -> Result<Progress, ProxyError> {
         Socks5Handshake::feed(self, data)
     }
 }
@@ -66,7 +68,7 @@ impl Driven for HttpConnect {
         self.consume_output(o.len());
         o
     }
-    fn feed(&mut self, data: &[u8]) -> Result<Progress, HandshakeError> {
+    fn feed(&mut self, data: &[u8]) -> Result<Progress, ProxyError> {
         HttpConnect::feed(self, data)
     }
 }
@@ -279,11 +281,10 @@ fn http_connect_random_answers_never_panic_and_ignore_splitting() {
             Ok(None) => {}
             Ok(Some(rest)) if input.ends_with(rest) && rest.len() < input.len() => outcomes[0] += 1,
             Ok(Some(rest)) => panic!("rest {rest:?} is not a tail of {input:?}"),
-            Err(
-                HandshakeError::ProxyAuthRequired { .. }
-                | HandshakeError::ProxyConnectRefused { .. },
-            ) => outcomes[1] += 1,
-            Err(HandshakeError::ProxyProtocol { .. }) => outcomes[2] += 1,
+            Err(ProxyError::AuthRequired { .. } | ProxyError::ConnectRefused { .. }) => {
+                outcomes[1] += 1
+            }
+            Err(ProxyError::Protocol { .. }) => outcomes[2] += 1,
             Err(other) => panic!("unexpected error kind {other:?}"),
         }
     }

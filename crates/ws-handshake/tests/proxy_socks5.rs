@@ -6,10 +6,10 @@
 use std::net::IpAddr;
 
 use ws_handshake::proxy::{
-    Credentials, Progress, Proxy, ProxyHandshake, ProxyScheme, Socks5Handshake, Socks5Reply,
-    TargetAddr,
+    Credentials, Progress, Proxy, ProxyError, ProxyHandshake, ProxyScheme, Socks5Handshake,
+    Socks5Reply, TargetAddr,
 };
-use ws_handshake::{HandshakeError, Limits};
+use ws_handshake::Limits;
 
 fn ip(s: &str) -> TargetAddr {
     TargetAddr::Ip(s.parse::<IpAddr>().unwrap())
@@ -33,10 +33,7 @@ fn take(hs: &mut Socks5Handshake) -> Vec<u8> {
 
 /// Plays a conversation: `script` alternates what the client must send and what the
 /// server answers. Returns the final outcome.
-fn converse(
-    hs: &mut Socks5Handshake,
-    script: &[(&[u8], &[u8])],
-) -> Result<Progress, HandshakeError> {
+fn converse(hs: &mut Socks5Handshake, script: &[(&[u8], &[u8])]) -> Result<Progress, ProxyError> {
     let mut last = Ok(Progress::NeedMore);
     for (i, (client, server)) in script.iter().enumerate() {
         assert_eq!(take(hs), *client, "client message {i}");
@@ -181,7 +178,7 @@ fn user_password_refused() {
             ],
         )
         .unwrap_err();
-        assert_eq!(err, HandshakeError::Socks5AuthFailed { status });
+        assert_eq!(err, ProxyError::Socks5AuthFailed { status });
         assert!(err.to_string().contains("refused our user name"), "{err}");
         assert!(hs.bytes_to_send().is_empty(), "nothing more is sent");
         assert_eq!(hs.feed(REPLY_OK_V4), Err(err));
@@ -194,7 +191,7 @@ fn no_acceptable_method() {
     let err = converse(&mut hs, &[(GREET_NONE, b"\x05\xff")]).unwrap_err();
     assert_eq!(
         err,
-        HandshakeError::Socks5NoAcceptableMethod {
+        ProxyError::Socks5NoAcceptableMethod {
             credentials_offered: false
         }
     );
@@ -203,7 +200,7 @@ fn no_acceptable_method() {
     let err = converse(&mut hs, &[(GREET_BOTH, b"\x05\xff")]).unwrap_err();
     assert_eq!(
         err,
-        HandshakeError::Socks5NoAcceptableMethod {
+        ProxyError::Socks5NoAcceptableMethod {
             credentials_offered: true
         }
     );
@@ -224,7 +221,7 @@ fn methods_we_did_not_offer_are_refused() {
         assert!(
             matches!(
                 err,
-                HandshakeError::ProxyProtocol {
+                ProxyError::Protocol {
                     scheme: ProxyScheme::Socks5h,
                     ..
                 }
@@ -270,7 +267,7 @@ fn every_reply_code_is_a_readable_error() {
         let err = hs.feed(&[code]).unwrap_err();
         assert_eq!(
             err,
-            HandshakeError::Socks5ConnectFailed {
+            ProxyError::Socks5ConnectFailed {
                 target: "192.0.2.1:443".into(),
                 reply
             }
@@ -301,7 +298,7 @@ fn wrong_versions_are_explained() {
         // One byte is enough to tell.
         let err = hs.feed(&answer[..1]).unwrap_err();
         assert!(
-            matches!(&err, HandshakeError::ProxyProtocol { scheme: ProxyScheme::Socks5, reason }
+            matches!(&err, ProxyError::Protocol { scheme: ProxyScheme::Socks5, reason }
                 if reason.contains(hint)),
             "{answer:?}: {err:?}"
         );
@@ -313,7 +310,7 @@ fn wrong_versions_are_explained() {
     take(&mut hs);
     assert!(matches!(
         hs.feed(b"\x02\x00"),
-        Err(HandshakeError::ProxyProtocol { .. })
+        Err(ProxyError::Protocol { .. })
     ));
     let mut hs = Socks5Handshake::new(name("h"), 1, true, None).unwrap();
     take(&mut hs);
@@ -321,7 +318,7 @@ fn wrong_versions_are_explained() {
     take(&mut hs);
     assert!(matches!(
         hs.feed(b"\x04\x00\x00\x01"),
-        Err(HandshakeError::ProxyProtocol { .. })
+        Err(ProxyError::Protocol { .. })
     ));
 }
 
@@ -339,7 +336,7 @@ fn reply_address_types() {
         let mut hs = connected();
         let err = hs.feed(&[5, 0, 0, atyp, 1, 2, 3, 4, 5, 6]).unwrap_err();
         assert!(
-            matches!(&err, HandshakeError::ProxyProtocol { reason, .. } if reason.contains("address type")),
+            matches!(&err, ProxyError::Protocol { reason, .. } if reason.contains("address type")),
             "{err:?}"
         );
     }
@@ -378,7 +375,7 @@ fn reply_address_types() {
 fn truncated_answers_wait_and_name_the_step_on_close() {
     let mut hs = Socks5Handshake::new(name("h"), 1, true, creds("u", "p")).unwrap();
     let step = |hs: &Socks5Handshake| match hs.closed_error() {
-        HandshakeError::ProxyClosed { scheme, during } => {
+        ProxyError::Closed { scheme, during } => {
             assert_eq!(scheme, ProxyScheme::Socks5h);
             during
         }
@@ -447,7 +444,7 @@ fn invalid_targets_and_credentials() {
     for (target, remote) in [(name(&long), true), (name(""), true), (name("h"), false)] {
         let err = Socks5Handshake::new(target.clone(), 1, remote, None).unwrap_err();
         assert!(
-            matches!(err, HandshakeError::InvalidProxyTarget { .. }),
+            matches!(err, ProxyError::InvalidTarget { .. }),
             "{target:?}: {err:?}"
         );
     }
@@ -461,7 +458,7 @@ fn invalid_targets_and_credentials() {
     for (u, p) in [(long.as_str(), "p"), ("u", long.as_str())] {
         let err = Socks5Handshake::new(name("h"), 1, true, creds(u, p)).unwrap_err();
         assert!(
-            matches!(err, HandshakeError::InvalidProxyCredentials { .. }),
+            matches!(err, ProxyError::InvalidCredentials { .. }),
             "{err:?}"
         );
         assert!(!err.to_string().contains(&long));
@@ -501,7 +498,7 @@ fn proxy_handshake_wrapper_drives_socks5() {
     );
     assert!(matches!(
         t.closed_error(),
-        HandshakeError::ProxyClosed {
+        ProxyError::Closed {
             scheme: ProxyScheme::Socks5,
             ..
         }

@@ -5,7 +5,8 @@
 
 use url::Url;
 use ws_handshake::redirect::{
-    forwards_header, headers_to_keep, is_followed_status, next_url, RedirectChain, RedirectPolicy,
+    forwards_header, headers_to_keep, is_followed_status, next_url, RedirectChain, RedirectError,
+    RedirectPolicy,
 };
 use ws_handshake::{HandshakeError, Limits, RequestBuilder, ResponseParser, DEFAULT_USER_AGENT};
 
@@ -169,70 +170,70 @@ fn redirect_targets_table() {
 
 #[test]
 fn refused_redirects_table() {
-    type Check = fn(&HandshakeError) -> bool;
+    type Check = fn(&RedirectError) -> bool;
     let table: &[(&str, u16, Option<&str>, Check)] = &[
         ("wss://a/x", 301, Some("ws://a/x"), |e| {
-            matches!(e, HandshakeError::RedirectDowngrade { .. })
+            matches!(e, RedirectError::Downgrade { .. })
         }),
         ("wss://a/x", 302, Some("http://b/x"), |e| {
-            matches!(e, HandshakeError::RedirectDowngrade { .. })
+            matches!(e, RedirectError::Downgrade { .. })
         }),
         ("https://a/x", 302, Some("ws://b/x"), |e| {
-            matches!(e, HandshakeError::RedirectDowngrade { .. })
+            matches!(e, RedirectError::Downgrade { .. })
         }),
         (
             "ws://a/x",
             301,
             Some("ftp://b/x"),
-            |e| matches!(e, HandshakeError::RedirectUnsupportedScheme { scheme, .. } if scheme == "ftp"),
+            |e| matches!(e, RedirectError::UnsupportedScheme { scheme, .. } if scheme == "ftp"),
         ),
         ("ws://a/x", 301, Some("javascript:alert(1)"), |e| {
-            matches!(e, HandshakeError::RedirectUnsupportedScheme { .. })
+            matches!(e, RedirectError::UnsupportedScheme { .. })
         }),
         ("ws://a/x", 301, Some("file:///etc/passwd"), |e| {
-            matches!(e, HandshakeError::RedirectUnsupportedScheme { .. })
+            matches!(e, RedirectError::UnsupportedScheme { .. })
         }),
         ("ws://a/x", 301, Some("data:text/plain,hi"), |e| {
-            matches!(e, HandshakeError::RedirectUnsupportedScheme { .. })
+            matches!(e, RedirectError::UnsupportedScheme { .. })
         }),
         ("ws://a/x", 301, Some("http://[::1"), |e| {
-            matches!(e, HandshakeError::RedirectInvalidLocation { .. })
+            matches!(e, RedirectError::InvalidLocation { .. })
         }),
         ("ws://a/x", 301, Some("ws://"), |e| {
-            matches!(e, HandshakeError::RedirectInvalidLocation { .. })
+            matches!(e, RedirectError::InvalidLocation { .. })
         }),
         ("ws://a/x", 301, Some("http://b:99999/"), |e| {
-            matches!(e, HandshakeError::RedirectInvalidLocation { .. })
+            matches!(e, RedirectError::InvalidLocation { .. })
         }),
         ("ws://a/x", 301, None, |e| {
-            matches!(e, HandshakeError::RedirectMissingLocation { status: 301 })
+            matches!(e, RedirectError::MissingLocation { status: 301 })
         }),
         ("ws://a/x", 302, Some("   "), |e| {
-            matches!(e, HandshakeError::RedirectMissingLocation { status: 302 })
+            matches!(e, RedirectError::MissingLocation { status: 302 })
         }),
         (
             "ws://a/x",
             300,
             Some("/y"),
-            |e| matches!(e, HandshakeError::RedirectNotFollowed { status: 300, location: Some(l) } if l == "/y"),
+            |e| matches!(e, RedirectError::StatusNotFollowed { status: 300, location: Some(l) } if l == "/y"),
         ),
         ("ws://a/x", 304, None, |e| {
             matches!(
                 e,
-                HandshakeError::RedirectNotFollowed {
+                RedirectError::StatusNotFollowed {
                     status: 304,
                     location: None
                 }
             )
         }),
         ("ws://a/x", 305, Some("http://proxy/"), |e| {
-            matches!(e, HandshakeError::RedirectNotFollowed { status: 305, .. })
+            matches!(e, RedirectError::StatusNotFollowed { status: 305, .. })
         }),
         ("ws://a/x", 306, Some("/y"), |e| {
-            matches!(e, HandshakeError::RedirectNotFollowed { status: 306, .. })
+            matches!(e, RedirectError::StatusNotFollowed { status: 306, .. })
         }),
         ("ws://a/x", 200, Some("/y"), |e| {
-            matches!(e, HandshakeError::RedirectNotFollowed { status: 200, .. })
+            matches!(e, RedirectError::StatusNotFollowed { status: 200, .. })
         }),
     ];
     for (current, status, location, check) in table {
@@ -252,7 +253,7 @@ fn downgrade_error_hides_passwords() {
     .unwrap_err();
     assert_eq!(
         err,
-        HandshakeError::RedirectDowngrade {
+        RedirectError::Downgrade {
             from: "wss://user:***@a.example/x".into(),
             to: "ws://user:***@b.example/".into(),
         }
@@ -278,7 +279,7 @@ fn chain_counts_hops_and_fails_at_the_limit() {
     let want: Vec<String> = (0..=6).map(|i| format!("wss://s.example/{i}")).collect();
     assert_eq!(
         err,
-        HandshakeError::TooManyRedirects {
+        RedirectError::TooManyHops {
             max_hops: 5,
             chain: want
         }
@@ -315,7 +316,7 @@ fn loops_end_at_the_limit_and_say_so() {
     let (at, err) = result.unwrap_err();
     assert_eq!(at, 3);
     match &err {
-        HandshakeError::TooManyRedirects { max_hops: 3, chain } => assert_eq!(
+        RedirectError::TooManyHops { max_hops: 3, chain } => assert_eq!(
             chain,
             &[
                 "ws://a.example/",
@@ -335,7 +336,7 @@ fn zero_hops_and_disabled() {
     let mut chain = RedirectChain::new(url("ws://a/"), RedirectPolicy::limited(0));
     assert_eq!(
         chain.follow(301, Some("/b")).unwrap_err(),
-        HandshakeError::TooManyRedirects {
+        RedirectError::TooManyHops {
             max_hops: 0,
             chain: vec!["ws://a/".into(), "ws://a/b".into()]
         }
@@ -344,12 +345,33 @@ fn zero_hops_and_disabled() {
     assert_eq!(chain.policy(), RedirectPolicy::NONE);
     assert_eq!(
         chain.follow(301, Some("/b")).unwrap_err(),
-        HandshakeError::Redirect {
+        RedirectError::Redirected {
             status: 301,
             location: Some("/b".into())
         }
     );
     assert_eq!(chain.hops(), 0);
+}
+
+#[test]
+fn the_status_is_kept_where_there_is_one() {
+    let current = url("wss://a/");
+    for (status, location, http_status) in [
+        (300, Some("/b"), Some(300)),
+        (302, None, Some(302)),
+        (301, Some("ftp://b/"), None),
+        (307, Some("ws://a/"), None),
+    ] {
+        let err = next_url(&current, status, location).unwrap_err();
+        assert_eq!(err.http_status(), http_status, "{err:?}");
+        // Inside the handshake's error: the same message.
+        let wrapped = HandshakeError::from(err.clone());
+        assert_eq!(wrapped, HandshakeError::Redirect(err.clone()));
+        assert_eq!(wrapped.to_string(), err.to_string());
+    }
+    let mut chain = RedirectChain::new(current, RedirectPolicy::NONE);
+    let err = chain.follow(308, Some("/b")).unwrap_err();
+    assert_eq!(err.http_status(), Some(308));
 }
 
 #[test]
@@ -378,7 +400,7 @@ fn follow_response_uses_the_full_location() {
         .unwrap();
     assert_eq!(
         chain.follow_response(&response).unwrap_err(),
-        HandshakeError::RedirectMissingLocation { status: 302 }
+        RedirectError::MissingLocation { status: 302 }
     );
 }
 
@@ -508,12 +530,12 @@ Sec-WebSocket-Extensions: permessage-deflate\r\nX-Request-Id: r-9\r\nUser-Agent:
         .unwrap();
     assert!(!String::from_utf8_lossy(upgraded.as_bytes()).contains("X-Token"));
 
-    // The new URL is checked like any other.
+    // The new URL is checked like any redirect target.
     assert!(matches!(
         RequestBuilder::new("ws://a/")
             .unwrap()
             .redirect(url("ftp://b/"), &policy),
-        Err(HandshakeError::UnsupportedScheme { .. })
+        Err(RedirectError::UnsupportedScheme { .. })
     ));
 }
 
@@ -640,7 +662,7 @@ fn a_redirect_hook_sees_the_hop_and_may_refuse_or_adjust_it() {
     });
     let err = decide(&refuse, &hop).unwrap_err();
     assert!(
-        matches!(err, HandshakeError::RedirectRefused { .. }),
+        matches!(err, RedirectError::RefusedByHook { .. }),
         "{err:?}"
     );
     assert!(err.to_string().contains("not a host we trust"), "{err}");

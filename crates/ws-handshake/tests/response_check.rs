@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on failure
 
+use ws_handshake::redirect::RedirectError;
 use ws_handshake::{
     accept_key, ClientRequest, Extension, HandshakeError, Limits, RequestBuilder, Response,
     ResponseParser,
@@ -104,18 +105,18 @@ fn redirects_are_reported() {
         check(b"HTTP/1.1 301 Moved\r\nLocation: wss://other.example/chat\r\n\r\n").unwrap_err();
     assert_eq!(
         err,
-        HandshakeError::Redirect {
+        HandshakeError::Redirect(RedirectError::Redirected {
             status: 301,
             location: Some("wss://other.example/chat".into())
-        }
+        })
     );
     assert!(err.to_string().contains("wss://other.example/chat"));
     assert_eq!(
         check(b"HTTP/1.1 307 Temporary Redirect\r\n\r\n").unwrap_err(),
-        HandshakeError::Redirect {
+        HandshakeError::Redirect(RedirectError::Redirected {
             status: 307,
             location: None
-        }
+        })
     );
 }
 

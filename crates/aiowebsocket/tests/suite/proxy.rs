@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use aiowebsocket::ws_client::reconnect::is_permanent;
 use aiowebsocket::{
-    builder, CloseCode, HandshakeError, Message, Proxy, ProxyConfig, ServerOptions, Step,
-    WebSocketStream,
+    builder, CloseCode, HandshakeError, Message, Proxy, ProxyConfig, ProxyError, ServerOptions,
+    Step, WebSocketStream,
 };
 use futures_io::{AsyncRead, AsyncWrite};
 
@@ -95,10 +95,10 @@ pub async fn http_proxy_refusing_credentials_is_a_readable_407<R: TestRuntime>()
     assert_eq!(err.http_status(), Some(407));
     assert!(matches!(
         err.handshake_error(),
-        Some(HandshakeError::ProxyAuthRequired {
+        Some(HandshakeError::Proxy(ProxyError::AuthRequired {
             credentials_sent: true,
             ..
-        })
+        }))
     ));
     let text = err.to_string();
     assert!(text.contains("407"), "{text}");
@@ -227,7 +227,7 @@ pub async fn socks5_user_password_accepted_and_refused<R: TestRuntime>() {
     assert!(
         matches!(
             err.handshake_error(),
-            Some(HandshakeError::Socks5AuthFailed { .. })
+            Some(HandshakeError::Proxy(ProxyError::Socks5AuthFailed { .. }))
         ),
         "{err:?}"
     );
@@ -240,7 +240,9 @@ pub async fn socks5_user_password_accepted_and_refused<R: TestRuntime>() {
     assert!(
         matches!(
             err.handshake_error(),
-            Some(HandshakeError::Socks5NoAcceptableMethod { .. })
+            Some(HandshakeError::Proxy(
+                ProxyError::Socks5NoAcceptableMethod { .. }
+            ))
         ),
         "{err:?}"
     );

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use aiowebsocket::ws_client::reconnect::is_permanent;
 use aiowebsocket::{
-    builder, CloseCode, Config, HandshakeError, HopDecision, Message, RedirectPolicy, Role,
-    WebSocketStream,
+    builder, CloseCode, Config, HandshakeError, HopDecision, Message, RedirectError,
+    RedirectPolicy, Role, WebSocketStream,
 };
 use smol::io::AsyncWriteExt;
 
@@ -145,7 +145,7 @@ pub async fn a_redirect_loop_ends_at_the_hop_limit_naming_the_chain<R: TestRunti
         .unwrap_err();
     assert!(err.is_redirect(), "{err:?}");
     match err.handshake_error() {
-        Some(HandshakeError::TooManyRedirects { max_hops, chain }) => {
+        Some(HandshakeError::Redirect(RedirectError::TooManyHops { max_hops, chain })) => {
             assert_eq!(*max_hops, 5);
             assert_eq!(chain.len(), 7, "{chain:?}");
             assert_eq!(chain[0], format!("ws://{addr}/a"));
@@ -181,7 +181,7 @@ pub async fn no_redirects_reports_the_redirect<R: TestRuntime>() {
         .unwrap_err();
     assert_eq!(err.http_status(), Some(308));
     match err.handshake_error() {
-        Some(HandshakeError::Redirect { status, location }) => {
+        Some(HandshakeError::Redirect(RedirectError::Redirected { status, location })) => {
             assert_eq!((*status, location.as_deref()), (308, Some("/new")));
         }
         other => panic!("{other:?}"),
@@ -201,7 +201,7 @@ pub async fn a_redirect_from_wss_to_ws_is_refused<R: TestRuntime, B: Backend>() 
     assert!(
         matches!(
             err.handshake_error(),
-            Some(HandshakeError::RedirectDowngrade { .. })
+            Some(HandshakeError::Redirect(RedirectError::Downgrade { .. }))
         ),
         "{err:?}"
     );

@@ -2,8 +2,7 @@
 
 use std::net::IpAddr;
 
-use super::Proxy;
-use crate::error::HandshakeError;
+use super::{Proxy, ProxyError};
 
 /// The variables consulted for a `wss` target, in order.
 const SECURE_VARS: [&str; 4] = ["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"];
@@ -15,7 +14,7 @@ pub(super) fn from_env_for(
     target_port: u16,
     secure: bool,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Option<Proxy>, HandshakeError> {
+) -> Result<Option<Proxy>, ProxyError> {
     let value = |name: &str| env(name).filter(|v| !v.trim().is_empty());
     if let Some(no_proxy) = value("no_proxy").or_else(|| value("NO_PROXY")) {
         if NoProxy::parse(&no_proxy).matches(target_host, target_port) {
@@ -29,12 +28,10 @@ pub(super) fn from_env_for(
             continue;
         }
         if let Some(v) = value(variable) {
-            return Proxy::parse(&v)
-                .map(Some)
-                .map_err(|e| HandshakeError::ProxyFromEnv {
-                    variable,
-                    error: Box::new(e),
-                });
+            return Proxy::parse(&v).map(Some).map_err(|e| ProxyError::FromEnv {
+                variable,
+                error: Box::new(e),
+            });
         }
     }
     Ok(None)

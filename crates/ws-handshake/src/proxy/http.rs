@@ -6,9 +6,9 @@ use std::fmt::Write as _;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 
-use super::{Credentials, Progress, ProxyScheme, TargetAddr};
-use crate::error::{shorten, HandshakeError};
-use crate::head::Limits;
+use super::{Credentials, Progress, ProxyError, ProxyScheme, TargetAddr};
+use crate::head::{HeadError, Limits};
+use crate::redact::shorten;
 use crate::response::{Response, ResponseParser};
 
 /// The start every HTTP status line has.
@@ -41,10 +41,10 @@ const HTTP_PREFIX: &[u8] = b"HTTP/";
 ///   [`Progress::Done`] (a 2xx answer to `CONNECT` has no body, RFC 9110).
 /// * 1xx (other than 101): an interim answer, skipped; the final one follows. All heads
 ///   together are bounded by `max_head_size`.
-/// * 407: [`HandshakeError::ProxyAuthRequired`] with the `Proxy-Authenticate` challenge.
-/// * anything else (403, 502, 101, ...): [`HandshakeError::ProxyConnectRefused`] with the
+/// * 407: [`ProxyError::AuthRequired`] with the `Proxy-Authenticate` challenge.
+/// * anything else (403, 502, 101, ...): [`ProxyError::ConnectRefused`] with the
 ///   status and reason.
-/// * not HTTP, or over the limits: [`HandshakeError::ProxyProtocol`].
+/// * not HTTP, or over the limits: [`ProxyError::Protocol`].
 ///
 /// `Debug` does not show the request bytes (they may hold credentials).
 #[derive(Clone)]
@@ -68,14 +68,14 @@ pub struct HttpConnect {
 enum State {
     Waiting,
     Done,
-    Failed(HandshakeError),
+    Failed(ProxyError),
 }
 
 impl HttpConnect {
     /// A `CONNECT` to `target:port`, with Basic credentials if given, reading the answer
     /// within `limits`.
     ///
-    /// Fails with [`HandshakeError::InvalidProxyCredentials`] if the user name contains `:`
+    /// Fails with [`ProxyError::InvalidCredentials`] if the user name contains `:`
     /// (Basic authentication cannot carry it). Credentials are sent as UTF-8 (RFC 7617);
     /// being base64-encoded, they cannot inject headers.
     pub fn new(
@@ -83,7 +83,7 @@ impl HttpConnect {
         port: u16,
         credentials: Option<&Credentials>,
         limits: Limits,
-    ) -> Result<HttpConnect, HandshakeError> {
+    ) -> Result<HttpConnect, ProxyError> {
         let authority = target.authority(port);
         let mut request = String::with_capacity(128);
         // `write!` into a String cannot fail.
@@ -93,7 +93,7 @@ impl HttpConnect {
         );
         if let Some(c) = credentials {
             if c.username().contains(':') {
-                return Err(HandshakeError::InvalidProxyCredentials {
+                return Err(ProxyError::InvalidCredentials {
                     reason: "the user name contains ':', which Basic authentication cannot carry",
                 });
             }
@@ -139,7 +139,7 @@ impl HttpConnect {
     }
 
     /// Feeds bytes read from the proxy; see the type's docs for the outcomes.
-    pub fn feed(&mut self, data: &[u8]) -> Result<Progress, HandshakeError> {
+    pub fn feed(&mut self, data: &[u8]) -> Result<Progress, ProxyError> {
         match &self.state {
             State::Waiting => {}
             State::Done => {
@@ -164,8 +164,8 @@ impl HttpConnect {
     }
 
     /// The error for a connection closed before the answer was complete.
-    pub fn closed_error(&self) -> HandshakeError {
-        HandshakeError::ProxyClosed {
+    pub fn closed_error(&self) -> ProxyError {
+        ProxyError::Closed {
             scheme: ProxyScheme::Http,
             during: if self.sent < self.request.len() {
                 "before we could send CONNECT"
@@ -175,9 +175,9 @@ impl HttpConnect {
         }
     }
 
-    fn feed_waiting(&mut self, data: &[u8]) -> Result<Progress, HandshakeError> {
+    fn feed_waiting(&mut self, data: &[u8]) -> Result<Progress, ProxyError> {
         self.check_prefix(data)?;
-        let mut response = match self.parser.feed(data) {
+        let mut response = match self.parser.feed_head(data) {
             Ok(Some(r)) => r,
             Ok(None) => return Ok(Progress::NeedMore),
             Err(e) => return Err(self.protocol_error(e)),
@@ -195,7 +195,7 @@ impl HttpConnect {
                 self.prefix = None;
                 let rest = response.into_rest();
                 self.check_prefix(&rest)?;
-                response = match self.parser.feed(&rest) {
+                response = match self.parser.feed_head(&rest) {
                     Ok(Some(r)) => r,
                     Ok(None) => return Ok(Progress::NeedMore),
                     Err(e) => return Err(self.protocol_error(e)),
@@ -206,7 +206,7 @@ impl HttpConnect {
         }
     }
 
-    fn final_answer(&self, response: Response) -> Result<Progress, HandshakeError> {
+    fn final_answer(&self, response: Response) -> Result<Progress, ProxyError> {
         let status = response.status();
         if (200..300).contains(&status) {
             return Ok(Progress::Done {
@@ -214,13 +214,13 @@ impl HttpConnect {
             });
         }
         if status == 407 {
-            return Err(HandshakeError::ProxyAuthRequired {
+            return Err(ProxyError::AuthRequired {
                 target: self.authority.clone(),
                 proxy_authenticate: response.head().joined("Proxy-Authenticate"),
                 credentials_sent: self.credentials_sent,
             });
         }
-        Err(HandshakeError::ProxyConnectRefused {
+        Err(ProxyError::ConnectRefused {
             target: self.authority.clone(),
             status,
             reason: shorten(response.reason()),
@@ -228,7 +228,7 @@ impl HttpConnect {
     }
 
     /// Fails as soon as the answer cannot start with `HTTP/` (leading empty lines allowed).
-    fn check_prefix(&mut self, data: &[u8]) -> Result<(), HandshakeError> {
+    fn check_prefix(&mut self, data: &[u8]) -> Result<(), ProxyError> {
         for &b in data {
             let seen = match self.prefix {
                 Some(n) if n >= HTTP_PREFIX.len() => return Ok(()),
@@ -237,7 +237,7 @@ impl HttpConnect {
                 None => 0,
             };
             if HTTP_PREFIX.get(seen) != Some(&b) {
-                return Err(HandshakeError::ProxyProtocol {
+                return Err(ProxyError::Protocol {
                     scheme: ProxyScheme::Http,
                     reason: format!(
                         "it does not start with \"HTTP/\" (byte {b:#04x} at position {seen}); \
@@ -250,21 +250,20 @@ impl HttpConnect {
         Ok(())
     }
 
-    fn protocol_error(&self, e: HandshakeError) -> HandshakeError {
+    fn protocol_error(&self, e: HeadError) -> ProxyError {
         let reason = match e {
-            HandshakeError::HeadTooLarge { .. } => format!(
+            HeadError::TooLarge { .. } => format!(
                 "its head exceeds {} bytes (the limit set with .handshake_limits(..))",
                 self.limits.max_head_size
             ),
-            HandshakeError::TooManyHeaders { limit } => {
+            HeadError::TooManyHeaders { limit } => {
                 format!(
                     "it has more than {limit} headers (the limit set with .handshake_limits(..))"
                 )
             }
-            HandshakeError::MalformedHead { reason } => format!("malformed HTTP head: {reason}"),
-            other => other.to_string(),
+            HeadError::Malformed { reason } => format!("malformed HTTP head: {reason}"),
         };
-        HandshakeError::ProxyProtocol {
+        ProxyError::Protocol {
             scheme: ProxyScheme::Http,
             reason,
         }

@@ -1,6 +1,6 @@
 //! The proxy vocabulary that errors name: the kind of proxy, and a SOCKS5 proxy's refusal.
-//! (Here rather than in `proxy`, whose parsing builds errors, so that the error module can
-//! name these without importing the parsers.)
+//! (Here rather than in `proxy`, so that [`ProxyError`](super::ProxyError) names these
+//! without importing the parsers.)
 
 use std::fmt;
 

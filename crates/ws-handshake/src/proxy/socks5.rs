@@ -4,8 +4,8 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::{Credentials, Progress, ProxyScheme, Socks5Reply, TargetAddr};
-use crate::error::{shorten, HandshakeError};
+use super::{Credentials, Progress, ProxyError, ProxyScheme, Socks5Reply, TargetAddr};
+use crate::redact::shorten;
 
 const VERSION: u8 = 0x05;
 const AUTH_VERSION: u8 = 0x01;
@@ -36,7 +36,7 @@ const MAX_REPLY: usize = 4 + 1 + 255 + 2;
 /// reply      05 REP 00 ATYP BND.ADDR BND.PORT(2)
 /// ```
 ///
-/// A non-zero `REP` fails at once with [`HandshakeError::Socks5ConnectFailed`] (see
+/// A non-zero `REP` fails at once with [`ProxyError::Socks5ConnectFailed`] (see
 /// [`Socks5Reply`]), without waiting for the rest of the reply. The reply's bound address is
 /// parsed by its type (4, 16, or length-byte-prefixed bytes), so at most 262 bytes are ever
 /// held; anything after the reply is returned in [`Progress::Done`]. A reserved byte that is
@@ -66,7 +66,7 @@ enum State {
     /// Waiting for the CONNECT reply.
     Connect,
     Done,
-    Failed(HandshakeError),
+    Failed(ProxyError),
 }
 
 impl fmt::Debug for Socks5Handshake {
@@ -87,7 +87,7 @@ impl fmt::Debug for Socks5Handshake {
 /// Enough bytes of `input` for the current message, or none yet.
 enum Need {
     More,
-    Failed(HandshakeError),
+    Failed(ProxyError),
 }
 
 impl Socks5Handshake {
@@ -96,23 +96,23 @@ impl Socks5Handshake {
     /// `remote_dns` says whether names may be sent to the proxy (`socks5h://`). With
     /// `remote_dns == false` (`socks5://`) the caller must resolve the name first and pass
     /// a [`TargetAddr::Ip`]; a [`TargetAddr::Domain`] is refused with
-    /// [`HandshakeError::InvalidProxyTarget`] (so a name never leaks to the proxy by
+    /// [`ProxyError::InvalidTarget`] (so a name never leaks to the proxy by
     /// mistake). IP addresses are sent as such either way.
     ///
     /// With `credentials`, both "no authentication" and user name/password are offered
     /// (the proxy chooses); without, only "no authentication".
     ///
-    /// Errors: [`HandshakeError::InvalidProxyTarget`] for a name that is empty or longer
-    /// than 255 bytes; [`HandshakeError::InvalidProxyCredentials`] for a user name or
+    /// Errors: [`ProxyError::InvalidTarget`] for a name that is empty or longer
+    /// than 255 bytes; [`ProxyError::InvalidCredentials`] for a user name or
     /// password longer than 255 bytes. Empty ones are sent with length 0.
     pub fn new(
         target: TargetAddr,
         port: u16,
         remote_dns: bool,
         credentials: Option<Credentials>,
-    ) -> Result<Socks5Handshake, HandshakeError> {
+    ) -> Result<Socks5Handshake, ProxyError> {
         if let TargetAddr::Domain(name) = &target {
-            let invalid = |reason| HandshakeError::InvalidProxyTarget {
+            let invalid = |reason| ProxyError::InvalidTarget {
                 host: shorten(name),
                 reason,
             };
@@ -131,12 +131,12 @@ impl Socks5Handshake {
         }
         if let Some(c) = &credentials {
             if c.username().len() > 255 {
-                return Err(HandshakeError::InvalidProxyCredentials {
+                return Err(ProxyError::InvalidCredentials {
                     reason: "a SOCKS5 user name is at most 255 bytes (RFC 1929)",
                 });
             }
             if c.password().len() > 255 {
-                return Err(HandshakeError::InvalidProxyCredentials {
+                return Err(ProxyError::InvalidCredentials {
                     reason: "a SOCKS5 password is at most 255 bytes (RFC 1929)",
                 });
             }
@@ -186,7 +186,7 @@ impl Socks5Handshake {
     /// completes a message is acted on at once (the next message appears in
     /// [`bytes_to_send`](Self::bytes_to_send)). Once done, further bytes are returned as
     /// they are in `Done { rest }`; once failed, the same error is returned again.
-    pub fn feed(&mut self, data: &[u8]) -> Result<Progress, HandshakeError> {
+    pub fn feed(&mut self, data: &[u8]) -> Result<Progress, ProxyError> {
         match &self.state {
             State::Done => {
                 return Ok(Progress::Done {
@@ -225,8 +225,8 @@ impl Socks5Handshake {
     }
 
     /// The error for a connection closed before the tunnel was open.
-    pub fn closed_error(&self) -> HandshakeError {
-        HandshakeError::ProxyClosed {
+    pub fn closed_error(&self) -> ProxyError {
+        ProxyError::Closed {
             scheme: self.scheme(),
             during: match self.state {
                 State::Method => "during method negotiation (after our greeting)",
@@ -246,7 +246,7 @@ impl Socks5Handshake {
     }
 
     fn protocol(&self, reason: String) -> Need {
-        Need::Failed(HandshakeError::ProxyProtocol {
+        Need::Failed(ProxyError::Protocol {
             scheme: self.scheme(),
             reason,
         })
@@ -303,7 +303,7 @@ impl Socks5Handshake {
                 self.state = State::Auth;
             }
             NO_ACCEPTABLE => {
-                return Err(Need::Failed(HandshakeError::Socks5NoAcceptableMethod {
+                return Err(Need::Failed(ProxyError::Socks5NoAcceptableMethod {
                     credentials_offered: self.credentials.is_some(),
                 }))
             }
@@ -325,7 +325,7 @@ impl Socks5Handshake {
         };
         self.input.drain(..2);
         if status != 0 {
-            return Err(Need::Failed(HandshakeError::Socks5AuthFailed { status }));
+            return Err(Need::Failed(ProxyError::Socks5AuthFailed { status }));
         }
         self.queue_connect();
         self.state = State::Connect;
@@ -360,7 +360,7 @@ impl Socks5Handshake {
             return Err(Need::More);
         };
         if let Some(reply) = Socks5Reply::from_code(rep) {
-            return Err(Need::Failed(HandshakeError::Socks5ConnectFailed {
+            return Err(Need::Failed(ProxyError::Socks5ConnectFailed {
                 target: self.target.authority(self.port),
                 reply,
             }));
