@@ -28,7 +28,6 @@ use std::future::poll_fn;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
-use std::time::Duration;
 
 use futures_core::Stream;
 use futures_io::{AsyncRead, AsyncWrite};
@@ -71,29 +70,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// Wraps a stream whose opening handshake is done. `role` is our role. Without a
     /// `timer` there are no keepalive pings and no timeouts.
     pub fn from_raw(stream: S, role: Role, config: Config, timer: Option<Arc<dyn Timer>>) -> Self {
-        let close_timeout = config.close_timeout;
-        let write_high = config.write_buffer_high;
-        Self::from_connection(
-            stream,
-            Connection::new(role, config),
-            close_timeout,
-            write_high,
-            timer,
-        )
+        Self::from_connection(stream, Connection::new(role, config), timer)
     }
 
     /// Wraps a stream and a [`Connection`] already fed with any bytes that followed the
-    /// handshake. `close_timeout` bounds each wait of the closing sequence; `write_high`
-    /// is the output high-water mark (both normally from the [`Config`]).
-    pub fn from_connection(
-        stream: S,
-        conn: Connection,
-        close_timeout: Option<Duration>,
-        write_high: usize,
-        timer: Option<Arc<dyn Timer>>,
-    ) -> Self {
+    /// handshake. The close timeout, write timeout and output high-water mark are the
+    /// connection's [`Config`]'s.
+    pub fn from_connection(stream: S, conn: Connection, timer: Option<Arc<dyn Timer>>) -> Self {
         WebSocket {
-            core: Core::new(stream, conn, close_timeout, write_high, timer),
+            core: Core::new(stream, conn, timer),
         }
     }
 
@@ -252,7 +237,7 @@ mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Mutex;
     use std::task::Waker;
-    use std::time::Instant;
+    use std::time::{Duration, Instant};
 
     use crate::rt::Sleep;
     use std::future::Future;

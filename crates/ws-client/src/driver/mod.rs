@@ -195,14 +195,13 @@ impl<S> Core<S> {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
-    pub(crate) fn new(
-        stream: S,
-        conn: Connection,
-        close_timeout: Option<Duration>,
-        write_high: usize,
-        timer: Option<Arc<dyn Timer>>,
-    ) -> Self {
-        let write_timeout = conn.config().write_timeout;
+    pub(crate) fn new(stream: S, conn: Connection, timer: Option<Arc<dyn Timer>>) -> Self {
+        let config = conn.config();
+        let (close_timeout, write_high, write_timeout) = (
+            config.close_timeout,
+            config.write_buffer_high,
+            config.write_timeout,
+        );
         let mut core = Core {
             stream,
             conn,
@@ -758,20 +757,18 @@ mod read_tests {
     use crate::proto::config::Config;
     use crate::stream::WebSocket;
 
+    /// A final, unmasked server frame.
     fn frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
-        let mut f = vec![0x80 | opcode];
-        let len = payload.len();
-        if len < 126 {
-            f.push(len as u8);
-        } else if len <= 0xFFFF {
-            f.push(126);
-            f.extend_from_slice(&(len as u16).to_be_bytes());
-        } else {
-            f.push(127);
-            f.extend_from_slice(&(len as u64).to_be_bytes());
-        }
-        f.extend_from_slice(payload);
-        f
+        let header = ws_frame::FrameHeader {
+            fin: true,
+            rsv: 0,
+            opcode: ws_frame::OpCode::from_u8(opcode).unwrap(),
+            mask: None,
+            payload_len: payload.len() as u64,
+        };
+        let mut head = [0u8; ws_frame::MAX_HEADER_LEN];
+        let n = header.encode(&mut head);
+        [&head[..n], payload].concat()
     }
 
     fn client(input: Vec<u8>, chunk: usize) -> WebSocket<Feed> {

@@ -41,11 +41,9 @@ fn open<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let close_timeout = config.close_timeout;
-    let write_high = config.write_buffer_high;
     let mut conn = Connection::with_negotiated(role, config, negotiated);
     if !rest.is_empty() {
         conn.receive_data(rest);
     }
-    WebSocket::from_connection(stream, conn, close_timeout, write_high, timer)
+    WebSocket::from_connection(stream, conn, timer)
 }
