@@ -80,42 +80,6 @@ fn sixteen_mib_messages_through_the_pair() {
 }
 
 #[test]
-fn large_frames_drain_in_pieces_with_control_frames_queued_behind_them() {
-    // 200 KiB payloads cross several 64 KiB output pieces; frames of 70 KiB make piece and
-    // frame boundaries disagree; writes of 9,999 bytes end mid-piece and mid-header.
-    let config = Config::default().write_frame_size(70 << 10);
-    let mut p = Pair::new(config);
-    p.chunk = 9_999;
-    let big: Vec<u8> = (0..200usize << 10).map(|i| (i * 7 % 253) as u8).collect();
-    let text: String = "piece \u{e9}\u{20ac} ".repeat(12_000);
-    p.client.send(Message::binary(big.clone())).unwrap();
-    // Queued while the first message is still waiting: goes out after it, intact.
-    p.client.send(Message::ping(&b"behind"[..])).unwrap();
-    p.client.send(Message::text(text.clone())).unwrap();
-    p.client.send(Message::binary(vec![5u8; 3])).unwrap();
-    let queued = p.client.queued_output();
-    assert!(queued > big.len() + text.len(), "{queued} bytes queued");
-    assert!(p.client.pending_output().len() <= (64 << 10) + 14);
-    p.server.send(Message::binary(big.clone())).unwrap();
-    p.drive();
-    assert_eq!(
-        p.server_got,
-        vec![
-            Message::binary(big.clone()),
-            Message::ping(&b"behind"[..]),
-            Message::text(text),
-            Message::binary(vec![5u8; 3]),
-        ]
-    );
-    assert_eq!(
-        p.client_got,
-        vec![Message::binary(big), Message::pong(&b"behind"[..])]
-    );
-    assert_eq!(p.client.queued_output(), 0);
-    assert!(p.client_err.is_none() && p.server_err.is_none());
-}
-
-#[test]
 fn client_initiated_close_handshake() {
     let mut p = Pair::new(Config::default());
     p.client.send(Message::text("last")).unwrap();

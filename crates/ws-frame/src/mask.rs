@@ -65,54 +65,6 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     }
 }
 
-/// Appends `src` to `dst` masked with `key`: the copy a sending client makes anyway, with
-/// the masking fused into it (each byte is read once and written once, and the bytes
-/// appended are not zeroed first). `offset` is the payload position of `src[0]`, as for
-/// [`apply_mask`].
-///
-/// ```
-/// use ws_frame::mask::extend_masked;
-///
-/// let key = [1, 2, 3, 4];
-/// let mut out = b"head".to_vec();
-/// extend_masked(&mut out, b"Hello", key, 0);
-/// extend_masked(&mut out, b", world", key, 5);
-/// let mut whole = *b"Hello, world";
-/// ws_frame::apply_mask(&mut whole, key, 0);
-/// assert_eq!(&out[4..], &whole);
-/// ```
-pub fn extend_masked(dst: &mut Vec<u8>, src: &[u8], key: [u8; 4], offset: usize) {
-    let key = rotate(key, offset);
-    let k = u32::from_ne_bytes(key);
-    let k64 = (u64::from(k) << 32) | u64::from(k);
-    dst.reserve(src.len());
-    let spare = &mut dst.spare_capacity_mut()[..src.len()];
-    let mut out = spare.chunks_exact_mut(8);
-    let mut input = src.chunks_exact(8);
-    // Eight bytes at a time, which the compiler turns into vector code.
-    for (o, i) in (&mut out).zip(&mut input) {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(i);
-        let masked = (u64::from_ne_bytes(w) ^ k64).to_ne_bytes();
-        for (o, b) in o.iter_mut().zip(masked) {
-            o.write(b);
-        }
-    }
-    // The tail starts at a multiple of 8, so the key is in phase.
-    for ((o, b), k) in out
-        .into_remainder()
-        .iter_mut()
-        .zip(input.remainder())
-        .zip(key.iter().cycle())
-    {
-        o.write(b ^ k);
-    }
-    // SAFETY: `reserve` made room for `src.len()` more bytes, and the loops above wrote
-    // every one of the first `src.len()` bytes of the spare capacity (the chunks and their
-    // remainder cover `spare`, which is exactly that long).
-    unsafe { dst.set_len(dst.len() + src.len()) };
-}
-
 /// A masking implementation. All of them compute the same thing; they differ in speed
 /// and in which CPUs can run them (see [`available`]).
 ///

@@ -44,7 +44,7 @@ use ws_frame::{CloseCode, Role};
 
 use crate::error::{Error, Step};
 use crate::message::{CloseFrame, Message};
-use crate::proto::buf::reserve_frame;
+use crate::proto::buf::reserve_bounded;
 use crate::proto::{Connection, State};
 use crate::rt::{Sleep, Timer};
 use crate::trace;
@@ -330,14 +330,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
     /// (`Pending`) or at most `keep` bytes remain. Flushes the stream when everything is
     /// written.
     fn poll_write_out(&mut self, cx: &mut Context<'_>, keep: usize) -> Poll<io::Result<()>> {
-        let start = self.conn.queued_output();
+        let start = self.conn.pending_output().len();
         let result = loop {
-            let queued = self.conn.queued_output();
-            if queued == 0 || (keep > 0 && queued <= keep) {
-                break Poll::Ready(Ok(()));
-            }
             let out = self.conn.pending_output();
-            if out.is_empty() {
+            if out.is_empty() || (keep > 0 && out.len() <= keep) {
                 break Poll::Ready(Ok(()));
             }
             match Pin::new(&mut self.stream).poll_write(cx, out) {
@@ -360,7 +356,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
                 Poll::Pending => break Poll::Pending,
             }
         };
-        let left = self.conn.queued_output();
+        let left = self.conn.pending_output().len();
         if start > self.write_high && left <= self.write_high {
             // A sender waiting in `poll_ready` may go on.
             self.events += 1;
@@ -405,9 +401,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
     ///
     /// The zeroed room after the buffered bytes (`spare`) is kept across reads, so each
     /// byte is zeroed once. Memory follows what arrived: at most four times the bytes
-    /// buffered (or one read buffer's worth) is zeroed, never past the end of the frame. Once
-    /// a sixteenth of the frame is here the buffer gets room up to its end in one step (a
-    /// length already checked against the limits), so it is not copied to a larger one again.
+    /// buffered (or one read buffer's worth) is zeroed, never past the end of the frame. Past
+    /// 1 MiB the buffer gets room up to the frame's end in one step (a length already checked
+    /// against the limits), so a large frame is never copied to a larger buffer.
     fn poll_read_direct(
         &mut self,
         cx: &mut Context<'_>,
@@ -419,9 +415,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             let buf = self.conn.read_buf();
             let len = buf.len();
             let want = remaining.min(len.saturating_mul(3).max(READ_BUF));
-            // Room up to the frame's end (its length is within the limits) once a share of
-            // it is here: the buffer is not copied again; pages are zeroed a read ahead.
-            reserve_frame(buf, want, len.saturating_add(remaining));
+            // Room up to the frame's end (its length is within the limits) once it is large:
+            // the buffer is never copied while large; pages are zeroed a read ahead.
+            reserve_bounded(buf, want, len.saturating_add(remaining));
             buf.resize(len + want, 0);
             self.spare = buf.split_off(len);
         }
@@ -585,7 +581,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             if let Some(e) = self.write_closed_error() {
                 return Poll::Ready(Err(e));
             }
-            if self.conn.state() != State::Open || self.conn.queued_output() <= self.write_high {
+            if self.conn.state() != State::Open
+                || self.conn.pending_output().len() <= self.write_high
+            {
                 // Not open: `start_send` reports why.
                 return Poll::Ready(Ok(()));
             }

@@ -11,9 +11,7 @@
 //!
 //! The bound is the caller's: the configured message limit (plus one byte, for inflating,
 //! to tell "at the limit" from "over it"), or the end of a frame whose declared length was
-//! checked against that limit. A frame buffered whole gets room to its end in one step as
-//! soon as a sixteenth of it has arrived ([`reserve_frame`]): no growth by doubling, and no
-//! large reservation for a peer that declares much and sends little. A bound above [`RESERVE_MAX`] (no limit set, or an absurd
+//! checked against that limit. A bound above [`RESERVE_MAX`] (no limit set, or an absurd
 //! one) is not reserved at once; the buffer then doubles, capped at the bound.
 
 use bytes::{Bytes, BytesMut};
@@ -44,27 +42,6 @@ pub(crate) fn reserve_bounded(buf: &mut BytesMut, additional: usize, bound: usiz
     buf.reserve(target - buf.len());
 }
 
-/// Bytes of a frame must have arrived before room up to its end is reserved: one part in
-/// this many of its declared length.
-pub(crate) const FRAME_SHARE: usize = 16;
-
-/// Makes room for `additional` more bytes of a frame buffered whole, which ends at
-/// `frame_end` bytes into `buf` (its declared length passed the limits). Once a fair share
-/// of the frame is here ([`FRAME_SHARE`]), room up to its end is reserved in one step, so
-/// the buffer is not copied again; before that it grows as [`reserve_bounded`] does. A peer
-/// that declares a large frame and sends little gets no large reservation.
-pub(crate) fn reserve_frame(buf: &mut BytesMut, additional: usize, frame_end: usize) {
-    let needed = buf.len().saturating_add(additional);
-    if needed <= buf.capacity() {
-        return;
-    }
-    if frame_end <= RESERVE_MAX && needed <= frame_end && needed >= frame_end / FRAME_SHARE {
-        buf.reserve(frame_end - buf.len());
-    } else {
-        reserve_bounded(buf, additional, frame_end);
-    }
-}
-
 /// Freezes a finished message, first giving back room it did not use when that is more than
 /// [`GROW_DIRECT`] (shrinking in place: no copy on common allocators).
 pub(crate) fn freeze_fitted(buf: BytesMut) -> Bytes {
@@ -93,23 +70,6 @@ mod tests {
         let cap = b.capacity();
         reserve_bounded(&mut b, (64 << 20) - GROW_DIRECT, 64 << 20);
         assert_eq!(b.capacity(), cap);
-    }
-
-    #[test]
-    fn a_frame_gets_room_to_its_end_once_a_share_of_it_arrived() {
-        let end = 1 << 20;
-        // A few bytes of a 1 MiB frame: no large reservation.
-        let mut b = BytesMut::new();
-        reserve_frame(&mut b, 1000, end);
-        assert!(b.capacity() < end / FRAME_SHARE);
-        // A sixteenth of it: room to the end, once.
-        b.resize(1000, 3);
-        reserve_frame(&mut b, end / FRAME_SHARE, end);
-        assert_eq!(b.capacity(), end);
-        let ptr = b.as_ptr();
-        b.resize(end, 3);
-        assert_eq!(b.as_ptr(), ptr, "not moved while the frame arrived");
-        assert!(b[..1000].iter().all(|&x| x == 3));
     }
 
     #[test]

@@ -46,9 +46,9 @@
 //!   `Ok(None)`.
 //! * Text is validated as it arrives, also in the middle of a frame: invalid UTF-8 fails the
 //!   connection (1007) as soon as the bad byte is here.
-//! * Limits are checked on declared lengths before any payload is buffered; nothing is
-//!   allocated from a length the peer declares until a sixteenth of it has arrived; a message
-//!   limit bounds peak memory (see below), not just the final size.
+//! * Limits are checked on declared lengths before any payload is buffered; nothing is ever
+//!   allocated from a length the peer declares; a message limit bounds peak memory (see
+//!   below), not just the final size.
 //!
 //! # Memory and copies
 //!
@@ -60,12 +60,10 @@
 //! received; compressed ones are inflated into one. That buffer doubles up to 1 MiB and then
 //! gets room up to [`Config::max_message_size`] in one step, so it is never copied while
 //! large: peak allocation for one message is its limit plus about 1 MiB, and memory pages
-//! are only touched as bytes arrive. Sending copies the payload once, masking it in the same
-//! pass (client role): a message of up to 64 KiB straight into the output buffer, a larger
-//! one 64 KiB at a time as the output drains, into the same cache-hot buffer (the message's
-//! [`Bytes`] is referenced meanwhile, not copied). Buffers a large message made large are
-//! given back on the data path, as soon as the message is delivered or written: an idle
-//! connection keeps only small buffers (keepalive on or off). Every masking key is drawn from a
+//! are only touched as bytes arrive. Sending copies the payload once into the output buffer
+//! and masks it there, piece by piece while it is in L1 (client role). Buffers a large
+//! message made large are given back on the data path, as soon as the message is delivered
+//! or written: an idle connection keeps only small buffers (keepalive on or off). Every masking key is drawn from a
 //! cryptographically secure generator (`rand`'s thread-local ChaCha12, seeded from the
 //! operating system), as RFC 6455 §5.3 requires.
 //!
@@ -100,17 +98,15 @@ pub(crate) mod buf;
 pub mod config;
 #[cfg(feature = "deflate")]
 pub mod deflate;
-mod out;
 mod receive;
 mod send;
 mod timers;
 pub mod utf8;
 
-use self::buf::{freeze_fitted, reserve_bounded, reserve_frame, GROW_DIRECT};
+use self::buf::{freeze_fitted, reserve_bounded, GROW_DIRECT};
 use self::config::Config;
 #[cfg(feature = "deflate")]
 use self::deflate::{Deflate, DeflateError};
-use self::out::OutBuf;
 use self::utf8::Utf8Validator;
 use crate::error::{Error, ProtocolError, Step, UsageError};
 use crate::message::{CloseFrame, Message, Utf8Bytes};
@@ -125,10 +121,15 @@ const MAX_CLOSE_REASON: usize = MAX_CONTROL_PAYLOAD - 2;
 /// A single-frame message larger than this that is all the buffered input takes the read
 /// buffer with it; smaller ones are split off, and the buffer is reused for the next read.
 const TAKE_MIN: usize = 1 << 10;
+/// An output buffer up to this size is kept once written (no allocation per small
+/// message); a larger one is given back at once.
+const OUT_KEEP: usize = 4 << 10;
 /// An empty read buffer with more capacity than this is given back once a message is
 /// delivered; so is one that holds only a few bytes (at most this many) of a buffer that a
 /// large frame made larger than [`GROW_DIRECT`] (they are copied out).
 const RBUF_KEEP: usize = 64 << 10;
+/// Outgoing payloads are copied and masked in pieces of this size (cache-friendly).
+const MASK_CHUNK: usize = 8 << 10;
 /// The compression scratch buffer is given back after a message larger than this.
 #[cfg(feature = "deflate")]
 const SCRATCH_KEEP: usize = 64 << 10;
@@ -224,6 +225,54 @@ struct InMessage {
     size: u64,
     fragments: usize,
     empty_run: usize,
+}
+
+/// The output buffer: `buf[pos..]` is still to be written. Appending is a capacity check
+/// and a copy; once everything is written the buffer is reset (a small allocation is kept
+/// for the next messages, a larger one given back).
+#[derive(Debug, Default)]
+struct OutBuf {
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl OutBuf {
+    fn len(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    fn is_empty(&self) -> bool {
+        self.pos == self.buf.len()
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        &self.buf[self.pos..]
+    }
+
+    /// Room for `additional` more bytes; returns the buffer to append them to.
+    fn reserve(&mut self, additional: usize) -> &mut Vec<u8> {
+        if self.buf.capacity() - self.buf.len() < additional && self.pos > 0 {
+            // Reclaim the written front before growing.
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+        self.buf.reserve(additional);
+        &mut self.buf
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.pos += n.min(self.len());
+        if self.pos == self.buf.len() {
+            self.pos = 0;
+            if self.buf.capacity() > OUT_KEEP {
+                // Given back at once: the allocator hands the next message recently freed,
+                // cache-hot memory, and an idle connection keeps nothing large.
+                self.buf = Vec::new();
+            } else {
+                self.buf.clear();
+            }
+        }
+    }
 }
 
 #[derive(Debug, Default)]

@@ -15,9 +15,9 @@ impl Connection {
     pub fn receive_data(&mut self, data: &[u8]) {
         if !self.input_closed() {
             if let Some(frame) = self.frame.filter(|f| f.mode != Mode::Stream) {
-                // A frame buffered whole: room up to its end in one step once a share of it
-                // is here, so that the buffer is not copied while it arrives.
-                reserve_frame(&mut self.rbuf, data.len(), frame.len);
+                // A frame buffered whole: room up to its end once it is large, so that the
+                // buffer is not copied while large.
+                reserve_bounded(&mut self.rbuf, data.len(), frame.len);
             }
             self.rbuf.extend_from_slice(data);
         }

@@ -26,10 +26,10 @@ impl Connection {
     }
 
     fn send_inner(&mut self, msg: Message, compress: bool) -> Result<(), Error> {
-        let (opcode, payload): (OpCode, Bytes) = match msg {
+        let (opcode, payload): (OpCode, &[u8]) = match &msg {
             Message::Close(Some(frame)) => return self.close(frame.code, frame.reason.as_str()),
             Message::Close(None) => return self.close_inner(None, ""),
-            Message::Text(t) => (OpCode::Text, t.into_bytes()),
+            Message::Text(t) => (OpCode::Text, t.as_bytes()),
             Message::Binary(b) => (OpCode::Binary, b),
             Message::Ping(p) => (OpCode::Ping, p),
             Message::Pong(p) => (OpCode::Pong, p),
@@ -41,7 +41,7 @@ impl Connection {
             if payload.len() > MAX_CONTROL_PAYLOAD {
                 return Err(UsageError::ControlPayloadTooLong(payload.len()).into());
             }
-            self.write_frame(opcode, true, 0, &payload);
+            self.write_frame(opcode, true, 0, payload);
             return Ok(());
         }
         #[cfg(feature = "deflate")]
@@ -49,16 +49,13 @@ impl Connection {
             if let Some(deflate) = self.deflate.as_mut() {
                 let mut scratch = std::mem::take(&mut self.scratch);
                 scratch.clear();
-                if let Err(e) = deflate.compress(&payload, &mut scratch) {
+                if let Err(e) = deflate.compress(payload, &mut scratch) {
                     // Nothing was queued; the compressor reset itself.
                     return Err(Error::Internal(format!("compression failed: {e}")));
                 }
+                self.write_message(opcode, RSV1, &scratch);
                 if scratch.capacity() <= SCRATCH_KEEP {
-                    self.write_message_copied(opcode, RSV1, &scratch);
                     self.scratch = scratch;
-                } else {
-                    // Large: the output buffer takes it piece by piece, no copy here.
-                    self.write_message(opcode, RSV1, scratch.freeze());
                 }
                 return Ok(());
             }
@@ -122,29 +119,13 @@ impl Connection {
     }
 
     /// Queues a data message, split into frames of at most `write_frame_size`.
-    fn write_message(&mut self, opcode: OpCode, rsv: u8, payload: Bytes) {
+    fn write_message(&mut self, opcode: OpCode, rsv: u8, payload: &[u8]) {
         let max = self.config.write_frame_size.max(1);
         if payload.len() <= max {
-            self.write_frame_shared(opcode, true, rsv, payload);
+            self.write_frame(opcode, true, rsv, payload);
             return;
         }
         let count = payload.len().div_ceil(max);
-        for i in 0..count {
-            let (op, rsv) = if i == 0 {
-                (opcode, rsv)
-            } else {
-                (OpCode::Continuation, 0)
-            };
-            let end = payload.len().min((i + 1) * max);
-            self.write_frame_shared(op, i + 1 == count, rsv, payload.slice(i * max..end));
-        }
-    }
-
-    /// Like [`write_message`](Self::write_message), for a borrowed payload (copied now).
-    #[cfg(feature = "deflate")]
-    fn write_message_copied(&mut self, opcode: OpCode, rsv: u8, payload: &[u8]) {
-        let max = self.config.write_frame_size.max(1);
-        let count = payload.len().div_ceil(max).max(1);
         for (i, chunk) in payload.chunks(max).enumerate() {
             let (op, rsv) = if i == 0 {
                 (opcode, rsv)
@@ -153,39 +134,16 @@ impl Connection {
             };
             self.write_frame(op, i + 1 == count, rsv, chunk);
         }
-        if payload.is_empty() {
-            self.write_frame(opcode, true, rsv, payload);
-        }
     }
 
-    /// Queues one frame of a data message: a payload of up to 64 KiB is copied (and masked,
-    /// client role) into the output buffer now; a larger one piece by piece as the output
-    /// drains, the `Bytes` referenced meanwhile.
-    fn write_frame_shared(&mut self, opcode: OpCode, fin: bool, rsv: u8, payload: Bytes) {
-        let (head, n, mask) = self.frame_head(opcode, fin, rsv, payload.len());
-        self.out.push_shared(&head[..n], mask, payload);
-    }
-
-    /// Queues one frame: header, then the payload copied once, masked as it is copied
-    /// (client role).
+    /// Encodes one frame into the output buffer: header, then the payload copied once and
+    /// masked in place (client role).
     pub(super) fn write_frame(&mut self, opcode: OpCode, fin: bool, rsv: u8, payload: &[u8]) {
-        let (head, n, mask) = self.frame_head(opcode, fin, rsv, payload.len());
-        self.out.push(&head[..n], mask, payload);
-    }
-
-    /// The encoded header of a frame (`n` bytes of it) and its masking key (client role).
-    fn frame_head(
-        &mut self,
-        opcode: OpCode,
-        fin: bool,
-        rsv: u8,
-        len: usize,
-    ) -> ([u8; MAX_HEADER_LEN], usize, Option<[u8; 4]>) {
         trace::trace!(
             in &self.span,
             opcode = ?opcode,
             fin,
-            len,
+            len = payload.len(),
             rsv1 = rsv & RSV1 != 0,
             "frame queued"
         );
@@ -198,11 +156,24 @@ impl Connection {
             rsv,
             opcode,
             mask,
-            payload_len: len as u64,
+            payload_len: payload.len() as u64,
         };
         let mut head = [0u8; MAX_HEADER_LEN];
         let n = header.encode(&mut head);
-        (head, n, mask)
+        let out = self.out.reserve(n + payload.len());
+        out.extend_from_slice(&head[..n]);
+        let Some(key) = mask else {
+            out.extend_from_slice(payload);
+            return;
+        };
+        // Copy and mask chunk by chunk, so that masking works on bytes still in L1.
+        let mut offset = 0;
+        for chunk in payload.chunks(MASK_CHUNK) {
+            let start = out.len();
+            out.extend_from_slice(chunk);
+            apply_mask(&mut out[start..], key, offset);
+            offset += chunk.len();
+        }
     }
 
     /// Answers a ping: now if the output buffer is below the high-water mark, else later
@@ -227,21 +198,9 @@ impl Connection {
 
     // ----- output -----
 
-    /// The next bytes to write to the transport, oldest first. A large message is handed
-    /// out in pieces of about 64 KiB (each masked as it is prepared): write this, call
-    /// [`consume_output`](Self::consume_output), and ask again while
-    /// [`wants_write`](Self::wants_write). Empty only when nothing is queued.
+    /// Bytes to write to the transport, oldest first.
     pub fn pending_output(&self) -> &[u8] {
         self.out.as_slice()
-    }
-
-    /// How many bytes are queued to be written in all: [`pending_output`] plus the parts of
-    /// large messages it has not handed out yet. What a driver compares with
-    /// [`Config::write_buffer_high`].
-    ///
-    /// [`pending_output`]: Self::pending_output
-    pub fn queued_output(&self) -> usize {
-        self.out.len()
     }
 
     /// Marks the first `n` bytes of [`pending_output`](Self::pending_output) as written
