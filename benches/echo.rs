@@ -8,8 +8,10 @@
 //!
 //! One binary, several modes (it re-executes itself):
 //! - driver (default): starts the servers, runs the clients, prints the tables;
-//! - `server --kind ws|ours|tcp`: the fixed echo server (current-thread tokio, pinned to CPU 0;
-//!   `ours`, our server role with permessage-deflate, serves the compressed cases);
+//! - `server --kind ws|tws|ours|tcp`: the fixed echo servers (current-thread tokio, pinned to
+//!   CPU 0; every uncompressed case runs against `ws`, fastwebsockets, and `tws`,
+//!   tokio-websockets; `ours`, our server role with permessage-deflate, serves the compressed
+//!   cases);
 //! - `client --client NAME ...`: one closed-loop run in its own process (pinned to CPU 1), so
 //!   that its CPU time can be read from `/proc/self`;
 //! - `mem-client --client NAME ...`: RSS growth for N idle connections.
@@ -142,6 +144,8 @@ fn closed_loop(kind: ClientKind, spec: Spec, p: LoopParams) -> Result<client::Lo
         ClientKind::Tungstenite => on_tokio::<clients::TungsteniteConn>(spec, p),
         ClientKind::Fastws => on_tokio::<clients::FastwsConn>(spec, p),
         ClientKind::TokioWs => on_tokio::<clients::TokioWsConn>(spec, p),
+        ClientKind::Sockudo => on_tokio::<clients::SockudoConn>(spec, p),
+        ClientKind::Yawc => on_tokio::<clients::YawcConn>(spec, p),
         ClientKind::Tcp => on_tokio::<clients::TcpConn>(spec, p),
         ClientKind::TcpAsyncStd => on_async_std::<clients::TcpAsyncStdConn>(spec, p),
         ClientKind::PythonWebsockets => Err(PYTHON_CLIENT.into()),
@@ -158,6 +162,8 @@ fn mem_probe(kind: ClientKind, spec: Spec, n: usize) -> Result<client::MemSample
         ClientKind::Tungstenite => on_tokio::<clients::TungsteniteConn>(spec, n),
         ClientKind::Fastws => on_tokio::<clients::FastwsConn>(spec, n),
         ClientKind::TokioWs => on_tokio::<clients::TokioWsConn>(spec, n),
+        ClientKind::Sockudo => on_tokio::<clients::SockudoConn>(spec, n),
+        ClientKind::Yawc => on_tokio::<clients::YawcConn>(spec, n),
         ClientKind::Tcp => on_tokio::<clients::TcpConn>(spec, n),
         ClientKind::TcpAsyncStd => on_async_std::<clients::TcpAsyncStdConn>(spec, n),
         ClientKind::PythonWebsockets => Err(PYTHON_CLIENT.into()),

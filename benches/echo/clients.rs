@@ -32,6 +32,11 @@ pub(crate) enum ClientKind {
     Fastws,
     /// `tokio-websockets`.
     TokioWs,
+    /// `sockudo-ws` (HTTP/1.1 client, `connect_raw` on the `TcpStream`, default config).
+    Sockudo,
+    /// `yawc` (`WebSocket::handshake` on the `TcpStream`, default options but the payload
+    /// limit, raised from 1 MiB to our 64 MiB so that the large cases run).
+    Yawc,
     /// Plain TCP: write S bytes, read S bytes (the ceiling; the bare-socket memory baseline).
     Tcp,
     /// Plain TCP on async-std (its own `TcpStream`, one thread): async-std's ceiling.
@@ -43,13 +48,15 @@ pub(crate) enum ClientKind {
 
 impl ClientKind {
     /// Every client, in table order.
-    pub(crate) const ALL: [ClientKind; 9] = [
+    pub(crate) const ALL: [ClientKind; 11] = [
         ClientKind::OursTokio,
         ClientKind::OursAsyncStd,
         ClientKind::OursAsyncStdSpawn,
         ClientKind::Tungstenite,
         ClientKind::Fastws,
         ClientKind::TokioWs,
+        ClientKind::Sockudo,
+        ClientKind::Yawc,
         ClientKind::Tcp,
         ClientKind::TcpAsyncStd,
         ClientKind::PythonWebsockets,
@@ -63,6 +70,8 @@ impl ClientKind {
             ClientKind::Tungstenite => "tokio-tungstenite",
             ClientKind::Fastws => "fastwebsockets",
             ClientKind::TokioWs => "tokio-websockets",
+            ClientKind::Sockudo => "sockudo-ws",
+            ClientKind::Yawc => "yawc",
             ClientKind::Tcp => "tcp",
             ClientKind::TcpAsyncStd => "tcp-async-std",
             ClientKind::PythonWebsockets => "python-websockets",
@@ -352,6 +361,113 @@ impl EchoConn for TokioWsConn {
                     return Ok(())
                 }
                 other => return Err(unexpected(other, self.len)),
+            }
+        }
+    }
+}
+
+/// sockudo-ws over a plain `TcpStream` (`WebSocketClient::<Http1>::connect_raw`, default
+/// config).
+pub(crate) struct SockudoConn {
+    ws: sockudo_ws::WebSocketStream<TcpStream>,
+    msg: sockudo_ws::Message,
+    len: usize,
+    text: bool,
+}
+
+impl EchoConn for SockudoConn {
+    async fn open(spec: Spec) -> Result<Self, String> {
+        use sockudo_ws::client::WebSocketClient;
+        use sockudo_ws::{Config, Http1, Message};
+        // Calibrates its clock once (up to 200 ms), before the measured window.
+        sockudo_ws::init_clock();
+        let stream = tcp_connect(spec.addr).await?;
+        let host = spec.addr.to_string();
+        let (ws, _) = WebSocketClient::<Http1>::new(Config::default())
+            .connect_raw(stream, &host, "/", None)
+            .await
+            .map_err(|e| format!("sockudo-ws handshake: {e}"))?;
+        let len = spec.payload.len();
+        let msg = if spec.text {
+            Message::Text(spec.payload)
+        } else {
+            Message::Binary(spec.payload)
+        };
+        Ok(SockudoConn {
+            ws,
+            msg,
+            len,
+            text: spec.text,
+        })
+    }
+
+    async fn echo(&mut self) -> Result<(), String> {
+        use sockudo_ws::Message;
+        self.ws
+            .send(self.msg.clone())
+            .await
+            .map_err(|e| format!("sockudo-ws send: {e}"))?;
+        loop {
+            match self.ws.next().await {
+                Some(Ok(Message::Binary(b))) if !self.text && b.len() == self.len => return Ok(()),
+                Some(Ok(Message::Text(t))) if self.text && t.len() == self.len => return Ok(()),
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                other => return Err(unexpected(other, self.len)),
+            }
+        }
+    }
+}
+
+/// yawc over a plain `TcpStream` (`WebSocket::handshake`). Default options except the
+/// payload limit: 1 MiB by default, raised to 64 MiB (our default) for the large cases.
+/// Text is not UTF-8 validated (yawc's default).
+pub(crate) struct YawcConn {
+    ws: yawc::WebSocket<TcpStream>,
+    payload: Bytes,
+    text: bool,
+}
+
+impl EchoConn for YawcConn {
+    async fn open(spec: Spec) -> Result<Self, String> {
+        let stream = tcp_connect(spec.addr).await?;
+        let url = url::Url::parse(&spec.url()).map_err(|e| e.to_string())?;
+        let options = yawc::Options::default().with_max_payload_read(64 << 20);
+        let ws = yawc::WebSocket::handshake(url, stream, options)
+            .await
+            .map_err(|e| format!("yawc handshake: {e}"))?;
+        Ok(YawcConn {
+            ws,
+            payload: spec.payload,
+            text: spec.text,
+        })
+    }
+
+    async fn echo(&mut self) -> Result<(), String> {
+        use yawc::{Frame, OpCode};
+        let frame = if self.text {
+            Frame::text(self.payload.clone())
+        } else {
+            Frame::binary(self.payload.clone())
+        };
+        self.ws
+            .send(frame)
+            .await
+            .map_err(|e| format!("yawc send: {e}"))?;
+        let want = if self.text {
+            OpCode::Text
+        } else {
+            OpCode::Binary
+        };
+        loop {
+            let frame = self
+                .ws
+                .next_frame()
+                .await
+                .map_err(|e| format!("yawc read: {e}"))?;
+            match frame.opcode() {
+                OpCode::Ping | OpCode::Pong => continue,
+                op if op == want && frame.payload().len() == self.payload.len() => return Ok(()),
+                op => return Err(unexpected((op, frame.payload().len()), self.payload.len())),
             }
         }
     }

@@ -72,10 +72,10 @@ impl Case {
     }
 }
 
-/// The issue's matrix: C in {1, 100} x S in {20 B, 1 KiB, 16 KiB}, 1 x 1 MiB, text
-/// variants where UTF-8 validation is on the path, and compressed JSON (permessage-deflate,
-/// ours vs Python `websockets`).
-pub(crate) const CASES: [Case; 12] = [
+/// The issue's matrix: C in {1, 100} x S in {20 B, 1 KiB, 16 KiB}, 1 x 1, 4 and 16 MiB,
+/// text variants where UTF-8 validation is on the path, and compressed JSON
+/// (permessage-deflate, ours vs Python `websockets`).
+pub(crate) const CASES: [Case; 14] = [
     Case::bin(1, 20),
     Case::bin(100, 20),
     Case::bin(1, 1024),
@@ -83,6 +83,8 @@ pub(crate) const CASES: [Case; 12] = [
     Case::bin(1, 16 * 1024),
     Case::bin(100, 16 * 1024),
     Case::bin(1, 1024 * 1024),
+    Case::bin(1, 4 * 1024 * 1024),
+    Case::bin(1, 16 * 1024 * 1024),
     Case::text(100, 20),
     Case::text(1, 16 * 1024),
     Case::text(1, 1024 * 1024),
@@ -109,6 +111,8 @@ pub(crate) struct Options {
     /// Substrings selecting cases by name ("bin 100x20B", "text", "1MiB", "mem"); empty = all.
     pub(crate) case_filter: Vec<String>,
     pub(crate) clients: Vec<ClientKind>,
+    /// The WebSocket echo servers every uncompressed case runs against, one pass each.
+    pub(crate) servers: Vec<ServerKind>,
     pub(crate) mem_conns: usize,
     pub(crate) mem_rounds: usize,
     pub(crate) pin: bool,
@@ -130,6 +134,7 @@ impl Options {
             duration: Duration::from_millis(1000),
             case_filter: Vec::new(),
             clients: ClientKind::ALL.to_vec(),
+            servers: vec![ServerKind::Ws, ServerKind::TokioWs],
             mem_conns: 5000,
             mem_rounds: 2,
             pin: true,
@@ -206,6 +211,19 @@ impl Options {
                         .map(|s| s.trim().to_string())
                         .filter(|s| !s.is_empty()),
                 ),
+                "--servers" => {
+                    let list = value(arg)?;
+                    o.servers = list
+                        .split(',')
+                        .map(|s| match ServerKind::parse(s.trim()) {
+                            Some(k @ (ServerKind::Ws | ServerKind::TokioWs)) => Ok(k),
+                            _ => Err(format!("unknown echo server {s:?}; known: ws, tws")),
+                        })
+                        .collect::<Result<_, _>>()?;
+                    if o.servers.is_empty() {
+                        return Err("--servers needs at least one of ws, tws".into());
+                    }
+                }
                 "--clients" => {
                     let list = value(arg)?;
                     o.clients = list
@@ -232,27 +250,49 @@ impl Options {
 
 pub(crate) fn usage() -> &'static str {
     "usage: echo [run] [--quick] [--rounds N] [--warmup-ms N] [--duration-ms N]\n\
-     \x20           [--case SUBSTR,..] [--clients NAME,..] [--mem-conns N] [--mem-rounds N]\n\
-     \x20           [--no-pin] [--perf] [--out FILE] [--python PYTHON]\n\
+     \x20           [--case SUBSTR,..] [--clients NAME,..] [--servers ws,tws] [--mem-conns N]\n\
+     \x20           [--mem-rounds N] [--no-pin] [--perf] [--out FILE] [--python PYTHON]\n\
      cases: bin|text|deflate CxS (e.g. \"bin 100x20B\", \"text\", \"1MiB\") and \"mem\"\n\
      clients: ours-tokio, ours-async-std, ours-async-std-spawn, tokio-tungstenite, fastwebsockets,\n\
-     \x20        tokio-websockets, tcp, tcp-async-std, python-websockets (needs --python: a Python\n\
-     \x20        with websockets; `cargo xtask bench echo` passes its interop venv)\n\
-     internal modes: server --kind ws|ours|tcp | client ... | mem-client ..."
+     \x20        tokio-websockets, sockudo-ws, yawc, tcp, tcp-async-std, python-websockets (needs\n\
+     \x20        --python: a Python with websockets; `cargo xtask bench echo` passes its interop venv)\n\
+     servers: each uncompressed case runs against each: ws (fastwebsockets, frame by frame) and\n\
+     \x20        tws (tokio-websockets, message by message); default both\n\
+     internal modes: server --kind ws|tws|ours|tcp | client ... | mem-client ..."
 }
 
 /// The Python client script.
 const PYTHON_CLIENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/echo/python_client.py");
 
-/// The server a client talks to in `case`.
-fn server_kind(case: &Case, client: ClientKind) -> ServerKind {
+/// The server a client talks to in `case`, in the pass against the WebSocket server `ws`.
+fn server_kind(case: &Case, client: ClientKind, ws: ServerKind) -> ServerKind {
     if case.deflate {
         ServerKind::Ours
     } else if client.is_ws() {
-        ServerKind::Ws
+        ws
     } else {
         ServerKind::Tcp
     }
+}
+
+/// The label of a server in the tables.
+fn server_label(kind: ServerKind) -> &'static str {
+    match kind {
+        ServerKind::Ws => "fastwebsockets",
+        ServerKind::TokioWs => "tokio-websockets",
+        ServerKind::Ours => "ours",
+        ServerKind::Tcp => "tcp",
+    }
+}
+
+/// The peers (not ours, not plain TCP, not Python) a paired ratio compares ours with.
+fn is_peer(client: ClientKind) -> bool {
+    client.is_ws()
+        && client.is_rust()
+        && !matches!(
+            client,
+            ClientKind::OursTokio | ClientKind::OursAsyncStd | ClientKind::OursAsyncStdSpawn
+        )
 }
 
 /// A server child process; closing its stdin stops it.
@@ -522,6 +562,38 @@ impl Cell {
     }
 }
 
+/// The paired-ratio row of one (case, server): ours-tokio against the peer with the lowest
+/// median CPU per round trip, round by round.
+fn paired_line(
+    case: Case,
+    server: ServerKind,
+    clients: &[ClientKind],
+    cells: &BTreeMap<&str, Cell>,
+    by_round: &BTreeMap<(&str, usize), f64>,
+    rounds: usize,
+) -> Option<String> {
+    let ours = ClientKind::OursTokio.name();
+    let ours_cell = cells.get(ours)?;
+    let best = clients
+        .iter()
+        .filter(|c| is_peer(**c))
+        .filter_map(|c| Some((c.name(), cells.get(c.name())?.cpu_us)))
+        .min_by(|a, b| a.1.total_cmp(&b.1))?;
+    let ratios: Vec<f64> = (0..rounds)
+        .filter_map(|r| Some(by_round.get(&(ours, r))? / by_round.get(&(best.0, r))?))
+        .collect();
+    let n = ratios.len();
+    Some(format!(
+        "| {} | {} | {} | {:.2} | {:.2} | {:.2}x | {n} |\n",
+        case.name(),
+        server_label(server),
+        best.0,
+        best.1,
+        ours_cell.cpu_us,
+        median(ratios)
+    ))
+}
+
 fn ratio(x: f64, base: Option<f64>) -> String {
     match base {
         Some(b) if b > 0.0 && x.is_finite() => format!("{:.2}x", x / b),
@@ -529,10 +601,15 @@ fn ratio(x: f64, base: Option<f64>) -> String {
     }
 }
 
-const ECHO_HEADER: &str = "| case | client | msg/s | vs ours | CPU us/rt | vs ours | user us/rt | sys us/rt | server busy | run-queue wait cli/srv | msg/s spread |\n\
-                           |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
+const ECHO_HEADER: &str = "| case | server | client | msg/s | vs ours | CPU us/rt | vs ours | user us/rt | sys us/rt | server busy | run-queue wait cli/srv | msg/s spread |\n\
+                           |---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
 
-fn case_rows(case: Case, clients: &[ClientKind], cells: &BTreeMap<&str, Cell>) -> String {
+fn case_rows(
+    case: Case,
+    server: &str,
+    clients: &[ClientKind],
+    cells: &BTreeMap<&str, Cell>,
+) -> String {
     let ours = [ClientKind::OursTokio, ClientKind::OursAsyncStd]
         .iter()
         .find_map(|c| cells.get(c.name()).copied());
@@ -560,8 +637,9 @@ fn case_rows(case: Case, clients: &[ClientKind], cells: &BTreeMap<&str, Cell>) -
         let busy = pct(c.server_busy);
         let wait = format!("{}/{}", pct(c.client_wait), pct(c.server_wait));
         rows.push_str(&format!(
-            "| {} | {} | {:.0} | {} | {:.2} | {} | {:.2} | {:.2} | {} | {} | {} |\n",
+            "| {} | {} | {} | {:.0} | {} | {:.2} | {} | {:.2} | {:.2} | {} | {} | {} |\n",
             case.name(),
+            server,
             client.name(),
             c.rate,
             ratio(c.rate, ours.map(|o| o.rate)),
@@ -652,10 +730,21 @@ pub(crate) fn run(mut o: Options) -> Result<(), String> {
     }
     let cases: Vec<Case> = CASES.into_iter().filter(|c| o.selects(&c.name())).collect();
     let run_mem = o.selects("mem");
+    // The passes of a case: one per WebSocket echo server (our server role for the
+    // compressed cases). Plain TCP runs in the first pass only.
+    let passes = |case: &Case| -> Vec<ServerKind> {
+        if case.deflate {
+            vec![ServerKind::Ours]
+        } else {
+            o.servers.clone()
+        }
+    };
     let runs = |case: &Case, kind: ServerKind| {
-        o.clients
-            .iter()
-            .any(|c| case.runs(*c) && server_kind(case, *c) == kind)
+        passes(case).into_iter().enumerate().any(|(i, ws)| {
+            o.clients.iter().any(|c| {
+                case.runs(*c) && (c.is_ws() || i == 0) && server_kind(case, *c, ws) == kind
+            })
+        })
     };
     let start = |kind: ServerKind, needed: bool| -> Result<Option<Server>, String> {
         needed.then(|| Server::start(&exe, kind, o.pin)).transpose()
@@ -666,6 +755,10 @@ pub(crate) fn run(mut o: Options) -> Result<(), String> {
         ServerKind::Ws,
         needs_ws_mem || cases.iter().any(|c| runs(c, ServerKind::Ws)),
     )?;
+    let tws_server = start(
+        ServerKind::TokioWs,
+        cases.iter().any(|c| runs(c, ServerKind::TokioWs)),
+    )?;
     let ours_server = start(
         ServerKind::Ours,
         cases.iter().any(|c| runs(c, ServerKind::Ours)),
@@ -674,29 +767,27 @@ pub(crate) fn run(mut o: Options) -> Result<(), String> {
         ServerKind::Tcp,
         needs_tcp_mem || cases.iter().any(|c| runs(c, ServerKind::Tcp)),
     )?;
-    let server_for = |case: Option<&Case>, client: ClientKind| {
-        let kind = match case {
-            Some(case) => server_kind(case, client),
-            None if client.is_ws() => ServerKind::Ws,
-            None => ServerKind::Tcp,
-        };
-        match kind {
-            ServerKind::Ws => ws_server.as_ref(),
-            ServerKind::Ours => ours_server.as_ref(),
-            ServerKind::Tcp => tcp_server.as_ref(),
-        }
+    let server_for = |kind: ServerKind| match kind {
+        ServerKind::Ws => ws_server.as_ref(),
+        ServerKind::TokioWs => tws_server.as_ref(),
+        ServerKind::Ours => ours_server.as_ref(),
+        ServerKind::Tcp => tcp_server.as_ref(),
     };
     let mut failures = Vec::new();
     let mut all_rows = String::new();
+    let mut paired = String::new();
     if !cases.is_empty() {
         out(ECHO_HEADER);
     }
-    for case in &cases {
+    for (case, (pass, ws_kind)) in cases
+        .iter()
+        .flat_map(|case| passes(case).into_iter().enumerate().map(move |p| (case, p)))
+    {
         let clients: Vec<ClientKind> = o
             .clients
             .iter()
             .copied()
-            .filter(|c| case.runs(*c))
+            .filter(|c| case.runs(*c) && (c.is_ws() || pass == 0))
             .collect();
         // The Python client reads the payload from a file (the same bytes the Rust clients
         // build in-process).
@@ -712,11 +803,13 @@ pub(crate) fn run(mut o: Options) -> Result<(), String> {
                 .map_err(|e| format!("cannot write {}: {e}", payload_file.display()))?;
         }
         let mut samples: BTreeMap<&str, Vec<LoopSample>> = BTreeMap::new();
+        // CPU per round trip by (client, round), for the paired ratios.
+        let mut by_round: BTreeMap<(&str, usize), f64> = BTreeMap::new();
         for round in 0..o.rounds {
             // Rotate the order each round so that no client always runs first.
             for i in 0..clients.len() {
                 let client = clients[(i + round) % clients.len()];
-                let Some(server) = server_for(Some(case), client) else {
+                let Some(server) = server_for(server_kind(case, client, ws_kind)) else {
                     continue;
                 };
                 let (program, mut args) = match (&o.python, client.is_rust()) {
@@ -772,8 +865,21 @@ pub(crate) fn run(mut o: Options) -> Result<(), String> {
                         Ok(s)
                     });
                 match result {
-                    Ok(s) => samples.entry(client.name()).or_default().push(s),
-                    Err(e) => failures.push(format!("{} {}: {e}", case.name(), client.name())),
+                    Ok(s) => {
+                        if s.msgs > 0 {
+                            by_round.insert(
+                                (client.name(), round),
+                                s.cpu.run_ns as f64 / s.msgs as f64 / 1000.0,
+                            );
+                        }
+                        samples.entry(client.name()).or_default().push(s);
+                    }
+                    Err(e) => failures.push(format!(
+                        "{} ({}) {}: {e}",
+                        case.name(),
+                        server_label(ws_kind),
+                        client.name()
+                    )),
                 }
             }
         }
@@ -793,15 +899,35 @@ pub(crate) fn run(mut o: Options) -> Result<(), String> {
             }
         }
         let _ = std::fs::remove_file(&payload_file);
-        let rows = case_rows(*case, &clients, &cells);
+        let rows = case_rows(*case, server_label(ws_kind), &clients, &cells);
         print!("{rows}");
         let _ = std::io::stdout().flush();
         all_rows.push_str(&rows);
+        if let Some(line) = paired_line(*case, ws_kind, &clients, &cells, &by_round, o.rounds) {
+            paired.push_str(&line);
+        }
     }
     if !cases.is_empty() {
         report.push_str(&all_rows);
         report.push('\n');
         println!();
+    }
+    if !paired.is_empty() {
+        let head = "## ours vs the best peer: client CPU per round trip
+
+\
+                    best peer = the peer with the lowest median CPU per round trip in that case \
+                    and server; paired ratio = median over rounds of ours / that peer in the \
+                    same round (below 1.00x: ours spends less).
+
+\
+                    | case | server | best peer | its CPU us/rt | ours-tokio CPU us/rt | paired ratio | rounds |\n\
+                    |---|---|---|---:|---:|---:|---:|";
+        println!("{head}\n{paired}");
+        report.push_str(head);
+        report.push('\n');
+        report.push_str(&paired);
+        report.push('\n');
     }
 
     if run_mem {
@@ -824,7 +950,12 @@ pub(crate) fn run(mut o: Options) -> Result<(), String> {
                 if client == ClientKind::OursAsyncStdSpawn || !client.is_rust() {
                     continue;
                 }
-                let Some(server) = server_for(None, client) else {
+                let kind = if client.is_ws() {
+                    ServerKind::Ws
+                } else {
+                    ServerKind::Tcp
+                };
+                let Some(server) = server_for(kind) else {
                     continue;
                 };
                 let args = vec![
@@ -885,6 +1016,8 @@ pub(crate) fn run(mut o: Options) -> Result<(), String> {
     report.push_str(&footer);
     report.push('\n');
     drop(ws_server);
+    drop(tws_server);
+    drop(ours_server);
     drop(tcp_server);
     if let Some(data) = &perf_data {
         let _ = std::fs::remove_file(data);

@@ -1,5 +1,6 @@
-//! The fixed echo servers every client talks to: a WebSocket one (fastwebsockets' server role
-//! behind a minimal hand-written HTTP upgrade), a plain TCP one for the ceiling, and for the
+//! The fixed echo servers every client talks to: two WebSocket ones (fastwebsockets' server
+//! role behind a minimal hand-written HTTP upgrade, echoing frame by frame; tokio-websockets'
+//! server role, echoing message by message), a plain TCP one for the ceiling, and for the
 //! compressed cases our own server role (fastwebsockets has no permessage-deflate).
 //!
 //! Both run on a current-thread tokio runtime, one task per connection, `TCP_NODELAY` on. The
@@ -19,8 +20,10 @@ use tokio::net::{TcpListener, TcpStream};
 /// Which server to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ServerKind {
-    /// WebSocket echo (text and binary messages, frame by frame).
+    /// WebSocket echo (text and binary messages, frame by frame): fastwebsockets.
     Ws,
+    /// WebSocket echo, message by message: tokio-websockets' server role (default config).
+    TokioWs,
     /// WebSocket echo with permessage-deflate: our server role (`ServerOptions::new()`,
     /// compression accepted with the client's parameters), message by message.
     Ours,
@@ -32,6 +35,7 @@ impl ServerKind {
     pub(crate) fn name(self) -> &'static str {
         match self {
             ServerKind::Ws => "ws",
+            ServerKind::TokioWs => "tws",
             ServerKind::Ours => "ours",
             ServerKind::Tcp => "tcp",
         }
@@ -40,6 +44,7 @@ impl ServerKind {
     pub(crate) fn parse(s: &str) -> Option<ServerKind> {
         match s {
             "ws" => Some(ServerKind::Ws),
+            "tws" => Some(ServerKind::TokioWs),
             "ours" => Some(ServerKind::Ours),
             "tcp" => Some(ServerKind::Tcp),
             _ => None,
@@ -75,6 +80,7 @@ pub(crate) fn run(kind: ServerKind, max_secs: u64) -> Result<(), String> {
                 let _ = stream.set_nodelay(true);
                 match kind {
                     ServerKind::Ws => tokio::spawn(serve_ws(stream)),
+                    ServerKind::TokioWs => tokio::spawn(serve_tokio_ws(stream)),
                     ServerKind::Ours => tokio::spawn(serve_ours(stream)),
                     ServerKind::Tcp => tokio::spawn(serve_tcp(stream)),
                 };
@@ -137,7 +143,7 @@ async fn serve_tcp(mut stream: TcpStream) {
     }
 }
 
-/// The largest message the TCP echo server accepts (the benchmark's largest is 1 MiB).
+/// The largest message the TCP echo server accepts (the benchmark's largest is 16 MiB).
 const MAX_TCP_MESSAGE: usize = 64 << 20;
 
 async fn serve_ws(mut stream: TcpStream) {
@@ -158,6 +164,20 @@ async fn serve_ws(mut stream: TcpStream) {
                 }
             }
             OpCode::Ping | OpCode::Pong => {}
+        }
+    }
+}
+
+/// tokio-websockets' server role: echo every data message (pings are answered by the
+/// library).
+async fn serve_tokio_ws(stream: TcpStream) {
+    use futures_util::{SinkExt, StreamExt};
+    let Ok((_, mut ws)) = tokio_websockets::ServerBuilder::new().accept(stream).await else {
+        return;
+    };
+    while let Some(Ok(msg)) = ws.next().await {
+        if (msg.is_text() || msg.is_binary()) && ws.send(msg).await.is_err() {
+            return;
         }
     }
 }

@@ -2,10 +2,12 @@
 //! and memory benchmark of project issue #7.
 //!
 //! The measuring instrument itself is the `echo` bench target of `aiowebsocket-benches`
-//! (`benches/echo.rs`): it starts a fixed echo server pinned to CPU 0, runs one client process
-//! per measurement pinned to CPU 1 (ours on tokio and async-std, tokio-tungstenite,
-//! fastwebsockets, tokio-websockets, and a plain TCP ceiling), interleaves the clients round by
-//! round and prints median tables. This task builds it with the bench profile, runs it, and
+//! (`benches/echo.rs`): it starts fixed echo servers pinned to CPU 0 (fastwebsockets and
+//! tokio-websockets; every uncompressed case runs against both), runs one client process per
+//! measurement pinned to CPU 1 (ours on tokio and async-std, tokio-tungstenite,
+//! fastwebsockets, tokio-websockets, sockudo-ws, yawc, and a plain TCP ceiling), interleaves
+//! the clients round by round and prints median tables, with paired ratios of ours to the best
+//! peer. This task builds it with the bench profile, runs it, and
 //! keeps the table in `target/bench/echo.md` (`target/bench/mem.md` for `mem`).
 //!
 //! - `echo`: every echo case (binary and text) and the memory table; ~6-8 min, `--quick` ~1 min.
