@@ -29,7 +29,7 @@ use ws_handshake::redirect::RedirectError;
 use ws_handshake::HandshakeError;
 
 use crate::message::CloseFrame;
-use crate::tls::TlsError;
+use crate::tls::error::TlsError;
 
 /// Everything that can go wrong on a WebSocket connection.
 ///
