@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-/// Which TLS library a [`TlsConnector`] uses.
+/// Which TLS library a [`TlsConnector`](super::TlsConnector) uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum TlsBackend {
@@ -23,7 +23,7 @@ impl TlsBackend {
         }
     }
 
-    /// The backend a default [`TlsConnector`] uses in this build: rustls when its feature is
+    /// The backend a default [`TlsConnector`](super::TlsConnector) uses in this build: rustls when its feature is
     /// on, otherwise native-tls, otherwise none (then `wss://` fails with an error saying
     /// which feature to enable).
     pub fn default_for_build() -> Option<TlsBackend> {
