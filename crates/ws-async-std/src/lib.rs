@@ -42,6 +42,11 @@ impl ws_smol::Resolver for AsyncStdResolver {
             Ok(addrs.map(|a| a.ip()).collect())
         })
     }
+
+    /// An async-std task.
+    fn spawn(task: BoxFuture<'static, ()>) {
+        drop(async_std::task::spawn(task));
+    }
 }
 
 /// The async-std implementation of [`ws_client::rt::Runtime`]: `ws-smol`'s TCP stream and

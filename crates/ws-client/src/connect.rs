@@ -44,6 +44,8 @@ use ws_handshake::{ClientRequest, Limits, Response, Target};
 
 use crate::error::{Error, Step};
 use crate::handshake::{client_handshake, client_handshake_step, Handshake};
+#[cfg(feature = "http2")]
+use crate::http2::Hop;
 use crate::io::{authority, read, with_timeout, write_all, Limit};
 use crate::options::ConnectOptions;
 use crate::rt::{BoxFuture, Runtime, Sleep, Timer};
@@ -168,21 +170,24 @@ where
     let mut chain = RedirectChain::new(request.url().clone(), options.redirect_policy());
     let timer = rt.timer();
     loop {
-        let transport = open_transport(rt, tls, request.target(), options, &timer).await?;
-        let left = remaining(options.open.open_timeout, transport.opened_at, timer.now());
-        let limit = Limit {
-            left,
-            configured: options.open.open_timeout,
+        #[cfg(feature = "http2")]
+        let hop = match crate::http2::mode_for(options, request.target()) {
+            Some(mode) => {
+                crate::http2::open_hop(rt, tls, options, &builder, &request, &timer, mode).await?
+            }
+            None => Hop::Http1(open_transport(rt, tls, request.target(), options, &timer).await?),
         };
-        let step = client_handshake_step(
-            transport.stream,
-            &request,
-            options,
-            Some(timer.clone()),
-            limit,
-            transport.early_data,
-        );
-        match step.await? {
+        #[cfg(not(feature = "http2"))]
+        let hop = open_transport(rt, tls, request.target(), options, &timer).await?;
+        let handshake = match hop {
+            #[cfg(feature = "http2")]
+            Hop::Done(handshake) => handshake,
+            #[cfg(feature = "http2")]
+            Hop::Http1(transport) => http1_handshake(transport, &request, options, &timer).await?,
+            #[cfg(not(feature = "http2"))]
+            transport => http1_handshake(transport, &request, options, &timer).await?,
+        };
+        match handshake {
             Handshake::Open(ws, response) => return Ok((ws, response, request)),
             Handshake::Redirect(response) => {
                 let next = chain.follow_response(&response)?.clone();
@@ -207,6 +212,32 @@ where
             }
         }
     }
+}
+
+/// The HTTP/1.1 upgrade over `transport`, bounded by what is left of the open timeout.
+async fn http1_handshake<S>(
+    transport: Transport<S>,
+    request: &ClientRequest,
+    options: &ConnectOptions,
+    timer: &Arc<dyn Timer>,
+) -> Result<Handshake<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let left = remaining(options.open.open_timeout, transport.opened_at, timer.now());
+    let limit = Limit {
+        left,
+        configured: options.open.open_timeout,
+    };
+    client_handshake_step(
+        transport.stream,
+        request,
+        options,
+        Some(timer.clone()),
+        limit,
+        transport.early_data,
+    )
+    .await
 }
 
 /// Runs the opening handshake for `options` over a stream the caller connected (TLS
@@ -287,6 +318,23 @@ where
     R: Runtime,
     T: TlsConnect<R::Tcp>,
 {
+    open_transport_alpn(rt, tls, target, options, timer, &[]).await
+}
+
+/// [`open_transport`] offering the application protocols `alpn` in TLS (none: no ALPN
+/// extension, what WebSockets over HTTP/1.1 send).
+pub(crate) async fn open_transport_alpn<R, T>(
+    rt: &R,
+    tls: &T,
+    target: &Target,
+    options: &ConnectOptions,
+    timer: &Arc<dyn Timer>,
+    alpn: &[&[u8]],
+) -> Result<Transport<MaybeTlsStream<R::Tcp, T::Stream>>, Error>
+where
+    R: Runtime,
+    T: TlsConnect<R::Tcp>,
+{
     let proxy = options.proxy_for(target)?;
     let (tcp, opened_at, early_data) = match &proxy {
         None => {
@@ -339,7 +387,7 @@ where
     let left = remaining(options.open.open_timeout, opened_at, timer.now());
     let addr = authority(&target.host, target.port);
     let session = async {
-        tls.connect(&target.host, &[], tcp)
+        tls.connect(&target.host, alpn, tcp)
             .await
             .map_err(|e| e.into_tls_failure(&addr))
     };
@@ -647,7 +695,11 @@ async fn resolve<R: Runtime>(rt: &R, host: &str) -> Result<IpAddr, Error> {
 }
 
 /// What is left of `timeout` after the time since `start`.
-fn remaining(timeout: Option<Duration>, start: Instant, now: Instant) -> Option<Duration> {
+pub(crate) fn remaining(
+    timeout: Option<Duration>,
+    start: Instant,
+    now: Instant,
+) -> Option<Duration> {
     timeout.map(|t| t.saturating_sub(now.saturating_duration_since(start)))
 }
 

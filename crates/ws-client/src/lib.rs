@@ -76,6 +76,8 @@ pub mod connect;
 mod driver;
 pub mod error;
 pub mod handshake;
+#[cfg(feature = "http2")]
+pub mod http2;
 mod io;
 pub mod message;
 pub mod options;

@@ -18,6 +18,7 @@
 //! | limits | those of [`Config::default`] (64 MiB messages, 16 MiB frames) |
 //! | proxy | none: connect directly (environment variables are read only after [`ConnectOptions::proxy_from_env`]) |
 //! | redirects | followed, at most 5 hops ([`RedirectPolicy::DEFAULT`]); never from `wss` to `ws` |
+//! | HTTP/2 (feature `http2`) | off: HTTP/1.1, no ALPN sent ([`ConnectOptions::http2`]); with `Prefer`/`Require`, a pool per options and their clones, 100 WebSockets per connection, idle connections closed after 30 s ([`H2Pool`](crate::http2::H2Pool)) |
 //! | `User-Agent` | `aiowebsocket/<version>` ([`DEFAULT_USER_AGENT`](ws_handshake::DEFAULT_USER_AGENT)), on every redirect hop; a `User-Agent` header replaces it, [`ConnectOptions::no_user_agent`] removes it |
 
 use std::fmt;
@@ -126,6 +127,13 @@ macro_rules! forward_connect_setters {
             no_redirects();
             /// The TLS library and configuration for `wss://`.
             tls(tls: $crate::tls::TlsConnector);
+            /// WebSockets over HTTP/2 (RFC 8441): `Off` (the default), `Prefer` or
+            /// `Require`.
+            #[cfg(feature = "http2")]
+            http2(mode: $crate::http2::Http2);
+            /// The pool of HTTP/2 connections to use (shared with other builders).
+            #[cfg(feature = "http2")]
+            http2_pool(pool: $crate::http2::H2Pool);
         }
     };
     ($($(#[$attr:meta])* $name:ident($($arg:ident: $ty:ty),*);)*) => {
@@ -372,6 +380,11 @@ pub struct ConnectOptions {
     /// Whether [`DEFAULT_USER_AGENT`](ws_handshake::DEFAULT_USER_AGENT) is sent when no
     /// `User-Agent` header is given.
     default_user_agent: bool,
+    #[cfg(feature = "http2")]
+    http2: crate::http2::Http2,
+    /// Shared by clones: the "pool per options" of the docs.
+    #[cfg(feature = "http2")]
+    h2_pool: crate::http2::H2Pool,
 }
 
 /// An [`EnvLookup`] that can be `Debug`.
@@ -386,8 +399,8 @@ impl fmt::Debug for EnvLookupDebug {
 
 impl fmt::Debug for ConnectOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ConnectOptions")
-            .field("url", &redact_url(&self.url))
+        let mut d = f.debug_struct("ConnectOptions");
+        d.field("url", &redact_url(&self.url))
             .field("headers", &self.headers)
             .field("origin", &self.origin)
             .field("subprotocols", &self.subprotocols)
@@ -398,8 +411,11 @@ impl fmt::Debug for ConnectOptions {
             .field("redirects", &self.redirects)
             .field("redirect_hook", &self.redirect_hook.is_some())
             .field("tls", &self.tls)
-            .field("default_user_agent", &self.default_user_agent)
-            .finish()
+            .field("default_user_agent", &self.default_user_agent);
+        #[cfg(feature = "http2")]
+        d.field("http2", &self.http2)
+            .field("h2_pool", &self.h2_pool);
+        d.finish()
     }
 }
 
@@ -420,6 +436,10 @@ impl ConnectOptions {
             redirect_hook: None,
             tls: TlsConnector::default(),
             default_user_agent: true,
+            #[cfg(feature = "http2")]
+            http2: crate::http2::Http2::Off,
+            #[cfg(feature = "http2")]
+            h2_pool: crate::http2::H2Pool::new(),
         }
     }
 
@@ -604,6 +624,43 @@ impl ConnectOptions {
     /// The TLS settings set with [`tls`](Self::tls) (the default connector if none was).
     pub fn tls_connector(&self) -> &TlsConnector {
         &self.tls
+    }
+
+    /// WebSockets over HTTP/2 (RFC 8441, feature `http2`): [`Http2::Off`](crate::http2::Http2::Off)
+    /// (the default: HTTP/1.1, and no ALPN is sent), [`Http2::Prefer`](crate::http2::Http2::Prefer)
+    /// (HTTP/2 when a `wss://` server agrees, else HTTP/1.1; `ws://` stays HTTP/1.1) or
+    /// [`Http2::Require`](crate::http2::Http2::Require) (HTTP/2 or a typed error; on `ws://`,
+    /// h2c with prior knowledge). The table in [`Http2`](crate::http2::Http2) has the details.
+    ///
+    /// Over HTTP/2, WebSockets to the same origin (through the same proxy, with the same
+    /// TLS settings) share one connection from the options' [`H2Pool`](crate::http2::H2Pool),
+    /// which clones of these options share too.
+    #[cfg(feature = "http2")]
+    pub fn http2(mut self, mode: crate::http2::Http2) -> Self {
+        self.http2 = mode;
+        self
+    }
+
+    /// Uses `pool` for the HTTP/2 connections (feature `http2`) instead of the options' own:
+    /// give the same pool to several options (different URLs, headers or builders) so that
+    /// their WebSockets share connections.
+    #[cfg(feature = "http2")]
+    pub fn http2_pool(mut self, pool: crate::http2::H2Pool) -> Self {
+        self.h2_pool = pool;
+        self
+    }
+
+    /// The HTTP/2 choice set with [`http2`](Self::http2).
+    #[cfg(feature = "http2")]
+    pub fn http2_mode(&self) -> crate::http2::Http2 {
+        self.http2
+    }
+
+    /// The pool of HTTP/2 connections (the options' own unless
+    /// [`http2_pool`](Self::http2_pool) gave one).
+    #[cfg(feature = "http2")]
+    pub fn h2_pool(&self) -> &crate::http2::H2Pool {
+        &self.h2_pool
     }
 
     /// Follows no redirect: a 3xx answer fails with `HandshakeError::Redirect`, which

@@ -198,6 +198,11 @@ pub fn is_permanent(error: &Error) -> bool {
     if let Some(e) = error.handshake_error() {
         return is_permanent_handshake(e);
     }
+    // A reset or GOAWAY is retryable; a server without WebSockets over HTTP/2 is not.
+    #[cfg(feature = "http2")]
+    if let Some(e) = error.http2_error() {
+        return e.is_permanent();
+    }
     error.is_usage() || error.is_tls_certificate()
 }
 

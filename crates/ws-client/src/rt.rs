@@ -79,6 +79,54 @@ pub trait Runtime: Send + Sync + 'static {
     /// The runtime's name, for logs (the `tracing` feature's connection span): `"tokio"`,
     /// `"smol"`, `"async-std"`; `"custom"` unless an implementation says otherwise.
     const NAME: &'static str = "custom";
+
+    /// Runs `task` in the background until it ends.
+    ///
+    /// Used for shared connections only: the HTTP/2 connection driver (feature `http2`)
+    /// runs as one task per h2 connection, never one per WebSocket, and ends when the
+    /// connection closes. A WebSocket itself is driven by whoever polls it, as always.
+    ///
+    /// The default runs the task on a dedicated thread ([`spawn_thread`]); `ws-tokio`
+    /// spawns a tokio task and `ws-async-std` an async-std task instead.
+    fn spawn(&self, task: BoxFuture<'static, ()>) {
+        spawn_thread(task);
+    }
+}
+
+/// Runs `task` to its end on a new thread (named `aiows-bg`) that parks while the task is
+/// pending and is unparked by its waker: the default [`Runtime::spawn`], for runtimes
+/// whose I/O and timers work from any thread (async-io's reactor, tokio's while its
+/// runtime lives). If the thread cannot be created the task is dropped, which closes what
+/// it drives.
+pub fn spawn_thread(task: BoxFuture<'static, ()>) {
+    let spawned = std::thread::Builder::new()
+        .name("aiows-bg".to_owned())
+        .spawn(move || block_on(task));
+    drop(spawned);
+}
+
+/// Wakes a parked thread.
+struct ThreadWaker(std::thread::Thread);
+
+impl std::task::Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Polls `task` on this thread until it is ready, parking in between. A wake-up that comes
+/// while the task is being polled leaves the thread's token set, so none is lost; spurious
+/// wake-ups only cost a poll.
+fn block_on(mut task: BoxFuture<'static, ()>) {
+    let waker = std::task::Waker::from(Arc::new(ThreadWaker(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    while task.as_mut().poll(&mut cx).is_pending() {
+        std::thread::park();
+    }
 }
 
 /// Outcome of [`Deadline`]: the inner future's output, or `Elapsed`.

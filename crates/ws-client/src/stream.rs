@@ -86,6 +86,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         self.core.subprotocol = proto;
     }
 
+    /// After a clean closing handshake, ends the stream without waiting for the server to
+    /// end it first (HTTP/2, where the server may never do so).
+    #[cfg(feature = "http2")]
+    pub(crate) fn skip_eof_wait(&mut self) {
+        self.core.wait_eof_on_close = false;
+    }
+
     /// Makes `span` the parent of this WebSocket's events.
     #[cfg(feature = "tracing")]
     pub(crate) fn set_span(&mut self, span: tracing::Span) {

@@ -58,6 +58,13 @@ pub trait Resolver: Send + Sync + 'static {
 
     /// Resolves `host` (a DNS name) to its addresses.
     fn resolve(host: String) -> BoxFuture<'static, io::Result<Vec<IpAddr>>>;
+
+    /// Runs a background task ([`Runtime::spawn`]: one per shared HTTP/2 connection).
+    /// Default: a thread of its own ([`ws_client::rt::spawn_thread`]), which needs no
+    /// executor: the `async-io` reactor wakes it.
+    fn spawn(task: BoxFuture<'static, ()>) {
+        ws_client::rt::spawn_thread(task);
+    }
 }
 
 /// `async-net`'s resolver (the system's, on a blocking thread pool): smol's.
@@ -106,6 +113,10 @@ impl<D: Resolver> Runtime for SmolRuntime<D> {
 
     fn timer(&self) -> Arc<dyn Timer> {
         Arc::new(SmolTimer)
+    }
+
+    fn spawn(&self, task: BoxFuture<'static, ()>) {
+        D::spawn(task);
     }
 }
 

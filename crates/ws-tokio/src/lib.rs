@@ -76,6 +76,11 @@ impl Runtime for TokioRuntime {
     fn timer(&self) -> Arc<dyn Timer> {
         Arc::new(TokioTimer)
     }
+
+    /// A tokio task (the caller runs inside a tokio runtime, as every `connect` does).
+    fn spawn(&self, task: BoxFuture<'static, ()>) {
+        drop(tokio::spawn(task));
+    }
 }
 
 ws_client::runtime_api! {

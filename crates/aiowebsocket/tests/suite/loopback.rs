@@ -18,7 +18,7 @@ pub async fn text_and_binary_round_trip<R: TestRuntime>() {
     let mut ws = R::connect_url(&format!("ws://{addr}/echo")).await.unwrap();
     assert!(!ws.get_ref().is_tls());
     assert!(
-        R::nodelay(ws.get_ref().get_ref()).unwrap(),
+        R::nodelay(ws.get_ref().get_ref().unwrap()).unwrap(),
         "TCP_NODELAY is on"
     );
     round_trip(&mut ws, Message::text("hello")).await;

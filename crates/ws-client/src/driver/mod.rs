@@ -119,6 +119,10 @@ pub(crate) struct Core<S> {
     /// may go on (the receiver's writes wake it through this).
     pub(crate) drained: u64,
     pub(crate) subprotocol: Option<String>,
+    /// A client waits for the server to end the stream after a clean closing handshake
+    /// (RFC 6455 §7.1.1). Off over HTTP/2, where servers (Hypercorn) may never end the
+    /// stream after a close the client started: there the client ends its side and is done.
+    pub(crate) wait_eof_on_close: bool,
 }
 
 impl<S> Core<S> {
@@ -224,6 +228,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             events: 0,
             drained: 0,
             subprotocol: None,
+            wait_eof_on_close: true,
         };
         // Start the connection's clock (keepalive) at the moment the WebSocket opens.
         if let Some(now) = core.now() {
@@ -478,7 +483,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
         }
         if self.conn.close_received() {
             // A client waits for the server to close TCP after a clean close handshake.
-            let wait_eof = self.conn.role() == Role::Client && !self.eof;
+            let wait_eof = self.conn.role() == Role::Client && !self.eof && self.wait_eof_on_close;
             self.finish(wait_eof, true);
         } else if self.conn.state() == State::Closed {
             self.finish(false, true);

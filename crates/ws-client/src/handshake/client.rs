@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use futures_io::{AsyncRead, AsyncWrite};
 use ws_frame::Role;
-use ws_handshake::{ClientRequest, Response, ResponseParser};
+use ws_handshake::{Accepted, ClientRequest, Response, ResponseParser};
 
 use super::{open, HEAD_READ};
 use crate::error::{Error, Step};
@@ -104,24 +104,7 @@ where
 
         let accepted = request.check(&response)?;
         let config = options.open.config.clone();
-        #[cfg(feature = "deflate")]
-        let negotiated = Negotiated::deflate(match &options.open.compression {
-            Some(deflate) => deflate.negotiate(&accepted.extensions)?,
-            None => None,
-        });
-        #[cfg(not(feature = "deflate"))]
-        let negotiated = Negotiated::default();
-        trace::debug!(
-            subprotocol = accepted.subprotocol.as_deref(),
-            extensions = %accepted
-                .extensions
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", "),
-            compression = negotiated.compression(),
-            "WebSocket open"
-        );
+        let negotiated = negotiate(options, &accepted)?;
         let mut ws = open(
             stream,
             Role::Client,
@@ -141,6 +124,36 @@ where
         Some(&target),
     )
     .await
+}
+
+/// What the server accepted, as the connection will run it: permessage-deflate negotiated
+/// from the options' offer and the server's answer (the same over HTTP/1.1 and HTTP/2).
+pub(crate) fn negotiate(
+    options: &ConnectOptions,
+    accepted: &Accepted,
+) -> Result<Negotiated, Error> {
+    #[cfg(feature = "deflate")]
+    let negotiated = Negotiated::deflate(match &options.open.compression {
+        Some(deflate) => deflate.negotiate(&accepted.extensions)?,
+        None => None,
+    });
+    #[cfg(not(feature = "deflate"))]
+    let negotiated = {
+        let _ = (options, accepted);
+        Negotiated::default()
+    };
+    trace::debug!(
+        subprotocol = accepted.subprotocol.as_deref(),
+        extensions = %accepted
+            .extensions
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+        compression = negotiated.compression(),
+        "WebSocket open"
+    );
+    Ok(negotiated)
 }
 
 /// The error for a redirect that is not followed: what [`ClientRequest::check`] says.

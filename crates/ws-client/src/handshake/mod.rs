@@ -23,6 +23,8 @@ use crate::rt::Timer;
 use crate::stream::WebSocket;
 
 pub use self::client::client_handshake;
+#[cfg(feature = "http2")]
+pub(crate) use self::client::negotiate;
 pub(crate) use self::client::{client_handshake_step, Handshake};
 pub use self::server::server_accept;
 

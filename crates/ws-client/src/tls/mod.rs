@@ -76,6 +76,16 @@ pub trait TlsConnect<S>: Send + Sync {
     fn name(&self) -> &'static str {
         "custom"
     }
+
+    /// The application protocol the server chose with ALPN on `stream` (`b"h2"`,
+    /// `b"http/1.1"`), or `None`: none was negotiated, or this implementation cannot tell.
+    ///
+    /// The connect flow reads it when HTTP/2 is wanted (feature `http2`): `None` then
+    /// means HTTP/1.1. The default returns `None`.
+    fn negotiated_alpn(&self, stream: &Self::Stream) -> Option<Vec<u8>> {
+        let _ = stream;
+        None
+    }
 }
 
 /// The TLS settings of a client: which library, and its configuration.
@@ -98,7 +108,8 @@ enum Inner {
     #[default]
     Default,
     #[cfg(feature = "native-tls")]
-    NativeTls(native_tls::TlsConnector),
+    // In an `Arc`: one address per configuration, whatever the clones (the h2 pool's key).
+    NativeTls(std::sync::Arc<native_tls::TlsConnector>),
     #[cfg(feature = "rustls")]
     Rustls(std::sync::Arc<::rustls::ClientConfig>),
 }
@@ -108,7 +119,7 @@ impl TlsConnector {
     #[cfg(feature = "native-tls")]
     pub fn native_tls(connector: native_tls::TlsConnector) -> Self {
         TlsConnector {
-            inner: Inner::NativeTls(connector),
+            inner: Inner::NativeTls(std::sync::Arc::new(connector)),
         }
     }
 
@@ -135,6 +146,20 @@ impl TlsConnector {
     /// Whether this is the build's default (no configuration given).
     pub fn is_default(&self) -> bool {
         matches!(self.inner, Inner::Default)
+    }
+
+    /// Tells configurations apart for the HTTP/2 pool: 0 for the default, else the address
+    /// of the shared configuration (the pool keeps a clone, so the address is not reused
+    /// while it matters).
+    #[cfg(feature = "http2")]
+    pub(crate) fn identity(&self) -> usize {
+        match &self.inner {
+            Inner::Default => 0,
+            #[cfg(feature = "native-tls")]
+            Inner::NativeTls(c) => std::sync::Arc::as_ptr(c) as usize,
+            #[cfg(feature = "rustls")]
+            Inner::Rustls(config) => std::sync::Arc::as_ptr(config) as usize,
+        }
     }
 }
 
@@ -174,7 +199,7 @@ where
                 Box::pin(async move { Err(no_tls_error(server_name)) })
             }
             #[cfg(feature = "native-tls")]
-            Inner::NativeTls(c) => Box::pin(native::connect(Some(c), server_name, alpn, stream)),
+            Inner::NativeTls(c) => Box::pin(native::connect(Some(&**c), server_name, alpn, stream)),
             #[cfg(feature = "rustls")]
             Inner::Rustls(config) => Box::pin(rustls::connect(config, server_name, alpn, stream)),
         };
@@ -197,6 +222,10 @@ where
 
     fn name(&self) -> &'static str {
         self.backend().map_or("none", TlsBackend::name)
+    }
+
+    fn negotiated_alpn(&self, stream: &TlsStream<S>) -> Option<Vec<u8>> {
+        stream.alpn_protocol()
     }
 }
 
@@ -361,29 +390,51 @@ pub enum MaybeTlsStream<S, T = TlsStream<S>> {
     Plain(S),
     /// TLS over TCP (`wss://`).
     Tls(T),
+    /// A stream of an HTTP/2 connection shared with other WebSockets (RFC 8441, feature
+    /// `http2`): the connection's TCP and TLS belong to its driver task.
+    #[cfg(feature = "http2")]
+    Http2(crate::http2::H2Stream),
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> MaybeTlsStream<S> {
-    /// The TCP stream under the connection (for addresses and socket options).
-    pub fn get_ref(&self) -> &S {
+    /// The TCP stream under the connection (for addresses and socket options); `None` over
+    /// HTTP/2, where the socket is shared and owned by the connection's driver.
+    pub fn get_ref(&self) -> Option<&S> {
         match self {
-            Self::Plain(s) => s,
-            Self::Tls(s) => s.get_ref(),
+            Self::Plain(s) => Some(s),
+            Self::Tls(s) => Some(s.get_ref()),
+            #[cfg(feature = "http2")]
+            Self::Http2(_) => None,
         }
     }
 }
 
 impl<S, T> MaybeTlsStream<S, T> {
-    /// Whether the connection runs over TLS.
+    /// Whether the connection runs over TLS (for HTTP/2: whether its h2 connection does).
     pub fn is_tls(&self) -> bool {
-        matches!(self, Self::Tls(_))
+        match self {
+            Self::Plain(_) => false,
+            Self::Tls(_) => true,
+            #[cfg(feature = "http2")]
+            Self::Http2(s) => s.is_tls(),
+        }
     }
 
-    /// The TLS session, if any (for its backend, ALPN and version).
+    /// The TLS session, if any (for its backend, ALPN and version); `None` over HTTP/2,
+    /// whose TLS session belongs to the shared connection.
     pub fn tls(&self) -> Option<&T> {
         match self {
-            Self::Plain(_) => None,
             Self::Tls(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The HTTP/2 stream, when the WebSocket runs over HTTP/2 (feature `http2`).
+    #[cfg(feature = "http2")]
+    pub fn http2(&self) -> Option<&crate::http2::H2Stream> {
+        match self {
+            Self::Http2(s) => Some(s),
+            _ => None,
         }
     }
 }
@@ -399,6 +450,8 @@ where
         match self {
             Self::Plain(s) => Pin::new(s),
             Self::Tls(s) => Pin::new(s),
+            #[cfg(feature = "http2")]
+            Self::Http2(s) => Pin::new(s),
         }
     }
 }
