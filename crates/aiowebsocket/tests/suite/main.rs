@@ -19,6 +19,8 @@
 mod runtimes;
 
 mod happy_eyeballs;
+#[cfg(feature = "http2")]
+mod http2;
 mod loopback;
 mod proxies;
 mod proxy;
@@ -126,6 +128,20 @@ macro_rules! suite {
                 a_policy_close_ends_the_reconnecting_client_with_its_code_and_reason,
                 close_codes_the_user_lists_end_it_too,
             ], tls: []);
+            #[cfg(feature = "http2")]
+            tests!($rt, http2, plain: [
+                h2c_echoes_and_closes_cleanly,
+                websockets_to_one_origin_share_one_connection,
+                a_full_connection_makes_the_next_websocket_dial_another,
+                without_extended_connect_require_fails_with_a_typed_error,
+                a_reset_mid_message_is_a_typed_error_and_spares_the_other_streams,
+                goaway_with_open_streams_is_a_typed_error,
+                a_200_with_an_unoffered_extension_is_the_handshake_error,
+                a_window_that_never_opens_times_out_the_write,
+            ], tls: [
+                wss_prefer_runs_over_h2_when_alpn_agrees,
+                wss_prefer_falls_back_to_http1_without_extended_connect,
+            ]);
             tests!($rt, happy_eyeballs, plain: [
                 a_dead_first_address_opens_through_the_second_well_within_the_timeout,
                 the_connect_timeout_bounds_a_race_where_every_address_hangs,

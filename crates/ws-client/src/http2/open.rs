@@ -293,6 +293,7 @@ where
             .ready()
             .await
             .map_err(|e| fail(e, &slot, "waiting for a stream"))?;
+        let connection = send.clone();
         let uri = format!("{}://{}{}", h2req.scheme(), h2req.authority(), h2req.path());
         let mut request = http::Request::builder()
             .method(http::Method::CONNECT)
@@ -336,7 +337,7 @@ where
         let negotiated = negotiate(options, &accepted)?;
         let conn =
             Connection::with_negotiated(Role::Client, options.open.config.clone(), negotiated);
-        let stream = H2Stream::client(send_stream, body, secure, slot);
+        let stream = H2Stream::client(send_stream, body, secure, slot, connection);
         let mut ws =
             WebSocket::from_connection(MaybeTlsStream::Http2(stream), conn, Some(timer.clone()));
         ws.set_subprotocol(accepted.subprotocol);

@@ -8,6 +8,7 @@ use std::task::{ready, Context, Poll};
 
 use bytes::{Buf, Bytes, BytesMut};
 use futures_io::{AsyncRead, AsyncWrite};
+use h2::client::SendRequest;
 use h2::{RecvStream, SendStream};
 
 use super::pool::StreamSlot;
@@ -38,6 +39,10 @@ pub struct H2Stream {
     secure: bool,
     /// The pool's count of streams on this connection (client streams only).
     _slot: Option<StreamSlot>,
+    /// A handle on the connection (client streams only), asked whether a GOAWAY came when
+    /// the connection ends under the stream. It keeps the connection no longer than the
+    /// stream itself does.
+    connection: Option<SendRequest<Bytes>>,
 }
 
 impl fmt::Debug for H2Stream {
@@ -63,6 +68,7 @@ impl H2Stream {
             eos_sent: false,
             secure,
             _slot: None,
+            connection: None,
         }
     }
 
@@ -71,10 +77,27 @@ impl H2Stream {
         recv: RecvStream,
         secure: bool,
         slot: StreamSlot,
+        connection: SendRequest<Bytes>,
     ) -> Self {
         let mut stream = Self::from_h2(send, recv, secure);
         stream._slot = Some(slot);
+        stream.connection = Some(connection);
         stream
+    }
+
+    /// `e` as an I/O error; when the connection ended under the stream after the server's
+    /// GOAWAY (h2 then reports a broken pipe), that GOAWAY.
+    fn error(&mut self, e: h2::Error, cx: &mut Context<'_>) -> io::Error {
+        if e.is_io() {
+            if let Some(connection) = self.connection.as_mut() {
+                if let Poll::Ready(Err(conn)) = connection.poll_ready(cx) {
+                    if conn.is_go_away() {
+                        return Http2Error::from_h2(conn);
+                    }
+                }
+            }
+        }
+        Http2Error::from_h2(e)
     }
 
     /// Whether the h2 connection runs over TLS (`wss://`; `false` for h2c).
@@ -91,7 +114,7 @@ impl H2Stream {
     fn send_closed(&mut self, cx: &mut Context<'_>) -> io::Error {
         match self.send.poll_reset(cx) {
             Poll::Ready(Ok(reason)) => Http2Error::reset(u32::from(reason), true).into_io(),
-            Poll::Ready(Err(e)) => Http2Error::from_h2(e),
+            Poll::Ready(Err(e)) => self.error(e, cx),
             Poll::Pending => io::Error::new(
                 io::ErrorKind::BrokenPipe,
                 "the HTTP/2 stream is closed for sending",
@@ -109,7 +132,7 @@ impl H2Stream {
             self.send.reserve_capacity(wanted.min(MAX_CHUNK));
             match ready!(self.send.poll_capacity(cx)) {
                 Some(Ok(_)) => {}
-                Some(Err(e)) => return Poll::Ready(Err(Http2Error::from_h2(e))),
+                Some(Err(e)) => return Poll::Ready(Err(self.error(e, cx))),
                 None => return Poll::Ready(Err(self.send_closed(cx))),
             }
         }
@@ -138,7 +161,7 @@ impl AsyncRead for H2Stream {
             }
             match ready!(this.recv.poll_data(cx)) {
                 Some(Ok(data)) => this.pending = data,
-                Some(Err(e)) => return Poll::Ready(Err(Http2Error::from_h2(e))),
+                Some(Err(e)) => return Poll::Ready(Err(this.error(e, cx))),
                 None => return Poll::Ready(Ok(0)),
             }
         }
@@ -184,7 +207,7 @@ impl AsyncWrite for H2Stream {
         }
         match this.send.send_data(data.freeze(), false) {
             Ok(()) => Poll::Ready(Ok(n)),
-            Err(e) => Poll::Ready(Err(Http2Error::from_h2(e))),
+            Err(e) => Poll::Ready(Err(this.error(e, cx))),
         }
     }
 
