@@ -67,6 +67,7 @@
 mod client;
 mod error;
 mod extensions;
+mod h2;
 mod head;
 pub mod permessage_deflate;
 pub mod proxy;
@@ -79,9 +80,10 @@ mod status;
 pub use client::{accept_key, Accepted, ClientRequest, RequestBuilder, Target};
 pub use error::HandshakeError;
 pub use extensions::{parse_extensions, Extension};
+pub use h2::H2Request;
 pub use head::Limits;
 pub use redact::{is_sensitive_header, redact_url, REDACTED};
-pub use response::{Response, ResponseParser};
+pub use response::{HttpVersion, Response, ResponseParser, BODY_EXCERPT};
 pub use server::{reject, Request, RequestParser};
 
 /// The `User-Agent` a client request carries unless the caller gives one or turns it off
