@@ -4,7 +4,7 @@ use std::fmt;
 use std::ops::Range;
 
 use crate::error::HandshakeError;
-use crate::head::{is_tchar, range_in, Head, HeadError, HeadReader, HeaderPos, Limits};
+use crate::head::{malformed_field, push_field, range_in, Head, HeadError, HeadReader, Limits};
 
 /// Longest body excerpt kept in [`HandshakeError::UnexpectedStatus`], in bytes. Over
 /// HTTP/2 the transport reads at most this much of a refusing response's body (DATA) and
@@ -182,20 +182,7 @@ impl Response {
             if malformed.is_none() {
                 malformed = malformed_field(name, value);
             }
-            let start = buf.len();
-            buf.extend(name.bytes().map(|b| if is_tchar(b) { b } else { b'_' }));
-            let name_range = start..buf.len();
-            buf.extend_from_slice(b": ");
-            let start = buf.len();
-            buf.extend(value.iter().map(|&b| match b {
-                b'\r' | b'\n' | 0 => b' ',
-                b => b,
-            }));
-            positions.push(HeaderPos {
-                name: name_range,
-                value: start..buf.len(),
-            });
-            buf.extend_from_slice(b"\r\n");
+            positions.push(push_field(&mut buf, name, value));
         }
         buf.extend_from_slice(b"\r\n");
         let head_len = buf.len();
@@ -293,22 +280,4 @@ impl fmt::Debug for Response {
             .field("rest_len", &self.rest().len())
             .finish()
     }
-}
-
-/// Why an HTTP/2 field is malformed (RFC 9113 section 8.2.1), if it is: a name that is not
-/// a token (pseudo-headers do not belong in the list) or a value with CR, LF or NUL.
-fn malformed_field(name: &str, value: &[u8]) -> Option<String> {
-    if name.is_empty() || !name.bytes().all(is_tchar) {
-        return Some(format!(
-            "the HTTP/2 field name {:?} is not a valid header name",
-            crate::redact::shorten(name)
-        ));
-    }
-    if value.iter().any(|&b| matches!(b, b'\r' | b'\n' | 0)) {
-        return Some(format!(
-            "the HTTP/2 field {:?} has a CR, LF or NUL in its value",
-            crate::redact::shorten(name)
-        ));
-    }
-    None
 }
