@@ -578,13 +578,15 @@ impl ClientRequest {
     /// Checks the server's response (RFC 6455 section 4.1, steps 1-6 of the client's
     /// validation) and returns what it agreed to.
     ///
-    /// In order: the status must be 101 (a 3xx gives [`HandshakeError::Redirect`] with [`RedirectError::Redirected`], anything
-    /// else [`HandshakeError::UnexpectedStatus`] with an excerpt of the body), in HTTP/1.1
+    /// In order: the status must be 101 (a 3xx gives [`HandshakeError::Redirect`] with
+    /// [`RedirectError::Redirected`], anything else [`HandshakeError::UnexpectedStatus`] with an excerpt of the body), in HTTP/1.1
     /// ([`HandshakeError::ResponseHttpVersion`] for HTTP/1.0);
     /// `Upgrade` must be `websocket` and `Connection` must contain `upgrade`
     /// (ASCII-case-insensitive, comma lists and repeated headers allowed);
     /// `Sec-WebSocket-Accept` must match our key; a subprotocol must be exactly one of those
-    /// offered; extensions must be well-formed and among those offered.
+    /// offered; extensions must be well-formed and among those offered. A response that came
+    /// over HTTP/2 ([`Response::from_h2`]) fails as an unexpected status: check it with
+    /// [`H2Request::check`](crate::H2Request::check).
     pub fn check(&self, response: &Response) -> Result<Accepted, HandshakeError> {
         let head = response.head();
         if response.status() != 101 || response.http_version() != HttpVersion::Http11 {

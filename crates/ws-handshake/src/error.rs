@@ -15,12 +15,14 @@ use crate::status::reason_phrase;
 ///   [`InvalidSubprotocol`](Self::InvalidSubprotocol);
 /// * **reading an HTTP head** (either peer): [`HeadTooLarge`](Self::HeadTooLarge),
 ///   [`TooManyHeaders`](Self::TooManyHeaders), [`MalformedHead`](Self::MalformedHead);
-/// * **the server's response** (client role, [`ClientRequest::check`]):
+/// * **the server's response** (client role, [`ClientRequest::check`] and
+///   [`H2Request::check`]):
 ///   [`UnexpectedStatus`](Self::UnexpectedStatus) to
 ///   [`UnrequestedExtension`](Self::UnrequestedExtension), plus
 ///   [`InvalidExtensions`](Self::InvalidExtensions) and [`Redirect`](Self::Redirect) for a
 ///   3xx;
-/// * **the client's request** (server role, [`Request::validate`]): the `Request*` variants,
+/// * **the client's request** (server role, [`Request::validate`] and
+///   [`Request::validate_h2`]): the `Request*` variants,
 ///   [`UnsupportedWebSocketVersion`](Self::UnsupportedWebSocketVersion),
 ///   [`MissingKey`](Self::MissingKey) and [`InvalidKey`](Self::InvalidKey), plus
 ///   [`RequestRefused`](Self::RequestRefused) when the server's own check said no;
@@ -35,7 +37,9 @@ use crate::status::reason_phrase;
 /// stored in a variant, so an error never holds a peer-sized allocation.
 ///
 /// [`ClientRequest::check`]: crate::ClientRequest::check
+/// [`H2Request::check`]: crate::H2Request::check
 /// [`Request::validate`]: crate::Request::validate
+/// [`Request::validate_h2`]: crate::Request::validate_h2
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum HandshakeError {
