@@ -10,10 +10,10 @@ use url::Url;
 
 use crate::error::HandshakeError;
 use crate::extensions::{parse_extensions, Extension};
-use crate::head::{bad_value_char, is_token, trim_ows};
+use crate::head::{bad_value_char, is_token, trim_ows, Head};
 use crate::redact::{redact_header_line, redacted, shorten, shorten_bytes, shown, shown_url};
 use crate::redirect::error::RedirectError;
-use crate::response::Response;
+use crate::response::{HttpVersion, Response, BODY_EXCERPT};
 
 /// Headers the handshake sets itself; a caller may not give them.
 const RESERVED: [&str; 7] = [
@@ -25,9 +25,6 @@ const RESERVED: [&str; 7] = [
     "Content-Length",
     "Transfer-Encoding",
 ];
-
-/// Longest body excerpt kept in [`HandshakeError::UnexpectedStatus`].
-const BODY_EXCERPT: usize = 512;
 
 /// Where to open the TCP (and TLS) connection for a request.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -269,6 +266,36 @@ impl RequestBuilder {
     /// Like [`build`](Self::build) with a chosen key: for tests and reproducible output only.
     /// A real client must use a fresh random key for every connection.
     pub fn build_with_key(self, key: [u8; 16]) -> Result<ClientRequest, HandshakeError> {
+        let p = self.prepare(&[])?;
+        let key = STANDARD.encode(key);
+        let mut out = String::with_capacity(256);
+        // `write!` into a String cannot fail.
+        let _ = write!(
+            out,
+            "GET {} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n",
+            p.path, p.authority
+        );
+        for (name, value) in p.headers_after_version() {
+            let _ = write!(out, "{name}: {value}\r\n");
+        }
+        out.push_str("\r\n");
+
+        Ok(ClientRequest {
+            bytes: out.into_bytes(),
+            key,
+            target: p.target,
+            url: p.url,
+            protocols: p.protocols,
+            extensions: p.offered_extensions,
+        })
+    }
+
+    /// Checks the caller's URL, headers, subprotocols and extension offer, and sorts the
+    /// headers: the part of building a request that HTTP/1.1 ([`build`](Self::build)) and
+    /// HTTP/2 ([`build_h2`](Self::build_h2)) share. A header named in `forbidden` (lowercase)
+    /// is refused with [`HandshakeError::ConnectionSpecificHeader`] before the other rules.
+    pub(crate) fn prepare(self, forbidden: &[&str]) -> Result<Prepared, HandshakeError> {
         // Check and sort the caller's headers.
         let mut host = None;
         let mut origin = None;
@@ -293,6 +320,11 @@ impl RequestBuilder {
                 return Err(HandshakeError::InvalidHeaderValue {
                     name: name_t.to_owned(),
                     reason,
+                });
+            }
+            if forbidden.iter().any(|f| f.eq_ignore_ascii_case(name_t)) {
+                return Err(HandshakeError::ConnectionSpecificHeader {
+                    name: name_t.to_owned(),
                 });
             }
             if RESERVED.iter().any(|r| r.eq_ignore_ascii_case(name_t)) {
@@ -358,8 +390,6 @@ impl RequestBuilder {
             basic_auth(&self.url)
         };
 
-        // Encode.
-        let key = STANDARD.encode(key);
         let mut path = self.url.path().to_owned();
         if path.is_empty() {
             path.push('/');
@@ -368,49 +398,77 @@ impl RequestBuilder {
             path.push('?');
             path.push_str(q);
         }
-        let mut out = String::with_capacity(256);
-        // `write!` into a String cannot fail.
-        let _ = write!(
-            out,
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n",
-            host.as_deref().unwrap_or(&self.host_header)
-        );
-        if let Some(origin) = &origin {
-            let _ = write!(out, "Origin: {origin}\r\n");
-        }
-        if !self.protocols.is_empty() {
-            let _ = write!(
-                out,
-                "Sec-WebSocket-Protocol: {}\r\n",
-                self.protocols.join(", ")
-            );
-        }
-        if let Some(ext) = &self.extensions {
-            let ext = ext.trim_matches([' ', '\t']);
-            if !ext.is_empty() {
-                let _ = write!(out, "Sec-WebSocket-Extensions: {ext}\r\n");
-            }
-        }
-        if let Some(auth) = authorization {
-            let _ = write!(out, "Authorization: {auth}\r\n");
-        }
-        if self.default_user_agent && !user_agent {
-            let _ = write!(out, "User-Agent: {}\r\n", crate::DEFAULT_USER_AGENT);
-        }
-        for (name, value) in &others {
-            let _ = write!(out, "{name}: {value}\r\n");
-        }
-        out.push_str("\r\n");
-
-        Ok(ClientRequest {
-            bytes: out.into_bytes(),
-            key,
+        let extension_offer = self
+            .extensions
+            .as_deref()
+            .map(|e| e.trim_matches([' ', '\t']).to_owned())
+            .filter(|e| !e.is_empty());
+        Ok(Prepared {
+            authority: host.unwrap_or(self.host_header),
+            path,
+            origin,
+            protocols: self.protocols,
+            extension_offer,
+            offered_extensions,
+            authorization,
+            default_user_agent: self.default_user_agent && !user_agent,
+            others,
             target: self.target,
             url: self.url,
-            protocols: self.protocols,
-            extensions: offered_extensions,
         })
+    }
+}
+
+/// A checked request, before it is encoded for HTTP/1.1 or HTTP/2 (see
+/// [`RequestBuilder::prepare`]).
+pub(crate) struct Prepared {
+    /// The `Host` value (HTTP/1.1) or `:authority` (HTTP/2): the caller's `Host`, else the
+    /// URL's host, with the port unless it is the default one.
+    pub(crate) authority: String,
+    /// The URL's path and query, `/` if empty.
+    pub(crate) path: String,
+    pub(crate) origin: Option<String>,
+    pub(crate) protocols: Vec<String>,
+    /// The extension offer, trimmed; `None` if absent or blank.
+    pub(crate) extension_offer: Option<String>,
+    /// The names of the extensions offered.
+    pub(crate) offered_extensions: Vec<String>,
+    /// `Basic ...` from the URL's user info, unless the caller gave `Authorization`.
+    pub(crate) authorization: Option<String>,
+    /// Whether to send [`DEFAULT_USER_AGENT`](crate::DEFAULT_USER_AGENT).
+    pub(crate) default_user_agent: bool,
+    /// The caller's other headers, in order, names as given.
+    pub(crate) others: Vec<(String, String)>,
+    pub(crate) target: Target,
+    pub(crate) url: Url,
+}
+
+impl Prepared {
+    /// The headers that follow `Sec-WebSocket-Version`, in the order they are sent (names
+    /// in their HTTP/1.1 spelling): `Origin`, `Sec-WebSocket-Protocol`,
+    /// `Sec-WebSocket-Extensions`, `Authorization`, the default `User-Agent`, then the
+    /// caller's other headers.
+    pub(crate) fn headers_after_version(&self) -> Vec<(&str, String)> {
+        let mut out: Vec<(&str, String)> = Vec::with_capacity(self.others.len() + 5);
+        if let Some(origin) = &self.origin {
+            out.push(("Origin", origin.clone()));
+        }
+        if !self.protocols.is_empty() {
+            out.push(("Sec-WebSocket-Protocol", self.protocols.join(", ")));
+        }
+        if let Some(ext) = &self.extension_offer {
+            out.push(("Sec-WebSocket-Extensions", ext.clone()));
+        }
+        if let Some(auth) = &self.authorization {
+            out.push(("Authorization", auth.clone()));
+        }
+        if self.default_user_agent {
+            out.push(("User-Agent", crate::DEFAULT_USER_AGENT.to_owned()));
+        }
+        for (name, value) in &self.others {
+            out.push((name, value.clone()));
+        }
+        out
     }
 }
 
@@ -520,30 +578,19 @@ impl ClientRequest {
     /// Checks the server's response (RFC 6455 section 4.1, steps 1-6 of the client's
     /// validation) and returns what it agreed to.
     ///
-    /// In order: the status must be 101 (a 3xx gives [`HandshakeError::Redirect`] with [`RedirectError::Redirected`], anything
-    /// else [`HandshakeError::UnexpectedStatus`] with an excerpt of the body), in HTTP/1.1
+    /// In order: the status must be 101 (a 3xx gives [`HandshakeError::Redirect`] with
+    /// [`RedirectError::Redirected`], anything else [`HandshakeError::UnexpectedStatus`] with an excerpt of the body), in HTTP/1.1
     /// ([`HandshakeError::ResponseHttpVersion`] for HTTP/1.0);
     /// `Upgrade` must be `websocket` and `Connection` must contain `upgrade`
     /// (ASCII-case-insensitive, comma lists and repeated headers allowed);
     /// `Sec-WebSocket-Accept` must match our key; a subprotocol must be exactly one of those
-    /// offered; extensions must be well-formed and among those offered.
+    /// offered; extensions must be well-formed and among those offered. A response that came
+    /// over HTTP/2 ([`Response::from_h2`]) fails as an unexpected status: check it with
+    /// [`H2Request::check`](crate::H2Request::check).
     pub fn check(&self, response: &Response) -> Result<Accepted, HandshakeError> {
         let head = response.head();
-        let status = response.status();
-        if status != 101 {
-            if (300..400).contains(&status) {
-                return Err(HandshakeError::Redirect(RedirectError::Redirected {
-                    status,
-                    location: response.header("Location").map(shown_url),
-                }));
-            }
-            let rest = response.rest();
-            let excerpt = &rest[..rest.len().min(BODY_EXCERPT)];
-            return Err(HandshakeError::UnexpectedStatus {
-                status,
-                reason: shorten(response.reason()),
-                body_excerpt: String::from_utf8_lossy(excerpt).into_owned(),
-            });
+        if response.status() != 101 || response.http_version() != HttpVersion::Http11 {
+            return Err(refused_status(response));
         }
 
         if response.http_minor_version() < 1 {
@@ -596,51 +643,79 @@ impl ClientRequest {
             return Err(HandshakeError::MissingAccept);
         }
 
-        let mut subprotocol = None;
-        for v in head.values("Sec-WebSocket-Protocol") {
-            let v = trim_ows(v);
-            if subprotocol.is_some() || v.contains(&b',') {
-                return Err(HandshakeError::MultipleSubprotocols {
-                    value: head.joined("Sec-WebSocket-Protocol").unwrap_or_default(),
-                });
-            }
-            match self.protocols.iter().find(|p| p.as_bytes() == v) {
-                Some(p) => subprotocol = Some(p.clone()),
-                None => {
-                    return Err(HandshakeError::UnrequestedSubprotocol {
-                        protocol: shorten_bytes(v),
-                    })
-                }
-            }
-        }
-
-        let mut extensions = Vec::new();
-        for v in head.values("Sec-WebSocket-Extensions") {
-            let Ok(text) = std::str::from_utf8(v) else {
-                return Err(HandshakeError::InvalidExtensions {
-                    value: shorten_bytes(v),
-                    reason: "it is not valid UTF-8",
-                });
-            };
-            for ext in parse_extensions(text)? {
-                if !self
-                    .extensions
-                    .iter()
-                    .any(|o| o.eq_ignore_ascii_case(&ext.name))
-                {
-                    return Err(HandshakeError::UnrequestedExtension {
-                        name: shorten(&ext.name),
-                    });
-                }
-                extensions.push(ext);
-            }
-        }
-
-        Ok(Accepted {
-            subprotocol,
-            extensions,
-        })
+        check_negotiation(&self.protocols, &self.extensions, head)
     }
+}
+
+/// The error for a response whose status does not open the WebSocket: a 3xx is
+/// [`RedirectError::Redirected`] (with its `Location`, which the redirect chain follows),
+/// anything else [`HandshakeError::UnexpectedStatus`] with an excerpt of the body. Shared by
+/// the HTTP/1.1 and HTTP/2 checks.
+pub(crate) fn refused_status(response: &Response) -> HandshakeError {
+    let status = response.status();
+    if (300..400).contains(&status) {
+        return HandshakeError::Redirect(RedirectError::Redirected {
+            status,
+            location: response.header("Location").map(shown_url),
+        });
+    }
+    let rest = response.rest();
+    let excerpt = &rest[..rest.len().min(BODY_EXCERPT)];
+    HandshakeError::UnexpectedStatus {
+        status,
+        reason: shorten(response.reason()),
+        body_excerpt: String::from_utf8_lossy(excerpt).into_owned(),
+    }
+}
+
+/// Checks what an accepting response agreed to against the offer, the same over HTTP/1.1
+/// and HTTP/2: at most one `Sec-WebSocket-Protocol`, exactly one of `protocols`; every
+/// extension in `Sec-WebSocket-Extensions` well-formed and named in `extensions`.
+pub(crate) fn check_negotiation(
+    protocols: &[String],
+    extensions: &[String],
+    head: &Head,
+) -> Result<Accepted, HandshakeError> {
+    let mut subprotocol = None;
+    for v in head.values("Sec-WebSocket-Protocol") {
+        let v = trim_ows(v);
+        if subprotocol.is_some() || v.contains(&b',') {
+            return Err(HandshakeError::MultipleSubprotocols {
+                value: head.joined("Sec-WebSocket-Protocol").unwrap_or_default(),
+            });
+        }
+        match protocols.iter().find(|p| p.as_bytes() == v) {
+            Some(p) => subprotocol = Some(p.clone()),
+            None => {
+                return Err(HandshakeError::UnrequestedSubprotocol {
+                    protocol: shorten_bytes(v),
+                })
+            }
+        }
+    }
+
+    let mut accepted = Vec::new();
+    for v in head.values("Sec-WebSocket-Extensions") {
+        let Ok(text) = std::str::from_utf8(v) else {
+            return Err(HandshakeError::InvalidExtensions {
+                value: shorten_bytes(v),
+                reason: "it is not valid UTF-8",
+            });
+        };
+        for ext in parse_extensions(text)? {
+            if !extensions.iter().any(|o| o.eq_ignore_ascii_case(&ext.name)) {
+                return Err(HandshakeError::UnrequestedExtension {
+                    name: shorten(&ext.name),
+                });
+            }
+            accepted.push(ext);
+        }
+    }
+
+    Ok(Accepted {
+        subprotocol,
+        extensions: accepted,
+    })
 }
 
 /// The `Sec-WebSocket-Accept` value for a `Sec-WebSocket-Key`:

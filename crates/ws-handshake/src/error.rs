@@ -15,12 +15,14 @@ use crate::status::reason_phrase;
 ///   [`InvalidSubprotocol`](Self::InvalidSubprotocol);
 /// * **reading an HTTP head** (either peer): [`HeadTooLarge`](Self::HeadTooLarge),
 ///   [`TooManyHeaders`](Self::TooManyHeaders), [`MalformedHead`](Self::MalformedHead);
-/// * **the server's response** (client role, [`ClientRequest::check`]):
+/// * **the server's response** (client role, [`ClientRequest::check`] and
+///   [`H2Request::check`]):
 ///   [`UnexpectedStatus`](Self::UnexpectedStatus) to
 ///   [`UnrequestedExtension`](Self::UnrequestedExtension), plus
 ///   [`InvalidExtensions`](Self::InvalidExtensions) and [`Redirect`](Self::Redirect) for a
 ///   3xx;
-/// * **the client's request** (server role, [`Request::validate`]): the `Request*` variants,
+/// * **the client's request** (server role, [`Request::validate`] and
+///   [`Request::validate_h2`]): the `Request*` variants,
 ///   [`UnsupportedWebSocketVersion`](Self::UnsupportedWebSocketVersion),
 ///   [`MissingKey`](Self::MissingKey) and [`InvalidKey`](Self::InvalidKey), plus
 ///   [`RequestRefused`](Self::RequestRefused) when the server's own check said no;
@@ -35,7 +37,9 @@ use crate::status::reason_phrase;
 /// stored in a variant, so an error never holds a peer-sized allocation.
 ///
 /// [`ClientRequest::check`]: crate::ClientRequest::check
+/// [`H2Request::check`]: crate::H2Request::check
 /// [`Request::validate`]: crate::Request::validate
+/// [`Request::validate_h2`]: crate::Request::validate_h2
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum HandshakeError {
@@ -86,6 +90,14 @@ pub enum HandshakeError {
         /// The header's name, as given.
         name: String,
     },
+    /// The caller gave a connection-specific header to an HTTP/2 request
+    /// ([`RequestBuilder::build_h2`](crate::RequestBuilder::build_h2)): `Connection`,
+    /// `Keep-Alive`, `Proxy-Connection`, `Transfer-Encoding`, `Upgrade` or `TE`. HTTP/2
+    /// forbids them (RFC 9113 section 8.2.2): a peer treats the request as malformed.
+    ConnectionSpecificHeader {
+        /// The header's name, as given.
+        name: String,
+    },
     /// The caller gave `Sec-WebSocket-Protocol` or `Sec-WebSocket-Extensions` as a plain
     /// header; they must go through the builder method named here, so that the response can
     /// be checked against them.
@@ -118,7 +130,8 @@ pub enum HandshakeError {
         /// The limit.
         limit: usize,
     },
-    /// The HTTP head is not valid HTTP/1.x.
+    /// The HTTP head is not valid HTTP/1.x, or an HTTP/2 response's fields are malformed
+    /// (see [`Response::from_h2`](crate::Response::from_h2)).
     MalformedHead {
         /// What the HTTP parser objected to.
         reason: String,
@@ -207,6 +220,24 @@ pub enum HandshakeError {
     },
     /// The request has no `Host` header.
     RequestMissingHost,
+    /// An HTTP/2 request's `:method` is not `CONNECT`: over HTTP/2 a WebSocket opens with
+    /// an extended CONNECT (RFC 8441 section 4; [`Request::validate_h2`](crate::Request::validate_h2)).
+    RequestConnectMethod {
+        /// The method found (shortened).
+        method: String,
+    },
+    /// An HTTP/2 CONNECT request's `:protocol` pseudo-header is missing (a plain CONNECT,
+    /// asking for a tunnel) or not `websocket` (RFC 8441 section 4).
+    RequestConnectProtocol {
+        /// The `:protocol` found (shortened), or `None` if it is missing.
+        found: Option<String>,
+    },
+    /// An HTTP/2 extended CONNECT request lacks a pseudo-header it must carry (RFC 8441
+    /// section 4): `:scheme`, `:path` or `:authority` is missing or empty.
+    RequestMissingPseudoHeader {
+        /// The pseudo-header, e.g. `":path"`.
+        name: &'static str,
+    },
     /// The request lacks `Upgrade: websocket`.
     RequestUpgradeHeader {
         /// The `Upgrade` value(s) found, or `None` if the header is missing.
@@ -251,7 +282,8 @@ pub enum HandshakeError {
 
 impl HandshakeError {
     /// The HTTP status a server should answer with when [`Request::validate`] fails with this
-    /// error, or when reading the request head fails: 426 for a WebSocket version mismatch
+    /// error (or [`Request::validate_h2`](crate::Request::validate_h2) over HTTP/2), or when
+    /// reading the request head fails: 426 for a WebSocket version mismatch
     /// ([`reject`](crate::reject) then adds `Sec-WebSocket-Version: 13`), 405 for a wrong
     /// method, 431 for an oversized head, 400 for the rest, the check's own status for
     /// [`RequestRefused`](Self::RequestRefused). `None` for client-role errors.
@@ -260,10 +292,12 @@ impl HandshakeError {
     pub fn http_status(&self) -> Option<u16> {
         match self {
             Self::UnsupportedWebSocketVersion { .. } => Some(426),
-            Self::RequestMethod { .. } => Some(405),
+            Self::RequestMethod { .. } | Self::RequestConnectMethod { .. } => Some(405),
             Self::HeadTooLarge { .. } | Self::TooManyHeaders { .. } => Some(431),
             Self::RequestHttpVersion { .. }
             | Self::RequestMissingHost
+            | Self::RequestConnectProtocol { .. }
+            | Self::RequestMissingPseudoHeader { .. }
             | Self::RequestUpgradeHeader { .. }
             | Self::RequestConnectionHeader { .. }
             | Self::MissingKey
@@ -319,6 +353,11 @@ impl fmt::Display for HandshakeError {
                 "cannot build the upgrade request: the header {name:?} is set by the \
                  WebSocket handshake itself; remove it"
             ),
+            Self::ConnectionSpecificHeader { name } => write!(
+                f,
+                "cannot build the HTTP/2 request: the header {name:?} is connection-specific, \
+                 which HTTP/2 forbids (RFC 9113 section 8.2.2); remove it"
+            ),
             Self::UseBuilderMethod { name, method } => {
                 let setter = match *method {
                     "RequestBuilder::subprotocol" => ".subprotocol(..)",
@@ -351,8 +390,8 @@ impl fmt::Display for HandshakeError {
             ),
             Self::MalformedHead { reason } => write!(
                 f,
-                "HTTP upgrade: the peer's answer is not valid HTTP/1.1 ({reason}); check that \
-                 the address is a WebSocket endpoint and that ws:// or wss:// matches the port"
+                "HTTP upgrade: the peer's head is not valid HTTP ({reason}); check that the \
+                 address is a WebSocket endpoint and that ws:// or wss:// matches the port"
             ),
             Self::UnexpectedStatus {
                 status,
@@ -362,6 +401,14 @@ impl fmt::Display for HandshakeError {
                 write!(f, "HTTP upgrade: the server answered {status}")?;
                 if !reason.is_empty() {
                     write!(f, " {reason}")?;
+                }
+                if *status == 101 {
+                    // Only an HTTP/2 check refuses a 101 (HTTP/1.1 goes on to the headers).
+                    f.write_str(
+                        " over HTTP/2, where a WebSocket opens with a 2xx (RFC 8441); the server \
+                         or a proxy in between mixes HTTP/1.1 into HTTP/2",
+                    )?;
+                    return Ok(());
                 }
                 f.write_str(" instead of 101 Switching Protocols")?;
                 let body = body_excerpt.trim();
@@ -469,6 +516,27 @@ impl fmt::Display for HandshakeError {
                 f,
                 "invalid upgrade request: the client sent no Host header, which HTTP/1.1 \
                  requires"
+            ),
+            Self::RequestConnectMethod { method } => write!(
+                f,
+                "invalid HTTP/2 WebSocket request: the client used the method {method:?}; \
+                 over HTTP/2 a WebSocket opens with an extended CONNECT (RFC 8441)"
+            ),
+            Self::RequestConnectProtocol { found } => match found {
+                Some(found) => write!(
+                    f,
+                    "invalid HTTP/2 WebSocket request: the CONNECT's :protocol is {found:?}, \
+                     not \"websocket\""
+                ),
+                None => f.write_str(
+                    "invalid HTTP/2 WebSocket request: the CONNECT has no :protocol; this is \
+                     a tunnel request, not a WebSocket (RFC 8441 needs :protocol websocket)",
+                ),
+            },
+            Self::RequestMissingPseudoHeader { name } => write!(
+                f,
+                "invalid HTTP/2 WebSocket request: the extended CONNECT has no {name}, which \
+                 RFC 8441 section 4 requires"
             ),
             Self::RequestUpgradeHeader { found } => match found {
                 Some(found) => write!(

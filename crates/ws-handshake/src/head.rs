@@ -4,7 +4,7 @@
 use std::fmt;
 use std::ops::Range;
 
-use crate::redact::shorten_bytes;
+use crate::redact::{shorten, shorten_bytes};
 
 /// Bounds on an HTTP head read by [`ResponseParser`](crate::ResponseParser) or
 /// [`RequestParser`](crate::RequestParser).
@@ -339,6 +339,45 @@ impl Head {
         }
         out.map(|o| shorten_bytes(&o))
     }
+}
+
+/// Appends an HTTP/2 field to `buf` as an HTTP/1.1-style line, `name: value\r\n`, and
+/// returns where its name and value are. Bytes that cannot appear in such a line (see
+/// [`malformed_field`]) are shown as `_` in the name and a space in the value.
+pub(crate) fn push_field(buf: &mut Vec<u8>, name: &str, value: &[u8]) -> HeaderPos {
+    let start = buf.len();
+    buf.extend(name.bytes().map(|b| if is_tchar(b) { b } else { b'_' }));
+    let name_range = start..buf.len();
+    buf.extend_from_slice(b": ");
+    let start = buf.len();
+    buf.extend(value.iter().map(|&b| match b {
+        b'\r' | b'\n' | 0 => b' ',
+        b => b,
+    }));
+    let value_range = start..buf.len();
+    buf.extend_from_slice(b"\r\n");
+    HeaderPos {
+        name: name_range,
+        value: value_range,
+    }
+}
+
+/// Why an HTTP/2 field is malformed (RFC 9113 section 8.2.1), if it is: a name that is not
+/// a token (pseudo-headers do not belong in the list) or a value with CR, LF or NUL.
+pub(crate) fn malformed_field(name: &str, value: &[u8]) -> Option<String> {
+    if name.is_empty() || !name.bytes().all(is_tchar) {
+        return Some(format!(
+            "the HTTP/2 field name {:?} is not a valid header name",
+            shorten(name)
+        ));
+    }
+    if value.iter().any(|&b| matches!(b, b'\r' | b'\n' | 0)) {
+        return Some(format!(
+            "the HTTP/2 field {:?} has a CR, LF or NUL in its value",
+            shorten(name)
+        ));
+    }
+    None
 }
 
 /// Trims HTTP optional whitespace (SP, HTAB) from both ends.

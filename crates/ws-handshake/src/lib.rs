@@ -1,4 +1,5 @@
-//! The WebSocket opening handshake (RFC 6455 section 4) as plain bytes in and out.
+//! The WebSocket opening handshake (RFC 6455 section 4, and RFC 8441 over HTTP/2) as plain
+//! bytes and fields in and out.
 //!
 //! Before any frame, a WebSocket client sends an HTTP/1.1 `GET` asking to upgrade and the
 //! server answers `101 Switching Protocols`. This crate builds and checks those two heads,
@@ -19,6 +20,26 @@
 //! complete head, and [`Limits`] (64 KiB, 128 headers by default) are enforced before the
 //! head is complete. Bytes that arrive after the head (a server may send its first frame in
 //! the same packet) are kept in [`Response::rest`].
+//!
+//! # HTTP/2
+//!
+//! Over HTTP/2 (RFC 8441) a WebSocket is a stream opened with an extended CONNECT
+//! (`:protocol websocket`) and accepted with a 2xx; there is no key, `Upgrade` or
+//! `Connection`. [`RequestBuilder::build_h2`] checks the request as `build` does and gives
+//! its fields as plain strings; the transport sends them with its HTTP/2 library and hands
+//! the answer back as [`Response::from_h2`]; [`H2Request::check`] applies the same
+//! subprotocol, extension and redirect rules as over HTTP/1.1. The server role reads a
+//! request with [`Request::from_h2`], checks it with [`Request::validate_h2`] and answers
+//! 200 with the fields of [`Request::accept_h2`].
+//!
+//! ```text
+//!  client                                                        server
+//!  RequestBuilder::new(url)..build_h2() ── H2Request::{scheme,authority,path,headers}()
+//!                                          ──▶ Request::from_h2(..), validate_h2()
+//!  Response::from_h2(status, fields, body) ◀── 200 + Request::accept_h2(..)
+//!  H2Request::check(&Response) ──▶ Accepted { subprotocol, extensions }
+//!  (the stream's DATA carry the frames)
+//! ```
 //!
 //! Extensions are offered and answered as raw `Sec-WebSocket-Extensions` values, parsed by
 //! [`parse_extensions`]; [`permessage_deflate`] negotiates RFC 7692 compression on top.
@@ -67,6 +88,7 @@
 mod client;
 mod error;
 mod extensions;
+mod h2;
 mod head;
 pub mod permessage_deflate;
 pub mod proxy;
@@ -79,9 +101,10 @@ mod status;
 pub use client::{accept_key, Accepted, ClientRequest, RequestBuilder, Target};
 pub use error::HandshakeError;
 pub use extensions::{parse_extensions, Extension};
+pub use h2::H2Request;
 pub use head::Limits;
 pub use redact::{is_sensitive_header, redact_url, REDACTED};
-pub use response::{Response, ResponseParser};
+pub use response::{HttpVersion, Response, ResponseParser, BODY_EXCERPT};
 pub use server::{reject, Request, RequestParser};
 
 /// The `User-Agent` a client request carries unless the caller gives one or turns it off

@@ -4,7 +4,12 @@ use std::fmt;
 use std::ops::Range;
 
 use crate::error::HandshakeError;
-use crate::head::{range_in, Head, HeadError, HeadReader, Limits};
+use crate::head::{malformed_field, push_field, range_in, Head, HeadError, HeadReader, Limits};
+
+/// Longest body excerpt kept in [`HandshakeError::UnexpectedStatus`], in bytes. Over
+/// HTTP/2 the transport reads at most this much of a refusing response's body (DATA) and
+/// passes it to [`Response::from_h2`].
+pub const BODY_EXCERPT: usize = 512;
 
 /// Reads a server's HTTP response head incrementally, as bytes arrive.
 ///
@@ -69,6 +74,8 @@ impl ResponseParser {
             return Ok(None);
         };
         Ok(Some(Response {
+            version: HttpVersion::Http11,
+            malformed: None,
             minor,
             status,
             reason,
@@ -88,9 +95,42 @@ impl ResponseParser {
     }
 }
 
+/// The HTTP version a handshake ran over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum HttpVersion {
+    /// HTTP/1.1 (or 1.0): the `Upgrade` handshake of RFC 6455.
+    Http11,
+    /// HTTP/2: the extended CONNECT of RFC 8441.
+    Http2,
+}
+
+impl HttpVersion {
+    /// How a status line names it: `"HTTP/1.1"` or `"HTTP/2"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpVersion::Http11 => "HTTP/1.1",
+            HttpVersion::Http2 => "HTTP/2",
+        }
+    }
+}
+
+impl fmt::Display for HttpVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A server's parsed HTTP response head, plus the bytes that arrived after it.
+///
+/// Read from an HTTP/1.1 connection by [`ResponseParser`], or made from an HTTP/2
+/// response's fields by [`Response::from_h2`]; the accessors work the same on both.
 #[derive(Clone)]
 pub struct Response {
+    version: HttpVersion,
+    /// Why an HTTP/2 response is malformed (RFC 9113 section 8.2.1), if it is; the checks
+    /// refuse it with [`HandshakeError::MalformedHead`].
+    malformed: Option<String>,
     minor: u8,
     status: u16,
     reason: Range<usize>,
@@ -98,6 +138,81 @@ pub struct Response {
 }
 
 impl Response {
+    /// A response received over HTTP/2 (RFC 8441): the `:status`, the other header fields
+    /// in order as `(name, value)` (no pseudo-headers; names as received, which HTTP/2
+    /// sends in lowercase), and the beginning of the body, if the transport read any.
+    ///
+    /// Only the first [`BODY_EXCERPT`] bytes of `body` are kept, as
+    /// [`rest`](Self::rest): they are what an
+    /// [`UnexpectedStatus`](HandshakeError::UnexpectedStatus) error shows. After a 2xx the
+    /// stream's DATA are WebSocket frames: pass an empty `body` then and hand the DATA to
+    /// the frame layer. The header fields are copied once into one buffer; the caller bounds
+    /// their total size (h2's `max_header_list_size`), nothing here grows it.
+    ///
+    /// The response then answers [`status`](Self::status), [`header`](Self::header) (names
+    /// compared ASCII-case-insensitively) and [`headers`](Self::headers) as an HTTP/1.1 one
+    /// does; [`reason`](Self::reason) is empty (HTTP/2 has no reason phrase),
+    /// [`http_version`](Self::http_version) is [`HttpVersion::Http2`], and
+    /// [`head_bytes`](Self::head_bytes) is an HTTP/1.1-style rendering for display, e.g.
+    /// `HTTP/2 200\r\nsec-websocket-protocol: chat\r\n\r\n`.
+    ///
+    /// A field whose name is not an HTTP token or whose value holds CR, LF or NUL makes the
+    /// response malformed (RFC 9113 section 8.2.1): such bytes are shown as `_` (name) or
+    /// a space (value), and [`H2Request::check`](crate::H2Request::check) refuses the
+    /// response with [`HandshakeError::MalformedHead`].
+    ///
+    /// ```
+    /// use ws_handshake::{HttpVersion, Response};
+    ///
+    /// let headers = vec![("sec-websocket-protocol".to_owned(), b"chat".to_vec())];
+    /// let response = Response::from_h2(200, headers, b"");
+    /// assert_eq!(response.status(), 200);
+    /// assert_eq!(response.header("Sec-WebSocket-Protocol"), Some("chat"));
+    /// assert_eq!(response.http_version(), HttpVersion::Http2);
+    /// assert_eq!(response.head_bytes(), b"HTTP/2 200\r\nsec-websocket-protocol: chat\r\n\r\n");
+    /// ```
+    pub fn from_h2(status: u16, headers: Vec<(String, Vec<u8>)>, body: &[u8]) -> Response {
+        let body = &body[..body.len().min(BODY_EXCERPT)];
+        let size: usize = headers.iter().map(|(n, v)| n.len() + v.len() + 4).sum();
+        let mut buf = Vec::with_capacity(16 + size + 2 + body.len());
+        buf.extend_from_slice(format!("HTTP/2 {status}\r\n").as_bytes());
+        let mut malformed = None;
+        let mut positions = Vec::with_capacity(headers.len());
+        for (name, value) in &headers {
+            if malformed.is_none() {
+                malformed = malformed_field(name, value);
+            }
+            positions.push(push_field(&mut buf, name, value));
+        }
+        buf.extend_from_slice(b"\r\n");
+        let head_len = buf.len();
+        buf.extend_from_slice(body);
+        Response {
+            version: HttpVersion::Http2,
+            malformed,
+            minor: 0,
+            status,
+            reason: 0..0,
+            head: Head {
+                buf,
+                head_len,
+                headers: positions,
+            },
+        }
+    }
+
+    /// The HTTP version the response came over: [`HttpVersion::Http11`] from
+    /// [`ResponseParser`], [`HttpVersion::Http2`] from [`from_h2`](Self::from_h2). For a
+    /// status line such as `HTTP/2 200` in verbose output.
+    pub fn http_version(&self) -> HttpVersion {
+        self.version
+    }
+
+    /// Why this HTTP/2 response is malformed, if it is (see [`from_h2`](Self::from_h2)).
+    pub(crate) fn malformed(&self) -> Option<&str> {
+        self.malformed.as_deref()
+    }
+
     /// The status code, e.g. `101`.
     pub fn status(&self) -> u16 {
         self.status
@@ -108,7 +223,8 @@ impl Response {
         self.head.str_at(&self.reason)
     }
 
-    /// The HTTP minor version: `1` for HTTP/1.1.
+    /// The HTTP minor version: `1` for HTTP/1.1; `0` for HTTP/2, which has none (see
+    /// [`http_version`](Self::http_version)).
     pub fn http_minor_version(&self) -> u8 {
         self.minor
     }
@@ -135,7 +251,8 @@ impl Response {
         self.head.into_rest()
     }
 
-    /// The raw head, including the final blank line.
+    /// The raw head, including the final blank line (over HTTP/2 a rendering of the fields,
+    /// see [`from_h2`](Self::from_h2)).
     pub fn head_bytes(&self) -> &[u8] {
         self.head.buf.get(..self.head.head_len).unwrap_or_default()
     }
@@ -150,6 +267,7 @@ impl Response {
 impl fmt::Debug for Response {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Response")
+            .field("version", &self.version)
             .field("status", &self.status)
             .field("reason", &self.reason())
             .field(

@@ -10,8 +10,9 @@ use base64::Engine as _;
 use crate::client::accept_key;
 use crate::error::HandshakeError;
 use crate::extensions::{parse_extensions, Extension};
-use crate::head::{range_in, trim_ows, Head, HeadReader, Limits};
+use crate::head::{malformed_field, push_field, range_in, trim_ows, Head, HeadReader, Limits};
 use crate::redact::{shorten, shorten_bytes};
+use crate::response::HttpVersion;
 use crate::status::reason_phrase;
 
 /// Reads a client's HTTP request head incrementally; the server-role twin of
@@ -65,9 +66,11 @@ impl RequestParser {
             return Ok(None);
         };
         Ok(Some(Request {
+            version: HttpVersion::Http11,
             method,
             path,
             minor,
+            h2: None,
             head,
         }))
     }
@@ -85,26 +88,184 @@ impl RequestParser {
 }
 
 /// A client's parsed HTTP request head, plus the bytes that arrived after it.
+///
+/// Read from an HTTP/1.1 connection by [`RequestParser`], or made from an HTTP/2 request's
+/// fields by [`Request::from_h2`]; the accessors work the same on both.
 #[derive(Clone)]
 pub struct Request {
+    version: HttpVersion,
     method: Range<usize>,
     path: Range<usize>,
     minor: u8,
+    /// What only an HTTP/2 request has.
+    h2: Option<H2Fields>,
     head: Head,
 }
 
+/// The parts of an HTTP/2 request that HTTP/1.1 has no place for: the other
+/// pseudo-headers, and what [`Request::validate_h2`] must refuse.
+#[derive(Clone, Debug)]
+struct H2Fields {
+    protocol: Option<Range<usize>>,
+    scheme: Range<usize>,
+    authority: Range<usize>,
+    /// The limit the fields went past ([`HandshakeError::HeadTooLarge`] or
+    /// [`HandshakeError::TooManyHeaders`]), if they did.
+    over_limit: Option<HandshakeError>,
+    /// Why a field is malformed (RFC 9113 section 8.2.1), if one is.
+    malformed: Option<String>,
+}
+
 impl Request {
-    /// The method, e.g. `GET`.
+    /// A request received over HTTP/2 (server role, RFC 8441): its pseudo-headers
+    /// (`:method`, `:protocol` if present, `:scheme`, `:authority`, `:path`) and its other
+    /// header fields in order as `(name, value)`.
+    ///
+    /// Only parsed, not validated: call [`validate_h2`](Self::validate_h2). The fields are
+    /// bounded as [`RequestParser`] bounds an HTTP/1.1 head, by [`Limits::DEFAULT`]: each
+    /// field counts its name, value and 4 bytes (as a `name: value` line would); past
+    /// `max_head_size` bytes or `max_headers` header fields nothing more is copied and
+    /// [`validate_h2`](Self::validate_h2) fails with [`HandshakeError::HeadTooLarge`] or
+    /// [`HandshakeError::TooManyHeaders`] (answer 431). A field name that is not an HTTP
+    /// token or a value with CR, LF or NUL is malformed: [`validate_h2`](Self::validate_h2)
+    /// fails with [`HandshakeError::MalformedHead`].
+    ///
+    /// [`header`](Self::header), [`headers`](Self::headers),
+    /// [`subprotocols`](Self::subprotocols) and [`extensions`](Self::extensions) work as for
+    /// HTTP/1.1; [`method`](Self::method) and [`path`](Self::path) are the pseudo-headers;
+    /// [`rest`](Self::rest) is empty (the stream's DATA are WebSocket frames).
+    ///
+    /// ```
+    /// use ws_handshake::Request;
+    ///
+    /// let headers = vec![
+    ///     ("sec-websocket-version".to_owned(), b"13".to_vec()),
+    ///     ("sec-websocket-protocol".to_owned(), b"chat, superchat".to_vec()),
+    /// ];
+    /// let request =
+    ///     Request::from_h2("CONNECT", Some("websocket"), "https", "example.com", "/chat", headers);
+    /// request.validate_h2()?;
+    /// assert_eq!(request.subprotocols(), ["chat", "superchat"]);
+    /// let answer = request.accept_h2(Some("chat"), None); // send with status 200
+    /// assert_eq!(answer, [("sec-websocket-protocol".to_owned(), "chat".to_owned())]);
+    /// # Ok::<(), ws_handshake::HandshakeError>(())
+    /// ```
+    pub fn from_h2(
+        method: &str,
+        protocol: Option<&str>,
+        scheme: &str,
+        authority: &str,
+        path: &str,
+        headers: Vec<(String, Vec<u8>)>,
+    ) -> Request {
+        let limits = Limits::DEFAULT;
+        let mut over_limit = None;
+        let mut used = 0usize;
+        // Whether a field of `len` bytes (name and value) still fits; counts it if it does.
+        let mut fits = |len: usize, over_limit: &mut Option<HandshakeError>| {
+            let cost = len.saturating_add(4);
+            if over_limit.is_none() && used.saturating_add(cost) <= limits.max_head_size {
+                used += cost;
+                true
+            } else {
+                over_limit.get_or_insert(HandshakeError::HeadTooLarge {
+                    limit: limits.max_head_size,
+                });
+                false
+            }
+        };
+        let mut buf = Vec::new();
+        let mut pseudo = |name: &str, value: &str, over_limit: &mut Option<HandshakeError>| {
+            let value = if fits(name.len() + value.len(), over_limit) {
+                value
+            } else {
+                ""
+            };
+            let start = buf.len();
+            buf.extend_from_slice(value.as_bytes());
+            start..buf.len()
+        };
+        let method = pseudo(":method", method, &mut over_limit);
+        let protocol = protocol.map(|p| pseudo(":protocol", p, &mut over_limit));
+        let scheme = pseudo(":scheme", scheme, &mut over_limit);
+        let authority = pseudo(":authority", authority, &mut over_limit);
+        let path = pseudo(":path", path, &mut over_limit);
+        let mut positions = Vec::new();
+        let mut malformed = None;
+        for (name, value) in &headers {
+            if positions.len() >= limits.max_headers {
+                over_limit.get_or_insert(HandshakeError::TooManyHeaders {
+                    limit: limits.max_headers,
+                });
+                break;
+            }
+            if !fits(name.len() + value.len(), &mut over_limit) {
+                break;
+            }
+            if malformed.is_none() {
+                malformed = malformed_field(name, value);
+            }
+            positions.push(push_field(&mut buf, name, value));
+        }
+        let head_len = buf.len();
+        Request {
+            version: HttpVersion::Http2,
+            method,
+            path,
+            minor: 0,
+            h2: Some(H2Fields {
+                protocol,
+                scheme,
+                authority,
+                over_limit,
+                malformed,
+            }),
+            head: Head {
+                buf,
+                head_len,
+                headers: positions,
+            },
+        }
+    }
+
+    /// The HTTP version the request came over: [`HttpVersion::Http11`] from
+    /// [`RequestParser`], [`HttpVersion::Http2`] from [`from_h2`](Self::from_h2).
+    pub fn http_version(&self) -> HttpVersion {
+        self.version
+    }
+
+    /// The `:protocol` pseudo-header of an HTTP/2 request (`websocket` for RFC 8441), if
+    /// present; `None` over HTTP/1.1.
+    pub fn protocol(&self) -> Option<&str> {
+        let h2 = self.h2.as_ref()?;
+        h2.protocol.as_ref().map(|r| self.head.str_at(r))
+    }
+
+    /// The `:scheme` pseudo-header of an HTTP/2 request; `None` over HTTP/1.1.
+    pub fn scheme(&self) -> Option<&str> {
+        self.h2.as_ref().map(|h2| self.head.str_at(&h2.scheme))
+    }
+
+    /// The `:authority` of an HTTP/2 request, the `Host` header of an HTTP/1.1 one.
+    pub fn authority(&self) -> Option<&str> {
+        match &self.h2 {
+            Some(h2) => Some(self.head.str_at(&h2.authority)),
+            None => self.header("Host"),
+        }
+    }
+
+    /// The method, e.g. `GET` (`CONNECT` over HTTP/2).
     pub fn method(&self) -> &str {
         self.head.str_at(&self.method)
     }
 
-    /// The request target, e.g. `/chat?room=1`.
+    /// The request target, e.g. `/chat?room=1` (the `:path` over HTTP/2).
     pub fn path(&self) -> &str {
         self.head.str_at(&self.path)
     }
 
-    /// The HTTP minor version: `1` for HTTP/1.1.
+    /// The HTTP minor version: `1` for HTTP/1.1; `0` for HTTP/2, which has none (see
+    /// [`http_version`](Self::http_version)).
     pub fn http_minor_version(&self) -> u8 {
         self.minor
     }
@@ -191,14 +352,7 @@ impl Request {
                 found: self.head.joined("Connection"),
             });
         }
-        match self.head.values("Sec-WebSocket-Version").next() {
-            Some(v) if trim_ows(v) == b"13" => {}
-            _ => {
-                return Err(HandshakeError::UnsupportedWebSocketVersion {
-                    found: self.head.joined("Sec-WebSocket-Version"),
-                })
-            }
-        }
+        self.check_version()?;
         let Some(key) = self.head.values("Sec-WebSocket-Key").next() else {
             return Err(HandshakeError::MissingKey);
         };
@@ -243,6 +397,88 @@ impl Request {
         out.push_str("\r\n");
         out.into_bytes()
     }
+
+    /// Checks that this HTTP/2 request ([`from_h2`](Self::from_h2)) opens a WebSocket (RFC
+    /// 8441 sections 4 and 5), in order: within the limits
+    /// ([`HandshakeError::HeadTooLarge`], [`HandshakeError::TooManyHeaders`]); well-formed
+    /// fields ([`HandshakeError::MalformedHead`]); `:method` `CONNECT`
+    /// ([`HandshakeError::RequestConnectMethod`]); `:protocol` `websocket`
+    /// ([`HandshakeError::RequestConnectProtocol`]); non-empty `:scheme`, `:path` and
+    /// `:authority` ([`HandshakeError::RequestMissingPseudoHeader`]);
+    /// `sec-websocket-version: 13` ([`HandshakeError::UnsupportedWebSocketVersion`]). There
+    /// is no key to check over HTTP/2. On failure, [`HandshakeError::http_status`] gives the
+    /// status to answer (426 wants a `sec-websocket-version: 13` header in the answer, as
+    /// [`reject`] adds over HTTP/1.1). An HTTP/1.1 request fails with
+    /// [`HandshakeError::RequestConnectMethod`].
+    pub fn validate_h2(&self) -> Result<(), HandshakeError> {
+        let Some(h2) = &self.h2 else {
+            return Err(HandshakeError::RequestConnectMethod {
+                method: shorten(self.method()),
+            });
+        };
+        if let Some(e) = &h2.over_limit {
+            return Err(e.clone());
+        }
+        if let Some(reason) = &h2.malformed {
+            return Err(HandshakeError::MalformedHead {
+                reason: reason.clone(),
+            });
+        }
+        if self.method() != "CONNECT" {
+            return Err(HandshakeError::RequestConnectMethod {
+                method: shorten(self.method()),
+            });
+        }
+        match self.protocol() {
+            Some(p) if p.eq_ignore_ascii_case("websocket") => {}
+            found => {
+                return Err(HandshakeError::RequestConnectProtocol {
+                    found: found.map(shorten),
+                })
+            }
+        }
+        for (name, value) in [
+            (":scheme", &h2.scheme),
+            (":path", &self.path),
+            (":authority", &h2.authority),
+        ] {
+            if value.is_empty() {
+                return Err(HandshakeError::RequestMissingPseudoHeader { name });
+            }
+        }
+        self.check_version()
+    }
+
+    /// The header fields of the `200` response accepting this HTTP/2 request (RFC 8441
+    /// section 5): `sec-websocket-protocol` with the selected `subprotocol` (it should be
+    /// one of [`subprotocols`](Self::subprotocols)) and `sec-websocket-extensions` with the
+    /// accepted `extensions` value, each only if given; nothing else (HTTP/2 has no
+    /// `Sec-WebSocket-Accept`). Call [`validate_h2`](Self::validate_h2) first. Values are
+    /// cleaned as by [`accept`](Self::accept).
+    pub fn accept_h2(
+        &self,
+        subprotocol: Option<&str>,
+        extensions: Option<&str>,
+    ) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        if let Some(p) = subprotocol.map(clean).filter(|p| !p.is_empty()) {
+            out.push(("sec-websocket-protocol".to_owned(), p));
+        }
+        if let Some(e) = extensions.map(clean).filter(|e| !e.is_empty()) {
+            out.push(("sec-websocket-extensions".to_owned(), e));
+        }
+        out
+    }
+
+    /// `Sec-WebSocket-Version` must be present and `13`, over HTTP/1.1 and HTTP/2.
+    fn check_version(&self) -> Result<(), HandshakeError> {
+        match self.head.values("Sec-WebSocket-Version").next() {
+            Some(v) if trim_ows(v) == b"13" => Ok(()),
+            _ => Err(HandshakeError::UnsupportedWebSocketVersion {
+                found: self.head.joined("Sec-WebSocket-Version"),
+            }),
+        }
+    }
 }
 
 /// Shows the headers, with the values of sensitive ones (see
@@ -250,7 +486,9 @@ impl Request {
 impl fmt::Debug for Request {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Request")
+            .field("version", &self.version)
             .field("method", &self.method())
+            .field("protocol", &self.protocol())
             .field("path", &self.path())
             .field(
                 "headers",
