@@ -27,7 +27,6 @@ mod conn;
 mod error;
 mod open;
 mod pool;
-mod shim;
 mod stream;
 
 pub use self::error::Http2Error;

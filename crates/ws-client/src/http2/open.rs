@@ -24,11 +24,10 @@ use futures_io::{AsyncRead, AsyncWrite};
 use h2::client::SendRequest;
 use h2::RecvStream;
 use ws_frame::Role;
-use ws_handshake::{ClientRequest, RequestBuilder, Target};
+use ws_handshake::{ClientRequest, H2Request, RequestBuilder, Response, Target};
 
 use super::conn::{self, Connected};
 use super::pool::{Acquired, Entry, H2Pool, PoolKey, StreamSlot};
-use super::shim::{self, H2Request};
 use super::stream::{H2Stream, Prefixed};
 use super::{Http2, Http2Error};
 use crate::connect::{open_transport_alpn, remaining, Transport};
@@ -92,7 +91,7 @@ where
     let proxy = options.proxy_for(target)?;
     let key = PoolKey::new::<T>(target, proxy, options.tls_connector());
     let pool = options.h2_pool();
-    let h2req = shim::build_h2(builder.clone())?;
+    let h2req = builder.clone().build_h2()?;
     let mut retried = false;
     loop {
         if mode == Http2::Prefer && pool.is_http1(&key, timer.now()) {
@@ -329,7 +328,7 @@ where
         } else {
             read_excerpt(&mut body, timer).await
         };
-        let response = shim::response_from_h2(status, headers, &excerpt)?;
+        let response = Response::from_h2(status, headers, &excerpt);
         if (300..400).contains(&status) {
             return Ok(Handshake::Redirect(response));
         }
