@@ -53,6 +53,8 @@ const BODY_EXCERPT: usize = 512;
 const BODY_WAIT: Duration = Duration::from_secs(1);
 
 /// How a hop goes on.
+// Made and matched once per hop, like `Handshake`: boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Hop<S> {
     /// Over HTTP/2: the handshake's outcome.
     Done(Handshake<S>),
