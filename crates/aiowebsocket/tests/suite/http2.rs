@@ -8,7 +8,9 @@
 //! The server picks its behaviour by path: `/echo` (and any other) echoes, `/reset` sends
 //! half a frame then RST_STREAM(CANCEL), `/goaway` shuts the connection down (GOAWAY) after
 //! the client's first bytes, `/ext` answers 200 with an extension nobody offered, `/stall`
-//! answers and never reads, `/noend` answers the close and never ends the stream.
+//! answers and never reads, `/noend` answers the close and never ends the stream,
+//! `/moved[/to]` answers 308 to `/echo` (or `/to`), `/goaway-once/<token>` acts as
+//! `/goaway` the first time a token is seen and as `/echo` after.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -33,10 +35,10 @@ use crate::support::{frame, noise, round_trip, Backend, Ca};
 
 /// How the test server's h2 connections are set up.
 #[derive(Clone, Copy)]
-struct Settings {
-    extended_connect: bool,
-    max_streams: Option<u32>,
-    window: Option<u32>,
+pub(crate) struct Settings {
+    pub(crate) extended_connect: bool,
+    pub(crate) max_streams: Option<u32>,
+    pub(crate) window: Option<u32>,
 }
 
 impl Default for Settings {
@@ -51,21 +53,21 @@ impl Default for Settings {
 
 /// What the server saw: TCP connections, and how each was served.
 #[derive(Default)]
-struct Seen {
-    connections: AtomicUsize,
-    h2: AtomicUsize,
-    http1: AtomicUsize,
-    streams: AtomicUsize,
+pub(crate) struct Seen {
+    pub(crate) connections: AtomicUsize,
+    pub(crate) h2: AtomicUsize,
+    pub(crate) http1: AtomicUsize,
+    pub(crate) streams: AtomicUsize,
 }
 
 impl Seen {
-    fn get(n: &AtomicUsize) -> usize {
+    pub(crate) fn get(n: &AtomicUsize) -> usize {
         n.load(Ordering::SeqCst)
     }
 }
 
 /// An h2 server (h2c on plain TCP; with `tls`, ALPN decides between h2 and HTTP/1.1).
-fn h2_server(
+pub(crate) fn h2_server(
     settings: Settings,
     tls: Option<Arc<rustls::ServerConfig>>,
 ) -> (SocketAddr, Arc<Seen>) {
@@ -153,6 +155,20 @@ async fn serve_stream(
             .map(|v| v.as_bytes())
             == Some(b"13");
     let path = request.uri().path().to_owned();
+    if let Some(to) = path.strip_prefix("/moved") {
+        let response = http::Response::builder()
+            .status(308)
+            .header("location", if to.is_empty() { "/echo" } else { to })
+            .body(())
+            .expect("response");
+        let _ = respond.send_response(response, true);
+        return;
+    }
+    let path = match path.strip_prefix("/goaway-once/") {
+        Some(token) if first_use(token) => "/goaway".to_owned(),
+        Some(_) => "/echo".to_owned(),
+        None => path,
+    };
     let mut response = http::Response::builder().status(if websocket { 200 } else { 400 });
     if path == "/ext" {
         response = response.header("sec-websocket-extensions", "x-unoffered");
@@ -197,12 +213,25 @@ async fn serve_stream(
     }
 }
 
-fn h2c(addr: SocketAddr, path: &str) -> aiowebsocket::ClientBuilder {
+/// Whether `token` is seen for the first time (by any server of this test binary).
+fn first_use(token: &str) -> bool {
+    static SEEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut seen = SEEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if seen.iter().any(|t| t == token) {
+        return false;
+    }
+    seen.push(token.to_owned());
+    true
+}
+
+pub(crate) fn h2c(addr: SocketAddr, path: &str) -> aiowebsocket::ClientBuilder {
     builder(format!("ws://127.0.0.1:{}{path}", addr.port())).http2(Http2::Require)
 }
 
 /// Waits (up to 5 s) for `f` to hold.
-async fn eventually<R: TestRuntime>(what: &str, f: impl Fn() -> bool) {
+pub(crate) async fn eventually<R: TestRuntime>(what: &str, f: impl Fn() -> bool) {
     let start = Instant::now();
     while !f() {
         assert!(start.elapsed() < Duration::from_secs(5), "never: {what}");
@@ -394,7 +423,7 @@ pub async fn a_window_that_never_opens_times_out_the_write<R: TestRuntime>() {
 }
 
 /// A rustls server with ALPN `h2, http/1.1`.
-fn tls_config(ca: &Ca) -> Arc<rustls::ServerConfig> {
+pub(crate) fn tls_config(ca: &Ca) -> Arc<rustls::ServerConfig> {
     let leaf = ca.server(&["localhost", "127.0.0.1"]);
     let mut config = rustls::ServerConfig::builder()
         .with_no_client_auth()

@@ -21,6 +21,8 @@ mod runtimes;
 mod happy_eyeballs;
 #[cfg(feature = "http2")]
 mod http2;
+#[cfg(feature = "http2")]
+mod http2_flow;
 mod loopback;
 mod proxies;
 mod proxy;
@@ -142,6 +144,15 @@ macro_rules! suite {
             ], tls: [
                 wss_prefer_runs_over_h2_when_alpn_agrees,
                 wss_prefer_falls_back_to_http1_without_extended_connect,
+            ]);
+            #[cfg(feature = "http2")]
+            tests!($rt, http2_flow, plain: [
+                h2c_through_an_http_proxy_is_one_tunnel_for_every_websocket,
+                h2c_through_socks5_is_one_tunnel_for_every_websocket,
+                a_redirect_over_h2_is_followed_on_the_same_connection,
+                the_reconnecting_client_comes_back_over_h2_after_a_goaway,
+            ], tls: [
+                wss_over_h2_through_an_http_proxy_negotiates_alpn_with_the_target,
             ]);
             tests!($rt, happy_eyeballs, plain: [
                 a_dead_first_address_opens_through_the_second_well_within_the_timeout,
