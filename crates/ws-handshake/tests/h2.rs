@@ -288,8 +288,14 @@ fn debug_hides_secrets() {
     // Header names only, no value at all (a value marked secret by the caller may sit
     // under a harmless name).
     assert!(!debug.contains("visible"), "{debug}");
-    assert!(debug.contains("x-api-key") && debug.contains("x-plain"), "{debug}");
-    assert!(debug.contains(REDACTED), "the URL's password: {debug}");
+    assert!(
+        debug.contains("x-api-key") && debug.contains("x-plain"),
+        "{debug}"
+    );
+    assert!(
+        debug.contains("user:***@"),
+        "the URL without its password: {debug}"
+    );
 }
 
 // ---- the response --------------------------------------------------------------------------
