@@ -124,7 +124,10 @@ pub(crate) struct Refusal {
 /// The server side's decision on a validated request, the same over HTTP/1.1 and HTTP/2:
 /// the [`ServerOptions`] check hook, then the subprotocol (ours, in our order) and the
 /// permessage-deflate parameters.
-pub(crate) fn agree<'a>(request: &Request, options: &'a ServerOptions) -> Result<Agreed<'a>, Refusal> {
+pub(crate) fn agree<'a>(
+    request: &Request,
+    options: &'a ServerOptions,
+) -> Result<Agreed<'a>, Refusal> {
     if let Some(check) = &options.check {
         if let Err((status, reason)) = check(request) {
             let error = Error::from(HandshakeError::RequestRefused {

@@ -130,7 +130,8 @@ where
                 .await
                 .map_err(|e| {
                     let io = Http2Error::from_h2(e);
-                    let message = format!("HTTP/2 (server side): the connection preface failed: {io}");
+                    let message =
+                        format!("HTTP/2 (server side): the connection preface failed: {io}");
                     Error::opening(Step::Handshake, None, message, io)
                 })
         };
