@@ -270,8 +270,8 @@ where
         };
         let send = match respond.send_response(response, false) {
             Ok(send) => send,
-            Err(e) => {
-                trace::debug!(error = %e, "the client reset the stream before our answer");
+            Err(_e) => {
+                trace::debug!(error = %_e, "the client reset the stream before our answer");
                 return None;
             }
         };
@@ -330,8 +330,8 @@ fn refuse(respond: &mut SendResponse<Bytes>, status: u16, reason: &str) -> Optio
             let _ = send.send_data(Bytes::from(body), true);
             Some(())
         }
-        Err(e) => {
-            trace::debug!(error = %e, "the client reset the stream before our refusal");
+        Err(_e) => {
+            trace::debug!(error = %_e, "the client reset the stream before our refusal");
             None
         }
     }
