@@ -196,25 +196,25 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
+/// One row's reading of a run.
+type Metric = Box<dyn Fn(&Reading) -> f64>;
+
 /// The markdown table: medians per transport, and the median of the paired ratios.
 fn table(h1: &[Reading], h2: &[Reading], rounds: usize, pinned: bool) -> String {
-    let mut rows: Vec<(String, Box<dyn Fn(&Reading) -> f64>, &str)> = Vec::new();
+    let mut rows: Vec<(String, Metric)> = Vec::new();
     for (i, (_, label, _)) in SIZES.iter().enumerate() {
         rows.push((
             format!("client CPU per round trip, {label} (µs)"),
             Box::new(move |r: &Reading| r.cpu_ns.get(i).copied().unwrap_or(f64::NAN) / 1000.0),
-            "{:.2}",
         ));
     }
     rows.push((
         "client RSS per WebSocket (KiB)".into(),
         Box::new(|r: &Reading| r.mem_kib),
-        "{:.1}",
     ));
     rows.push((
         format!("time to open all {SOCKETS} (ms)"),
         Box::new(|r: &Reading| r.open_ms),
-        "{:.1}",
     ));
     let mut out = String::new();
     out.push_str(&format!(
@@ -232,7 +232,7 @@ fn table(h1: &[Reading], h2: &[Reading], rounds: usize, pinned: bool) -> String 
         h1.first().map_or(0, |r| r.connections),
         h2.first().map_or(0, |r| r.connections),
     ));
-    for (name, get, _) in &rows {
+    for (name, get) in &rows {
         let a = median(h1.iter().map(get).collect());
         let b = median(h2.iter().map(get).collect());
         let ratio = median(h1.iter().zip(h2).map(|(x, y)| get(y) / get(x)).collect());

@@ -106,7 +106,7 @@ async fn connect_and_run(args: ClientArgs, escape_stderr: bool) -> Result<(), Fa
         if response.http_version() == HttpVersion::Http2 {
             // The request went out as an extended CONNECT: show its fields.
             let h2 = options
-                .request_builder_for(&request.url().to_string())
+                .request_builder_for(request.url().as_ref())
                 .and_then(|b| Ok(b.build_h2()?));
             if let Ok(h2) = h2 {
                 let mut head = format!(
