@@ -5,6 +5,8 @@
 //!   `copy_from_slice` of the same buffer (the memory ceiling), measured in one run.
 //! - `echo`: echo round trips and idle-connection memory, ours next to the fastest Rust
 //!   clients (`bench_echo.rs`); `cargo xtask bench echo|mem [flags]` takes its own flags.
+//! - `h2` (only when named): 100 WebSockets over one HTTP/2 connection vs 100 HTTP/1.1
+//!   connections (`bench_h2.rs`); `cargo xtask bench h2 [flags]` takes its own flags.
 //!
 //! The machine is shared and noisy, so every number is the median of many short samples
 //! taken in interleaved rounds: each round measures every case once, in a rotating order,
@@ -63,6 +65,9 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     if matches!(args.first().map(String::as_str), Some("echo" | "mem")) {
         return crate::bench_echo::run(args);
     }
+    if args.first().map(String::as_str) == Some("h2") {
+        return crate::bench_h2::run(&args[1..]);
+    }
     let mut quick = false;
     let mut chosen: Vec<(&str, Suite)> = Vec::new();
     for arg in args {
@@ -108,7 +113,8 @@ fn usage() -> String {
     let names: Vec<&str> = SUITES.iter().map(|(n, _)| *n).collect();
     format!(
         "usage: cargo xtask bench [{}] [--quick]\n  no name runs every benchmark; --quick \
-         takes fewer, shorter samples",
+         takes fewer, shorter samples\n       cargo xtask bench h2 [--rounds N] [--no-pin]: \
+         100 WebSockets over one HTTP/2 connection vs 100 HTTP/1.1 connections",
         names.join(" | ")
     )
 }

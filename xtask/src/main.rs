@@ -8,6 +8,7 @@
 mod autobahn;
 mod bench;
 mod bench_echo;
+mod bench_h2;
 mod interop;
 mod util;
 

@@ -150,9 +150,9 @@ pub use native_tls;
 pub use rustls;
 pub use ws_client::error::{ErrorKind, ProtocolError, Step, UsageError};
 /// WebSockets over HTTP/2 (RFC 8441), feature `http2`: the [`ClientBuilder::http2`] choice,
-/// the connection pool and the typed HTTP/2 error.
+/// the connection pool, the typed HTTP/2 error, and the server role on one h2 connection.
 #[cfg(feature = "http2")]
-pub use ws_client::http2::{H2Pool, H2Stream, Http2, Http2Error};
+pub use ws_client::http2::{H2Pool, H2Server, H2Stream, Http2, Http2Error};
 pub use ws_client::options::{ConnectOptions, RequestCheck, ServerOptions};
 pub use ws_client::reconnect::{
     Disconnect, Event, ReconnectPolicy, Reconnecting, ReconnectingWebSocket as ReconnectingStream,

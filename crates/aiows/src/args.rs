@@ -130,6 +130,21 @@ pub struct ClientArgs {
     pub escaping: Escaping,
     /// `-v`.
     pub verbose: bool,
+    /// `--http2 off|prefer|require`.
+    pub http2: Http2Mode,
+}
+
+/// Whether the client opens its WebSocket over HTTP/2 (`--http2`), as the library's
+/// `Http2` choice.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Http2Mode {
+    /// HTTP/1.1 only.
+    #[default]
+    Off,
+    /// HTTP/2 when a wss:// server agrees (ALPN h2 and extended CONNECT), else HTTP/1.1.
+    Prefer,
+    /// HTTP/2 or an error; on ws://, h2c with prior knowledge.
+    Require,
 }
 
 /// `aiows serve ...`.
@@ -156,6 +171,9 @@ pub struct ServeArgs {
     pub allow_origins: Vec<String>,
     /// `-v`: print each request's headers.
     pub verbose: bool,
+    /// `--http2`: also serve WebSockets over HTTP/2 (h2c, chosen per connection by the
+    /// HTTP/2 preface).
+    pub http2: bool,
 }
 
 /// The default address of `aiows serve`.
@@ -342,6 +360,16 @@ struct Connection {
     /// changed by anyone on the path
     #[arg(long, verbatim_doc_comment)]
     insecure: bool,
+    /// WebSocket over HTTP/2 (RFC 8441): off (default, HTTP/1.1),
+    /// prefer (HTTP/2 when a wss:// server agrees, else HTTP/1.1)
+    /// or require (HTTP/2 or an error; ws:// then speaks h2c)
+    #[arg(long, value_name = "off|prefer|require", value_enum, default_value_t = Http2Mode::Off)]
+    #[arg(
+        hide_default_value = true,
+        hide_possible_values = true,
+        verbatim_doc_comment
+    )]
+    http2: Http2Mode,
 }
 
 // The doc comments below are --help text, verbatim: not links for rustdoc.
@@ -399,6 +427,11 @@ struct ServeCli {
     /// Also print each request's headers
     #[arg(short, long)]
     verbose: bool,
+    /// Also serve WebSockets over HTTP/2 (RFC 8441) on the same
+    /// port: a connection that starts with the HTTP/2 preface
+    /// speaks h2c (many WebSockets on it), any other HTTP/1.1
+    #[arg(long, verbatim_doc_comment)]
+    http2: bool,
     #[command(flatten)]
     limits: Limits,
 }
@@ -527,6 +560,7 @@ fn client_args(cli: ClientCli) -> Option<ClientArgs> {
             _ => Escaping::Auto,
         },
         verbose: o.verbose,
+        http2: c.http2,
     })
 }
 
@@ -543,6 +577,7 @@ impl From<ServeCli> for ServeArgs {
             max_queue_size: s.limits.max_queue_size.into(),
             allow_origins: s.limits.allow_origins,
             verbose: s.verbose,
+            http2: s.http2,
         }
     }
 }

@@ -23,12 +23,14 @@ use std::sync::Arc;
 use aiowebsocket::rustls::{self, pki_types::pem::PemObject, pki_types::CertificateDer};
 use aiowebsocket::tokio::Stream;
 use aiowebsocket::ws_client::options::{DEFAULT_PING_INTERVAL, DEFAULT_PING_TIMEOUT};
+use aiowebsocket::ws_handshake::HttpVersion;
 use aiowebsocket::{
-    ClientBuilder, CloseCode, CloseFrame, Error, Message, Proxy, RedirectPolicy, Response, WsSender,
+    ClientBuilder, CloseCode, CloseFrame, Error, Http2, Message, Proxy, RedirectPolicy, Response,
+    WsSender,
 };
 use tokio::sync::{mpsc, oneshot};
 
-use crate::args::{BinaryOut, ClientArgs, Escaping, InputMode, Setting};
+use crate::args::{BinaryOut, ClientArgs, Escaping, Http2Mode, InputMode, Setting};
 use crate::format::{
     encode_binary, escape_controls, message_from_line, receive_prefix, strip_line_ending,
 };
@@ -75,7 +77,7 @@ async fn connect_and_run(args: ClientArgs, escape_stderr: bool) -> Result<(), Fa
         .collect::<Result<Vec<_>, _>>()?;
     let builder = client_builder(&args)?;
     // The URL, the headers and the proxy settings are checked before connecting.
-    let options = builder.connect_options();
+    let options = builder.connect_options().clone();
     let usage = |e: Error| Failure::new(EXIT_USAGE, error_message(&e, timeouts));
     let first = options.build_request().map_err(usage)?;
     let proxy = options.proxy_for(first.target()).map_err(usage)?;
@@ -91,7 +93,7 @@ async fn connect_and_run(args: ClientArgs, escape_stderr: bool) -> Result<(), Fa
     let mut interrupts = interrupts();
     let (ws, response, request) = tokio::select! {
         result = builder.connect_with_request() => result
-            .map_err(|e| Failure::new(EXIT_CONNECT, error_message(&e, timeouts)))?,
+            .map_err(|e| Failure::new(EXIT_CONNECT, connect_failure(&e, &args, timeouts)))?,
         Some(()) = interrupts.recv() => {
             return Err(Failure::new(EXIT_INTERRUPTED, "interrupted while connecting"));
         }
@@ -101,7 +103,28 @@ async fn connect_and_run(args: ClientArgs, escape_stderr: bool) -> Result<(), Fa
             let url = request.url().to_string();
             eprintln!("aiows: redirected to {}", escaped_if(escape_stderr, &url));
         }
-        print_request(request.as_bytes(), escape_stderr);
+        if response.http_version() == HttpVersion::Http2 {
+            // The request went out as an extended CONNECT: show its fields.
+            let h2 = options
+                .request_builder_for(request.url().as_ref())
+                .and_then(|b| Ok(b.build_h2()?));
+            if let Ok(h2) = h2 {
+                let mut head = format!(
+                    ":method: {}\r\n:protocol: {}\r\n:scheme: {}\r\n:authority: {}\r\n:path: {}\r\n",
+                    h2.method(),
+                    h2.protocol(),
+                    h2.scheme(),
+                    h2.authority(),
+                    h2.path()
+                );
+                for (name, value) in h2.headers() {
+                    head.push_str(&format!("{name}: {value}\r\n"));
+                }
+                print_request(head.as_bytes(), escape_stderr);
+            }
+        } else {
+            print_request(request.as_bytes(), escape_stderr);
+        }
         print_response(&response, escape_stderr);
         eprintln!(
             "aiows: connected to {} (subprotocol: {}, compression: {})",
@@ -241,6 +264,27 @@ fn request_stop(stop: &mut Option<oneshot::Sender<CloseCode>>, code: CloseCode) 
     }
 }
 
+/// Why connecting failed; with `--http2 require`, a failure of the HTTP/2 connection
+/// itself also says what to try.
+fn connect_failure(e: &Error, args: &ClientArgs, timeouts: Timeouts) -> String {
+    let mut message = error_message(e, timeouts);
+    let h2_failed = e.step() == Some(aiowebsocket::Step::Handshake)
+        && (e.http2_error().is_some() || message.contains("HTTP/2"));
+    if args.http2 == Http2Mode::Require && h2_failed {
+        let how = if args.url.starts_with("wss://") {
+            "over TLS it must choose h2 by ALPN and allow WebSockets over HTTP/2"
+        } else {
+            "ws:// with --http2 require speaks h2c (HTTP/2 with prior knowledge), which an \
+             HTTP/1.1-only server does not understand"
+        };
+        message.push_str(&format!(
+            "; the server does not seem to do WebSockets over HTTP/2 ({how}); \
+             try --http2 prefer or --http2 off"
+        ));
+    }
+    message
+}
+
 /// The builder for `args`: URL, headers, limits, timeouts, keepalive, TLS, proxy,
 /// redirects.
 fn client_builder(args: &ClientArgs) -> Result<ClientBuilder, Failure> {
@@ -306,6 +350,11 @@ fn client_builder(args: &ClientArgs) -> Result<ClientBuilder, Failure> {
         Setting::Off => b = b.no_redirects(),
         Setting::Set(n) => b = b.redirects(RedirectPolicy::limited(n)),
     }
+    b = b.http2(match args.http2 {
+        Http2Mode::Off => Http2::Off,
+        Http2Mode::Prefer => Http2::Prefer,
+        Http2Mode::Require => Http2::Require,
+    });
     Ok(b)
 }
 
@@ -423,12 +472,14 @@ fn print_request(head: &[u8], escape: bool) {
 /// `-v`: the response head, one `< ` line per line.
 fn print_response(response: &Response, escape: bool) {
     let mut err = io::stderr().lock();
-    let _ = writeln!(
-        err,
-        "< HTTP/1.1 {} {}",
-        response.status(),
-        escaped_if(escape, response.reason())
-    );
+    let status = format!("{} {}", response.http_version(), response.status());
+    let reason = escaped_if(escape, response.reason());
+    if reason.is_empty() {
+        // HTTP/2 has no reason phrase.
+        let _ = writeln!(err, "< {status}");
+    } else {
+        let _ = writeln!(err, "< {status} {reason}");
+    }
     for (name, value) in response.headers() {
         let line = format!("{name}: {}", String::from_utf8_lossy(value));
         let _ = writeln!(err, "< {}", escaped_if(escape, &line));

@@ -1,7 +1,9 @@
 //! `aiows serve [ADDR]`: a local WebSocket server for trying clients out, on the library's
 //! server role. Echoes every message by default; `--broadcast` relays each message to the
 //! other clients instead. One line per connection event goes to stderr; Ctrl-C closes
-//! every connection with 1001 (going away) and stops.
+//! every connection with 1001 (going away) and stops. With `--http2`, a connection that
+//! starts with the HTTP/2 preface is served as h2c by the library's `H2Server` (many
+//! WebSockets on it, each served like an HTTP/1.1 one); any other stays HTTP/1.1.
 //!
 //! Any program on the machine, and any web page its browser shows, can reach the server,
 //! so it defends itself: connections are capped (`--max-connections`, then HTTP 503),
@@ -17,10 +19,14 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
-use aiowebsocket::tokio::TokioIo;
+use aiowebsocket::tokio::{TokioIo, TokioTimer};
+use aiowebsocket::ws_client::handshake::server_accept;
+use aiowebsocket::ws_client::options::DEFAULT_OPEN_TIMEOUT;
+use aiowebsocket::ws_client::rt::Timer;
 use aiowebsocket::{
-    CloseCode, CloseFrame, Error, Message, Request, ServerOptions, WebSocketStream,
+    CloseCode, CloseFrame, Error, H2Server, Message, Request, ServerOptions, WebSocketStream,
 };
+use futures_io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
@@ -46,8 +52,9 @@ const MAX_REFUSALS: usize = 16;
 /// Bound on reading the request of a connection refused for being over the cap.
 const REFUSAL_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The server's connection to one client.
-type Ws = WebSocketStream<TokioIo<TcpStream>>;
+/// The HTTP/2 connection preface (RFC 9113 section 3.4): a connection that starts with it
+/// speaks h2c (`--http2`).
+const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 /// What every connection task shares.
 #[derive(Clone)]
@@ -64,6 +71,8 @@ struct Shared {
     peers: Arc<Mutex<HashMap<u64, Arc<Outbox>>>>,
     /// Becomes `true` on Ctrl-C.
     shutdown: watch::Receiver<bool>,
+    /// `--http2`: h2c too, chosen per connection by its first bytes.
+    http2: bool,
 }
 
 /// Runs the server until Ctrl-C.
@@ -85,8 +94,13 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
     } else {
         "echo"
     };
+    let http = if args.http2 {
+        ", HTTP/1.1 and HTTP/2 (h2c)"
+    } else {
+        ""
+    };
     log(&format!(
-        "listening on ws://{local}/ ({mode}); Ctrl-C stops"
+        "listening on ws://{local}/ ({mode}{http}); Ctrl-C stops"
     ));
 
     let (stop, shutdown) = watch::channel(false);
@@ -107,6 +121,7 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
         origins: Arc::new(OriginPolicy::new(&args.allow_origins)),
         peers: Arc::default(),
         shutdown,
+        http2: args.http2,
     };
     let max_connections = match args.max_connections {
         Setting::Default => Some(DEFAULT_MAX_CONNECTIONS),
@@ -419,8 +434,8 @@ enum Sent {
 
 /// Sends `msg`, bounded by the send timeout, and given up when the client's broadcast
 /// queue overflows meanwhile.
-async fn send_bounded(
-    ws: &mut Ws,
+async fn send_bounded<S: AsyncRead + AsyncWrite + Unpin>(
+    ws: &mut WebSocketStream<S>,
     msg: Message,
     timeout: Option<Duration>,
     outbox: Option<&Outbox>,
@@ -450,7 +465,8 @@ async fn send_bounded(
     }
 }
 
-/// One client, from the handshake to the end. `_slot` holds its place under
+/// One TCP connection, from the handshake to the end: HTTP/1.1 (one WebSocket), or with
+/// `--http2` and the HTTP/2 preface, h2c (many). `_slot` holds its place under
 /// `--max-connections` until the end.
 async fn connection(
     shared: Shared,
@@ -460,34 +476,124 @@ async fn connection(
     _slot: Option<OwnedSemaphorePermit>,
 ) {
     let tag = format!("#{id} {peer}");
-    let seen = Arc::new(Mutex::new(RequestInfo::default()));
-    let options = {
-        let seen = Arc::clone(&seen);
-        let origins = Arc::clone(&shared.origins);
-        shared.options.clone().check(move |req| {
-            let mut info = RequestInfo::of(req);
-            let verdict = origins.check(req.header("origin"));
-            info.refused = verdict.as_ref().err().cloned();
-            *seen.lock().unwrap_or_else(PoisonError::into_inner) = info;
-            verdict.map_err(|why| (403, why))
-        })
-    };
-    let mut ws = match aiowebsocket::tokio::accept(tcp, &options).await {
-        Ok(ws) => ws,
-        Err(e) => {
-            let info = seen.lock().unwrap_or_else(PoisonError::into_inner);
-            match &info.refused {
-                Some(why) => log(&format!(
-                    "{tag} refused with HTTP 403: {}: {why}",
-                    info.summary
-                )),
-                None => log(&format!("{tag} handshake failed: {e}")),
+    let mut io = Rewind::new(TokioIo::new(tcp));
+    if shared.http2 {
+        // Bounded as the handshake that follows is.
+        let open_timeout = DEFAULT_OPEN_TIMEOUT;
+        match tokio::time::timeout(open_timeout, io.sniff_h2()).await {
+            Ok(Ok(true)) => return h2_connection(shared, tag, io).await,
+            Ok(Ok(false)) => {}
+            Ok(Err(e)) => return log(&format!("{tag} reading its first bytes failed: {e}")),
+            Err(_) => {
+                return log(&format!(
+                    "{tag} sent no request within {} s",
+                    open_timeout.as_secs_f64()
+                ))
             }
-            return;
         }
+    }
+    let seen = Arc::new(Mutex::new(RequestInfo::default()));
+    let options = checked_options(&shared, &seen);
+    let timer: Arc<dyn Timer> = Arc::new(TokioTimer);
+    let ws = match server_accept(io, &options, Some(timer)).await {
+        Ok(ws) => ws,
+        Err(e) => return log_refusal(&tag, &seen, &e),
     };
+    let info = std::mem::take(&mut *seen.lock().unwrap_or_else(PoisonError::into_inner));
+    serve(shared, id, tag, ws, info).await;
+}
+
+/// One h2c connection: accepts its WebSockets (each served in a task of its own) and drives
+/// the connection until it ends; on Ctrl-C, once its WebSockets closed, says GOAWAY.
+async fn h2_connection<S>(shared: Shared, tag: String, io: S)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let seen = Arc::new(Mutex::new(RequestInfo::default()));
+    let options = checked_options(&shared, &seen);
+    let timer: Arc<dyn Timer> = Arc::new(TokioTimer);
+    let mut server = match H2Server::handshake(io, &options, Some(timer)).await {
+        Ok(server) => server,
+        Err(e) => return log(&format!("{tag} HTTP/2 preface failed: {e}")),
+    };
+    log(&format!("{tag} speaks HTTP/2 (h2c)"));
+    let mut streams = JoinSet::new();
+    let mut shutdown = shared.shutdown.clone();
+    let mut stopping = false;
+    let mut said_goaway = false;
+    let mut next = 0u64;
+    loop {
+        if stopping && streams.is_empty() && !said_goaway {
+            server.graceful_shutdown();
+            said_goaway = true;
+        }
+        tokio::select! {
+            accepted = server.accept() => match accepted {
+                None => break,
+                Some(Ok((ws, request))) => {
+                    next += 1;
+                    // Stream ids are the server's business: a number of our own per WebSocket.
+                    let stream_tag = format!("{tag} stream {next}");
+                    let mut info = RequestInfo::of(&request);
+                    info.summary.push_str(" over HTTP/2");
+                    let id = unique_id(&shared);
+                    streams.spawn(serve(shared.clone(), id, stream_tag, ws, info));
+                }
+                Some(Err(e)) => log_refusal(&tag, &seen, &e),
+            },
+            Some(_) = streams.join_next() => {}
+            _ = shutdown.changed(), if !stopping => stopping = true,
+        }
+    }
+    streams.shutdown().await;
+    log(&format!("{tag} HTTP/2 connection closed"));
+}
+
+/// An id for a WebSocket on an h2 connection (the broadcast list needs one per WebSocket),
+/// from a range the TCP connection ids never reach.
+fn unique_id(shared: &Shared) -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1 << 62);
+    let _ = shared;
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The server options with the origin check, which records what it saw in `seen`.
+fn checked_options(shared: &Shared, seen: &Arc<Mutex<RequestInfo>>) -> ServerOptions {
+    let seen = Arc::clone(seen);
+    let origins = Arc::clone(&shared.origins);
+    shared.options.clone().check(move |req| {
+        let mut info = RequestInfo::of(req);
+        let verdict = origins.check(req.header("origin"));
+        info.refused = verdict.as_ref().err().cloned();
+        *seen.lock().unwrap_or_else(PoisonError::into_inner) = info;
+        verdict.map_err(|why| (403, why))
+    })
+}
+
+/// Logs a failed or refused opening handshake.
+fn log_refusal(tag: &str, seen: &Mutex<RequestInfo>, e: &Error) {
+    let mut info = seen.lock().unwrap_or_else(PoisonError::into_inner);
+    match info.refused.take() {
+        Some(why) => log(&format!(
+            "{tag} refused with HTTP 403: {}: {why}",
+            info.summary
+        )),
+        None => log(&format!("{tag} handshake failed: {e}")),
+    }
+}
+
+/// One open WebSocket (over HTTP/1.1 or an h2 stream), served until it ends.
+async fn serve<S>(
+    shared: Shared,
+    id: u64,
+    tag: String,
+    mut ws: WebSocketStream<S>,
+    info: RequestInfo,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     {
-        let info = seen.lock().unwrap_or_else(PoisonError::into_inner);
         let mut line = format!("{tag} connected: {}", info.summary);
         if let Some(proto) = ws.subprotocol() {
             line.push_str(&format!(", subprotocol {proto}"));
@@ -650,6 +756,94 @@ fn for_stderr(text: &str) -> std::borrow::Cow<'_, str> {
 /// One event line on stderr.
 fn log(line: &str) {
     let _ = writeln!(std::io::stderr().lock(), "aiows: {}", for_stderr(line));
+}
+
+/// A TCP stream whose first bytes were read to tell h2c from HTTP/1.1 and are handed out
+/// again before the rest.
+struct Rewind<S> {
+    read: Vec<u8>,
+    at: usize,
+    inner: S,
+}
+
+impl<S: AsyncRead + Unpin> Rewind<S> {
+    fn new(inner: S) -> Self {
+        Rewind {
+            read: Vec::new(),
+            at: 0,
+            inner,
+        }
+    }
+
+    /// Reads until the first bytes are the HTTP/2 preface (`true`) or cannot be (`false`:
+    /// HTTP/1.1, or the client left); the bytes read are kept for the server.
+    async fn sniff_h2(&mut self) -> std::io::Result<bool> {
+        let mut buf = [0u8; H2_PREFACE.len()];
+        while self.read.len() < H2_PREFACE.len() {
+            let want = H2_PREFACE.len() - self.read.len();
+            let n = std::future::poll_fn(|cx| {
+                std::pin::Pin::new(&mut self.inner).poll_read(cx, &mut buf[..want])
+            })
+            .await?;
+            if n == 0 {
+                return Ok(false);
+            }
+            self.read.extend_from_slice(&buf[..n]);
+            if !H2_PREFACE.starts_with(&self.read) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Rewind<S> {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        if this.at < this.read.len() {
+            let n = buf.len().min(this.read.len() - this.at);
+            buf[..n].copy_from_slice(&this.read[this.at..this.at + n]);
+            this.at += n;
+            return std::task::Poll::Ready(Ok(n));
+        }
+        std::pin::Pin::new(&mut this.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Rewind<S> {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_close(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().inner).poll_close(cx)
+    }
 }
 
 #[cfg(test)]

@@ -1247,6 +1247,84 @@ fn usage_errors_exit_2_with_one_line() {
 }
 
 #[test]
+fn serve_http2_carries_http2_and_http1_clients_on_one_port() {
+    let server = Served::start(&["--http2"]);
+    let url = format!("{}chat", server.url);
+    let h2 = run(
+        &[
+            "-v",
+            "--http2",
+            "require",
+            &url,
+            "--send",
+            "over h2",
+            "-1",
+            "--no-stdin",
+        ],
+        None,
+    );
+    assert_eq!(h2.code, Some(0), "{h2:?}");
+    assert_eq!(h2.stdout_lines(), ["over h2"]);
+    assert!(h2.stderr.contains("< HTTP/2 200"), "{}", h2.stderr);
+    assert!(
+        h2.stderr.contains("> :protocol: websocket"),
+        "{}",
+        h2.stderr
+    );
+    server.wait_for(&["#1", "speaks HTTP/2 (h2c)"]);
+    server.wait_for(&["#1", "stream 1 connected: CONNECT /chat over HTTP/2"]);
+    server.wait_for(&["#1", "stream 1 closed by the client with code 1000"]);
+    // The same port, HTTP/1.1.
+    let h1 = run(&["-v", &url, "--send", "over h1", "-1", "--no-stdin"], None);
+    assert_eq!(h1.code, Some(0), "{h1:?}");
+    assert_eq!(h1.stdout_lines(), ["over h1"]);
+    assert!(h1.stderr.contains("< HTTP/1.1 101"), "{}", h1.stderr);
+    server.wait_for(&["#2", "connected: GET /chat"]);
+}
+
+#[test]
+fn http2_require_against_an_http1_server_fails_clearly() {
+    let server = Served::start(&[]);
+    let r = run(
+        &[
+            "--http2",
+            "require",
+            &server.url,
+            "--send",
+            "x",
+            "--no-stdin",
+        ],
+        None,
+    );
+    assert_eq!(r.code, Some(1), "{r:?}");
+    let line = r.error_line();
+    assert!(line.contains("HTTP/2"), "{line}");
+    assert!(line.contains("try --http2 prefer or --http2 off"), "{line}");
+    // Prefer on ws:// stays HTTP/1.1 and works.
+    let ok = run(
+        &[
+            "--http2",
+            "prefer",
+            &server.url,
+            "--send",
+            "y",
+            "-1",
+            "--no-stdin",
+        ],
+        None,
+    );
+    assert_eq!(ok.code, Some(0), "{ok:?}");
+    assert_eq!(ok.stdout_lines(), ["y"]);
+}
+
+#[test]
+fn http2_takes_only_its_three_values() {
+    let r = run(&["--http2", "maybe", "ws://127.0.0.1:9/"], None);
+    assert_eq!(r.code, Some(2), "{r:?}");
+    assert!(r.stderr.contains("--http2"), "{}", r.stderr);
+}
+
+#[test]
 fn help_and_version() {
     let r = run(&["--help"], None);
     assert_eq!(r.code, Some(0));
@@ -1264,6 +1342,7 @@ fn help_and_version() {
         "--max-redirects <N>",
         "--raw",
         "--escape",
+        "--http2 <off|prefer|require>",
     ] {
         assert!(r.stdout.contains(needle), "--help lacks {needle}");
     }
@@ -1276,6 +1355,8 @@ fn help_and_version() {
         "--max-queue-size <N>",
         "1008 (policy violation)",
         "Default 1M",
+        "--http2",
+        "h2c",
     ] {
         assert!(r.stdout.contains(needle), "serve --help lacks {needle}");
     }

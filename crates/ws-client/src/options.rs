@@ -769,6 +769,9 @@ pub struct ServerOptions {
     pub(crate) subprotocols: Vec<String>,
     pub(crate) check: Option<RequestCheck>,
     pub(crate) open: OpenSettings,
+    /// WebSockets one HTTP/2 connection may carry at once (`H2Server`).
+    #[cfg(feature = "http2")]
+    pub(crate) http2_max_streams: u32,
 }
 
 impl fmt::Debug for ServerOptions {
@@ -796,6 +799,8 @@ impl ServerOptions {
             subprotocols: Vec::new(),
             check: None,
             open: OpenSettings::new(),
+            #[cfg(feature = "http2")]
+            http2_max_streams: crate::http2::DEFAULT_SERVER_MAX_STREAMS,
         }
     }
 
@@ -832,6 +837,23 @@ impl ServerOptions {
     /// The connection config.
     pub fn connection_config(&self) -> &Config {
         &self.open.config
+    }
+
+    /// How many WebSockets one HTTP/2 connection of an
+    /// [`H2Server`](crate::http2::H2Server) may carry at once (feature `http2`; its
+    /// `SETTINGS_MAX_CONCURRENT_STREAMS`, default
+    /// [`DEFAULT_SERVER_MAX_STREAMS`](crate::http2::DEFAULT_SERVER_MAX_STREAMS), 256). A
+    /// client past it waits for a stream or opens another connection.
+    #[cfg(feature = "http2")]
+    pub fn http2_max_streams(mut self, max: u32) -> Self {
+        self.http2_max_streams = max;
+        self
+    }
+
+    /// The limit set with [`http2_max_streams`](Self::http2_max_streams).
+    #[cfg(feature = "http2")]
+    pub fn http2_max_streams_per_connection(&self) -> u32 {
+        self.http2_max_streams
     }
 }
 

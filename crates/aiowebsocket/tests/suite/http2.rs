@@ -1,11 +1,15 @@
-//! WebSockets over HTTP/2 (RFC 8441, feature `http2`) against an in-process h2 server
-//! (`h2::server` on the servers' tokio runtime, our server role over `H2Stream` per
-//! stream): h2c, several WebSockets on one connection, the stream cap, the pool's idle
-//! close, and the faults: no extended CONNECT, a reset mid-message, GOAWAY with open
-//! streams, an unoffered extension in a 200, a flow-control window that never opens; over
-//! TLS, ALPN and the fallback to HTTP/1.1.
+//! WebSockets over HTTP/2 (RFC 8441, feature `http2`) against an in-process h2 server on
+//! the servers' tokio runtime: h2c, several WebSockets on one connection, the stream cap,
+//! the pool's idle close, and the faults: no extended CONNECT, a reset mid-message, GOAWAY
+//! with open streams, an unoffered extension in a 200, a flow-control window that never
+//! opens; over TLS, ALPN and the fallback to HTTP/1.1.
 //!
-//! The server picks its behaviour by path: `/echo` (and any other) echoes, `/reset` sends
+//! Our own server role, [`H2Server`], serves every test it can (echo, the stream cap,
+//! GOAWAY). The faults it would never commit (no extended CONNECT, a window of 0, a reset
+//! mid-frame, an unoffered extension, a stream never ended) run on a raw `h2::server`
+//! (`Settings::raw`, or the settings `H2Server` cannot have).
+//!
+//! The raw server picks its behaviour by path: `/echo` (and any other) echoes, `/reset` sends
 //! half a frame then RST_STREAM(CANCEL), `/goaway` shuts the connection down (GOAWAY) after
 //! the client's first bytes, `/ext` answers 200 with an extension nobody offered, `/stall`
 //! answers and never reads, `/noend` answers the close and never ends the stream,
@@ -23,7 +27,8 @@ use aiowebsocket::ws_client::handshake::server_accept;
 use aiowebsocket::ws_client::{Config, Connection, Role};
 use aiowebsocket::ws_handshake::HandshakeError;
 use aiowebsocket::{
-    builder, CloseCode, H2Pool, H2Stream, Http2, Message, ServerOptions, Step, WebSocketStream,
+    builder, CloseCode, H2Pool, H2Server, H2Stream, Http2, Message, ServerOptions, Step,
+    WebSocketStream,
 };
 use bytes::Bytes;
 use tokio::net::TcpStream;
@@ -39,6 +44,9 @@ pub(crate) struct Settings {
     pub(crate) extended_connect: bool,
     pub(crate) max_streams: Option<u32>,
     pub(crate) window: Option<u32>,
+    /// A raw `h2::server` for the faults by path (`/reset`, `/ext`, `/stall`, `/noend`,
+    /// `/moved`, `/goaway-once/..`), not [`H2Server`].
+    pub(crate) raw: bool,
 }
 
 impl Default for Settings {
@@ -47,7 +55,23 @@ impl Default for Settings {
             extended_connect: true,
             max_streams: None,
             window: None,
+            raw: false,
         }
+    }
+}
+
+impl Settings {
+    pub(crate) fn raw() -> Self {
+        Settings {
+            raw: true,
+            ..Settings::default()
+        }
+    }
+
+    /// Whether [`H2Server`] can serve these: it always enables extended CONNECT and keeps
+    /// its windows open.
+    fn ours(&self) -> bool {
+        !self.raw && self.extended_connect && self.window.is_none()
     }
 }
 
@@ -81,6 +105,9 @@ pub(crate) fn h2_server(
             seen.connections.fetch_add(1, Ordering::SeqCst);
             let Some(acceptor) = acceptor else {
                 seen.h2.fetch_add(1, Ordering::SeqCst);
+                if settings.ours() {
+                    return serve_ours(TokioIo::new(tcp), settings, seen, false).await;
+                }
                 return serve_h2(tcp, settings, seen, false).await;
             };
             let Ok(tls) = acceptor.accept(TokioIo::new(tcp)).await else {
@@ -88,6 +115,9 @@ pub(crate) fn h2_server(
             };
             if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
                 seen.h2.fetch_add(1, Ordering::SeqCst);
+                if settings.ours() {
+                    return serve_ours(tls, settings, seen, true).await;
+                }
                 serve_h2(tls.compat(), settings, seen, true).await;
             } else {
                 seen.http1.fetch_add(1, Ordering::SeqCst);
@@ -99,6 +129,47 @@ pub(crate) fn h2_server(
         }
     });
     (addr, seen)
+}
+
+/// One h2 connection served by [`H2Server`]: echoes on every WebSocket; a `/goaway`
+/// WebSocket's first message makes it end the connection (GOAWAY).
+async fn serve_ours<T>(io: T, settings: Settings, seen: Arc<Seen>, secure: bool)
+where
+    T: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin + Send + 'static,
+{
+    let mut options = ServerOptions::new();
+    if let Some(n) = settings.max_streams {
+        options = options.http2_max_streams(n);
+    }
+    let timer = Some(Arc::new(TokioTimer) as _);
+    let Ok(server) = H2Server::handshake(io, &options, timer).await else {
+        return;
+    };
+    let mut server = server.tls(secure);
+    let shutdown = Arc::new(tokio::sync::Notify::new());
+    loop {
+        tokio::select! {
+            // `accept` also drives the connection, GOAWAY included: called until `None`.
+            next = server.accept() => match next {
+                Some(Ok((mut ws, request))) => {
+                    seen.streams.fetch_add(1, Ordering::SeqCst);
+                    if request.path() == "/goaway" {
+                        let shutdown = shutdown.clone();
+                        tokio::spawn(async move {
+                            let _ = ws.recv().await;
+                            shutdown.notify_one();
+                            tokio::time::sleep(Duration::from_secs(5)).await;
+                        });
+                    } else {
+                        tokio::spawn(echo(ws));
+                    }
+                }
+                Some(Err(_)) => {}
+                None => return,
+            },
+            () = shutdown.notified() => server.abrupt_shutdown(0),
+        }
+    }
 }
 
 /// One h2 connection: accepts extended CONNECTs until it ends; a `/goaway` stream makes
@@ -259,7 +330,7 @@ pub async fn h2c_echoes_and_closes_cleanly<R: TestRuntime>() {
 }
 
 pub async fn a_close_ends_without_waiting_for_the_server_to_end_the_stream<R: TestRuntime>() {
-    let (addr, _) = h2_server(Settings::default(), None);
+    let (addr, _) = h2_server(Settings::raw(), None);
     let b = h2c(addr, "/noend").close_timeout(Some(Duration::from_secs(10)));
     let mut ws = R::connect(b).await.unwrap();
     let start = Instant::now();
@@ -341,7 +412,7 @@ pub async fn without_extended_connect_require_fails_with_a_typed_error<R: TestRu
 }
 
 pub async fn a_reset_mid_message_is_a_typed_error_and_spares_the_other_streams<R: TestRuntime>() {
-    let (addr, _) = h2_server(Settings::default(), None);
+    let (addr, _) = h2_server(Settings::raw(), None);
     let pool = H2Pool::new();
     let mut echo = R::connect(h2c(addr, "/echo").http2_pool(pool.clone()))
         .await
@@ -389,7 +460,7 @@ pub async fn goaway_with_open_streams_is_a_typed_error<R: TestRuntime>() {
 }
 
 pub async fn a_200_with_an_unoffered_extension_is_the_handshake_error<R: TestRuntime>() {
-    let (addr, _) = h2_server(Settings::default(), None);
+    let (addr, _) = h2_server(Settings::raw(), None);
     let e = R::connect(h2c(addr, "/ext")).await.unwrap_err();
     assert!(
         matches!(

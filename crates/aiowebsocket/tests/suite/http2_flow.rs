@@ -77,7 +77,7 @@ pub async fn wss_over_h2_through_an_http_proxy_negotiates_alpn_with_the_target<
 }
 
 pub async fn a_redirect_over_h2_is_followed_on_the_same_connection<R: TestRuntime>() {
-    let (addr, seen) = h2_server(Settings::default(), None);
+    let (addr, seen) = h2_server(Settings::raw(), None);
     let pool = H2Pool::new();
     let b = h2c(addr, "/moved").http2_pool(pool.clone());
     let (mut ws, response) = R::connect_with_response(b).await.unwrap();
@@ -91,7 +91,7 @@ pub async fn a_redirect_over_h2_is_followed_on_the_same_connection<R: TestRuntim
 }
 
 pub async fn the_reconnecting_client_comes_back_over_h2_after_a_goaway<R: TestRuntime>() {
-    let (addr, seen) = h2_server(Settings::default(), None);
+    let (addr, seen) = h2_server(Settings::raw(), None);
     let token = format!("{}-{}", std::any::type_name::<R>(), addr.port());
     let policy = ReconnectPolicy::new()
         .initial_delay(Duration::from_millis(10))

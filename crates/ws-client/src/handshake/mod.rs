@@ -27,6 +27,8 @@ pub use self::client::client_handshake;
 pub(crate) use self::client::negotiate;
 pub(crate) use self::client::{client_handshake_step, Handshake};
 pub use self::server::server_accept;
+#[cfg(feature = "http2")]
+pub(crate) use self::server::{agree, Agreed, Refusal};
 
 /// Bytes read per call while the head is incomplete.
 const HEAD_READ: usize = 4 << 10;

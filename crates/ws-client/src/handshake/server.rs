@@ -72,39 +72,20 @@ where
             refuse(&mut stream, status, &e.to_string()).await;
             return Err(e.into());
         }
-        if let Some(check) = &options.check {
-            if let Err((status, reason)) = check(&request) {
-                refuse(&mut stream, status, &reason).await;
-                return Err(Error::from(HandshakeError::RequestRefused {
-                    status,
-                    reason,
-                }));
+        let agreed = match agree(&request, options) {
+            Ok(agreed) => agreed,
+            Err(refusal) => {
+                refuse(&mut stream, refusal.status, &refusal.reason).await;
+                return Err(refusal.error);
             }
-        }
-
-        let subprotocol = select_subprotocol(&request, &options.subprotocols);
+        };
+        let Agreed {
+            subprotocol,
+            extensions,
+            negotiated,
+        } = agreed;
         let config = options.open.config.clone();
-        #[allow(unused_mut)]
-        let mut negotiated = Negotiated::default();
-        #[allow(unused_mut)]
-        let mut extensions_answer: Option<String> = None;
-        #[cfg(feature = "deflate")]
-        {
-            if let Some(deflate) = &options.open.compression {
-                let offers = match request.extensions() {
-                    Ok(offers) => offers,
-                    Err(e) => {
-                        refuse(&mut stream, e.http_status().unwrap_or(400), &e.to_string()).await;
-                        return Err(e.into());
-                    }
-                };
-                if let Some((params, answer)) = deflate.accept_offer(&offers) {
-                    negotiated = Negotiated::deflate(Some(params));
-                    extensions_answer = Some(answer);
-                }
-            }
-        }
-        let response = request.accept(subprotocol, extensions_answer.as_deref());
+        let response = request.accept(subprotocol, extensions.as_deref());
         write_all(&mut stream, &response)
             .await
             .map_err(|e| accept_error(e, "sending the 101 response"))?;
@@ -122,6 +103,66 @@ where
     };
     let limit = Limit::whole(options.open.open_timeout);
     with_timeout(exchange, timer.as_ref(), limit, Step::Handshake, None).await
+}
+
+/// What the server side agreed to for a valid request: the answer's subprotocol and
+/// `Sec-WebSocket-Extensions` value, and the compression the connection runs with.
+pub(crate) struct Agreed<'a> {
+    pub(crate) subprotocol: Option<&'a str>,
+    pub(crate) extensions: Option<String>,
+    pub(crate) negotiated: Negotiated,
+}
+
+/// A request the server side refuses: the HTTP status and reason to answer with, and the
+/// error to return.
+pub(crate) struct Refusal {
+    pub(crate) status: u16,
+    pub(crate) reason: String,
+    pub(crate) error: Error,
+}
+
+/// The server side's decision on a validated request, the same over HTTP/1.1 and HTTP/2:
+/// the [`ServerOptions`] check hook, then the subprotocol (ours, in our order) and the
+/// permessage-deflate parameters.
+pub(crate) fn agree<'a>(
+    request: &Request,
+    options: &'a ServerOptions,
+) -> Result<Agreed<'a>, Refusal> {
+    if let Some(check) = &options.check {
+        if let Err((status, reason)) = check(request) {
+            let error = Error::from(HandshakeError::RequestRefused {
+                status,
+                reason: reason.clone(),
+            });
+            return Err(Refusal {
+                status,
+                reason,
+                error,
+            });
+        }
+    }
+    let subprotocol = select_subprotocol(request, &options.subprotocols);
+    #[allow(unused_mut)]
+    let mut agreed = Agreed {
+        subprotocol,
+        extensions: None,
+        negotiated: Negotiated::default(),
+    };
+    #[cfg(feature = "deflate")]
+    {
+        if let Some(deflate) = &options.open.compression {
+            let offers = request.extensions().map_err(|e| Refusal {
+                status: e.http_status().unwrap_or(400),
+                reason: e.to_string(),
+                error: e.into(),
+            })?;
+            if let Some((params, answer)) = deflate.accept_offer(&offers) {
+                agreed.negotiated = Negotiated::deflate(Some(params));
+                agreed.extensions = Some(answer);
+            }
+        }
+    }
+    Ok(agreed)
 }
 
 /// The first of our subprotocols (in our order) that the client offered.

@@ -20,13 +20,16 @@
 //! [`Error::http2_error`](crate::Error::http2_error) is an [`Http2Error`] (reason code,
 //! GOAWAY or not, which side); [`reconnect`](crate::reconnect) retries them.
 //!
-//! [`H2Stream::from_h2`] also lets a server built on `h2::server` run our server role over
-//! an accepted extended CONNECT.
+//! The server role: [`H2Server`] accepts WebSockets on one h2 connection (h2c, or h2 over
+//! TLS), checking and negotiating each request as the HTTP/1.1
+//! [`server_accept`](crate::handshake::server_accept) does. [`H2Stream::from_h2`] lets a
+//! server built on `h2::server` directly run our WebSocket over an accepted extended CONNECT.
 
 mod conn;
 mod error;
 mod open;
 mod pool;
+mod server;
 mod stream;
 
 pub use self::error::Http2Error;
@@ -35,6 +38,7 @@ pub use self::pool::{
     H2Pool, DEFAULT_CONNECTION_WINDOW, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_STREAMS,
     DEFAULT_STREAM_WINDOW, HTTP1_MEMORY,
 };
+pub use self::server::{Accepted, H2Server, DEFAULT_SERVER_MAX_STREAMS};
 pub use self::stream::H2Stream;
 
 use crate::error::Error;
