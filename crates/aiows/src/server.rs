@@ -536,7 +536,7 @@ where
                     let stream_tag = format!("{tag} stream {next}");
                     let mut info = RequestInfo::of(&request);
                     info.summary.push_str(" over HTTP/2");
-                    let id = unique_id(&shared);
+                    let id = unique_id();
                     streams.spawn(serve(shared.clone(), id, stream_tag, ws, info));
                 }
                 Some(Err(e)) => log_refusal(&tag, &seen, &e),
@@ -551,10 +551,9 @@ where
 
 /// An id for a WebSocket on an h2 connection (the broadcast list needs one per WebSocket),
 /// from a range the TCP connection ids never reach.
-fn unique_id(shared: &Shared) -> u64 {
+fn unique_id() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(1 << 62);
-    let _ = shared;
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
