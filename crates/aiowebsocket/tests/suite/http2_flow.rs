@@ -6,11 +6,14 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use aiowebsocket::{builder, Event, H2Pool, H2Stream, Http2, Message, ReconnectPolicy};
+use aiowebsocket::{
+    builder, Event, H2Pool, H2Stream, Http2, Message, ReconnectPolicy, ServerOptions, Step,
+};
 
 use crate::http2::{h2_server, h2c, tls_config, Seen, Settings};
 use crate::proxies::{http_proxy, socks5_proxy, ConnectSeen, HttpProxyConfig, SocksTarget};
 use crate::runtimes::TestRuntime;
+use crate::servers::echo_server;
 use crate::support::{round_trip, Backend, Ca};
 
 pub async fn h2c_through_an_http_proxy_is_one_tunnel_for_every_websocket<R: TestRuntime>() {
@@ -123,4 +126,22 @@ pub async fn the_reconnecting_client_comes_back_over_h2_after_a_goaway<R: TestRu
     // A new connection after the GOAWAY; the old one is gone.
     assert_eq!(Seen::get(&seen.connections), 2);
     assert!(Seen::get(&seen.h2) == 2 && seen.streams.load(Ordering::SeqCst) == 2);
+}
+
+pub async fn h2c_to_an_http1_only_server_says_what_to_change<R: TestRuntime>() {
+    let addr = echo_server(ServerOptions::new(), None);
+    let b = builder(format!("ws://{addr}/")).http2(Http2::Require);
+    let e = R::connect(b).await.unwrap_err();
+    assert_eq!(e.step(), Some(Step::Handshake), "{e:?}");
+    assert_eq!(e.target(), Some(addr.to_string().as_str()));
+    let text = e.to_string();
+    assert!(
+        text.contains("speaks only HTTP/1.1") && text.contains("Http2::Prefer"),
+        "{text}"
+    );
+    // The same server over HTTP/1.1 (Prefer on ws://) works.
+    let mut ws = R::connect(builder(format!("ws://{addr}/")).http2(Http2::Prefer))
+        .await
+        .unwrap();
+    round_trip(&mut ws, Message::text("HTTP/1.1")).await;
 }

@@ -218,7 +218,7 @@ where
             timer.clone(),
         )
         .await
-        .map_err(|e| opening_error(e, &addr))
+        .map_err(|e| handshake_error(e, &addr, target.secure))
     };
     match with_timeout(connecting, Some(timer), limit, Step::Handshake, Some(&addr)).await {
         Ok(connected) => Ok(Dialed::H2(connected, opened_at)),
@@ -262,6 +262,24 @@ fn opening_error(e: std::io::Error, addr: &str) -> Error {
         Some(h2) => format!("HTTP/2 with {addr}: {h2}"),
         None => format!("HTTP/2 with {addr}: the connection failed: {e}"),
     };
+    Error::opening(Step::Handshake, Some(addr.to_owned()), message, e)
+}
+
+/// A failed HTTP/2 connection preface or SETTINGS exchange: over h2c the likely cause is
+/// a server that speaks only HTTP/1.1 (it answers the preface with an error or closes).
+fn handshake_error(e: std::io::Error, addr: &str, secure: bool) -> Error {
+    if e.get_ref().is_some_and(|inner| inner.is::<Http2Error>()) {
+        return opening_error(e, addr);
+    }
+    let hint = if secure {
+        "the server chose h2 by ALPN but broke off the HTTP/2 handshake; try again, or use \
+         Http2::Off for this server"
+    } else {
+        "with ws:// and Http2::Require the client speaks h2c (HTTP/2 without TLS, by prior \
+         knowledge), which a server that speaks only HTTP/1.1 refuses like this: use \
+         Http2::Prefer or Http2::Off for it"
+    };
+    let message = format!("HTTP/2 with {addr}: the HTTP/2 handshake failed ({e}); {hint}");
     Error::opening(Step::Handshake, Some(addr.to_owned()), message, e)
 }
 
