@@ -34,23 +34,23 @@ from hypercorn.asyncio import serve
 from hypercorn.config import Config
 from hypercorn.protocol import ws_stream
 from wsproto.extensions import PerMessageDeflate
-from wsproto.frame_protocol import Opcode
 
 MODES = ("default", "no-compression")
 
 # Count compressed data messages per WebSocket: ASGI does not expose RSV1, so the
-# extension's inbound header hook (which sees every frame before it is inflated) records it
-# on the extension, and the stream is put in the app's scope to find it.
-_original_inbound_header = PerMessageDeflate.frame_inbound_header
+# extension's end-of-frame hook records every final frame of a compressed message on the
+# extension (its header hook can run twice for one frame whose header arrives in pieces),
+# and the stream is put in the app's scope to find it.
+_original_inbound_complete = PerMessageDeflate.frame_inbound_complete
 
 
-def _counting_inbound_header(self, proto, opcode, rsv, payload_length):
-    if opcode in (Opcode.TEXT, Opcode.BINARY) and rsv.rsv1:
+def _counting_inbound_complete(self, proto, fin):
+    if fin and self._inbound_is_compressible and self._inbound_compressed:
         self.aiows_compressed = getattr(self, "aiows_compressed", 0) + 1
-    return _original_inbound_header(self, proto, opcode, rsv, payload_length)
+    return _original_inbound_complete(self, proto, fin)
 
 
-PerMessageDeflate.frame_inbound_header = _counting_inbound_header
+PerMessageDeflate.frame_inbound_complete = _counting_inbound_complete
 
 _original_handle = ws_stream.WSStream.handle
 
