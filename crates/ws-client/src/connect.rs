@@ -172,8 +172,13 @@ where
     loop {
         #[cfg(feature = "http2")]
         let hop = match crate::http2::mode_for(options, request.target()) {
+            // Boxed: the h2 steps' state is large, and HTTP/1.1 connects should not carry
+            // it in their future (debug builds keep futures on small thread stacks).
             Some(mode) => {
-                crate::http2::open_hop(rt, tls, options, &builder, &request, &timer, mode).await?
+                Box::pin(crate::http2::open_hop(
+                    rt, tls, options, &builder, &request, &timer, mode,
+                ))
+                .await?
             }
             None => Hop::Http1(open_transport(rt, tls, request.target(), options, &timer).await?),
         };

@@ -8,7 +8,7 @@
 //! The server picks its behaviour by path: `/echo` (and any other) echoes, `/reset` sends
 //! half a frame then RST_STREAM(CANCEL), `/goaway` shuts the connection down (GOAWAY) after
 //! the client's first bytes, `/ext` answers 200 with an extension nobody offered, `/stall`
-//! answers and never reads.
+//! answers and never reads, `/noend` answers the close and never ends the stream.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -177,6 +177,13 @@ async fn serve_stream(
             tokio::time::sleep(Duration::from_secs(5)).await;
         }
         "/stall" => tokio::time::sleep(Duration::from_secs(20)).await,
+        "/noend" => {
+            // Hypercorn's way: the close answered, the stream never ended.
+            let _ = recv.data().await;
+            let close = frame(true, 8, &1000u16.to_be_bytes());
+            let _ = send.send_data(Bytes::from(close), false);
+            tokio::time::sleep(Duration::from_secs(20)).await;
+        }
         _ => {
             let stream = H2Stream::from_h2(send, recv, secure);
             let conn = Connection::new(Role::Server, Config::default());
@@ -220,6 +227,20 @@ pub async fn h2c_echoes_and_closes_cleanly<R: TestRuntime>() {
         start.elapsed()
     );
     assert_eq!((Seen::get(&seen.connections), Seen::get(&seen.h2)), (1, 1));
+}
+
+pub async fn a_close_ends_without_waiting_for_the_server_to_end_the_stream<R: TestRuntime>() {
+    let (addr, _) = h2_server(Settings::default(), None);
+    let b = h2c(addr, "/noend").close_timeout(Some(Duration::from_secs(10)));
+    let mut ws = R::connect(b).await.unwrap();
+    let start = Instant::now();
+    ws.close(CloseCode::NORMAL, "").await.unwrap();
+    assert_eq!(ws.close_frame().unwrap().code, CloseCode::NORMAL);
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
 }
 
 pub async fn websockets_to_one_origin_share_one_connection<R: TestRuntime>() {

@@ -131,6 +131,7 @@ macro_rules! suite {
             #[cfg(feature = "http2")]
             tests!($rt, http2, plain: [
                 h2c_echoes_and_closes_cleanly,
+                a_close_ends_without_waiting_for_the_server_to_end_the_stream,
                 websockets_to_one_origin_share_one_connection,
                 a_full_connection_makes_the_next_websocket_dial_another,
                 without_extended_connect_require_fails_with_a_typed_error,
