@@ -564,10 +564,8 @@ fn install_python(paths: &Paths, skip_install: bool) -> Result<(), String> {
 fn python_peer_works(paths: &Paths) -> bool {
     paths.venv_python().is_file()
         && quiet_success(
-            Command::new(paths.venv_python()).args([
-                "-c",
-                "import websockets.asyncio.server, hypercorn.asyncio",
-            ]),
+            Command::new(paths.venv_python())
+                .args(["-c", "import websockets.asyncio.server, hypercorn.asyncio"]),
         )
 }
 
@@ -1142,7 +1140,10 @@ mod tests {
         assert_eq!(h2[WSS_CLIENTS.len()].label(), "tokio+rustls/h2-prefer");
         assert_eq!(h2[0].file_label(), "tokio+rustls-h2");
         assert_eq!(all(Peer::Hypercorn, true, "no-compression").len(), 4);
-        assert_eq!(all(Peer::Hypercorn, false, "default")[1].label(), "smol/h2c");
+        assert_eq!(
+            all(Peer::Hypercorn, false, "default")[1].label(),
+            "smol/h2c"
+        );
         assert_eq!(
             Peer::Hypercorn.modes(&MODES.to_vec()),
             ["default", "no-compression"]

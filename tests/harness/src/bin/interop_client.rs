@@ -8,6 +8,7 @@
 //! cargo run --release -p aiowebsocket-harness --bin interop_client -- \
 //!     --url ws://127.0.0.1:PORT/ --runtime tokio|smol|async-std --mode MODE \
 //!     [--tls native-tls|rustls --ca CA.pem]   # for a wss:// URL
+//!     [--http2 prefer|require --streams N]    # over HTTP/2: the `h2` module's run
 //! ```
 //!
 //! The peer must echo every message and understand two text commands: `aiows:burst N`
@@ -38,6 +39,9 @@
 //! 6. `aiows:stats`: the peer received every message we sent, and saw RSV1 on exactly those
 //!    the tap saw leave compressed.
 //! 7. Close with 1000 and check the peer's close frame.
+//!
+//! With `--http2 prefer|require` the run is another one, over HTTP/2 (RFC 8441), against a
+//! peer such as Hypercorn that also answers `aiows:whoami`: see `interop_client/h2.rs`.
 //!
 //! The last line on stdout is `INTEROP-SUMMARY key=value ... ext=<negotiated extension>`,
 //! which `cargo xtask interop` reads for its table. Exit status 0 only if every check held.
@@ -211,7 +215,9 @@ fn parse_http2(s: &str) -> Result<Http2, String> {
         "off" => Ok(Http2::Off),
         "prefer" => Ok(Http2::Prefer),
         "require" => Ok(Http2::Require),
-        other => Err(format!("unknown --http2 {other:?}: use off, prefer or require")),
+        other => Err(format!(
+            "unknown --http2 {other:?}: use off, prefer or require"
+        )),
     }
 }
 

@@ -29,8 +29,8 @@ use futures::future::{join_all, try_join_all};
 use futures::io::{AsyncRead, AsyncWrite};
 
 use super::{
-    compressible, negotiation, parse_stats, random, same, utf8_text, within, Args,
-    Counts, Session, Sleeper,
+    compressible, negotiation, parse_stats, random, same, utf8_text, within, Args, Counts, Session,
+    Sleeper,
 };
 
 /// Echo sizes of step 2 (text and compressible binary).
@@ -50,10 +50,7 @@ pub(super) async fn run<R: Runtime>(args: &Args, rt: R) -> Result<String, String
     let timer = rt.timer();
     let sleep: Sleeper<'_> = &*timer;
     let pool = H2Pool::new();
-    let options = args
-        .options()?
-        .http2(args.http2)
-        .http2_pool(pool.clone());
+    let options = args.options()?.http2(args.http2).http2_pool(pool.clone());
     let n = usize::from(args.streams);
     let secure = options
         .build_request()
@@ -119,12 +116,11 @@ pub(super) async fn run<R: Runtime>(args: &Args, rt: R) -> Result<String, String
     }
 
     // Steps 2 and 3, on every WebSocket at once.
-    let stats = try_join_all(
-        sessions
-            .iter_mut()
-            .enumerate()
-            .map(|(i, s)| async move { echoes(s, i).await.map_err(|e| format!("WebSocket {i}: {e}")) }),
-    )
+    let stats = try_join_all(sessions.iter_mut().enumerate().map(|(i, s)| async move {
+        echoes(s, i)
+            .await
+            .map_err(|e| format!("WebSocket {i}: {e}"))
+    }))
     .await?;
     let peer_received: u64 = stats.iter().map(|(r, _)| r).sum();
     let peer_compressed: u64 = stats.iter().map(|(_, c)| c).sum();
