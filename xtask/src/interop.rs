@@ -1144,10 +1144,7 @@ mod tests {
             all(Peer::Hypercorn, false, "default")[1].label(),
             "smol/h2c"
         );
-        assert_eq!(
-            Peer::Hypercorn.modes(&MODES.to_vec()),
-            ["default", "no-compression"]
-        );
+        assert_eq!(Peer::Hypercorn.modes(MODES), ["default", "no-compression"]);
         assert_eq!(
             Options::parse(&args(&["--h2-only"])).unwrap().peers,
             [Peer::Hypercorn]
