@@ -645,7 +645,7 @@ fn run_logged(command: &mut Command, log: &Path, what: &str) -> Result<(), Strin
 // Build and run
 
 fn build_client(paths: &Paths) -> Result<(), String> {
-    let status = Command::new(env_program("CARGO", "cargo"))
+    let status = util::cargo()
         .current_dir(&paths.root)
         .args(["build", "--release", "--package", HARNESS_PACKAGE])
         .args(["--bin", CLIENT_BIN])
