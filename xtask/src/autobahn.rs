@@ -43,7 +43,7 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::util::{self, create_log, env_program, quiet_success, tail, Flags, KillOnDrop, Runtime};
+use crate::util::{self, create_log, quiet_success, tail, Flags, KillOnDrop, Runtime};
 use crate::workspace_root;
 
 /// Whether `UNIMPLEMENTED` is accepted for cases 12.* and 13.* (permessage-deflate).
@@ -346,7 +346,7 @@ fn run_logged(command: &mut Command, log: &Path, what: &str) -> Result<(), Strin
 /// Builds the client (release) before any server starts and returns its executable, which
 /// is then run directly so that a stuck client can be killed.
 fn build_client(paths: &Paths) -> Result<PathBuf, String> {
-    let output = Command::new(env_program("CARGO", "cargo"))
+    let output = util::cargo()
         .current_dir(&paths.root)
         .args(["build", "--release", "--package", HARNESS_PACKAGE])
         .args(["--bin", CLIENT_BIN, "--message-format=json"])

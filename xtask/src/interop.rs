@@ -17,6 +17,14 @@
 //! 4. Print a table (peer x runtime x mode: negotiated extension, messages, compressed
 //!    messages, payload vs bytes on the wire, time, result) and fail if any run failed.
 //!
+//! WebSockets over HTTP/2 (RFC 8441) run against Hypercorn (pinned in the same
+//! `requirements.txt`, served by `tests/interop/hypercorn_server.py`): over `wss://` (h2 by
+//! ALPN, `--http2 require`, the [`WSS_CLIENTS`]) and `ws://` (h2c with prior knowledge,
+//! `--http2 require`, every runtime), in the modes [`H2_MODES`], each run [`H2_STREAMS`]
+//! WebSockets at once over one connection; plus one `--http2 prefer` run over `wss://`
+//! ([`PREFER_CLIENT`], mode `default`), which must end on HTTP/2 too. The client is built
+//! with the facade's `http2` feature (`tests/harness/Cargo.toml`).
+//!
 //! The modes (`default`, `no-context-takeover`, `small-window`, `client-offer`) are
 //! described in `tests/harness/src/bin/interop_client.rs`; the servers configure the same
 //! names.
@@ -26,7 +34,8 @@
 //! inside the client).
 //!
 //! Options:
-//! - `--peer python|node|all` (default `all`)
+//! - `--peer python|node|hypercorn|all` (default `all`)
+//! - `--h2-only` only the HTTP/2 runs (the same as `--peer hypercorn`)
 //! - `--runtime tokio,smol,async-std|all` (default `all`)
 //! - `--mode default,small-window,...|all` (default `all`)
 //! - `--transport ws|wss|all` (default `all`)
@@ -73,6 +82,14 @@ const WSS_CLIENTS: &[(Runtime, &str)] = &[
     (Runtime::AsyncStd, "native-tls"),
     (Runtime::Tokio, "native-tls"),
 ];
+/// The modes Hypercorn knows: its permessage-deflate has no settings, so compression on
+/// (its defaults) or off (it ignores the offer).
+const H2_MODES: &[&str] = &["default", "no-compression"];
+/// WebSockets opened at once over one HTTP/2 connection in every Hypercorn run.
+const H2_STREAMS: u16 = 8;
+/// The one `--http2 prefer` run over `wss://` (mode `default`): it must pick HTTP/2 with
+/// Hypercorn.
+const PREFER_CLIENT: (Runtime, &str) = (Runtime::Tokio, "rustls");
 /// The client binary (`tests/harness/src/bin/`) and its package.
 const CLIENT_BIN: &str = "interop_client";
 const HARNESS_PACKAGE: &str = "aiowebsocket-harness";
@@ -81,7 +98,7 @@ const LISTENING: &str = "LISTENING ";
 /// The line the client prints last when all checks passed.
 const SUMMARY: &str = "INTEROP-SUMMARY ";
 
-const USAGE: &str = "usage: cargo xtask interop [--peer python|node|all] \
+const USAGE: &str = "usage: cargo xtask interop [--peer python|node|hypercorn|all] [--h2-only] \
 [--runtime tokio,smol,async-std|all] [--mode default,no-context-takeover,small-window,client-offer,no-compression|all] \
 [--transport ws|wss|all] [--skip-install] [--verbose]";
 
@@ -89,6 +106,8 @@ const USAGE: &str = "usage: cargo xtask interop [--peer python|node|all] \
 enum Peer {
     Python,
     Node,
+    /// Hypercorn: the HTTP/2 runs.
+    Hypercorn,
 }
 
 impl Peer {
@@ -97,6 +116,7 @@ impl Peer {
         match self {
             Peer::Python => "websockets",
             Peer::Node => "ws",
+            Peer::Hypercorn => "hypercorn",
         }
     }
 
@@ -104,9 +124,30 @@ impl Peer {
         match self {
             Peer::Python => "python",
             Peer::Node => "node",
+            Peer::Hypercorn => "hypercorn",
         }
     }
+
+    /// The modes this peer runs (of those asked for).
+    fn modes(self, asked: &[&'static str]) -> Vec<&'static str> {
+        match self {
+            Peer::Hypercorn => asked
+                .iter()
+                .copied()
+                .filter(|m| H2_MODES.contains(m))
+                .collect(),
+            _ => asked.to_vec(),
+        }
+    }
+
+    /// Whether the peer runs from the interop venv.
+    fn is_python(self) -> bool {
+        matches!(self, Peer::Python | Peer::Hypercorn)
+    }
 }
+
+/// Every peer, in the order they run.
+const ALL_PEERS: [Peer; 3] = [Peer::Python, Peer::Node, Peer::Hypercorn];
 
 #[derive(Debug)]
 struct Options {
@@ -122,7 +163,7 @@ struct Options {
 impl Options {
     fn parse(args: &[String]) -> Result<Options, String> {
         let mut options = Options {
-            peers: vec![Peer::Python, Peer::Node],
+            peers: ALL_PEERS.to_vec(),
             runtimes: Runtime::ALL.to_vec(),
             modes: MODES.to_vec(),
             transports: vec![false, true],
@@ -136,9 +177,12 @@ impl Options {
                     options.peers = match flags.value(name)?.as_str() {
                         "python" | "websockets" => vec![Peer::Python],
                         "node" | "ws" => vec![Peer::Node],
-                        "all" => vec![Peer::Python, Peer::Node],
+                        "hypercorn" => vec![Peer::Hypercorn],
+                        "all" => ALL_PEERS.to_vec(),
                         other => {
-                            return Err(format!("unknown peer {other:?}: use python, node or all"))
+                            return Err(format!(
+                                "unknown peer {other:?}: use python, node, hypercorn or all"
+                            ))
                         }
                     }
                 }
@@ -154,6 +198,7 @@ impl Options {
                         }
                     }
                 }
+                "--h2-only" => options.peers = vec![Peer::Hypercorn],
                 "--skip-install" => options.skip_install = true,
                 "--verbose" | "-v" => options.verbose = true,
                 "--help" | "-h" => return Err(USAGE.to_owned()),
@@ -249,11 +294,11 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     paths.create_dirs()?;
 
     let step = Instant::now();
-    for &peer in &options.peers {
-        match peer {
-            Peer::Python => install_python(&paths, options.skip_install)?,
-            Peer::Node => install_node(&paths, options.skip_install)?,
-        }
+    if options.peers.iter().any(|p| p.is_python()) {
+        install_python(&paths, options.skip_install)?;
+    }
+    if options.peers.contains(&Peer::Node) {
+        install_node(&paths, options.skip_install)?;
     }
     println!("interop: peers ready ({:.1?})", step.elapsed());
 
@@ -269,9 +314,9 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let mut rows = Vec::new();
     let mut versions = Vec::new();
     for &peer in &options.peers {
-        for &mode in &options.modes {
+        for mode in peer.modes(&options.modes) {
             for &secure in &options.transports {
-                let clients = clients(&options.runtimes, secure);
+                let clients = clients(peer, &options.runtimes, secure, mode);
                 let server_tls = if secure { tls.as_ref() } else { None };
                 let server = match start_server(&paths, peer, mode, server_tls) {
                     Ok(server) => server,
@@ -303,10 +348,11 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
                         options.verbose,
                     );
                     println!(
-                        "interop:   {} {mode}: {} ({:.1?})",
+                        "interop:   {} {mode}: {} ({:.1?}){}",
                         client.label(),
                         if row.error.is_none() { "ok" } else { "FAILED" },
-                        row.elapsed
+                        row.elapsed,
+                        row.summary.as_ref().map_or(String::new(), Summary::h2_note)
                     );
                     rows.push(row);
                 }
@@ -343,42 +389,76 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     }
 }
 
-/// One client configuration: a runtime, and for `wss://` the TLS library.
+/// One client configuration: a runtime, for `wss://` the TLS library, and the HTTP/2
+/// choice.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Client {
     runtime: Runtime,
     /// `None` for `ws://`; the `--tls` value for `wss://`.
     tls: Option<&'static str>,
+    /// `None`: HTTP/1.1; else the `--http2` value (`require`, `prefer`), with
+    /// [`H2_STREAMS`] WebSockets.
+    http2: Option<&'static str>,
 }
 
 impl Client {
-    /// As shown in the table: `tokio`, `smol+rustls`, ...
+    /// As shown in the table: `tokio`, `smol+rustls`, `tokio+rustls/h2`, `smol/h2c`,
+    /// `tokio+rustls/h2-prefer`, ...
     fn label(self) -> String {
-        match self.tls {
-            None => self.runtime.flag().to_owned(),
-            Some(tls) => format!("{}+{tls}", self.runtime.flag()),
+        let mut label = self.runtime.flag().to_owned();
+        if let Some(tls) = self.tls {
+            label = format!("{label}+{tls}");
         }
+        match (self.http2, self.tls) {
+            (None, _) => label,
+            (Some("require"), Some(_)) => format!("{label}/h2"),
+            (Some("require"), None) => format!("{label}/h2c"),
+            (Some(other), Some(_)) => format!("{label}/h2-{other}"),
+            (Some(other), None) => format!("{label}/h2c-{other}"),
+        }
+    }
+
+    /// The label as part of a file name.
+    fn file_label(self) -> String {
+        self.label().replace('/', "-")
     }
 }
 
-/// The clients run against one server: every runtime asked for over `ws://`, the
-/// [`WSS_CLIENTS`] of those runtimes over `wss://`.
-fn clients(runtimes: &[Runtime], secure: bool) -> Vec<Client> {
-    if secure {
+/// The clients run against one server of `peer` in `mode`: every runtime asked for over
+/// `ws://`, the [`WSS_CLIENTS`] of those runtimes over `wss://`; for Hypercorn with
+/// `--http2 require`, and over `wss://` in mode `default` also the [`PREFER_CLIENT`] with
+/// `--http2 prefer`.
+fn clients(peer: Peer, runtimes: &[Runtime], secure: bool, mode: &str) -> Vec<Client> {
+    let http2 = (peer == Peer::Hypercorn).then_some("require");
+    let mut clients: Vec<Client> = if secure {
         WSS_CLIENTS
             .iter()
             .filter(|(runtime, _)| runtimes.contains(runtime))
             .map(|&(runtime, tls)| Client {
                 runtime,
                 tls: Some(tls),
+                http2,
             })
             .collect()
     } else {
         runtimes
             .iter()
-            .map(|&runtime| Client { runtime, tls: None })
+            .map(|&runtime| Client {
+                runtime,
+                tls: None,
+                http2,
+            })
             .collect()
+    };
+    let (runtime, tls) = PREFER_CLIENT;
+    if peer == Peer::Hypercorn && secure && mode == "default" && runtimes.contains(&runtime) {
+        clients.push(Client {
+            runtime,
+            tls: Some(tls),
+            http2: Some("prefer"),
+        });
     }
+    clients
 }
 
 /// The private CA and the servers' certificate (for `localhost` and `127.0.0.1`, signed by
@@ -449,7 +529,7 @@ fn install_python(paths: &Paths, skip_install: bool) -> Result<(), String> {
         ));
     }
     println!(
-        "interop: installing Python websockets into {} ({})",
+        "interop: installing Python websockets and Hypercorn into {} ({})",
         paths.venv.display(),
         requirements.display()
     );
@@ -474,7 +554,7 @@ fn install_python(paths: &Paths, skip_install: bool) -> Result<(), String> {
     )?;
     if !python_peer_works(paths) {
         return Err(format!(
-            "websockets was installed but cannot be imported; see {}",
+            "websockets and hypercorn were installed but cannot be imported; see {}",
             log.display()
         ));
     }
@@ -484,7 +564,8 @@ fn install_python(paths: &Paths, skip_install: bool) -> Result<(), String> {
 fn python_peer_works(paths: &Paths) -> bool {
     paths.venv_python().is_file()
         && quiet_success(
-            Command::new(paths.venv_python()).args(["-c", "import websockets.asyncio.server"]),
+            Command::new(paths.venv_python())
+                .args(["-c", "import websockets.asyncio.server, hypercorn.asyncio"]),
         )
 }
 
@@ -564,7 +645,7 @@ fn run_logged(command: &mut Command, log: &Path, what: &str) -> Result<(), Strin
 // Build and run
 
 fn build_client(paths: &Paths) -> Result<(), String> {
-    let status = Command::new(env_program("CARGO", "cargo"))
+    let status = util::cargo()
         .current_dir(&paths.root)
         .args(["build", "--release", "--package", HARNESS_PACKAGE])
         .args(["--bin", CLIENT_BIN])
@@ -622,6 +703,11 @@ fn start_server(
         Peer::Python => {
             let mut c = Command::new(paths.venv_python());
             c.arg(paths.source.join("python_server.py"));
+            c
+        }
+        Peer::Hypercorn => {
+            let mut c = Command::new(paths.venv_python());
+            c.arg(paths.source.join("hypercorn_server.py"));
             c
         }
         Peer::Node => {
@@ -751,7 +837,7 @@ fn run_client(
     let log = paths.logs.join(format!(
         "{}-{mode}-{}-client.log",
         peer.flag(),
-        client.label()
+        client.file_label()
     ));
     let started = Instant::now();
     let result = client_output(paths, server.port, client, mode, tls);
@@ -818,6 +904,11 @@ fn client_output(
             command.args(["--url", &format!("ws://127.0.0.1:{port}/")]);
         }
     }
+    if let Some(http2) = client.http2 {
+        command
+            .args(["--http2", http2])
+            .args(["--streams", &H2_STREAMS.to_string()]);
+    }
     let child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -882,11 +973,35 @@ impl Summary {
     }
 
     fn num(&self, name: &str) -> u64 {
+        self.get(name).unwrap_or(0)
+    }
+
+    fn get(&self, name: &str) -> Option<u64> {
         self.fields
             .iter()
             .find(|(k, _)| k == name)
             .and_then(|(_, v)| v.parse().ok())
-            .unwrap_or(0)
+    }
+
+    /// `out/in`, with `-` for a count the run could not take (no tap over HTTP/2).
+    fn pair(&self, out: &str, inn: &str) -> String {
+        let show = |name| self.get(name).map_or("-".to_owned(), |n| n.to_string());
+        format!("{}/{}", show(out), show(inn))
+    }
+
+    /// An HTTP/2 run's facts (` - 8 WebSockets on 1 HTTP/2 connection (client port P),
+    /// slowest close 3 ms`), or nothing.
+    fn h2_note(&self) -> String {
+        match (self.get("http"), self.get("streams")) {
+            (Some(http), Some(streams)) => format!(
+                " - {streams} WebSockets on {} HTTP/{http} connection (client port {}), \
+                 slowest close {} ms",
+                self.num("connections"),
+                self.num("client_port"),
+                self.num("close_max_ms")
+            ),
+            _ => String::new(),
+        }
     }
 }
 
@@ -902,8 +1017,11 @@ fn human(bytes: u64) -> String {
     }
 }
 
-/// `payload -> wire (ratio)`.
-fn traffic(payload: u64, wire: u64) -> String {
+/// `payload -> wire (ratio)`, or the payload alone when the wire was not seen (HTTP/2).
+fn traffic(payload: u64, wire: Option<u64>) -> String {
+    let Some(wire) = wire else {
+        return human(payload);
+    };
     let ratio = if payload == 0 {
         0.0
     } else {
@@ -934,10 +1052,10 @@ fn table(rows: &[Row]) -> String {
         ];
         match &row.summary {
             Some(s) => line.extend([
-                format!("{}/{}", s.num("msgs_out"), s.num("msgs_in")),
-                format!("{}/{}", s.num("comp_out"), s.num("comp_in")),
-                traffic(s.num("payload_out"), s.num("wire_out")),
-                traffic(s.num("payload_in"), s.num("wire_in")),
+                s.pair("msgs_out", "msgs_in"),
+                s.pair("comp_out", "comp_in"),
+                traffic(s.num("payload_out"), s.get("wire_out")),
+                traffic(s.num("payload_in"), s.get("wire_in")),
             ]),
             None => line.extend([
                 "-".to_owned(),
@@ -948,11 +1066,12 @@ fn table(rows: &[Row]) -> String {
         }
         line.push(format!("{:.2}s", row.elapsed.as_secs_f64()));
         line.push(if row.error.is_none() { "ok" } else { "FAIL" }.to_owned());
-        line.push(
-            row.summary
-                .as_ref()
-                .map_or("-".to_owned(), |s| s.ext.clone()),
-        );
+        line.push(row.summary.as_ref().map_or("-".to_owned(), |s| {
+            match (s.get("streams"), s.get("connections")) {
+                (Some(n), Some(c)) => format!("[{n} streams/{c} conn] {}", s.ext),
+                _ => s.ext.clone(),
+            }
+        }));
         cells.push(line);
     }
     let widths: Vec<usize> = (0..header.len())
@@ -997,19 +1116,39 @@ mod tests {
     fn parses_options() {
         let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let o = Options::parse(&args(&[])).unwrap();
-        assert_eq!(o.peers, [Peer::Python, Peer::Node]);
+        assert_eq!(o.peers, ALL_PEERS);
         assert_eq!(o.modes, MODES);
         assert_eq!(o.transports, [false, true]);
-        let wss = |rt| clients(&[rt], true);
+        let wss = |rt| clients(Peer::Python, &[rt], true, "default");
         assert_eq!(
             wss(Runtime::Smol),
             [Client {
                 runtime: Runtime::Smol,
-                tls: Some("rustls")
+                tls: Some("rustls"),
+                http2: None,
             }]
         );
-        assert_eq!(clients(&Runtime::ALL, true).len(), WSS_CLIENTS.len());
-        assert_eq!(clients(&Runtime::ALL, false).len(), 3);
+        let all = |peer, secure, mode| clients(peer, &Runtime::ALL, secure, mode);
+        assert_eq!(all(Peer::Node, true, "default").len(), WSS_CLIENTS.len());
+        assert_eq!(all(Peer::Node, false, "default").len(), 3);
+        // Hypercorn: every WSS client and one `prefer` over wss in mode default.
+        let h2 = all(Peer::Hypercorn, true, "default");
+        assert_eq!(h2.len(), WSS_CLIENTS.len() + 1);
+        assert!(h2[..WSS_CLIENTS.len()]
+            .iter()
+            .all(|c| c.http2 == Some("require")));
+        assert_eq!(h2[WSS_CLIENTS.len()].label(), "tokio+rustls/h2-prefer");
+        assert_eq!(h2[0].file_label(), "tokio+rustls-h2");
+        assert_eq!(all(Peer::Hypercorn, true, "no-compression").len(), 4);
+        assert_eq!(
+            all(Peer::Hypercorn, false, "default")[1].label(),
+            "smol/h2c"
+        );
+        assert_eq!(Peer::Hypercorn.modes(MODES), ["default", "no-compression"]);
+        assert_eq!(
+            Options::parse(&args(&["--h2-only"])).unwrap().peers,
+            [Peer::Hypercorn]
+        );
         assert_eq!(
             Options::parse(&args(&["--transport", "wss"]))
                 .unwrap()
@@ -1053,9 +1192,13 @@ mod tests {
 
     #[test]
     fn formats_traffic() {
-        assert_eq!(traffic(2048, 512), "2.0 KiB -> 512 B (25%)");
-        assert_eq!(traffic(3 << 20, 3 << 20), "3.00 MiB -> 3.00 MiB (100%)");
-        assert_eq!(traffic(0, 10), "0 B -> 10 B (0%)");
+        assert_eq!(traffic(2048, Some(512)), "2.0 KiB -> 512 B (25%)");
+        assert_eq!(
+            traffic(3 << 20, Some(3 << 20)),
+            "3.00 MiB -> 3.00 MiB (100%)"
+        );
+        assert_eq!(traffic(0, Some(10)), "0 B -> 10 B (0%)");
+        assert_eq!(traffic(2048, None), "2.0 KiB");
     }
 
     #[test]
@@ -1063,10 +1206,12 @@ mod tests {
         let tokio = Client {
             runtime: Runtime::Tokio,
             tls: None,
+            http2: None,
         };
         let smol_rustls = Client {
             runtime: Runtime::Smol,
             tls: Some("rustls"),
+            http2: None,
         };
         let mut ok = Row::failed(Peer::Python, tokio, "default", String::new());
         ok.error = None;

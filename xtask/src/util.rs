@@ -97,6 +97,27 @@ pub(crate) fn env_program(var: &str, default: &str) -> OsString {
     std::env::var_os(var).unwrap_or_else(|| OsString::from(default))
 }
 
+/// A nested `cargo` (`$CARGO`, else `cargo`) without the variables `cargo run` set for the
+/// xtask itself (`CARGO_PKG_*`, `CARGO_MANIFEST_*`, ...): build scripts such as ring's
+/// track some of them, so passing them on would rebuild ring and everything above it on
+/// every `cargo xtask` run, and again on the next plain `cargo build`.
+pub(crate) fn cargo() -> Command {
+    let mut command = Command::new(env_program("CARGO", "cargo"));
+    for (name, _) in std::env::vars_os() {
+        let Some(name) = name.to_str() else { continue };
+        if name.starts_with("CARGO_PKG_")
+            || name.starts_with("CARGO_MANIFEST_")
+            || matches!(
+                name,
+                "CARGO_CRATE_NAME" | "CARGO_BIN_NAME" | "CARGO_PRIMARY_PACKAGE"
+            )
+        {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
 /// Whether `command` runs and exits 0 (output discarded).
 pub(crate) fn quiet_success(command: &mut Command) -> bool {
     command

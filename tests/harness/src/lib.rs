@@ -66,20 +66,25 @@ pub trait OnRuntime {
 
 /// The TLS library a test client uses for `wss://` (`--tls native-tls|rustls`), trusting the
 /// CA certificate in `ca_pem` (PEM) when given, else the system's roots.
+///
+/// `native_alpn`: the ALPN protocols a native-tls connector offers (a connector the user
+/// builds is used as is, so it must offer `h2` itself for HTTP/2); rustls gets the
+/// library's own ALPN offer and ignores it.
 pub fn tls_connector(
     backend: &str,
     ca_pem: Option<&[u8]>,
+    native_alpn: &[&str],
 ) -> Result<aiowebsocket::TlsConnector, BoxError> {
     match (backend, ca_pem) {
-        ("native-tls", None) => Ok(aiowebsocket::TlsConnector::native_tls(
-            native_tls::TlsConnector::new()?,
-        )),
-        ("native-tls", Some(pem)) => {
-            let ca = native_tls::Certificate::from_pem(pem)?;
-            let c = native_tls::TlsConnector::builder()
-                .add_root_certificate(ca)
-                .build()?;
-            Ok(aiowebsocket::TlsConnector::native_tls(c))
+        ("native-tls", ca) => {
+            let mut builder = native_tls::TlsConnector::builder();
+            if let Some(pem) = ca {
+                builder.add_root_certificate(native_tls::Certificate::from_pem(pem)?);
+            }
+            if !native_alpn.is_empty() {
+                builder.request_alpns(native_alpn);
+            }
+            Ok(aiowebsocket::TlsConnector::native_tls(builder.build()?))
         }
         ("rustls", None) => Ok(aiowebsocket::TlsConnector::default()),
         ("rustls", Some(pem)) => {

@@ -19,7 +19,8 @@ use super::Http2Error;
 const MAX_CHUNK: usize = 64 << 10;
 
 /// One HTTP/2 stream (an RFC 8441 extended CONNECT) as a byte stream: reads are the
-/// peer's DATA frames, writes become our DATA frames, `close` sends END_STREAM.
+/// peer's DATA frames, writes become our DATA frames, `close` sends END_STREAM (on an
+/// empty trailer section).
 ///
 /// * Reading releases flow-control capacity as the bytes are consumed, so unread input is
 ///   bounded by the stream's window; empty DATA frames are skipped (they are not EOF).
@@ -217,13 +218,19 @@ impl AsyncWrite for H2Stream {
         Poll::Ready(Ok(()))
     }
 
-    /// Ends our side of the stream (END_STREAM), once.
+    /// Ends our side of the stream (END_STREAM), once, with an empty trailer section (a
+    /// HEADERS frame) rather than an empty DATA frame. Hypercorn 0.18 forgets a WebSocket's
+    /// stream as soon as the closing handshake is done, and a DATA frame that arrives for it
+    /// afterwards raises in its connection handler and ends the whole connection, every
+    /// other WebSocket on it included (`hypercorn/protocol/h2.py` `_handle_events`:
+    /// `DataReceived` lacks the `KeyError` guard `StreamEnded` has). Trailers end the stream
+    /// the same way for every server, and Hypercorn ignores them.
     fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         if !this.eos_sent {
             this.eos_sent = true;
             // A stream already reset has nothing to end.
-            let _ = this.send.send_data(Bytes::new(), true);
+            let _ = this.send.send_trailers(http::HeaderMap::new());
         }
         Poll::Ready(Ok(()))
     }

@@ -8,6 +8,7 @@
 //! cargo run --release -p aiowebsocket-harness --bin interop_client -- \
 //!     --url ws://127.0.0.1:PORT/ --runtime tokio|smol|async-std --mode MODE \
 //!     [--tls native-tls|rustls --ca CA.pem]   # for a wss:// URL
+//!     [--http2 prefer|require --streams N]    # over HTTP/2: the `h2` module's run
 //! ```
 //!
 //! The peer must echo every message and understand two text commands: `aiows:burst N`
@@ -39,6 +40,9 @@
 //!    the tap saw leave compressed.
 //! 7. Close with 1000 and check the peer's close frame.
 //!
+//! With `--http2 prefer|require` the run is another one, over HTTP/2 (RFC 8441), against a
+//! peer such as Hypercorn that also answers `aiows:whoami`: see `interop_client/h2.rs`.
+//!
 //! The last line on stdout is `INTEROP-SUMMARY key=value ... ext=<negotiated extension>`,
 //! which `cargo xtask interop` reads for its table. Exit status 0 only if every check held.
 
@@ -56,12 +60,15 @@ use aiowebsocket::ws_client::Timer;
 use aiowebsocket::ws_frame::{Decoded, HeaderDecoder, OpCode, Role, RSV1};
 use aiowebsocket::ws_handshake::permessage_deflate::DeflateParams;
 use aiowebsocket::{
-    CloseCode, Config, ConnectOptions, DeflateConfig, MaybeTlsStream, Message, Response, Runtime,
-    TlsConnect, WebSocketStream,
+    CloseCode, Config, ConnectOptions, DeflateConfig, Http2, MaybeTlsStream, Message, Response,
+    Runtime, TlsConnect, WebSocketStream,
 };
 use aiowebsocket_harness::{tls_connector, OnRuntime, RuntimeChoice};
 use futures::future::{select, Either};
 use futures::io::{AsyncRead, AsyncWrite};
+
+#[path = "interop_client/h2.rs"]
+mod h2;
 
 /// The longest any single step (a send, a receive, a close) may take.
 const STEP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -194,6 +201,24 @@ struct Args {
     /// A PEM file with the CA that signed the peer's certificate.
     #[arg(long)]
     ca: Option<String>,
+    /// WebSockets over HTTP/2 (RFC 8441): off (HTTP/1.1), prefer or require. With prefer or
+    /// require the run is the HTTP/2 one (`h2` module) and must end on HTTP/2.
+    #[arg(long, default_value = "off", value_parser = parse_http2)]
+    http2: Http2,
+    /// WebSockets opened at once over one shared HTTP/2 connection (needs --http2).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=100))]
+    streams: u16,
+}
+
+fn parse_http2(s: &str) -> Result<Http2, String> {
+    match s {
+        "off" => Ok(Http2::Off),
+        "prefer" => Ok(Http2::Prefer),
+        "require" => Ok(Http2::Require),
+        other => Err(format!(
+            "unknown --http2 {other:?}: use off, prefer or require"
+        )),
+    }
 }
 
 impl Args {
@@ -211,7 +236,12 @@ impl Args {
                 None => None,
             };
             let backend = self.tls.as_deref().unwrap_or("rustls");
-            let tls = tls_connector(backend, ca.as_deref())
+            let alpn: &[&str] = if self.http2 == Http2::Off {
+                &[]
+            } else {
+                &["h2", "http/1.1"]
+            };
+            let tls = tls_connector(backend, ca.as_deref(), alpn)
                 .map_err(|e| format!("cannot set up {backend}: {e}"))?;
             options = options.tls(tls);
         }
@@ -254,6 +284,12 @@ impl OnRuntime for Interop<'_> {
 }
 
 async fn run<R: Runtime>(args: &Args, rt: R) -> Result<String, String> {
+    if args.http2 != Http2::Off {
+        return h2::run(args, rt).await;
+    }
+    if args.streams != 1 {
+        return Err("--streams needs --http2 prefer|require".to_owned());
+    }
     let timer = rt.timer();
     let sleep: Sleeper<'_> = &*timer;
     let options = args.options()?;
@@ -352,6 +388,27 @@ fn negotiated(response: &Response, mode: Mode) -> Result<String, String> {
     }
 }
 
+/// The negotiated extension header and parameters, checked against the mode: the response
+/// and the connection agree, and the parameters are those the peer was configured with.
+fn negotiation(
+    response: &Response,
+    deflate: Option<DeflateParams>,
+    mode: Mode,
+) -> Result<(String, DeflateParams), String> {
+    let ext = negotiated(response, mode)?;
+    match (&deflate, mode) {
+        (None, Mode::NoCompression) => {}
+        (Some(p), _) => mode.check(p)?,
+        (None, _) => {
+            return Err(
+                "the response accepted permessage-deflate but the connection did not enable it"
+                    .to_owned(),
+            )
+        }
+    }
+    Ok((ext, deflate.unwrap_or_default()))
+}
+
 /// Step 1: the facade's own connect path negotiates deflate and echoes one message.
 async fn smoke<S>(
     mut ws: WebSocketStream<S>,
@@ -409,7 +466,8 @@ struct Session<'a, S> {
     /// Whether permessage-deflate was negotiated.
     compressing: bool,
     counts: Counts,
-    tap: &'a Arc<Mutex<TapStats>>,
+    /// What the tap saw; `None` over HTTP/2, where the frames travel inside h2 DATA frames.
+    tap: Option<&'a Arc<Mutex<TapStats>>>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
@@ -448,8 +506,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
         same(label, &msg, &echo)
     }
 
-    fn tap(&self) -> MutexGuard<'_, TapStats> {
-        lock(self.tap)
+    /// What the tap saw so far (nothing without a tap).
+    fn tap(&self) -> TapStats {
+        self.tap.map(|t| lock(t).clone()).unwrap_or_default()
     }
 }
 
@@ -466,20 +525,7 @@ where
 {
     let started = Instant::now();
     // Step 2: negotiation.
-    let ext = negotiated(response, mode)?;
-    let params = ws.connection().negotiated().deflate;
-    match (&params, mode) {
-        (None, Mode::NoCompression) => {}
-        (Some(p), _) => mode.check(p)?,
-        (None, _) => {
-            return Err(
-                "the response accepted permessage-deflate but the connection did not \
-                        enable it"
-                    .to_owned(),
-            )
-        }
-    }
-    let params = params.unwrap_or_default();
+    let (ext, params) = negotiation(response, ws.connection().negotiated().deflate, mode)?;
     let threshold = ws.connection().config().compression_threshold;
     let mut s = Session {
         ws,
@@ -487,7 +533,7 @@ where
         threshold,
         compressing: mode != Mode::NoCompression,
         counts: Counts::default(),
-        tap,
+        tap: Some(tap),
     };
 
     // Step 3: echoes.
@@ -592,7 +638,7 @@ where
         }
     }
 
-    let tap = s.tap().clone();
+    let tap = s.tap();
     for (side, scanner) in [("outgoing", &tap.out), ("incoming", &tap.inn)] {
         if let Some(e) = &scanner.error {
             return Err(format!("the tap could not parse the {side} frames: {e}"));
@@ -930,7 +976,7 @@ impl Scanner {
 }
 
 /// Both directions, shared between the tap and the session.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 struct TapStats {
     out: DirStats,
     inn: DirStats,
