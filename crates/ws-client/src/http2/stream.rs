@@ -229,7 +229,11 @@ impl AsyncWrite for H2Stream {
         let this = self.get_mut();
         if !this.eos_sent {
             this.eos_sent = true;
-            // A stream already reset has nothing to end.
+            // END_STREAM on an empty trailer section, not on an empty DATA frame: Hypercorn
+            // (0.18) forgets a WebSocket's stream once the closing handshake is done and
+            // fails the whole connection on a DATA frame for it, but ignores trailers. A
+            // stricter server may answer trailers on a tunnel with RST_STREAM: harmless, as
+            // the WebSocket is closed by then. A stream already reset has nothing to end.
             let _ = this.send.send_trailers(http::HeaderMap::new());
         }
         Poll::Ready(Ok(()))
