@@ -271,6 +271,11 @@ impl Paths {
 
     /// The built client: `$CARGO_TARGET_DIR` or `target/`, release profile.
     fn client_exe(&self) -> PathBuf {
+        self.release_exe(CLIENT_BIN)
+    }
+
+    /// A release binary of the workspace: `$CARGO_TARGET_DIR` or `target/`.
+    fn release_exe(&self, name: &str) -> PathBuf {
         let target = std::env::var_os("CARGO_TARGET_DIR")
             .map(PathBuf::from)
             .map(|p| {
@@ -283,7 +288,7 @@ impl Paths {
             .unwrap_or_else(|| self.root.join("target"));
         target
             .join("release")
-            .join(format!("{CLIENT_BIN}{}", std::env::consts::EXE_SUFFIX))
+            .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
     }
 }
 
@@ -303,7 +308,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     println!("interop: peers ready ({:.1?})", step.elapsed());
 
     let step = Instant::now();
-    build_client(&paths)?;
+    build_client(&paths, options.peers.contains(&Peer::Hypercorn))?;
     println!("interop: client built ({:.1?})", step.elapsed());
 
     let tls = if options.transports.contains(&true) {
@@ -353,6 +358,15 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
                         if row.error.is_none() { "ok" } else { "FAILED" },
                         row.elapsed,
                         row.summary.as_ref().map_or(String::new(), Summary::h2_note)
+                    );
+                    rows.push(row);
+                }
+                if peer == Peer::Hypercorn && mode == "default" {
+                    let row = run_aiows(&paths, &server, secure, tls.as_ref());
+                    println!(
+                        "interop:   aiows --http2 require {mode}: {} ({:.1?})",
+                        if row.error.is_none() { "ok" } else { "FAILED" },
+                        row.elapsed
                     );
                     rows.push(row);
                 }
@@ -644,11 +658,17 @@ fn run_logged(command: &mut Command, log: &Path, what: &str) -> Result<(), Strin
 // ---------------------------------------------------------------------------------------
 // Build and run
 
-fn build_client(paths: &Paths) -> Result<(), String> {
-    let status = util::cargo()
+fn build_client(paths: &Paths, with_aiows: bool) -> Result<(), String> {
+    let mut cargo = util::cargo();
+    cargo
         .current_dir(&paths.root)
         .args(["build", "--release", "--package", HARNESS_PACKAGE])
-        .args(["--bin", CLIENT_BIN])
+        .args(["--bin", CLIENT_BIN]);
+    if with_aiows {
+        // The command-line client, for its run against Hypercorn (`--http2 require`).
+        cargo.args(["--package", "aiows", "--bin", "aiows"]);
+    }
+    let status = cargo
         .stdin(Stdio::null())
         .status()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
@@ -822,6 +842,109 @@ impl Row {
             elapsed: Duration::ZERO,
             error: Some(error),
         }
+    }
+}
+
+/// Text lines `aiows` sends to Hypercorn and must print back, in order.
+const AIOWS_LINES: [&str; 2] = ["hello over HTTP/2", "\u{e9}t\u{e9} \u{2603}"];
+
+/// `aiows --http2 require` against a Hypercorn server: the lines of [`AIOWS_LINES`] on
+/// stdin come back on stdout, and it exits 0 after the close. A row of the table (client
+/// `aiows`), its output in the logs.
+fn run_aiows(paths: &Paths, server: &Server, secure: bool, tls: Option<&TlsFiles>) -> Row {
+    let client = Client {
+        runtime: Runtime::Tokio,
+        tls: secure.then_some("rustls"),
+        http2: Some("require"),
+    };
+    let started = Instant::now();
+    let fail = |e: String| {
+        let mut row = Row::failed(Peer::Hypercorn, client, "aiows", e);
+        row.elapsed = started.elapsed();
+        row
+    };
+    let exe = paths.release_exe("aiows");
+    let url = format!(
+        "{}://127.0.0.1:{}/",
+        if secure { "wss" } else { "ws" },
+        server.port
+    );
+    let mut command = Command::new(&exe);
+    command.args(["--http2", "require", &url]);
+    if let (true, Some(files)) = (secure, tls) {
+        command.arg("--ca-file").arg(&files.ca);
+    }
+    let child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(child) => child,
+        Err(e) => return fail(format!("cannot start {}: {e}", exe.display())),
+    };
+    // Each line is sent, and stdin stays open until every echo is printed: Hypercorn
+    // answers a close at once, before its app has echoed what came just ahead of it.
+    let mut stdin = child.stdin.take();
+    if let Some(stdin) = stdin.as_mut() {
+        let input: String = AIOWS_LINES.iter().map(|l| format!("{l}\n")).collect();
+        let _ = stdin.write_all(input.as_bytes());
+        let _ = stdin.flush();
+    }
+    let (lines_tx, lines_rx) = mpsc::channel();
+    if let Some(out) = child.stdout.take() {
+        thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                if lines_tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    let mut printed = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while printed.len() < AIOWS_LINES.len() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines_rx.recv_timeout(left) {
+            Ok(line) => printed.push(line),
+            Err(_) => break,
+        }
+    }
+    drop(stdin);
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let output = match rx.recv_timeout(Duration::from_secs(15)) {
+        Ok(Ok(output)) => output,
+        Ok(Err(e)) => return fail(format!("aiows failed to run: {e}")),
+        Err(_) => return fail("aiows did not finish within 15 s of its stdin's end".to_owned()),
+    };
+    printed.extend(lines_rx.try_iter());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let log = paths.logs.join(format!(
+        "hypercorn-aiows-{}.log",
+        if secure { "wss" } else { "ws" }
+    ));
+    let _ = fs::write(
+        &log,
+        format!("{}\n--- stderr\n{stderr}", printed.join("\n")),
+    );
+    if !output.status.success() || printed != AIOWS_LINES {
+        return fail(format!(
+            "aiows exited with {} and printed {printed:?}, not {AIOWS_LINES:?}; stderr:\n{}",
+            output.status,
+            tail_str(&stderr, 10)
+        ));
+    }
+    Row {
+        peer: Peer::Hypercorn,
+        client,
+        mode: "aiows",
+        summary: None,
+        elapsed: started.elapsed(),
+        error: None,
     }
 }
 
