@@ -145,3 +145,13 @@ pub async fn h2c_to_an_http1_only_server_says_what_to_change<R: TestRuntime>() {
         .unwrap();
     round_trip(&mut ws, Message::text("HTTP/1.1")).await;
 }
+
+pub async fn a_200_without_the_offered_extension_opens_uncompressed<R: TestRuntime>() {
+    // The raw server answers 200 with no `sec-websocket-extensions` and runs no deflate: a
+    // client that compressed anyway would be failed (RSV1) by it.
+    let (addr, _) = h2_server(Settings::raw(), None);
+    let (mut ws, response) = R::connect_with_response(h2c(addr, "/echo")).await.unwrap();
+    assert!(response.header("sec-websocket-extensions").is_none());
+    round_trip(&mut ws, Message::text("a".repeat(100_000))).await;
+    round_trip(&mut ws, Message::binary(vec![0u8; 200_000])).await;
+}

@@ -152,6 +152,7 @@ macro_rules! suite {
                 a_redirect_over_h2_is_followed_on_the_same_connection,
                 the_reconnecting_client_comes_back_over_h2_after_a_goaway,
                 h2c_to_an_http1_only_server_says_what_to_change,
+                a_200_without_the_offered_extension_opens_uncompressed,
             ], tls: [
                 wss_over_h2_through_an_http_proxy_negotiates_alpn_with_the_target,
             ]);
