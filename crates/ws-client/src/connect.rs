@@ -104,6 +104,11 @@ pub type RuntimeWebSocket<R> = WebSocket<MaybeTlsStream<<R as Runtime>::Tcp>>;
 /// last hop when redirects were followed (its [`url`](ClientRequest::url) is where the
 /// WebSocket was opened). For logging and `-v` style output.
 ///
+/// Over HTTP/2 (feature `http2`) no such request goes on the wire: the one returned is the
+/// HTTP/1.1 form of the last hop, and the response's
+/// [`http_version`](Response::http_version) is `Http2`; the extended CONNECT that was sent
+/// is `RequestBuilder::build_h2` of the same settings.
+///
 /// # Cancel safety
 /// Dropping the future abandons the attempt and closes whatever was opened.
 pub async fn connect_with_request<R: Runtime>(
