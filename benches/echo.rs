@@ -28,6 +28,8 @@ mod clients;
 mod driver;
 #[path = "echo/ours.rs"]
 mod ours;
+#[path = "echo/process.rs"]
+mod process;
 #[path = "echo/procfs.rs"]
 mod procfs;
 #[path = "echo/server.rs"]

@@ -17,13 +17,15 @@
 //!   one echo on each (RSS growth per WebSocket), then closed-loop echoes on all of them for
 //!   each message size (client CPU per round trip, from `/proc/self`).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, ExitCode, Stdio};
+use std::process::{ExitCode, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+#[path = "echo/process.rs"]
+mod process;
 #[path = "echo/procfs.rs"]
 mod procfs;
 
@@ -33,6 +35,7 @@ use aiowebsocket::ws_client::rt::Timer;
 use aiowebsocket::{ConnectOptions, H2Server, Http2, Message, ServerOptions, WebSocketStream};
 use futures_util::future::join_all;
 
+use crate::process::{can_pin, pinned, ServerProcess};
 use crate::procfs::{rss_kib, CpuTime};
 
 /// WebSockets per run.
@@ -249,29 +252,14 @@ fn table(h1: &[Reading], h2: &[Reading], rounds: usize, pinned: bool) -> String 
 
 /// The server process; closing its stdin stops it.
 struct Server {
-    child: Child,
-    stdin: Option<ChildStdin>,
+    _process: ServerProcess,
     h1: SocketAddr,
     h2: SocketAddr,
 }
 
 impl Server {
     fn start(exe: &Path, pin: bool) -> Result<Server, String> {
-        let mut cmd = pinned(pin, "0");
-        cmd.arg(exe)
-            .arg("server")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| format!("cannot start the server: {e}"))?;
-        let stdin = child.stdin.take();
-        let stdout = child.stdout.take().ok_or("server stdout not piped")?;
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .map_err(|e| e.to_string())?;
+        let (process, line) = ServerProcess::start(exe, &["server"], pin, "the server")?;
         let mut words = line.split_whitespace().skip(1);
         let mut addr = || -> Result<SocketAddr, String> {
             words
@@ -281,53 +269,11 @@ impl Server {
         };
         let (h1, h2) = (addr()?, addr()?);
         Ok(Server {
-            child,
-            stdin,
+            _process: process,
             h1,
             h2,
         })
     }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        drop(self.stdin.take());
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `taskset -c <cpu>` when pinning, through `sh` with the fd limit raised.
-fn pinned(pin: bool, cpu: &str) -> Command {
-    let mut cmd = Command::new("sh");
-    cmd.args([
-        "-c",
-        "ulimit -n \"$(ulimit -Hn)\" 2>/dev/null; exec \"$@\"",
-        "sh",
-    ]);
-    if pin {
-        cmd.args(["taskset", "-c", cpu]);
-    }
-    cmd
-}
-
-/// Whether `taskset` works and there are two cores to split.
-fn can_pin() -> bool {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    cores >= 2
-        && Command::new("taskset")
-            .args(["-c", "1", "true"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
 }
 
 /// One client process, to completion (at most 120 s); its stdout.

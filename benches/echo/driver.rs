@@ -3,15 +3,15 @@
 //! drift (thermal, other load) spreads evenly, then prints median tables.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::client::{LoopSample, MemSample};
 use crate::clients::ClientKind;
+use crate::process::{can_pin, pinned, ServerProcess};
 use crate::server::ServerKind;
 
 /// One echo case: `conns` closed-loop connections, each sending `size`-byte messages.
@@ -297,91 +297,26 @@ fn is_peer(client: ClientKind) -> bool {
 
 /// A server child process; closing its stdin stops it.
 struct Server {
-    child: Child,
-    stdin: Option<ChildStdin>,
+    process: ServerProcess,
     addr: SocketAddr,
 }
 
 impl Server {
     fn start(exe: &Path, kind: ServerKind, pin: bool) -> Result<Server, String> {
-        let mut cmd = pinned(pin, "0");
-        cmd.arg(exe)
-            .args(["server", "--kind", kind.name()])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| format!("cannot start the {} server: {e}", kind.name()))?;
-        let stdin = child.stdin.take();
-        let stdout = child.stdout.take().ok_or("server stdout not piped")?;
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let mut server = Server {
-            child,
-            stdin,
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        };
-        let line = rx
-            .recv_timeout(Duration::from_secs(20))
-            .map_err(|_| format!("the {} server did not announce its address", kind.name()))?;
-        server.addr = line
+        let what = format!("the {} server", kind.name());
+        let (process, line) =
+            ServerProcess::start(exe, &["server", "--kind", kind.name()], pin, &what)?;
+        let addr = line
             .trim()
             .strip_prefix("LISTENING ")
             .and_then(|a| a.parse().ok())
             .ok_or_else(|| format!("bad server announcement {line:?}"))?;
-        Ok(server)
+        Ok(Server { process, addr })
     }
 
     fn pid(&self) -> u32 {
-        self.child.id()
+        self.process.pid()
     }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        drop(self.stdin.take());
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `taskset -c <cpu>` when pinning, run through `sh` so that the fd limit can be raised to
-/// the hard limit first (the memory probe holds thousands of sockets).
-fn pinned(pin: bool, cpu: &str) -> Command {
-    let mut cmd = Command::new("sh");
-    cmd.args([
-        "-c",
-        "ulimit -n \"$(ulimit -Hn)\" 2>/dev/null; exec \"$@\"",
-        "sh",
-    ]);
-    if pin {
-        cmd.args(["taskset", "-c", cpu]);
-    }
-    cmd
-}
-
-/// Whether `taskset` works and there are two cores to split.
-fn can_pin() -> bool {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    cores >= 2
-        && Command::new("taskset")
-            .args(["-c", "1", "true"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
 }
 
 /// Runs one client process to completion (or kills it at `timeout`) and returns its stdout.

@@ -119,6 +119,30 @@ fn usage() -> String {
     )
 }
 
+/// Runs the `bench` target of `aiowebsocket-benches` (bench profile) with `args` after
+/// `--`.
+pub(crate) fn run_bench_target(bench: &str, args: &[String]) -> Result<(), String> {
+    let status = crate::util::cargo()
+        .current_dir(crate::workspace_root())
+        .args([
+            "bench",
+            "--quiet",
+            "-p",
+            "aiowebsocket-benches",
+            "--bench",
+            bench,
+            "--",
+        ])
+        .args(args)
+        .status()
+        .map_err(|e| format!("cannot run cargo bench: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("the {bench} benchmark failed ({status})"))
+    }
+}
+
 /// The median of `v` (which must not be empty); sorts it.
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);

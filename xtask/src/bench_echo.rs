@@ -20,8 +20,6 @@
 //! ours-tokio,fastwebsockets`, `--rounds N`, `--duration-ms N`, `--perf`, `--no-pin`, ...; see
 //! `cargo xtask bench echo --help`).
 
-use std::process::Command;
-
 /// Whether the run may include the Python client: the compressed cases selected (no
 /// `--case`, or one naming "deflate"), the client too (no `--clients`, or one naming it), and
 /// no `--python` given.
@@ -66,24 +64,5 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             pass.extend(["--out".into(), out.display().to_string()]);
         }
     }
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(&root)
-        .args([
-            "bench",
-            "--quiet",
-            "-p",
-            "aiowebsocket-benches",
-            "--bench",
-            "echo",
-            "--",
-        ])
-        .args(&pass)
-        .status()
-        .map_err(|e| format!("cannot run cargo bench: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("the echo benchmark failed ({status})"))
-    }
+    crate::bench::run_bench_target("echo", &pass)
 }

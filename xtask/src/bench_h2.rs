@@ -8,8 +8,6 @@
 //! round pinned to CPU 1, as the echo bench does. The table goes to stdout and to
 //! `target/bench/h2.md`.
 
-use std::process::Command;
-
 /// Runs the benchmark with `args` (after `h2`) passed to it.
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let root = crate::workspace_root();
@@ -19,24 +17,5 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         let out = root.join("target").join("bench").join("h2.md");
         pass.extend(["--out".into(), out.display().to_string()]);
     }
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(&root)
-        .args([
-            "bench",
-            "--quiet",
-            "-p",
-            "aiowebsocket-benches",
-            "--bench",
-            "h2",
-            "--",
-        ])
-        .args(&pass)
-        .status()
-        .map_err(|e| format!("cannot run cargo bench: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("the h2 benchmark failed ({status})"))
-    }
+    crate::bench::run_bench_target("h2", &pass)
 }
