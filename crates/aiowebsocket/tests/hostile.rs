@@ -540,6 +540,16 @@ async fn s_never_reads_send_only<R: Runtime>() -> Outcome {
             if ws.recv().await.is_some_and(|r| r.is_ok()) {
                 return Err("recv went on after the write timeout".into());
             }
+            match R::timeout(
+                Duration::from_secs(2),
+                ws.send(Message::binary(vec![1u8; 10])),
+            )
+            .await
+            {
+                Some(Err(_)) => {}
+                Some(Ok(())) => return Err("a send after the write timeout returned Ok".into()),
+                None => return Err("a send after the write timeout blocked".into()),
+            }
             Ok(format!(
                 "send failed after {sent} MiB at {:.1} s: {}",
                 took.as_secs_f64(),
@@ -619,13 +629,40 @@ async fn s_never_reads_split<R: Runtime>() -> Outcome {
     };
     if let Some((Some((failed, _)), _)) = &recv_out {
         if sent > 0 && last_ok > *failed {
-            // The peer never read: nothing queued could be written after the failure.
+            // A send waiting when the connection fails gets the failure. (The kernel may
+            // still take some of its bytes later, without signalling room: writing them is
+            // the finishing close's best effort, not a success to report.)
             return Err(format!(
-                "a send returned Ok at {:.1} s, after the connection failed at {:.1} s, \
-                 although its message was never written; {recv_desc}",
+                "a send returned Ok at {:.1} s, after the connection failed at {:.1} s; \
+                 {recv_desc}",
                 last_ok.as_secs_f64(),
                 failed.as_secs_f64()
             ));
+        }
+        if let Some((ended, Err(_))) = &send_end {
+            if *ended > *failed + Duration::from_secs(2) {
+                return Err(format!(
+                    "the waiting send failed at {:.1} s, long after the connection did at \
+                     {:.1} s; {recv_desc}",
+                    ended.as_secs_f64(),
+                    failed.as_secs_f64()
+                ));
+            }
+        }
+    }
+    if send_end.as_ref().is_some_and(|(_, r)| r.is_err()) {
+        // A send after the failure fails at once.
+        match R::timeout(
+            Duration::from_secs(2),
+            tx.send(Message::binary(vec![1u8; 10])),
+        )
+        .await
+        {
+            Some(Err(_)) => {}
+            Some(Ok(())) => {
+                return Err(format!("a send after the failure returned Ok; {recv_desc}"))
+            }
+            None => return Err(format!("a send after the failure blocked; {recv_desc}")),
         }
     }
     match send_end {

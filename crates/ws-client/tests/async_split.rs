@@ -11,10 +11,12 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use async_util::{client_options, pair, pair_with, server_options};
+use async_util::{client_options, duplex, pair, pair_with, server_options, ManualTimer};
 use futures::executor::{block_on, LocalPool};
 use futures::task::LocalSpawnExt;
 use futures::{SinkExt, StreamExt};
+use ws_client::connect::connect_on;
+use ws_client::handshake::server_accept;
 use ws_client::{CloseCode, Message, State};
 
 #[test]
@@ -139,6 +141,88 @@ fn receiver_keeps_receiving_while_the_sender_is_blocked() {
         .unwrap();
     pool.run_until(handle);
     assert_eq!(*sent.borrow(), 64);
+}
+
+/// A sender waiting for a large message to be written when the connection fails (here: the
+/// keepalive pong never comes, the peer does not read) gets the failure at once, not an `Ok`
+/// later because the transport took the bytes while the close frame was being written; a
+/// send after the failure fails too.
+#[test]
+fn a_send_waiting_when_the_connection_fails_gets_the_error() {
+    let timer = ManualTimer::new();
+    let opts = client_options()
+        .no_compression()
+        .keepalive(Duration::from_secs(1), Duration::from_secs(1));
+    let (a, b) = duplex(64 << 10);
+    let probe = a.probe();
+    let server_opts = server_options();
+    let (client, _server) = block_on(async {
+        let (c, s) = futures::join!(
+            connect_on(a, &opts, Some(timer.arc())),
+            server_accept(b, &server_opts, Some(timer.arc()))
+        );
+        (c.unwrap().0, s.unwrap())
+    });
+    let (mut tx, mut rx) = client.split();
+    let mut pool = LocalPool::new();
+    let sends = Rc::new(RefCell::new(Vec::new()));
+    let s = sends.clone();
+    pool.spawner()
+        .spawn_local(async move {
+            for _ in 0..4 {
+                let r = tx.send(Message::binary(vec![7u8; 1 << 20])).await;
+                let failed = r.is_err();
+                s.borrow_mut().push(r);
+                if failed {
+                    break;
+                }
+            }
+            // A send after the failure.
+            s.borrow_mut()
+                .push(tx.send(Message::binary(&b"late"[..])).await);
+        })
+        .unwrap();
+    let recv_error = Rc::new(RefCell::new(None));
+    let e = recv_error.clone();
+    pool.spawner()
+        .spawn_local(async move {
+            while let Some(m) = rx.recv().await {
+                if let Err(err) = m {
+                    *e.borrow_mut() = Some(err);
+                }
+            }
+        })
+        .unwrap();
+    pool.run_until_stalled();
+    assert!(
+        sends.borrow().is_empty(),
+        "the first send waits on the full pipe"
+    );
+    // The ping is due, then its pong deadline passes: the connection fails (1011).
+    timer.advance(Duration::from_secs(1));
+    pool.run_until_stalled();
+    timer.advance(Duration::from_secs(1));
+    pool.run_until_stalled();
+    let err = recv_error
+        .borrow_mut()
+        .take()
+        .expect("recv reports the failure");
+    assert!(err.is_timeout(), "{err:?}");
+    {
+        let sends = sends.borrow();
+        assert_eq!(
+            sends.len(),
+            2,
+            "the waiting send and the late one ended: {sends:?}"
+        );
+        assert!(sends.iter().all(Result::is_err), "{sends:?}");
+    }
+    // Room appears without a writable signal, and the close timeout passes: whatever the
+    // finishing writes hand over now, no send reports success.
+    assert!(probe.make_room_silently(16 << 20) > 0);
+    timer.advance(Duration::from_secs(10));
+    pool.run_until_stalled();
+    assert!(sends.borrow().iter().all(Result::is_err));
 }
 
 #[test]

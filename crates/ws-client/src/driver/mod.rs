@@ -28,6 +28,9 @@
 //! sender wait instead of growing memory. The wait is bounded too: when the transport takes
 //! less than 64 KiB within [`Config::write_timeout`] (default 20 s), the connection is
 //! dropped and the sender (and `recv`) get [`ErrorKind::Timeout`](crate::ErrorKind::Timeout) at [`Step::Write`].
+//! A sender still waiting for its output when the connection fails (keepalive, protocol
+//! error, close timeout) gets the failure at once: writing what is queued is then only the
+//! finishing close's best effort, never a success reported to a sender.
 
 mod alarm;
 mod read_buf;
@@ -622,15 +625,29 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
         if self.broken.is_some() {
             return Poll::Ready(Err(self.write_closed_error().unwrap_or(Error::closed())));
         }
-        if self.phase == Phase::Done {
-            // Nothing can be written any more. What is still queued was abandoned (the
-            // finishing deadline ran out on a peer that does not read): a send whose
-            // message is among it must not report success.
-            return Poll::Ready(if self.conn.pending_output().is_empty() {
-                Ok(())
-            } else {
-                Err(Error::closed())
-            });
+        match self.phase {
+            Phase::Done => {
+                // Nothing can be written any more. What is still queued was abandoned (the
+                // finishing deadline ran out on a peer that does not read): a send whose
+                // message is among it must not report success.
+                return Poll::Ready(if self.conn.wants_write() {
+                    Err(Error::closed())
+                } else {
+                    Ok(())
+                });
+            }
+            Phase::Finishing { .. } if !self.conn.close_received() && self.conn.wants_write() => {
+                // The connection failed (keepalive, protocol, close timeout) with output
+                // still queued: the sender learns it now, not when the close frame behind
+                // its message is written or abandoned. Writing that output is the
+                // receiver's best effort from here on (`poll_finish`); a sender that went on
+                // writing could report `Ok` at any later wake-up, when a transport that
+                // signals no room still takes bytes if asked (async-io sockets try the
+                // write on every poll; the kernel makes room for a peer that does not read
+                // without signalling it).
+                return Poll::Ready(Err(Error::closed()));
+            }
+            _ => {}
         }
         // Timers run from the receiving side only (see the module docs): a sender that
         // cannot read pongs must not fail on a keepalive deadline. Only a write that makes

@@ -110,6 +110,19 @@ impl PipeProbe {
         self.tx.lock().unwrap().data.len()
     }
 
+    /// Discards what the probed end wrote and the peer has not read, without waking the
+    /// writer: room that appears with no writable signal, as a kernel makes it now and then
+    /// for a peer that does not read (a zero-window probe answered, a receive queue
+    /// collapsed, buffers grown). A writer finds it only if it tries to write. From now on
+    /// the lane holds up to `cap` bytes. Returns the bytes discarded.
+    pub fn make_room_silently(&self, cap: usize) -> usize {
+        let mut lane = self.tx.lock().unwrap();
+        let n = lane.data.len();
+        lane.data.clear();
+        lane.cap = cap;
+        n
+    }
+
     /// Whether the probed end shut its writing side down.
     pub fn write_closed(&self) -> bool {
         self.tx.lock().unwrap().write_closed
