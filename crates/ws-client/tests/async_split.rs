@@ -178,8 +178,8 @@ fn a_send_waiting_when_the_connection_fails_gets_the_error() {
                 }
             }
             // A send after the failure.
-            s.borrow_mut()
-                .push(tx.send(Message::binary(&b"late"[..])).await);
+            let late = tx.send(Message::binary(&b"late"[..])).await;
+            s.borrow_mut().push(late);
         })
         .unwrap();
     let recv_error = Rc::new(RefCell::new(None));
