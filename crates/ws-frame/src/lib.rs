@@ -100,7 +100,7 @@ pub use close::CloseCode;
 pub use decode::{Decoded, HeaderDecoder};
 pub use error::FrameError;
 pub use header::FrameHeader;
-pub use mask::apply_mask;
+pub use mask::{apply_mask, extend_masked};
 pub use opcode::OpCode;
 
 /// The longest a frame header can be: 2 fixed bytes, an 8-byte extended length and a

@@ -3,7 +3,8 @@
 //! Masking XORs payload byte `i` with `key[i % 4]`. It is its own inverse, so the same
 //! function masks (client sending) and unmasks (server receiving).
 //!
-//! [`apply_mask`] is the entry point. Buffers shorter than [`SIMD_THRESHOLD`] take a
+//! [`apply_mask`] is the entry point; [`extend_masked`] appends a masked copy (a client's
+//! outgoing payload) in one pass. Buffers shorter than [`SIMD_THRESHOLD`] take a
 //! word-at-a-time path with no dispatch at all; longer ones go to the implementation
 //! [`selected`] once per process, picked from what the CPU supports:
 //!
@@ -62,6 +63,90 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
         word(buf, key);
     } else {
         dispatch(buf, key);
+    }
+}
+
+/// Appends `src` to `dst`, masked with `key`: the bytes a client sends, copied and masked
+/// in one pass.
+///
+/// Equivalent to `dst.extend_from_slice(src)` followed by [`apply_mask`] on the appended
+/// bytes (with the same `offset` meaning), but each byte is read once from `src` and written
+/// once, already masked, into `dst`'s spare capacity: no second pass over the copy. Long
+/// buffers use the SIMD implementation [`selected`] picked (AVX-512, AVX2, SSE2, NEON).
+///
+/// ```
+/// use ws_frame::mask::{apply_mask, extend_masked};
+///
+/// let key = [1, 2, 3, 4];
+/// let mut frame = b"head".to_vec();
+/// extend_masked(&mut frame, b"Hello, world", key, 0);
+///
+/// let mut expected = *b"Hello, world";
+/// apply_mask(&mut expected, key, 0);
+/// assert_eq!(&frame[4..], &expected);
+/// ```
+pub fn extend_masked(dst: &mut Vec<u8>, src: &[u8], key: [u8; 4], offset: usize) {
+    if src.len() < SIMD_THRESHOLD {
+        let start = dst.len();
+        dst.extend_from_slice(src);
+        word(&mut dst[start..], rotate(key, offset));
+    } else {
+        extend_with(selected(), dst, src, rotate(key, offset));
+    }
+}
+
+/// [`extend_masked`] with implementation `m` (which must be available or portable);
+/// `key` is already rotated to `src[0]`.
+fn extend_with(m: MaskImpl, dst: &mut Vec<u8>, src: &[u8], key: [u8; 4]) {
+    dst.reserve(src.len());
+    let start = dst.len();
+    let done = copy_vectors(m, &mut dst.spare_capacity_mut()[..src.len()], src, key);
+    // SAFETY: `copy_vectors` initialized the first `done` bytes of the spare capacity (it
+    // returns how many it wrote, at most `src.len()`, which `reserve` made room for).
+    unsafe { dst.set_len(start + done) };
+    // What the vector loop left (fewer than four vectors' worth, or everything for the
+    // portable paths): `done` is a multiple of the vector width, hence of 4, so the key is
+    // still in phase.
+    let tail = dst.len();
+    dst.extend_from_slice(&src[done..]);
+    if m == MaskImpl::Naive {
+        naive(&mut dst[tail..], key, 0);
+    } else {
+        word(&mut dst[tail..], key);
+    }
+}
+
+/// Copies whole vectors of `src` into `dst` (same length) masked with `key`, with the SIMD
+/// implementation `m`; returns how many leading bytes it wrote (a multiple of the vector
+/// width; 0 for the portable implementations). `m` must be available (see
+/// [`MaskImpl::is_available`]).
+#[inline(never)]
+fn copy_vectors(
+    m: MaskImpl,
+    dst: &mut [std::mem::MaybeUninit<u8>],
+    src: &[u8],
+    key: [u8; 4],
+) -> usize {
+    let len = dst.len().min(src.len());
+    let (d, s) = (dst.as_mut_ptr().cast::<u8>(), src.as_ptr());
+    debug_assert!(m.is_available());
+    match m {
+        #[cfg(all(target_arch = "x86_64", ws_frame_avx512))]
+        // SAFETY: callers pass only available implementations (`selected`, or
+        // `MaskImpl::extend_masked` after `is_available`); `d` and `s` are valid for `len`
+        // bytes (writes and reads) and do not overlap (`dst` is a mutable borrow, `src` a
+        // shared one).
+        MaskImpl::Avx512 => unsafe { x86::avx512_copy(d, s, len, key) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above.
+        MaskImpl::Avx2 => unsafe { x86::avx2_copy(d, s, len, key) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above.
+        MaskImpl::Sse2 => unsafe { x86::sse2_copy(d, s, len, key) },
+        #[cfg(target_arch = "aarch64")]
+        // SAFETY: as above.
+        MaskImpl::Neon => unsafe { arm::neon_copy(d, s, len, key) },
+        _ => 0,
     }
 }
 
@@ -139,6 +224,18 @@ impl MaskImpl {
             MaskImpl::Avx512 => x86::avx512(buf, rotate(key, offset)),
             MaskImpl::Neon => arm::neon(buf, rotate(key, offset)),
         }
+    }
+
+    /// Appends `src` to `dst` masked, with this implementation; same contract as
+    /// [`extend_masked`], without the short-buffer shortcut. An implementation this CPU
+    /// cannot run falls back to [`MaskImpl::Word`].
+    pub fn extend_masked(self, dst: &mut Vec<u8>, src: &[u8], key: [u8; 4], offset: usize) {
+        let m = if self.is_available() {
+            self
+        } else {
+            MaskImpl::Word
+        };
+        extend_with(m, dst, src, rotate(key, offset));
     }
 
     fn from_repr(v: u8) -> Option<MaskImpl> {
@@ -328,6 +425,52 @@ macro_rules! x86_mask_body {
     }};
 }
 
+/// The body of an x86 SIMD copy-and-mask function for vectors of `$width` bytes: masks
+/// `src[..n]` into `dst[..n]` for the largest `n <= $len` that is a multiple of the width
+/// and returns `n`. Four vectors per iteration, unaligned loads and stores.
+#[cfg(target_arch = "x86_64")]
+macro_rules! x86_copy_body {
+    (
+        $dst:ident, $src:ident, $len:ident, $key:ident, $width:literal, $vec:ty,
+        $set1:ident, $loadu:ident, $storeu:ident, $xor:ident
+    ) => {{
+        const V: usize = $width;
+        // SAFETY: broadcasting a register has no preconditions beyond the target feature,
+        // which the enclosing function enables.
+        #[allow(unused_unsafe)]
+        let m = unsafe { $set1(i32::from_ne_bytes($key)) };
+        let mut i = 0;
+        while i + 4 * V <= $len {
+            // SAFETY: `i + 4V <= len`: the four vectors at offset `i` lie inside both
+            // buffers, which the caller guarantees valid for `len` bytes and disjoint.
+            unsafe {
+                let s = $src.add(i).cast::<$vec>();
+                let d = $dst.add(i).cast::<$vec>();
+                let a = $loadu(s);
+                let b = $loadu(s.add(1));
+                let c = $loadu(s.add(2));
+                let e = $loadu(s.add(3));
+                $storeu(d, $xor(a, m));
+                $storeu(d.add(1), $xor(b, m));
+                $storeu(d.add(2), $xor(c, m));
+                $storeu(d.add(3), $xor(e, m));
+            }
+            i += 4 * V;
+        }
+        while i + V <= $len {
+            // SAFETY: `i + V <= len`: the vector at offset `i` lies inside both buffers.
+            unsafe {
+                $storeu(
+                    $dst.add(i).cast::<$vec>(),
+                    $xor($loadu($src.add(i).cast::<$vec>()), m),
+                );
+            }
+            i += V;
+        }
+        i
+    }};
+}
+
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use std::arch::x86_64::{
@@ -393,6 +536,84 @@ mod x86 {
             return unsafe { avx512_unchecked(buf, key) };
         }
         word(buf, key)
+    }
+
+    /// Copy-and-mask with SSE2 (see `x86_copy_body!`); returns the bytes written.
+    ///
+    /// # Safety
+    /// The CPU must support SSE2; `dst` must be valid for writes and `src` for reads of
+    /// `len` bytes, and the two must not overlap.
+    #[target_feature(enable = "sse2")]
+    pub(super) unsafe fn sse2_copy(
+        dst: *mut u8,
+        src: *const u8,
+        len: usize,
+        key: [u8; 4],
+    ) -> usize {
+        x86_copy_body!(
+            dst,
+            src,
+            len,
+            key,
+            16,
+            __m128i,
+            _mm_set1_epi32,
+            _mm_loadu_si128,
+            _mm_storeu_si128,
+            _mm_xor_si128
+        )
+    }
+
+    /// Copy-and-mask with AVX2; same contract as [`sse2_copy`], with AVX2.
+    ///
+    /// # Safety
+    /// As for [`sse2_copy`], and the CPU must support AVX2.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn avx2_copy(
+        dst: *mut u8,
+        src: *const u8,
+        len: usize,
+        key: [u8; 4],
+    ) -> usize {
+        x86_copy_body!(
+            dst,
+            src,
+            len,
+            key,
+            32,
+            __m256i,
+            _mm256_set1_epi32,
+            _mm256_loadu_si256,
+            _mm256_storeu_si256,
+            _mm256_xor_si256
+        )
+    }
+
+    /// Copy-and-mask with AVX-512F; same contract as [`sse2_copy`], with AVX-512F.
+    ///
+    /// # Safety
+    /// As for [`sse2_copy`], and the CPU must support AVX-512F.
+    #[cfg(ws_frame_avx512)]
+    #[allow(clippy::incompatible_msrv)] // only compiled on Rust >= 1.89, see build.rs
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn avx512_copy(
+        dst: *mut u8,
+        src: *const u8,
+        len: usize,
+        key: [u8; 4],
+    ) -> usize {
+        x86_copy_body!(
+            dst,
+            src,
+            len,
+            key,
+            64,
+            __m512i,
+            _mm512_set1_epi32,
+            _mm512_loadu_si512,
+            _mm512_storeu_si512,
+            _mm512_xor_si512
+        )
     }
 
     /// # Safety
@@ -547,6 +768,33 @@ mod arm {
         }
         // `i` is a multiple of 16, so `key` is still in phase.
         word(&mut buf[i..], key);
+    }
+
+    /// Copy-and-mask with NEON: masks whole 16-byte blocks of `src` into `dst`; returns the
+    /// bytes written.
+    ///
+    /// # Safety
+    /// The CPU must support NEON; `dst` must be valid for writes and `src` for reads of
+    /// `len` bytes, and the two must not overlap.
+    #[target_feature(enable = "neon")]
+    pub(super) unsafe fn neon_copy(
+        dst: *mut u8,
+        src: *const u8,
+        len: usize,
+        key: [u8; 4],
+    ) -> usize {
+        const V: usize = 16;
+        // SAFETY: broadcasting a register has no preconditions beyond NEON.
+        #[allow(unused_unsafe)]
+        let m = unsafe { vreinterpretq_u8_u32(vdupq_n_u32(u32::from_ne_bytes(key))) };
+        let mut i = 0;
+        while i + V <= len {
+            // SAFETY: `i + 16 <= len`: the block at offset `i` lies inside both buffers,
+            // which the caller guarantees valid and disjoint; no alignment is required.
+            unsafe { vst1q_u8(dst.add(i), veorq_u8(vld1q_u8(src.add(i)), m)) };
+            i += V;
+        }
+        i
     }
 }
 

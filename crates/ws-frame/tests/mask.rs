@@ -190,3 +190,61 @@ proptest! {
         prop_assert_eq!(got, want);
     }
 }
+
+/// `extend_masked` (and each implementation's) appends exactly what a copy followed by the byte loop gives, after any
+/// existing content, for every length around the vector widths, every key offset and every
+/// source alignment; the bytes already in `dst` are untouched.
+#[test]
+fn extend_masked_matches_copy_then_mask() {
+    for len in (0..=300).chain([1023, 1024, 4099, 65_536 + 61, 300_001]) {
+        for misalign in [0, 1, 3, 17, 63] {
+            for offset in 0..4 {
+                let store = data(len + 64 + misalign, len as u64);
+                let src = &store[misalign..misalign + len];
+                let prefix = data(misalign + 5, 99);
+                let mut want = src.to_vec();
+                reference(&mut want, KEY, offset);
+                let paths = mask::available().into_iter().map(Some).chain([None]);
+                for m in paths {
+                    let mut dst = prefix.clone();
+                    match m {
+                        Some(m) => m.extend_masked(&mut dst, src, KEY, offset),
+                        None => ws_frame::extend_masked(&mut dst, src, KEY, offset),
+                    }
+                    assert_eq!(
+                        &dst[..prefix.len()],
+                        &prefix[..],
+                        "prefix changed, len {len}"
+                    );
+                    assert!(
+                        dst[prefix.len()..] == want[..],
+                        "{m:?}: wrong result for len {len}, misalign {misalign}, offset {offset}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+proptest! {
+    /// A payload appended in pieces (each piece at its payload offset) equals the payload
+    /// appended whole, whatever the piece sizes and the spare capacity already in `dst`.
+    #[test]
+    fn extend_masked_in_pieces(
+        payload in proptest::collection::vec(any::<u8>(), 0..2000),
+        cut in 0usize..2000,
+        spare in 0usize..300,
+        key in any::<[u8; 4]>(),
+    ) {
+        let cut = cut.min(payload.len());
+        let mut whole = Vec::new();
+        ws_frame::extend_masked(&mut whole, &payload, key, 0);
+        let mut pieces = Vec::with_capacity(spare);
+        ws_frame::extend_masked(&mut pieces, &payload[..cut], key, 0);
+        ws_frame::extend_masked(&mut pieces, &payload[cut..], key, cut);
+        prop_assert_eq!(&whole, &pieces);
+        let mut want = payload.clone();
+        reference(&mut want, key, 0);
+        prop_assert_eq!(whole, want);
+    }
+}

@@ -91,7 +91,8 @@ use std::time::{Duration, Instant};
 use bytes::{Buf, Bytes, BytesMut};
 use rand::RngCore;
 use ws_frame::{
-    apply_mask, CloseCode, Decoded, FrameHeader, HeaderDecoder, OpCode, Role, MAX_HEADER_LEN, RSV1,
+    apply_mask, extend_masked, CloseCode, Decoded, FrameHeader, HeaderDecoder, OpCode, Role,
+    MAX_HEADER_LEN, RSV1,
 };
 
 pub(crate) mod buf;
@@ -128,8 +129,6 @@ const OUT_KEEP: usize = 4 << 10;
 /// delivered; so is one that holds only a few bytes (at most this many) of a buffer that a
 /// large frame made larger than [`GROW_DIRECT`] (they are copied out).
 const RBUF_KEEP: usize = 64 << 10;
-/// Outgoing payloads are copied and masked in pieces of this size (cache-friendly).
-const MASK_CHUNK: usize = 8 << 10;
 /// The compression scratch buffer is given back after a message larger than this.
 #[cfg(feature = "deflate")]
 const SCRATCH_KEEP: usize = 64 << 10;

@@ -136,8 +136,8 @@ impl Connection {
         }
     }
 
-    /// Encodes one frame into the output buffer: header, then the payload copied once and
-    /// masked in place (client role).
+    /// Encodes one frame into the output buffer: header, then the payload copied and masked
+    /// in one pass (client role).
     pub(super) fn write_frame(&mut self, opcode: OpCode, fin: bool, rsv: u8, payload: &[u8]) {
         trace::trace!(
             in &self.span,
@@ -166,14 +166,8 @@ impl Connection {
             out.extend_from_slice(payload);
             return;
         };
-        // Copy and mask chunk by chunk, so that masking works on bytes still in L1.
-        let mut offset = 0;
-        for chunk in payload.chunks(MASK_CHUNK) {
-            let start = out.len();
-            out.extend_from_slice(chunk);
-            apply_mask(&mut out[start..], key, offset);
-            offset += chunk.len();
-        }
+        // One pass: each payload byte is read once and written once, masked.
+        extend_masked(out, payload, key, 0);
     }
 
     /// Answers a ping: now if the output buffer is below the high-water mark, else later
