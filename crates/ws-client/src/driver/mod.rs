@@ -16,9 +16,10 @@
 //!
 //! A large frame (64 KiB or more) is read straight into the connection's buffer instead:
 //! zeroed room is made after the buffered bytes (each byte zeroed once) and kept across
-//! reads, so no copy is made and reads are as large as the frame allows. That room grows
-//! with what arrived (at most four times the bytes buffered), never with the length the
-//! peer declared.
+//! reads, so no copy is made and reads are as large as the frame allows. The allocation is
+//! made once for the whole frame (a length checked against the limits), but its pages are
+//! touched only as they are zeroed, which follows what arrived (at most four times the
+//! bytes buffered), never the length the peer declared.
 //!
 //! # Writing
 //! Messages are encoded into the connection's output buffer; `send` flushes once, `feed`
@@ -47,7 +48,7 @@ use ws_frame::{CloseCode, Role};
 
 use crate::error::{Error, Step};
 use crate::message::{CloseFrame, Message};
-use crate::proto::buf::reserve_bounded;
+use crate::proto::buf::reserve_to_bound;
 use crate::proto::{Connection, State};
 use crate::rt::{Sleep, Timer};
 use crate::trace;
@@ -408,9 +409,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
     ///
     /// The zeroed room after the buffered bytes (`spare`) is kept across reads, so each
     /// byte is zeroed once. Memory follows what arrived: at most four times the bytes
-    /// buffered (or one read buffer's worth) is zeroed, never past the end of the frame. Past
-    /// 1 MiB the buffer gets room up to the frame's end in one step (a length already checked
-    /// against the limits), so a large frame is never copied to a larger buffer.
+    /// buffered (or one read buffer's worth) is zeroed, never past the end of the frame. The
+    /// buffer gets room up to the frame's end in one step (a length already checked against
+    /// the limits), so a large frame is never copied to a larger buffer.
     fn poll_read_direct(
         &mut self,
         cx: &mut Context<'_>,
@@ -422,9 +423,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             let buf = self.conn.read_buf();
             let len = buf.len();
             let want = remaining.min(len.saturating_mul(3).max(READ_BUF));
-            // Room up to the frame's end (its length is within the limits) once it is large:
-            // the buffer is never copied while large; pages are zeroed a read ahead.
-            reserve_bounded(buf, want, len.saturating_add(remaining));
+            // Room up to the frame's end in one step (its length was checked against the
+            // limits): the buffer is never copied to a larger one while the frame arrives.
+            // That room is address space; its pages are touched only as they are zeroed,
+            // a read ahead (`want`).
+            reserve_to_bound(buf, want, len.saturating_add(remaining));
             buf.resize(len + want, 0);
             self.spare = buf.split_off(len);
         }

@@ -42,6 +42,20 @@ pub(crate) fn reserve_bounded(buf: &mut BytesMut, additional: usize, bound: usiz
     buf.reserve(target - buf.len());
 }
 
+/// Makes room for `additional` more bytes in `buf` like [`reserve_bounded`], but reserves
+/// up to `bound` in one step whenever the bound is reservable ([`RESERVE_MAX`]), however
+/// small the buffer: for a buffer whose bound is exact (the end of a frame being read), so
+/// that it is never copied to a larger one. Pages of the room are touched only as the
+/// caller fills them.
+pub(crate) fn reserve_to_bound(buf: &mut BytesMut, additional: usize, bound: usize) {
+    let needed = buf.len().saturating_add(additional);
+    if bound <= RESERVE_MAX && bound >= needed {
+        buf.reserve(bound - buf.len());
+    } else {
+        reserve_bounded(buf, additional, bound);
+    }
+}
+
 /// Freezes a finished message, first giving back room it did not use when that is more than
 /// [`GROW_DIRECT`] (shrinking in place: no copy on common allocators).
 pub(crate) fn freeze_fitted(buf: BytesMut) -> Bytes {
@@ -78,6 +92,18 @@ mod tests {
         b.resize(GROW_DIRECT, 0);
         reserve_bounded(&mut b, 1, usize::MAX);
         assert!(b.capacity() >= 2 * GROW_DIRECT && b.capacity() < 3 * GROW_DIRECT);
+    }
+
+    #[test]
+    fn an_exact_bound_is_reserved_in_one_step() {
+        let mut b = BytesMut::from(&[3u8; 1000][..]);
+        reserve_to_bound(&mut b, 64 << 10, 1 << 20);
+        assert!(b.capacity() >= 1 << 20 && b.capacity() < 2 << 20);
+        assert_eq!(b.len(), 1000);
+        // A bound too large to reserve grows as reserve_bounded does.
+        let mut b = BytesMut::from(&[3u8; 1000][..]);
+        reserve_to_bound(&mut b, 64 << 10, usize::MAX);
+        assert!(b.capacity() >= 1000 + (64 << 10) && b.capacity() <= GROW_DIRECT);
     }
 
     #[test]
