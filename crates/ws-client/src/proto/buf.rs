@@ -22,9 +22,41 @@ pub(crate) const GROW_DIRECT: usize = 1 << 20;
 /// The largest bound reserved in one step (larger ones double, capped at the bound).
 pub(crate) const RESERVE_MAX: usize = 1 << 30;
 
+/// A growable byte buffer: [`BytesMut`] (read and message buffers) or `Vec<u8>` (buffers
+/// that zlib writes into: flate2 fills a `Vec`'s spare capacity without zeroing it first).
+pub(crate) trait Room {
+    fn len(&self) -> usize;
+    fn capacity(&self) -> usize;
+    fn reserve(&mut self, additional: usize);
+}
+
+impl Room for BytesMut {
+    fn len(&self) -> usize {
+        BytesMut::len(self)
+    }
+    fn capacity(&self) -> usize {
+        BytesMut::capacity(self)
+    }
+    fn reserve(&mut self, additional: usize) {
+        BytesMut::reserve(self, additional)
+    }
+}
+
+impl Room for Vec<u8> {
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+    fn capacity(&self) -> usize {
+        Vec::capacity(self)
+    }
+    fn reserve(&mut self, additional: usize) {
+        Vec::reserve(self, additional)
+    }
+}
+
 /// Makes room for `additional` more bytes in `buf`, which will never hold more than
 /// `bound` bytes (see the [module docs](self)).
-pub(crate) fn reserve_bounded(buf: &mut BytesMut, additional: usize, bound: usize) {
+pub(crate) fn reserve_bounded<B: Room>(buf: &mut B, additional: usize, bound: usize) {
     let needed = buf.len().saturating_add(additional);
     if needed <= buf.capacity() {
         return;
@@ -58,12 +90,10 @@ pub(crate) fn reserve_to_bound(buf: &mut BytesMut, additional: usize, bound: usi
 
 /// Freezes a finished message, first giving back room it did not use when that is more than
 /// [`GROW_DIRECT`] (shrinking in place: no copy on common allocators).
-pub(crate) fn freeze_fitted(buf: BytesMut) -> Bytes {
-    if buf.capacity() - buf.len() <= GROW_DIRECT {
-        return buf.freeze();
+pub(crate) fn freeze_vec(mut v: Vec<u8>) -> Bytes {
+    if v.capacity() - v.len() > GROW_DIRECT {
+        v.shrink_to_fit();
     }
-    let mut v = Vec::from(buf);
-    v.shrink_to_fit();
     Bytes::from(v)
 }
 
@@ -108,12 +138,12 @@ mod tests {
 
     #[test]
     fn freeze_gives_back_unused_room() {
-        let mut b = BytesMut::with_capacity(8 << 20);
+        let mut b = Vec::with_capacity(8 << 20);
         b.extend_from_slice(&[7; 3 << 20]);
-        let frozen = freeze_fitted(b);
+        let frozen = freeze_vec(b);
         assert_eq!(frozen.len(), 3 << 20);
         assert!(frozen.iter().all(|&x| x == 7));
-        let small = freeze_fitted(BytesMut::from(&b"abc"[..]));
+        let small = freeze_vec(b"abc".to_vec());
         assert_eq!(&small[..], b"abc");
     }
 }

@@ -49,7 +49,7 @@ use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, 
 use ws_frame::{CloseCode, Role};
 use ws_handshake::permessage_deflate::DeflateParams;
 
-use crate::proto::buf::{freeze_fitted, reserve_bounded};
+use crate::proto::buf::{freeze_vec, reserve_bounded};
 
 /// What a sync flush ends with; dropped by the sender, appended by the receiver.
 const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
@@ -181,7 +181,7 @@ impl Deflate {
     pub(crate) fn compress(
         &mut self,
         payload: &[u8],
-        out: &mut BytesMut,
+        out: &mut Vec<u8>,
     ) -> Result<(), DeflateError> {
         if payload.is_empty() {
             // An empty stored block without its LEN/NLEN (RFC 7692 section 7.2.3.6). It adds
@@ -210,23 +210,23 @@ impl Deflate {
         }
     }
 
-    fn deflate_into(&mut self, mut input: &[u8], out: &mut BytesMut) -> Result<(), DeflateError> {
+    /// Compresses into `out`'s spare capacity: flate2's `compress_vec` writes there without
+    /// the buffer being zeroed first.
+    fn deflate_into(&mut self, mut input: &[u8], out: &mut Vec<u8>) -> Result<(), DeflateError> {
         // Incompressible data grows by 5 bytes per stored block plus the flush.
         let step = input.len().saturating_add(64).min(DEFLATE_STEP);
         loop {
             let pos = out.len();
-            out.resize(pos + step, 0);
-            let (in_before, out_before) = (self.compress.total_in(), self.compress.total_out());
-            let result = self
-                .compress
-                .compress(input, &mut out[pos..], FlushCompress::Sync);
+            out.reserve(step);
+            let given = out.capacity() - pos;
+            let in_before = self.compress.total_in();
+            let result = self.compress.compress_vec(input, out, FlushCompress::Sync);
             let consumed = (self.compress.total_in() - in_before) as usize;
-            let produced = (self.compress.total_out() - out_before) as usize;
-            out.truncate(pos + produced);
+            let produced = out.len() - pos;
             input = &input[consumed..];
             result.map_err(|e| DeflateError::Corrupt(format!("internal compressor error: {e}")))?;
             // Done when all input is in and the flush fit in the space we gave.
-            if input.is_empty() && produced < step {
+            if input.is_empty() && produced < given {
                 return Ok(());
             }
             if consumed == 0 && produced == 0 {
@@ -248,7 +248,7 @@ impl Deflate {
         &mut self,
         input: &[u8],
         fin: bool,
-        out: &mut BytesMut,
+        out: &mut Vec<u8>,
         limit: usize,
     ) -> Result<(), DeflateError> {
         let mut step = input
@@ -274,34 +274,42 @@ impl Deflate {
         result
     }
 
+    /// Inflates into `out`'s spare capacity (flate2's `decompress_vec` writes there without
+    /// the buffer being zeroed first). The capacity is grown in steps bounded by the limit,
+    /// so it bounds what one call can write: memory never exceeds what
+    /// [`reserve_bounded`] allows for `limit + 1` bytes.
     fn inflate_into(
         &mut self,
         mut input: &[u8],
-        out: &mut BytesMut,
+        out: &mut Vec<u8>,
         limit: usize,
         step: &mut usize,
     ) -> Result<(), DeflateError> {
+        let too_big = |out: &mut Vec<u8>| {
+            // At most one byte past the limit is kept (the capacity may have room for more).
+            out.truncate(limit.saturating_add(1));
+            Err(DeflateError::TooBig { limit })
+        };
         loop {
             if out.len() > limit {
-                return Err(DeflateError::TooBig { limit });
+                return too_big(out);
             }
             // Room for one byte past the limit, so that "exactly at the limit" and "over
             // it" can be told apart.
             let avail = (*step).min((limit - out.len()).saturating_add(1));
             reserve_bounded(out, avail, limit.saturating_add(1));
             let pos = out.len();
-            out.resize(pos + avail, 0);
-            let (in_before, out_before) = (self.decompress.total_in(), self.decompress.total_out());
+            let given = out.capacity() - pos;
+            let in_before = self.decompress.total_in();
             let result = self
                 .decompress
-                .decompress(input, &mut out[pos..], FlushDecompress::None);
+                .decompress_vec(input, out, FlushDecompress::None);
             let consumed = (self.decompress.total_in() - in_before) as usize;
-            let produced = (self.decompress.total_out() - out_before) as usize;
-            out.truncate(pos + produced);
+            let produced = out.len() - pos;
             input = &input[consumed..];
             let status = result.map_err(|e| DeflateError::Corrupt(e.to_string()))?;
             if out.len() > limit {
-                return Err(DeflateError::TooBig { limit });
+                return too_big(out);
             }
             *step = step.saturating_mul(2).min(INFLATE_STEP);
             match status {
@@ -316,7 +324,7 @@ impl Deflate {
                 Status::Ok | Status::BufError => {
                     // Done when all input is in and the output did not fill the space given
                     // (otherwise zlib may hold more output).
-                    if input.is_empty() && produced < avail {
+                    if input.is_empty() && produced < given {
                         return Ok(());
                     }
                     if consumed == 0 && produced == 0 {
@@ -359,9 +367,9 @@ impl PerMessageDeflate {
     /// Compresses the payload of one message; the result is the payload of the message's
     /// frame(s), to be sent with RSV1 on the first frame.
     pub fn compress(&mut self, payload: &[u8]) -> Result<Bytes, DeflateError> {
-        let mut out = BytesMut::new();
+        let mut out = Vec::new();
         self.inner.compress(payload, &mut out)?;
-        Ok(out.freeze())
+        Ok(Bytes::from(out))
     }
 
     /// Like [`compress`](Self::compress), appending to `out` (reusing its allocation).
@@ -370,15 +378,15 @@ impl PerMessageDeflate {
         payload: &[u8],
         out: &mut BytesMut,
     ) -> Result<(), DeflateError> {
-        self.inner.compress(payload, out)
+        on_vec(out, |v| self.inner.compress(payload, v))
     }
 
     /// Decompresses a whole message (the frames' payloads joined) of at most `limit` bytes
     /// once inflated.
     pub fn decompress(&mut self, message: &[u8], limit: usize) -> Result<Bytes, DeflateError> {
-        let mut out = BytesMut::new();
+        let mut out = Vec::new();
         self.inner.decompress(message, true, &mut out, limit)?;
-        Ok(freeze_fitted(out))
+        Ok(freeze_vec(out))
     }
 
     /// Decompresses one frame of a message, appending to `out`; `fin` marks the message's
@@ -395,8 +403,18 @@ impl PerMessageDeflate {
         out: &mut BytesMut,
         limit: usize,
     ) -> Result<(), DeflateError> {
-        self.inner.decompress(frame, fin, out, limit)
+        on_vec(out, |v| self.inner.decompress(frame, fin, v, limit))
     }
+}
+
+/// Runs `f` on `out` as a `Vec<u8>` and puts it back: no copy when `out` owns its whole
+/// allocation (a `BytesMut` never split or frozen), a copy of its bytes otherwise.
+fn on_vec<R>(out: &mut BytesMut, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    let mut v = Vec::from(std::mem::take(out));
+    let result = f(&mut v);
+    // `From<Bytes> for BytesMut` reuses the allocation of a unique `Bytes`.
+    *out = BytesMut::from(Bytes::from(v));
+    result
 }
 
 #[cfg(test)]
@@ -440,10 +458,10 @@ mod tests {
     fn appends_after_existing_content() {
         let mut c = Deflate::new(&params(false, false, 15), Role::Client, 6);
         let mut s = Deflate::new(&params(false, false, 15), Role::Server, 6);
-        let mut wire = BytesMut::from(&b"hdr"[..]);
+        let mut wire = b"hdr".to_vec();
         c.compress(b"payload payload payload", &mut wire).unwrap();
         assert_eq!(&wire[..3], b"hdr");
-        let mut out = BytesMut::from(&b">>"[..]);
+        let mut out = b">>".to_vec();
         s.decompress(&wire[3..], true, &mut out, 1024).unwrap();
         assert_eq!(&out[..], b">>payload payload payload");
     }
@@ -452,15 +470,15 @@ mod tests {
     fn limit_counts_existing_content_and_exact_fit_passes() {
         let mut c = Deflate::new(&params(false, false, 15), Role::Client, 6);
         let mut s = Deflate::new(&params(false, false, 15), Role::Server, 6);
-        let mut wire = BytesMut::new();
+        let mut wire = Vec::new();
         c.compress(&[7u8; 100], &mut wire).unwrap();
-        let mut out = BytesMut::new();
+        let mut out = Vec::new();
         s.decompress(&wire, true, &mut out, 100).unwrap();
         assert_eq!(out.len(), 100);
 
-        let mut wire = BytesMut::new();
+        let mut wire = Vec::new();
         c.compress(&[7u8; 101], &mut wire).unwrap();
-        let mut out = BytesMut::new();
+        let mut out = Vec::new();
         assert_eq!(
             s.decompress(&wire, true, &mut out, 100),
             Err(DeflateError::TooBig { limit: 100 })

@@ -104,7 +104,7 @@ mod send;
 mod timers;
 pub mod utf8;
 
-use self::buf::{freeze_fitted, reserve_bounded, GROW_DIRECT};
+use self::buf::{freeze_vec, reserve_bounded, GROW_DIRECT};
 use self::config::Config;
 #[cfg(feature = "deflate")]
 use self::deflate::{Deflate, DeflateError};
@@ -185,7 +185,7 @@ pub struct Connection {
     deflate: Option<Deflate>,
     /// Compressed payload of the message being sent.
     #[cfg(feature = "deflate")]
-    scratch: BytesMut,
+    scratch: Vec<u8>,
     /// The parent of this connection's events: a client's `websocket` span once the
     /// connect flow set it, else none (events then go to the current span).
     #[cfg(feature = "tracing")]
@@ -219,7 +219,8 @@ struct InFrame {
 struct InMessage {
     text: bool,
     compressed: bool,
-    buf: BytesMut,
+    /// A `Vec` so that inflating writes into its spare capacity without zeroing it first.
+    buf: Vec<u8>,
     /// Payload bytes announced by the frames so far (uncompressed messages).
     size: u64,
     fragments: usize,
@@ -363,7 +364,7 @@ impl Connection {
             #[cfg(feature = "deflate")]
             deflate,
             #[cfg(feature = "deflate")]
-            scratch: BytesMut::new(),
+            scratch: Vec::new(),
             #[cfg(feature = "tracing")]
             span: tracing::Span::none(),
             config,

@@ -203,7 +203,7 @@ impl Connection {
                 self.msg = Some(InMessage {
                     text,
                     compressed: rsv1,
-                    buf: BytesMut::new(),
+                    buf: Vec::new(),
                     size: header.payload_len,
                     fragments: 1,
                     empty_run: usize::from(len == 0 && !header.fin),
@@ -324,7 +324,7 @@ impl Connection {
                     return Ok(None);
                 };
                 self.release_idle_input();
-                let payload = freeze_fitted(msg.buf);
+                let payload = freeze_vec(msg.buf);
                 if msg.text {
                     self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
                     Ok(Some(Message::Text(Utf8Bytes::from_validated(payload))))
@@ -438,7 +438,7 @@ fn inflate(
     deflate: Option<&mut Deflate>,
     input: &[u8],
     fin: bool,
-    out: &mut BytesMut,
+    out: &mut Vec<u8>,
     max: Option<usize>,
 ) -> Result<(), ProtocolError> {
     let Some(deflate) = deflate else {
