@@ -146,6 +146,8 @@ fn closed_loop(kind: ClientKind, spec: Spec, p: LoopParams) -> Result<client::Lo
         ClientKind::Tungstenite => on_tokio::<clients::TungsteniteConn>(spec, p),
         ClientKind::Fastws => on_tokio::<clients::FastwsConn>(spec, p),
         ClientKind::TokioWs => on_tokio::<clients::TokioWsConn>(spec, p),
+        // A different stream type: the uncompressed cases keep the plain one.
+        ClientKind::Sockudo if spec.deflate => on_tokio::<clients::SockudoDeflateConn>(spec, p),
         ClientKind::Sockudo => on_tokio::<clients::SockudoConn>(spec, p),
         ClientKind::Yawc => on_tokio::<clients::YawcConn>(spec, p),
         ClientKind::Tcp => on_tokio::<clients::TcpConn>(spec, p),
@@ -164,6 +166,7 @@ fn mem_probe(kind: ClientKind, spec: Spec, n: usize) -> Result<client::MemSample
         ClientKind::Tungstenite => on_tokio::<clients::TungsteniteConn>(spec, n),
         ClientKind::Fastws => on_tokio::<clients::FastwsConn>(spec, n),
         ClientKind::TokioWs => on_tokio::<clients::TokioWsConn>(spec, n),
+        ClientKind::Sockudo if spec.deflate => on_tokio::<clients::SockudoDeflateConn>(spec, n),
         ClientKind::Sockudo => on_tokio::<clients::SockudoConn>(spec, n),
         ClientKind::Yawc => on_tokio::<clients::YawcConn>(spec, n),
         ClientKind::Tcp => on_tokio::<clients::TcpConn>(spec, n),
