@@ -11,10 +11,16 @@
 //! - `server --kind ws|tws|ours|tcp`: the fixed echo servers (current-thread tokio, pinned to
 //!   CPU 0; every uncompressed case runs against `ws`, fastwebsockets, and `tws`,
 //!   tokio-websockets; `ours`, our server role with permessage-deflate, serves the compressed
-//!   cases);
+//!   cases, and counts what each connection agreed and put on the wire: `STATS` on its
+//!   stdin prints the totals);
 //! - `client --client NAME ...`: one closed-loop run in its own process (pinned to CPU 1), so
 //!   that its CPU time can be read from `/proc/self`;
 //! - `mem-client --client NAME ...`: RSS growth for N idle connections.
+//!
+//! The compressed ("deflate") cases run every client with permessage-deflate: ours, sockudo-ws
+//! and yawc at our settings (level 1, 15-bit windows, context takeover both ways), Python
+//! `websockets` at its own. Besides the CPU they report the bytes on the wire per message,
+//! counted by our server, and fail if a connection did not negotiate compression.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;

@@ -61,8 +61,9 @@ impl Case {
         format!("{kind} {}x{}", self.conns, size_label(self.size))
     }
 
-    /// The clients that run this case: the compressed cases need permessage-deflate, text
-    /// needs WebSocket, and the Python client runs the compressed cases only.
+    /// The clients that run this case: the compressed cases need permessage-deflate (ours,
+    /// sockudo-ws, yawc, Python), text needs WebSocket, and the Python client runs the
+    /// compressed cases only.
     fn runs(self, client: ClientKind) -> bool {
         if self.deflate {
             client.has_deflate()
@@ -74,7 +75,7 @@ impl Case {
 
 /// The issue's matrix: C in {1, 100} x S in {20 B, 1 KiB, 16 KiB}, 1 x 1, 4 and 16 MiB,
 /// text variants where UTF-8 validation is on the path, and compressed JSON
-/// (permessage-deflate, ours vs Python `websockets`).
+/// (permessage-deflate: ours, sockudo-ws, yawc and Python `websockets`, against our server).
 pub(crate) const CASES: [Case; 14] = [
     Case::bin(1, 20),
     Case::bin(100, 20),
@@ -252,7 +253,9 @@ pub(crate) fn usage() -> &'static str {
     "usage: echo [run] [--quick] [--rounds N] [--warmup-ms N] [--duration-ms N]\n\
      \x20           [--case SUBSTR,..] [--clients NAME,..] [--servers ws,tws] [--mem-conns N]\n\
      \x20           [--mem-rounds N] [--no-pin] [--perf] [--out FILE] [--python PYTHON]\n\
-     cases: bin|text|deflate CxS (e.g. \"bin 100x20B\", \"text\", \"1MiB\") and \"mem\"\n\
+     cases: bin|text|deflate CxS (e.g. \"bin 100x20B\", \"text\", \"1MiB\") and \"mem\"; the deflate\n\
+     \x20      cases run ours, sockudo-ws, yawc and python-websockets with permessage-deflate\n\
+     \x20      against our server, which counts the bytes on the wire per message\n\
      clients: ours-tokio, ours-async-std, ours-async-std-spawn, tokio-tungstenite, fastwebsockets,\n\
      \x20        tokio-websockets, sockudo-ws, yawc, tcp, tcp-async-std, python-websockets (needs\n\
      \x20        --python: a Python with websockets; `cargo xtask bench echo` passes its interop venv)\n\

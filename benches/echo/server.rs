@@ -1,7 +1,8 @@
 //! The fixed echo servers every client talks to: two WebSocket ones (fastwebsockets' server
 //! role behind a minimal hand-written HTTP upgrade, echoing frame by frame; tokio-websockets'
 //! server role, echoing message by message), a plain TCP one for the ceiling, and for the
-//! compressed cases our own server role (fastwebsockets has no permessage-deflate).
+//! compressed cases our own server role (fastwebsockets has no permessage-deflate), which
+//! agrees to every client's offer as it comes (`ServerOptions::new()`).
 //!
 //! Both run on a current-thread tokio runtime, one task per connection, `TCP_NODELAY` on. The
 //! server prints `LISTENING <addr>` on stdout and exits when its stdin closes (the driver
