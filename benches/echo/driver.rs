@@ -407,7 +407,8 @@ impl ServerTotals {
 /// What one compressed run put on the wire, per completed echo, by the server's count.
 #[derive(Clone, Debug, PartialEq)]
 struct WireSample {
-    /// Echoes the server completed (the whole run: warm-up, window, and the last ones).
+    /// Echoes the server completed and counted (the whole run: warm-up, window, and the
+    /// last ones; not the first of each connection).
     msgs: u64,
     /// Client-to-server bytes (frame headers, masking keys, compressed payloads) per echo.
     up: f64,
@@ -682,7 +683,8 @@ const DEFLATE_HEAD: &str = "## permessage-deflate: client CPU and bytes on the w
 \
     CPU = the client's CPU per round trip (one message each way), as above. Wire bytes are \
     counted by our server on its socket: the frames (header, masking key, compressed payload) \
-    of every echo it completed in the run (warm-up included, HTTP upgrade not), per echo; up = \
+    of every echo it completed in the run (warm-up included; not the HTTP upgrade, nor the first \
+    echo of each connection, compressed with empty windows), per echo; up = \
     client to server (the client's compressor), down = server to client (our server's \
     compressor, with the parameters agreed with that client); medians over rounds. agreed = \
     the permessage-deflate parameters our server agreed with every connection of the client: \
