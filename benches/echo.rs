@@ -11,10 +11,16 @@
 //! - `server --kind ws|tws|ours|tcp`: the fixed echo servers (current-thread tokio, pinned to
 //!   CPU 0; every uncompressed case runs against `ws`, fastwebsockets, and `tws`,
 //!   tokio-websockets; `ours`, our server role with permessage-deflate, serves the compressed
-//!   cases);
+//!   cases, and counts what each connection agreed and put on the wire: `STATS` on its
+//!   stdin prints the totals);
 //! - `client --client NAME ...`: one closed-loop run in its own process (pinned to CPU 1), so
 //!   that its CPU time can be read from `/proc/self`;
 //! - `mem-client --client NAME ...`: RSS growth for N idle connections.
+//!
+//! The compressed ("deflate") cases run every client with permessage-deflate: ours, sockudo-ws
+//! and yawc at our settings (level 1, 15-bit windows, context takeover both ways), Python
+//! `websockets` at its own. Besides the CPU they report the bytes on the wire per message,
+//! counted by our server, and fail if a connection did not negotiate compression.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -146,6 +152,8 @@ fn closed_loop(kind: ClientKind, spec: Spec, p: LoopParams) -> Result<client::Lo
         ClientKind::Tungstenite => on_tokio::<clients::TungsteniteConn>(spec, p),
         ClientKind::Fastws => on_tokio::<clients::FastwsConn>(spec, p),
         ClientKind::TokioWs => on_tokio::<clients::TokioWsConn>(spec, p),
+        // A different stream type: the uncompressed cases keep the plain one.
+        ClientKind::Sockudo if spec.deflate => on_tokio::<clients::SockudoDeflateConn>(spec, p),
         ClientKind::Sockudo => on_tokio::<clients::SockudoConn>(spec, p),
         ClientKind::Yawc => on_tokio::<clients::YawcConn>(spec, p),
         ClientKind::Tcp => on_tokio::<clients::TcpConn>(spec, p),
@@ -164,6 +172,7 @@ fn mem_probe(kind: ClientKind, spec: Spec, n: usize) -> Result<client::MemSample
         ClientKind::Tungstenite => on_tokio::<clients::TungsteniteConn>(spec, n),
         ClientKind::Fastws => on_tokio::<clients::FastwsConn>(spec, n),
         ClientKind::TokioWs => on_tokio::<clients::TokioWsConn>(spec, n),
+        ClientKind::Sockudo if spec.deflate => on_tokio::<clients::SockudoDeflateConn>(spec, n),
         ClientKind::Sockudo => on_tokio::<clients::SockudoConn>(spec, n),
         ClientKind::Yawc => on_tokio::<clients::YawcConn>(spec, n),
         ClientKind::Tcp => on_tokio::<clients::TcpConn>(spec, n),

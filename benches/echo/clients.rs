@@ -2,6 +2,11 @@
 //! fixed server, then `echo()` sends one message and waits for its echo (checking its kind and
 //! length). Every client gets the same input: a `Bytes` payload (or the same bytes as text),
 //! `TCP_NODELAY` on the socket, the library's default configuration.
+//!
+//! In the compressed cases every client with permessage-deflate uses our defaults where its
+//! API lets it (see [`deflate_settings`]): compression level 1, messages under 64 bytes sent
+//! plain, 15-bit windows and context takeover both ways (what our server role agrees to for
+//! every offer made here; the server reports the agreed parameters of every connection).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -32,17 +37,20 @@ pub(crate) enum ClientKind {
     Fastws,
     /// `tokio-websockets`.
     TokioWs,
-    /// `sockudo-ws` (HTTP/1.1 client, `connect_raw` on the `TcpStream`, default config).
+    /// `sockudo-ws` (HTTP/1.1 client, `connect_raw` on the `TcpStream`, default config;
+    /// compressed: `CompressedWebSocketStream::client` after an upgrade offering
+    /// permessage-deflate, see [`SockudoDeflateConn`]).
     Sockudo,
     /// `yawc` (`WebSocket::handshake` on the `TcpStream`, default options but the payload
-    /// limit, raised from 1 MiB to our 64 MiB so that the large cases run).
+    /// limit, raised from 1 MiB to our 64 MiB so that the large cases run; compressed: our
+    /// level and threshold added).
     Yawc,
     /// Plain TCP: write S bytes, read S bytes (the ceiling; the bare-socket memory baseline).
     Tcp,
     /// Plain TCP on async-std (its own `TcpStream`, one thread): async-std's ceiling.
     TcpAsyncStd,
-    /// Python `websockets` (asyncio; `echo/python_client.py`): the only peer with
-    /// permessage-deflate, so it runs the "deflate" cases only.
+    /// Python `websockets` (asyncio; `echo/python_client.py`): a peer with
+    /// permessage-deflate (its defaults), run in the "deflate" cases only.
     PythonWebsockets,
 }
 
@@ -94,6 +102,8 @@ impl ClientKind {
             ClientKind::OursTokio
                 | ClientKind::OursAsyncStd
                 | ClientKind::OursAsyncStdSpawn
+                | ClientKind::Sockudo
+                | ClientKind::Yawc
                 | ClientKind::PythonWebsockets
         )
     }
@@ -366,42 +376,66 @@ impl EchoConn for TokioWsConn {
     }
 }
 
-/// sockudo-ws over a plain `TcpStream` (`WebSocketClient::<Http1>::connect_raw`, default
-/// config).
-pub(crate) struct SockudoConn {
-    ws: sockudo_ws::WebSocketStream<TcpStream>,
+/// The permessage-deflate settings the peers copy from ours: our client's default offer,
+/// compression level and threshold (`aiowebsocket::Config` / `DeflateConfig` defaults).
+pub(crate) struct DeflateSettings {
+    /// Our `Sec-WebSocket-Extensions` offer: `permessage-deflate; client_max_window_bits`.
+    pub(crate) offer: String,
+    /// zlib level of our compressor (1).
+    pub(crate) level: u32,
+    /// Messages shorter than this go out uncompressed (64; the cases' messages are longer).
+    pub(crate) threshold: usize,
+}
+
+/// Our defaults, for the peers to use the same.
+pub(crate) fn deflate_settings() -> DeflateSettings {
+    let config = aiowebsocket::Config::default();
+    DeflateSettings {
+        offer: aiowebsocket::DeflateConfig::default().offer(),
+        level: config.compression_level,
+        threshold: config.compression_threshold,
+    }
+}
+
+/// sockudo-ws over a plain `TcpStream`. Uncompressed: `WebSocketClient::<Http1>::connect_raw`
+/// with the default config. Compressed ([`SockudoDeflateConn`]): its HTTP/1.1 client offers no
+/// extensions, so the upgrade is made by hand with our offer, and the answer's parameters
+/// (`DeflateConfig::from_params`, our level and threshold) go to
+/// `CompressedWebSocketStream::client` (otherwise its default config).
+pub(crate) struct SockudoConn<W = sockudo_ws::WebSocketStream<TcpStream>> {
+    ws: W,
     msg: sockudo_ws::Message,
     len: usize,
     text: bool,
 }
 
-impl EchoConn for SockudoConn {
-    async fn open(spec: Spec) -> Result<Self, String> {
-        use sockudo_ws::client::WebSocketClient;
-        use sockudo_ws::{Config, Http1, Message};
-        // Calibrates its clock once (up to 200 ms), before the measured window.
-        sockudo_ws::init_clock();
-        let stream = tcp_connect(spec.addr).await?;
-        let host = spec.addr.to_string();
-        let (ws, _) = WebSocketClient::<Http1>::new(Config::default())
-            .connect_raw(stream, &host, "/", None)
-            .await
-            .map_err(|e| format!("sockudo-ws handshake: {e}"))?;
+/// sockudo-ws with permessage-deflate.
+pub(crate) type SockudoDeflateConn = SockudoConn<sockudo_ws::CompressedWebSocketStream<TcpStream>>;
+
+impl<W> SockudoConn<W>
+where
+    W: futures_util::Sink<sockudo_ws::Message, Error = sockudo_ws::Error>
+        + futures_util::Stream<Item = Result<sockudo_ws::Message, sockudo_ws::Error>>
+        + Unpin
+        + Send,
+{
+    fn new(ws: W, spec: Spec) -> Self {
+        use sockudo_ws::Message;
         let len = spec.payload.len();
         let msg = if spec.text {
             Message::Text(spec.payload)
         } else {
             Message::Binary(spec.payload)
         };
-        Ok(SockudoConn {
+        SockudoConn {
             ws,
             msg,
             len,
             text: spec.text,
-        })
+        }
     }
 
-    async fn echo(&mut self) -> Result<(), String> {
+    async fn echo_once(&mut self) -> Result<(), String> {
         use sockudo_ws::Message;
         self.ws
             .send(self.msg.clone())
@@ -418,9 +452,58 @@ impl EchoConn for SockudoConn {
     }
 }
 
+impl EchoConn for SockudoConn {
+    async fn open(spec: Spec) -> Result<Self, String> {
+        use sockudo_ws::client::WebSocketClient;
+        use sockudo_ws::{Config, Http1};
+        // Calibrates its clock once (up to 200 ms), before the measured window.
+        sockudo_ws::init_clock();
+        let stream = tcp_connect(spec.addr).await?;
+        let host = spec.addr.to_string();
+        let (ws, _) = WebSocketClient::<Http1>::new(Config::default())
+            .connect_raw(stream, &host, "/", None)
+            .await
+            .map_err(|e| format!("sockudo-ws handshake: {e}"))?;
+        Ok(SockudoConn::new(ws, spec))
+    }
+
+    async fn echo(&mut self) -> Result<(), String> {
+        self.echo_once().await
+    }
+}
+
+impl EchoConn for SockudoDeflateConn {
+    async fn open(spec: Spec) -> Result<Self, String> {
+        use sockudo_ws::deflate::{parse_deflate_offer, DeflateConfig};
+        use sockudo_ws::{CompressedWebSocketStream, Config};
+        sockudo_ws::init_clock();
+        let mut stream = tcp_connect(spec.addr).await?;
+        let settings = deflate_settings();
+        let answer = client_upgrade(&mut stream, spec.addr, "sockudo-ws", Some(&settings.offer))
+            .await?
+            .ok_or("sockudo-ws: the server did not accept permessage-deflate")?;
+        let params = parse_deflate_offer(&answer).ok_or_else(|| {
+            format!("sockudo-ws: the server did not accept permessage-deflate: {answer:?}")
+        })?;
+        let mut deflate = DeflateConfig::from_params(&params)
+            .map_err(|e| format!("sockudo-ws: the server's answer {answer:?}: {e}"))?;
+        deflate.compression_level = settings.level;
+        deflate.compression_threshold = settings.threshold;
+        let ws = CompressedWebSocketStream::client(stream, Config::default(), deflate);
+        Ok(SockudoConn::new(ws, spec))
+    }
+
+    async fn echo(&mut self) -> Result<(), String> {
+        self.echo_once().await
+    }
+}
+
 /// yawc over a plain `TcpStream` (`WebSocket::handshake`). Default options except the
 /// payload limit: 1 MiB by default, raised to 64 MiB (our default) for the large cases.
-/// Text is not UTF-8 validated (yawc's default).
+/// Text is not UTF-8 validated (yawc's default). Compressed: permessage-deflate with our level
+/// (its default is 6) and threshold (its default is 0); its offer is a bare
+/// `permessage-deflate` (it names no window bits unless told to), which our server agrees to
+/// with the same parameters as our offer. yawc does not say what was agreed: the server does.
 pub(crate) struct YawcConn {
     ws: yawc::WebSocket<TcpStream>,
     payload: Bytes,
@@ -431,7 +514,13 @@ impl EchoConn for YawcConn {
     async fn open(spec: Spec) -> Result<Self, String> {
         let stream = tcp_connect(spec.addr).await?;
         let url = url::Url::parse(&spec.url()).map_err(|e| e.to_string())?;
-        let options = yawc::Options::default().with_max_payload_read(64 << 20);
+        let mut options = yawc::Options::default().with_max_payload_read(64 << 20);
+        if spec.deflate {
+            let settings = deflate_settings();
+            options = options
+                .with_compression_level(yawc::CompressionLevel::new(settings.level))
+                .with_compression_threshold(settings.threshold);
+        }
         let ws = yawc::WebSocket::handshake(url, stream, options)
             .await
             .map_err(|e| format!("yawc handshake: {e}"))?;
@@ -484,7 +573,7 @@ pub(crate) struct FastwsConn {
 impl EchoConn for FastwsConn {
     async fn open(spec: Spec) -> Result<Self, String> {
         let mut stream = tcp_connect(spec.addr).await?;
-        client_upgrade(&mut stream, spec.addr).await?;
+        client_upgrade(&mut stream, spec.addr, "fastwebsockets", None).await?;
         let ws = FragmentCollector::new(WebSocket::after_handshake(stream, Role::Client));
         Ok(FastwsConn {
             ws,
@@ -524,8 +613,15 @@ impl EchoConn for FastwsConn {
     }
 }
 
-/// The client side of the HTTP/1.1 upgrade for fastwebsockets (which leaves it to hyper).
-async fn client_upgrade(stream: &mut TcpStream, addr: SocketAddr) -> Result<(), String> {
+/// The client side of the HTTP/1.1 upgrade for fastwebsockets (which leaves it to hyper) and
+/// for sockudo-ws with permessage-deflate: offers `extensions` if given and returns the
+/// server's `Sec-WebSocket-Extensions` answer, if any. `who` names the client in errors.
+async fn client_upgrade(
+    stream: &mut TcpStream,
+    addr: SocketAddr,
+    who: &str,
+    extensions: Option<&str>,
+) -> Result<Option<String>, String> {
     const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
     static NONCE: AtomicU64 = AtomicU64::new(0x5eed_1234_abcd_0001);
     let nonce = NONCE.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
@@ -533,40 +629,43 @@ async fn client_upgrade(stream: &mut TcpStream, addr: SocketAddr) -> Result<(), 
     raw[..8].copy_from_slice(&nonce.to_le_bytes());
     raw[8..].copy_from_slice(&nonce.rotate_left(29).to_be_bytes());
     let key = base64::engine::general_purpose::STANDARD.encode(raw);
+    let offer = extensions.map_or(String::new(), |e| {
+        format!("Sec-WebSocket-Extensions: {e}\r\n")
+    });
     let request = format!(
         "GET / HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+         Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{offer}\r\n"
     );
     stream
         .write_all(request.as_bytes())
         .await
-        .map_err(|e| format!("fastwebsockets upgrade write: {e}"))?;
+        .map_err(|e| format!("{who} upgrade write: {e}"))?;
     let mut head = Vec::with_capacity(256);
     let mut chunk = [0u8; 512];
     loop {
         let n = stream
             .read(&mut chunk)
             .await
-            .map_err(|e| format!("fastwebsockets upgrade read: {e}"))?;
+            .map_err(|e| format!("{who} upgrade read: {e}"))?;
         if n == 0 {
-            return Err("fastwebsockets upgrade: eof before the response head".into());
+            return Err(format!("{who} upgrade: eof before the response head"));
         }
         head.extend_from_slice(&chunk[..n]);
         if let Some(pos) = head.windows(4).position(|w| w == b"\r\n\r\n") {
             if pos + 4 != head.len() {
-                return Err("fastwebsockets upgrade: frames before our first message".into());
+                return Err(format!("{who} upgrade: frames before our first message"));
             }
             break;
         }
         if head.len() > 16 * 1024 {
-            return Err("fastwebsockets upgrade: response head too large".into());
+            return Err(format!("{who} upgrade: response head too large"));
         }
     }
     let mut headers = [httparse::EMPTY_HEADER; 32];
     let mut resp = httparse::Response::new(&mut headers);
     resp.parse(&head).map_err(|e| e.to_string())?;
     if resp.code != Some(101) {
-        return Err(format!("fastwebsockets upgrade: status {:?}", resp.code));
+        return Err(format!("{who} upgrade: status {:?}", resp.code));
     }
     let mut sha = Sha1::new();
     sha.update(key.as_bytes());
@@ -578,7 +677,15 @@ async fn client_upgrade(stream: &mut TcpStream, addr: SocketAddr) -> Result<(), 
         .find(|h| h.name.eq_ignore_ascii_case("sec-websocket-accept"))
         .map(|h| h.value);
     if accept != Some(expected.as_bytes()) {
-        return Err("fastwebsockets upgrade: bad Sec-WebSocket-Accept".into());
+        return Err(format!("{who} upgrade: bad Sec-WebSocket-Accept"));
     }
-    Ok(())
+    let answer = resp
+        .headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case("sec-websocket-extensions"))
+        .map(|h| String::from_utf8_lossy(h.value).into_owned());
+    if extensions.is_none() && answer.is_some() {
+        return Err(format!("{who} upgrade: an extension we did not offer"));
+    }
+    Ok(answer)
 }

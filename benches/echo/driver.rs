@@ -61,8 +61,9 @@ impl Case {
         format!("{kind} {}x{}", self.conns, size_label(self.size))
     }
 
-    /// The clients that run this case: the compressed cases need permessage-deflate, text
-    /// needs WebSocket, and the Python client runs the compressed cases only.
+    /// The clients that run this case: the compressed cases need permessage-deflate (ours,
+    /// sockudo-ws, yawc, Python), text needs WebSocket, and the Python client runs the
+    /// compressed cases only.
     fn runs(self, client: ClientKind) -> bool {
         if self.deflate {
             client.has_deflate()
@@ -74,7 +75,7 @@ impl Case {
 
 /// The issue's matrix: C in {1, 100} x S in {20 B, 1 KiB, 16 KiB}, 1 x 1, 4 and 16 MiB,
 /// text variants where UTF-8 validation is on the path, and compressed JSON
-/// (permessage-deflate, ours vs Python `websockets`).
+/// (permessage-deflate: ours, sockudo-ws, yawc and Python `websockets`, against our server).
 pub(crate) const CASES: [Case; 14] = [
     Case::bin(1, 20),
     Case::bin(100, 20),
@@ -252,7 +253,9 @@ pub(crate) fn usage() -> &'static str {
     "usage: echo [run] [--quick] [--rounds N] [--warmup-ms N] [--duration-ms N]\n\
      \x20           [--case SUBSTR,..] [--clients NAME,..] [--servers ws,tws] [--mem-conns N]\n\
      \x20           [--mem-rounds N] [--no-pin] [--perf] [--out FILE] [--python PYTHON]\n\
-     cases: bin|text|deflate CxS (e.g. \"bin 100x20B\", \"text\", \"1MiB\") and \"mem\"\n\
+     cases: bin|text|deflate CxS (e.g. \"bin 100x20B\", \"text\", \"1MiB\") and \"mem\"; the deflate\n\
+     \x20      cases run ours, sockudo-ws, yawc and python-websockets with permessage-deflate\n\
+     \x20      against our server, which counts the bytes on the wire per message\n\
      clients: ours-tokio, ours-async-std, ours-async-std-spawn, tokio-tungstenite, fastwebsockets,\n\
      \x20        tokio-websockets, sockudo-ws, yawc, tcp, tcp-async-std, python-websockets (needs\n\
      \x20        --python: a Python with websockets; `cargo xtask bench echo` passes its interop venv)\n\
@@ -316,6 +319,145 @@ impl Server {
 
     fn pid(&self) -> u32 {
         self.process.pid()
+    }
+
+    /// The totals of our server role once none of its connections is open any more (the
+    /// client before has exited, and the server saw its connections end), waiting at most 5 s.
+    fn settled_totals(&self) -> Result<ServerTotals, String> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let line = self.process.query("STATS")?;
+            let totals = ServerTotals::parse(line.trim())
+                .ok_or_else(|| format!("bad STATS line from the server: {line:?}"))?;
+            if totals.open == 0 {
+                return Ok(totals);
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "the server still has {} connection(s) open 5 s after the client exited",
+                    totals.open
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+/// The counts of our server role (`server --kind ours`, its `STATS` line): connections, and
+/// the frames' bytes of the completed echoes (see `echo/server.rs`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct ServerTotals {
+    open: u64,
+    /// Connections without permessage-deflate.
+    plain: u64,
+    msgs: u64,
+    bytes_in: u64,
+    bytes_out: u64,
+    /// Connections with permessage-deflate by agreed parameters (`c15s15`, ...).
+    agreed: BTreeMap<String, u64>,
+}
+
+impl ServerTotals {
+    fn parse(line: &str) -> Option<ServerTotals> {
+        let rest = line.strip_prefix("STATS ")?;
+        let get = |key: &str| {
+            rest.split_whitespace()
+                .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+        };
+        let num = |key: &str| get(key)?.parse::<u64>().ok();
+        let mut agreed = BTreeMap::new();
+        match get("agreed")? {
+            "-" => {}
+            list => {
+                for item in list.split(',') {
+                    let (token, n) = item.rsplit_once(':')?;
+                    agreed.insert(token.to_string(), n.parse().ok()?);
+                }
+            }
+        }
+        Some(ServerTotals {
+            open: num("open")?,
+            plain: num("plain")?,
+            msgs: num("msgs")?,
+            bytes_in: num("in")?,
+            bytes_out: num("out")?,
+            agreed,
+        })
+    }
+
+    /// The counts between `earlier` and `self` (`open` is `self`'s).
+    fn since(&self, earlier: &ServerTotals) -> ServerTotals {
+        let agreed = self
+            .agreed
+            .iter()
+            .map(|(k, n)| (k.clone(), n - earlier.agreed.get(k).copied().unwrap_or(0)))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        ServerTotals {
+            open: self.open,
+            plain: self.plain - earlier.plain,
+            msgs: self.msgs - earlier.msgs,
+            bytes_in: self.bytes_in - earlier.bytes_in,
+            bytes_out: self.bytes_out - earlier.bytes_out,
+            agreed,
+        }
+    }
+}
+
+/// What one compressed run put on the wire, per completed echo, by the server's count.
+#[derive(Clone, Debug, PartialEq)]
+struct WireSample {
+    /// Echoes the server completed and counted (the whole run: warm-up, window, and the
+    /// last ones; not the first of each connection).
+    msgs: u64,
+    /// Client-to-server bytes (frame headers, masking keys, compressed payloads) per echo.
+    up: f64,
+    /// Server-to-client bytes per echo.
+    down: f64,
+    /// The agreed parameters of the run's connections (tokens joined by `+`; one, in
+    /// practice).
+    agreed: String,
+}
+
+impl WireSample {
+    /// Checks a compressed run's counts (`run`, between two settled totals) and returns its
+    /// wire sample: every connection must have agreed to permessage-deflate and both
+    /// directions must have put fewer bytes on the wire than the payload.
+    fn of(run: &ServerTotals, case: Case) -> Result<WireSample, String> {
+        let compressed: u64 = run.agreed.values().sum();
+        if run.plain > 0 {
+            return Err(format!(
+                "{} of its {} connection(s) opened without permessage-deflate",
+                run.plain,
+                run.plain + compressed
+            ));
+        }
+        if compressed != case.conns as u64 {
+            return Err(format!(
+                "the server counted {compressed} compressed connection(s), not {}",
+                case.conns
+            ));
+        }
+        if run.msgs == 0 {
+            return Err("the server completed no echo".into());
+        }
+        let up = run.bytes_in as f64 / run.msgs as f64;
+        let down = run.bytes_out as f64 / run.msgs as f64;
+        for (what, bytes) in [("client to server", up), ("server to client", down)] {
+            if bytes >= case.size as f64 {
+                return Err(format!(
+                    "{bytes:.0} bytes on the wire {what} per {}-byte message: not compressed",
+                    case.size
+                ));
+            }
+        }
+        let agreed: Vec<&str> = run.agreed.keys().map(String::as_str).collect();
+        Ok(WireSample {
+            msgs: run.msgs,
+            up,
+            down,
+            agreed: agreed.join("+"),
+        })
     }
 }
 
@@ -536,6 +678,61 @@ fn ratio(x: f64, base: Option<f64>) -> String {
     }
 }
 
+const DEFLATE_HEAD: &str = "## permessage-deflate: client CPU and bytes on the wire
+
+\
+    CPU = the client's CPU per round trip (one message each way), as above. Wire bytes are \
+    counted by our server on its socket: the frames (header, masking key, compressed payload) \
+    of every echo it completed in the run (warm-up included; not the HTTP upgrade, nor the first \
+    echo of each connection, compressed with empty windows), per echo; up = \
+    client to server (the client's compressor), down = server to client (our server's \
+    compressor, with the parameters agreed with that client); medians over rounds. agreed = \
+    the permessage-deflate parameters our server agreed with every connection of the client: \
+    c<bits>s<bits> = the client's / the server's maximum window bits, n after one = that side \
+    keeps no context between messages (c15s15: 32 KiB windows, context takeover both ways). \
+    A run fails if one of its connections opened without permessage-deflate or a direction \
+    was not compressed.
+";
+
+const DEFLATE_HEADER: &str = "| case | client | agreed | CPU us/rt | vs ours | wire up B/msg | wire down B/msg | up / payload | echoes counted |\n\
+                              |---|---|---|---:|---:|---:|---:|---:|---:|";
+
+/// The rows of one compressed case in the permessage-deflate table.
+fn wire_rows(
+    case: Case,
+    clients: &[ClientKind],
+    cells: &BTreeMap<&str, Cell>,
+    wire: &BTreeMap<&str, Vec<WireSample>>,
+) -> String {
+    let ours = [ClientKind::OursTokio, ClientKind::OursAsyncStd]
+        .iter()
+        .find_map(|c| cells.get(c.name()).copied());
+    let mut rows = String::new();
+    for client in clients {
+        let (Some(c), Some(w)) = (cells.get(client.name()), wire.get(client.name())) else {
+            continue;
+        };
+        let up = median(w.iter().map(|s| s.up).collect());
+        let down = median(w.iter().map(|s| s.down).collect());
+        let mut agreed: Vec<&str> = w.iter().map(|s| s.agreed.as_str()).collect();
+        agreed.sort_unstable();
+        agreed.dedup();
+        rows.push_str(&format!(
+            "| {} | {} | {} | {:.2} | {} | {:.1} | {:.1} | {:.3} | {} |\n",
+            case.name(),
+            client.name(),
+            agreed.join(", "),
+            c.cpu_us,
+            ratio(c.cpu_us, ours.map(|o| o.cpu_us)),
+            up,
+            down,
+            up / case.size as f64,
+            w.iter().map(|s| s.msgs).sum::<u64>()
+        ));
+    }
+    rows
+}
+
 const ECHO_HEADER: &str = "| case | server | client | msg/s | vs ours | CPU us/rt | vs ours | user us/rt | sys us/rt | server busy | run-queue wait cli/srv | msg/s spread |\n\
                            |---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
 
@@ -711,6 +908,7 @@ pub(crate) fn run(mut o: Options) -> Result<(), String> {
     let mut failures = Vec::new();
     let mut all_rows = String::new();
     let mut paired = String::new();
+    let mut deflate_rows = String::new();
     if !cases.is_empty() {
         out(ECHO_HEADER);
     }
@@ -738,6 +936,7 @@ pub(crate) fn run(mut o: Options) -> Result<(), String> {
                 .map_err(|e| format!("cannot write {}: {e}", payload_file.display()))?;
         }
         let mut samples: BTreeMap<&str, Vec<LoopSample>> = BTreeMap::new();
+        let mut wire: BTreeMap<&str, Vec<WireSample>> = BTreeMap::new();
         // CPU per round trip by (client, round), for the paired ratios.
         let mut by_round: BTreeMap<(&str, usize), f64> = BTreeMap::new();
         for round in 0..o.rounds {
@@ -786,6 +985,18 @@ pub(crate) fn run(mut o: Options) -> Result<(), String> {
                     args.push("--deflate".into());
                 }
                 let timeout = o.warmup + o.duration + Duration::from_secs(60);
+                // The compressed cases: our server's counts before and after the run.
+                let before = if case.deflate {
+                    match server.settled_totals() {
+                        Ok(t) => Some(t),
+                        Err(e) => {
+                            failures.push(format!("{} {}: {e}", case.name(), client.name()));
+                            continue;
+                        }
+                    }
+                } else {
+                    None
+                };
                 let result = run_client(&program, o.pin, perf_data.as_deref(), &args, timeout)
                     .and_then(|stdout| {
                         let mut s = stdout
@@ -796,6 +1007,14 @@ pub(crate) fn run(mut o: Options) -> Result<(), String> {
                             let k = kernel_share(data)?;
                             s.cpu.sys_ns = (s.cpu.run_ns as f64 * k) as u64;
                             s.cpu.user_ns = s.cpu.run_ns - s.cpu.sys_ns;
+                        }
+                        Ok(s)
+                    })
+                    .and_then(|s| {
+                        if let Some(before) = &before {
+                            let run = server.settled_totals()?.since(before);
+                            let w = WireSample::of(&run, *case)?;
+                            wire.entry(client.name()).or_default().push(w);
                         }
                         Ok(s)
                     });
@@ -841,6 +1060,9 @@ pub(crate) fn run(mut o: Options) -> Result<(), String> {
         if let Some(line) = paired_line(*case, ws_kind, &clients, &cells, &by_round, o.rounds) {
             paired.push_str(&line);
         }
+        if case.deflate {
+            deflate_rows.push_str(&wire_rows(*case, &clients, &cells, &wire));
+        }
     }
     if !cases.is_empty() {
         report.push_str(&all_rows);
@@ -862,6 +1084,14 @@ pub(crate) fn run(mut o: Options) -> Result<(), String> {
         report.push_str(head);
         report.push('\n');
         report.push_str(&paired);
+        report.push('\n');
+    }
+    if !deflate_rows.is_empty() {
+        let head = format!("{DEFLATE_HEAD}\n{DEFLATE_HEADER}");
+        println!("{head}\n{deflate_rows}");
+        report.push_str(&head);
+        report.push('\n');
+        report.push_str(&deflate_rows);
         report.push('\n');
     }
 

@@ -1,8 +1,8 @@
 //! Child processes of the benchmark drivers (`echo`, `h2`): pinned to a CPU with
-//! `taskset`, a server that announces itself on its first stdout line, stopped when
-//! dropped.
+//! `taskset`, a server that announces itself on its first stdout line (and may answer
+//! queries on stdin with a line each), stopped when dropped.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
@@ -40,6 +40,8 @@ pub(crate) fn can_pin() -> bool {
 pub(crate) struct ServerProcess {
     child: Child,
     stdin: Option<ChildStdin>,
+    /// Its stdout lines after the announcement.
+    lines: mpsc::Receiver<String>,
 }
 
 impl ServerProcess {
@@ -62,17 +64,41 @@ impl ServerProcess {
             .map_err(|e| format!("cannot start {what}: {e}"))?;
         let stdin = child.stdin.take();
         let stdout = child.stdout.take().ok_or("server stdout not piped")?;
-        let server = ServerProcess { child, stdin };
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
+            let mut stdout = BufReader::new(stdout);
+            loop {
+                let mut line = String::new();
+                match stdout.read_line(&mut line) {
+                    Ok(n) if n > 0 && tx.send(line).is_ok() => {}
+                    _ => return,
+                }
+            }
         });
-        let line = rx
+        let server = ServerProcess {
+            child,
+            stdin,
+            lines: rx,
+        };
+        let line = server
+            .lines
             .recv_timeout(Duration::from_secs(20))
             .map_err(|_| format!("{what} did not announce its address"))?;
         Ok((server, line))
+    }
+
+    /// Writes `query` as a line to the server's stdin and returns the next line it prints,
+    /// waiting at most 5 s.
+    #[allow(dead_code)] // the h2 bench does not
+    pub(crate) fn query(&self, query: &str) -> Result<String, String> {
+        let mut stdin = self.stdin.as_ref().ok_or("the server's stdin is closed")?;
+        stdin
+            .write_all(format!("{query}\n").as_bytes())
+            .and_then(|()| stdin.flush())
+            .map_err(|e| format!("cannot write {query:?} to the server: {e}"))?;
+        self.lines
+            .recv_timeout(Duration::from_secs(5))
+            .map_err(|_| format!("the server did not answer {query:?}"))
     }
 
     /// Its process id (the echo bench samples the server's CPU time by it).

@@ -1,7 +1,7 @@
 """The echo benchmark's Python `websockets` client (asyncio), for the compressed cases.
 
-Python `websockets` is the only peer with permessage-deflate, so the "deflate" cases of
-`cargo xtask bench echo` measure it beside ours. It follows the Rust clients' contract
+Python `websockets` (its default permessage-deflate settings) runs the "deflate" cases of
+`cargo xtask bench echo` beside ours, sockudo-ws and yawc. It follows the Rust clients' contract
 (benches/echo/client.rs): open --conns connections, run one closed loop per connection
 (send the payload, await its echo), measure a window after the warm-up, and print one line
 

@@ -1,20 +1,33 @@
 //! The fixed echo servers every client talks to: two WebSocket ones (fastwebsockets' server
 //! role behind a minimal hand-written HTTP upgrade, echoing frame by frame; tokio-websockets'
 //! server role, echoing message by message), a plain TCP one for the ceiling, and for the
-//! compressed cases our own server role (fastwebsockets has no permessage-deflate).
+//! compressed cases our own server role (fastwebsockets has no permessage-deflate), which
+//! agrees to every client's offer as it comes (`ServerOptions::new()`).
 //!
 //! Both run on a current-thread tokio runtime, one task per connection, `TCP_NODELAY` on. The
 //! server prints `LISTENING <addr>` on stdout and exits when its stdin closes (the driver
 //! holds the pipe) or after `max_secs`, whichever comes first.
+//!
+//! Our server role also counts, for the compressed cases, what each connection agreed on and
+//! the bytes it read and wrote on its socket (the frames, without the HTTP upgrade and the
+//! first echo), committed after each completed echo: the client of a closed loop sends its
+//! next message only once it has the echo, so at that point the server has read exactly the
+//! frames of the messages it echoed, and written their echoes. A `STATS` line on stdin makes it print the totals (see
+//! [`Totals::line`]); the driver takes them before and after each client run.
 
-use std::io::{BufRead, Write};
+use std::collections::BTreeMap;
+use std::io::{self, BufRead, Write};
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use base64::Engine;
 use fastwebsockets::{Frame, OpCode, Role, WebSocket};
 use sha1::{Digest, Sha1};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
 /// Which server to run.
@@ -99,17 +112,167 @@ fn announce(addr: SocketAddr) -> Result<(), String> {
         .map_err(|e| format!("server: cannot write to stdout: {e}"))
 }
 
-/// Exits the process when stdin reaches EOF (the driver went away or is done).
+/// Answers `STATS` lines on stdin with the totals of our server role; exits the process when
+/// stdin reaches EOF (the driver went away or is done).
 fn watch_stdin() {
     std::thread::spawn(|| {
         let mut line = String::new();
         let stdin = std::io::stdin();
         let mut lock = stdin.lock();
         while matches!(lock.read_line(&mut line), Ok(n) if n > 0) {
+            if line.trim() == "STATS" {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{}", TOTALS.line()).and_then(|()| out.flush());
+            }
             line.clear();
         }
         std::process::exit(0);
     });
+}
+
+/// What our server role counted since it started, over all its connections.
+struct Totals {
+    /// Connections accepted (TCP) and not yet ended.
+    open: AtomicU64,
+    /// Connections that opened without permessage-deflate.
+    plain: AtomicU64,
+    /// Completed echoes.
+    msgs: AtomicU64,
+    /// Bytes read from the clients' sockets in those echoes (their frames).
+    bytes_in: AtomicU64,
+    /// Bytes written to the clients' sockets in those echoes.
+    bytes_out: AtomicU64,
+    /// Connections with permessage-deflate, by agreed parameters ([`params_token`]).
+    agreed: Mutex<BTreeMap<String, u64>>,
+}
+
+static TOTALS: Totals = Totals {
+    open: AtomicU64::new(0),
+    plain: AtomicU64::new(0),
+    msgs: AtomicU64::new(0),
+    bytes_in: AtomicU64::new(0),
+    bytes_out: AtomicU64::new(0),
+    agreed: Mutex::new(BTreeMap::new()),
+};
+
+impl Totals {
+    /// `STATS open=N plain=N msgs=N in=N out=N agreed=TOKEN:N,..` (`agreed=-` when none), the
+    /// line the driver parses.
+    fn line(&self) -> String {
+        let agreed = self.agreed.lock().map_or_else(
+            |_| "-".to_string(),
+            |m| {
+                let list: Vec<String> = m.iter().map(|(k, n)| format!("{k}:{n}")).collect();
+                if list.is_empty() {
+                    "-".into()
+                } else {
+                    list.join(",")
+                }
+            },
+        );
+        format!(
+            "STATS open={} plain={} msgs={} in={} out={} agreed={agreed}",
+            self.open.load(Ordering::Relaxed),
+            self.plain.load(Ordering::Relaxed),
+            self.msgs.load(Ordering::Relaxed),
+            self.bytes_in.load(Ordering::Relaxed),
+            self.bytes_out.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// The agreed permessage-deflate parameters as one token: `c<bits>s<bits>`, the client's and
+/// the server's maximum window bits, each followed by `n` when that side keeps no context
+/// between messages (`c15s15`: 32 KiB windows, context takeover both ways).
+fn params_token(p: &aiowebsocket::ws_handshake::permessage_deflate::DeflateParams) -> String {
+    let n = |no_takeover: bool| if no_takeover { "n" } else { "" };
+    format!(
+        "c{}{}s{}{}",
+        p.client_max_window_bits,
+        n(p.client_no_context_takeover),
+        p.server_max_window_bits,
+        n(p.server_no_context_takeover)
+    )
+}
+
+/// One open connection in [`Totals::open`], from TCP accept to the end of its task.
+struct OpenGuard;
+
+impl OpenGuard {
+    fn enter() -> OpenGuard {
+        TOTALS.open.fetch_add(1, Ordering::Relaxed);
+        OpenGuard
+    }
+}
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        TOTALS.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A stream that counts the bytes read from and written to it (every write path forwarded
+/// as is, vectored writes included, so the server's I/O does not change).
+struct Counted<S> {
+    inner: S,
+    read: u64,
+    written: u64,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = polled {
+            this.read += (buf.filled().len() - before) as u64;
+        }
+        polled
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = polled {
+            this.written += n as u64;
+        }
+        polled
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(n)) = polled {
+            this.written += n as u64;
+        }
+        polled
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
 }
 
 /// The TCP ceiling: the client first sends its message size (u64, little endian), then each
@@ -182,15 +345,47 @@ async fn serve_tokio_ws(stream: TcpStream) {
     }
 }
 
-/// Our server role: accept (permessage-deflate if offered), echo every data message.
+/// Our server role: accept (permessage-deflate if offered), echo every data message, count
+/// into [`TOTALS`].
 async fn serve_ours(stream: TcpStream) {
+    let _open = OpenGuard::enter();
     let options = aiowebsocket::ServerOptions::new();
+    let stream = Counted {
+        inner: stream,
+        read: 0,
+        written: 0,
+    };
     let Ok(mut ws) = aiowebsocket::tokio::accept(stream, &options).await else {
         return;
     };
+    match &ws.connection().negotiated().deflate {
+        Some(params) => {
+            if let Ok(mut agreed) = TOTALS.agreed.lock() {
+                *agreed.entry(params_token(params)).or_default() += 1;
+            }
+        }
+        None => {
+            TOTALS.plain.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    // Neither the upgrade's bytes nor the first echo's are counted: that one compresses with
+    // empty windows (at 1 KiB some 300 bytes more each way, once per connection), which
+    // would weigh more on a slow client's figure, with fewer echoes, than on a fast one's.
+    let counts = |c: &Counted<TcpStream>| (c.read, c.written);
+    let (mut read, mut written) = counts(ws.get_ref().inner());
+    let mut first = true;
     while let Some(Ok(msg)) = ws.recv().await {
-        if (msg.is_text() || msg.is_binary()) && ws.send(msg).await.is_err() {
-            return;
+        if msg.is_text() || msg.is_binary() {
+            if ws.send(msg).await.is_err() {
+                return;
+            }
+            let (r, w) = counts(ws.get_ref().inner());
+            if !first {
+                TOTALS.msgs.fetch_add(1, Ordering::Relaxed);
+                TOTALS.bytes_in.fetch_add(r - read, Ordering::Relaxed);
+                TOTALS.bytes_out.fetch_add(w - written, Ordering::Relaxed);
+            }
+            (read, written, first) = (r, w, false);
         }
     }
 }

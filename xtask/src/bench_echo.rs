@@ -13,8 +13,9 @@
 //! - `echo`: every echo case (binary and text) and the memory table; ~6-8 min, `--quick` ~1 min.
 //! - `mem`: only the memory table (RSS growth per idle connection after one echo).
 //!
-//! The compressed cases' peer, Python `websockets`, runs from the interop venv
-//! (`target/interop/venv`, installed on first use as `cargo xtask interop` does).
+//! The compressed cases run ours, sockudo-ws and yawc with permessage-deflate, and Python
+//! `websockets` from the interop venv (`target/interop/venv`, installed on first use as
+//! `cargo xtask interop` does).
 //!
 //! Other flags go to the bench binary unchanged (`--case "bin 100x20B,text"`, `--clients
 //! ours-tokio,fastwebsockets`, `--rounds N`, `--duration-ms N`, `--perf`, `--no-pin`, ...; see
@@ -50,7 +51,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         }
         pass.extend(rest.iter().cloned());
         if suite == "echo" && wants_python(rest) {
-            // The compressed cases' only peer: Python websockets, from the interop venv.
+            // A peer of the compressed cases: Python websockets, from the interop venv.
             match crate::interop::python_with_websockets() {
                 Ok(python) => pass.extend(["--python".into(), python.display().to_string()]),
                 Err(e) => eprintln!("bench echo: python-websockets will not run: {e}"),
