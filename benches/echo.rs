@@ -16,7 +16,6 @@
 //!   that its CPU time can be read from `/proc/self`;
 //! - `mem-client --client NAME ...`: RSS growth for N idle connections.
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -26,6 +25,8 @@ mod client;
 mod clients;
 #[path = "echo/driver.rs"]
 mod driver;
+#[path = "echo/harness.rs"]
+mod harness;
 #[path = "echo/ours.rs"]
 mod ours;
 #[path = "echo/process.rs"]
@@ -37,7 +38,7 @@ mod server;
 
 use crate::client::LoopParams;
 use crate::clients::{ClientKind, Spec};
-use crate::server::ServerKind;
+use crate::harness::Flags;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -65,33 +66,9 @@ fn main() -> ExitCode {
     }
 }
 
-/// `--name value` pairs of the internal modes.
-struct Flags<'a>(&'a [String]);
-
-impl Flags<'_> {
-    fn value(&self, name: &str) -> Option<&str> {
-        let pos = self.0.iter().position(|a| a == name)?;
-        self.0.get(pos + 1).map(String::as_str)
-    }
-
-    fn required(&self, name: &str) -> Result<&str, String> {
-        self.value(name).ok_or_else(|| format!("missing {name}"))
-    }
-
-    fn num(&self, name: &str) -> Result<u64, String> {
-        let v = self.required(name)?;
-        v.parse().map_err(|_| format!("{name}: not a number: {v}"))
-    }
-
-    fn has(&self, name: &str) -> bool {
-        self.0.iter().any(|a| a == name)
-    }
-}
-
 fn server_mode(args: &[String]) -> Result<(), String> {
     let flags = Flags(args);
-    let kind = flags.required("--kind")?;
-    let kind = ServerKind::parse(kind).ok_or_else(|| format!("unknown server kind {kind}"))?;
+    let kind = flags.server_kind()?;
     let max_secs = flags.num("--max-secs").unwrap_or(3600);
     server::run(kind, max_secs)
 }
@@ -100,10 +77,7 @@ fn client_mode(args: &[String], mem: bool) -> Result<(), String> {
     let flags = Flags(args);
     let name = flags.required("--client")?;
     let kind = ClientKind::parse(name).ok_or_else(|| format!("unknown client {name}"))?;
-    let addr: SocketAddr = flags
-        .required("--addr")?
-        .parse()
-        .map_err(|e| format!("--addr: {e}"))?;
+    let addr = flags.addr()?;
     let size = flags.num("--size")? as usize;
     let deflate = flags.has("--deflate");
     // The compressed cases send JSON text.
@@ -135,7 +109,7 @@ fn client_mode(args: &[String], mem: bool) -> Result<(), String> {
 const PYTHON_CLIENT: &str =
     "python-websockets is a Python process (echo/python_client.py), not a mode of this binary";
 
-fn closed_loop(kind: ClientKind, spec: Spec, p: LoopParams) -> Result<client::LoopSample, String> {
+fn closed_loop(kind: ClientKind, spec: Spec, p: LoopParams) -> Result<harness::Sample, String> {
     use crate::client::{closed_loop_async_std as on_async_std, closed_loop_tokio as on_tokio};
     match kind {
         ClientKind::OursTokio => on_tokio::<ours::OursTokioConn>(spec, p),

@@ -82,6 +82,31 @@ impl ClientKind {
         ClientKind::ALL.into_iter().find(|c| c.name() == s)
     }
 
+    /// Parses a comma-separated list of client names.
+    pub(crate) fn parse_list(list: &str) -> Result<Vec<ClientKind>, String> {
+        list.split(',')
+            .map(|s| {
+                ClientKind::parse(s.trim()).ok_or_else(|| {
+                    let known: Vec<&str> = ClientKind::ALL.iter().map(|c| c.name()).collect();
+                    format!("unknown client {s:?}; known: {}", known.join(", "))
+                })
+            })
+            .collect()
+    }
+
+    /// Whether this client is ours (on any runtime).
+    pub(crate) fn is_ours(self) -> bool {
+        matches!(
+            self,
+            ClientKind::OursTokio | ClientKind::OursAsyncStd | ClientKind::OursAsyncStdSpawn
+        )
+    }
+
+    /// The peers (not ours, not plain TCP, not Python) that ours is compared with.
+    pub(crate) fn is_peer(self) -> bool {
+        self.is_ws() && self.is_rust() && !self.is_ours()
+    }
+
     /// Whether this client speaks WebSocket (else it talks to the TCP server).
     pub(crate) fn is_ws(self) -> bool {
         !matches!(self, ClientKind::Tcp | ClientKind::TcpAsyncStd)

@@ -3,15 +3,17 @@
 //! drift (thermal, other load) spreads evenly, then prints median tables.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::SocketAddr;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::client::{LoopSample, MemSample};
+use crate::client::MemSample;
 use crate::clients::ClientKind;
-use crate::process::{can_pin, pinned, ServerProcess};
+use crate::harness::{
+    environment, loadavg, median, ratio, run_client, size_label, write_report, Sample, Server,
+};
+use crate::process::can_pin;
 use crate::server::ServerKind;
 
 /// One echo case: `conns` closed-loop connections, each sending `size`-byte messages.
@@ -91,16 +93,6 @@ pub(crate) const CASES: [Case; 14] = [
     Case::deflate(100, 1024),
     Case::deflate(1, 16 * 1024),
 ];
-
-fn size_label(size: usize) -> String {
-    if size >= 1 << 20 && size.is_multiple_of(1 << 20) {
-        format!("{}MiB", size >> 20)
-    } else if size >= 1024 && size.is_multiple_of(1024) {
-        format!("{}KiB", size >> 10)
-    } else {
-        format!("{size}B")
-    }
-}
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -224,19 +216,7 @@ impl Options {
                         return Err("--servers needs at least one of ws, tws".into());
                     }
                 }
-                "--clients" => {
-                    let list = value(arg)?;
-                    o.clients = list
-                        .split(',')
-                        .map(|s| {
-                            ClientKind::parse(s.trim()).ok_or_else(|| {
-                                let known: Vec<&str> =
-                                    ClientKind::ALL.iter().map(|c| c.name()).collect();
-                                format!("unknown client {s:?}; known: {}", known.join(", "))
-                            })
-                        })
-                        .collect::<Result<_, _>>()?;
-                }
+                "--clients" => o.clients = ClientKind::parse_list(&value(arg)?)?,
                 other => return Err(format!("unknown option {other:?}\n{}", usage())),
             }
         }
@@ -273,108 +253,6 @@ fn server_kind(case: &Case, client: ClientKind, ws: ServerKind) -> ServerKind {
     } else {
         ServerKind::Tcp
     }
-}
-
-/// The label of a server in the tables.
-fn server_label(kind: ServerKind) -> &'static str {
-    match kind {
-        ServerKind::Ws => "fastwebsockets",
-        ServerKind::TokioWs => "tokio-websockets",
-        ServerKind::Ours => "ours",
-        ServerKind::Tcp => "tcp",
-    }
-}
-
-/// The peers (not ours, not plain TCP, not Python) a paired ratio compares ours with.
-fn is_peer(client: ClientKind) -> bool {
-    client.is_ws()
-        && client.is_rust()
-        && !matches!(
-            client,
-            ClientKind::OursTokio | ClientKind::OursAsyncStd | ClientKind::OursAsyncStdSpawn
-        )
-}
-
-/// A server child process; closing its stdin stops it.
-struct Server {
-    process: ServerProcess,
-    addr: SocketAddr,
-}
-
-impl Server {
-    fn start(exe: &Path, kind: ServerKind, pin: bool) -> Result<Server, String> {
-        let what = format!("the {} server", kind.name());
-        let (process, line) =
-            ServerProcess::start(exe, &["server", "--kind", kind.name()], pin, &what)?;
-        let addr = line
-            .trim()
-            .strip_prefix("LISTENING ")
-            .and_then(|a| a.parse().ok())
-            .ok_or_else(|| format!("bad server announcement {line:?}"))?;
-        Ok(Server { process, addr })
-    }
-
-    fn pid(&self) -> u32 {
-        self.process.pid()
-    }
-}
-
-/// Runs one client process to completion (or kills it at `timeout`) and returns its stdout.
-fn run_client(
-    exe: &Path,
-    pin: bool,
-    perf_data: Option<&Path>,
-    args: &[String],
-    timeout: Duration,
-) -> Result<String, String> {
-    let mut cmd = pinned(pin, "1");
-    if let Some(data) = perf_data {
-        cmd.args([
-            "perf",
-            "record",
-            "-q",
-            "-F",
-            "10000",
-            "-e",
-            "cpu-clock",
-            "-o",
-        ])
-        .arg(data)
-        .arg("--");
-    }
-    cmd.arg(exe)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| format!("cannot start client: {e}"))?;
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("client timed out after {timeout:?}: {args:?}"));
-            }
-            Err(e) => return Err(format!("waiting for the client: {e}")),
-        }
-    };
-    let mut out = String::new();
-    let mut err = String::new();
-    if let Some(mut s) = child.stdout.take() {
-        let _ = s.read_to_string(&mut out);
-    }
-    if let Some(mut s) = child.stderr.take() {
-        let _ = s.read_to_string(&mut err);
-    }
-    if !status.success() {
-        return Err(format!("client {args:?} failed ({status}): {}", err.trim()));
-    }
-    Ok(out)
 }
 
 /// Whether `perf record -e cpu-clock` works here (it needs perf_event_paranoid <= 2).
@@ -422,19 +300,6 @@ fn kernel_share(data: &Path) -> Result<f64, String> {
     Ok(kernel / total)
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(f64::total_cmp);
-    let mid = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[mid]
-    } else {
-        (v[mid - 1] + v[mid]) / 2.0
-    }
-}
-
 /// The medians of one (case, client) cell.
 #[derive(Clone, Copy, Debug)]
 struct Cell {
@@ -450,25 +315,25 @@ struct Cell {
 }
 
 impl Cell {
-    fn of(samples: &[LoopSample]) -> Option<Cell> {
-        let ok: Vec<&LoopSample> = samples.iter().filter(|s| s.msgs > 0).collect();
+    fn of(samples: &[Sample]) -> Option<Cell> {
+        let ok: Vec<&Sample> = samples.iter().filter(|s| s.count > 0).collect();
         if ok.is_empty() {
             return None;
         }
-        let per_rt = |f: &dyn Fn(&LoopSample) -> u64| {
+        let per_rt = |f: &dyn Fn(&Sample) -> u64| {
             median(
                 ok.iter()
-                    .map(|s| f(s) as f64 / s.msgs as f64 / 1000.0)
+                    .map(|s| f(s) as f64 / s.count as f64 / 1000.0)
                     .collect(),
             )
         };
         let rates: Vec<f64> = ok
             .iter()
-            .map(|s| s.msgs as f64 * 1e9 / s.wall_ns.max(1) as f64)
+            .map(|s| s.count as f64 * 1e9 / s.wall_ns.max(1) as f64)
             .collect();
         // The user/system split is pooled over the rounds: tick counts are coarse per round.
-        let msgs: u64 = ok.iter().map(|s| s.msgs).sum();
-        let pooled = |f: &dyn Fn(&LoopSample) -> u64| {
+        let msgs: u64 = ok.iter().map(|s| s.count).sum();
+        let pooled = |f: &dyn Fn(&Sample) -> u64| {
             ok.iter().map(|s| f(s) as f64).sum::<f64>() / msgs.max(1) as f64 / 1000.0
         };
         Some(Cell {
@@ -511,7 +376,7 @@ fn paired_line(
     let ours_cell = cells.get(ours)?;
     let best = clients
         .iter()
-        .filter(|c| is_peer(**c))
+        .filter(|c| c.is_peer())
         .filter_map(|c| Some((c.name(), cells.get(c.name())?.cpu_us)))
         .min_by(|a, b| a.1.total_cmp(&b.1))?;
     let ratios: Vec<f64> = (0..rounds)
@@ -521,19 +386,12 @@ fn paired_line(
     Some(format!(
         "| {} | {} | {} | {:.2} | {:.2} | {:.2}x | {n} |\n",
         case.name(),
-        server_label(server),
+        server.label(),
         best.0,
         best.1,
         ours_cell.cpu_us,
         median(ratios)
     ))
-}
-
-fn ratio(x: f64, base: Option<f64>) -> String {
-    match base {
-        Some(b) if b > 0.0 && x.is_finite() => format!("{:.2}x", x / b),
-        _ => "-".into(),
-    }
 }
 
 const ECHO_HEADER: &str = "| case | server | client | msg/s | vs ours | CPU us/rt | vs ours | user us/rt | sys us/rt | server busy | run-queue wait cli/srv | msg/s spread |\n\
@@ -588,34 +446,6 @@ fn case_rows(
         ));
     }
     rows
-}
-
-fn environment(pin: bool) -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|s| s.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let pinning = if pin {
-        "server pinned to CPU 0, clients to CPU 1 (taskset)"
-    } else {
-        "NOT pinned (taskset unavailable, one core, or --no-pin)"
-    };
-    format!(
-        "{cpu}, {cores} cores; {pinning}; load average at start: {}",
-        loadavg()
-    )
-}
-
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "n/a".into())
 }
 
 /// Runs the benchmark described by `o` and prints (and optionally writes) the tables.
@@ -737,7 +567,7 @@ pub(crate) fn run(mut o: Options) -> Result<(), String> {
             std::fs::write(&payload_file, &payload)
                 .map_err(|e| format!("cannot write {}: {e}", payload_file.display()))?;
         }
-        let mut samples: BTreeMap<&str, Vec<LoopSample>> = BTreeMap::new();
+        let mut samples: BTreeMap<&str, Vec<Sample>> = BTreeMap::new();
         // CPU per round trip by (client, round), for the paired ratios.
         let mut by_round: BTreeMap<(&str, usize), f64> = BTreeMap::new();
         for round in 0..o.rounds {
@@ -790,7 +620,7 @@ pub(crate) fn run(mut o: Options) -> Result<(), String> {
                     .and_then(|stdout| {
                         let mut s = stdout
                             .lines()
-                            .find_map(LoopSample::parse)
+                            .find_map(Sample::parse)
                             .ok_or_else(|| format!("no RESULT line from {}", client.name()))?;
                         if let Some(data) = &perf_data {
                             let k = kernel_share(data)?;
@@ -801,10 +631,10 @@ pub(crate) fn run(mut o: Options) -> Result<(), String> {
                     });
                 match result {
                     Ok(s) => {
-                        if s.msgs > 0 {
+                        if s.count > 0 {
                             by_round.insert(
                                 (client.name(), round),
-                                s.cpu.run_ns as f64 / s.msgs as f64 / 1000.0,
+                                s.cpu.run_ns as f64 / s.count as f64 / 1000.0,
                             );
                         }
                         samples.entry(client.name()).or_default().push(s);
@@ -812,7 +642,7 @@ pub(crate) fn run(mut o: Options) -> Result<(), String> {
                     Err(e) => failures.push(format!(
                         "{} ({}) {}: {e}",
                         case.name(),
-                        server_label(ws_kind),
+                        ws_kind.label(),
                         client.name()
                     )),
                 }
@@ -834,7 +664,7 @@ pub(crate) fn run(mut o: Options) -> Result<(), String> {
             }
         }
         let _ = std::fs::remove_file(&payload_file);
-        let rows = case_rows(*case, server_label(ws_kind), &clients, &cells);
+        let rows = case_rows(*case, ws_kind.label(), &clients, &cells);
         print!("{rows}");
         let _ = std::io::stdout().flush();
         all_rows.push_str(&rows);
@@ -958,12 +788,7 @@ pub(crate) fn run(mut o: Options) -> Result<(), String> {
         let _ = std::fs::remove_file(data);
     }
     if let Some(path) = &o.out {
-        if let Some(dir) = path.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        std::fs::write(path, &report)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        println!("table written to {}", path.display());
+        write_report(path, &report)?;
     }
     if failures.is_empty() {
         Ok(())

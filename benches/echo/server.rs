@@ -41,6 +41,16 @@ impl ServerKind {
         }
     }
 
+    /// Its label in the tables: the library that serves.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            ServerKind::Ws => "fastwebsockets",
+            ServerKind::TokioWs => "tokio-websockets",
+            ServerKind::Ours => "ours",
+            ServerKind::Tcp => "tcp",
+        }
+    }
+
     pub(crate) fn parse(s: &str) -> Option<ServerKind> {
         match s {
             "ws" => Some(ServerKind::Ws),
