@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::clients::{EchoConn, Spec};
-use crate::harness::{Sample, Snapshot};
+use crate::harness::{tokio_runtime, Sample, Snapshot};
 use crate::procfs;
 
 /// Parameters of one closed-loop run.
@@ -198,11 +198,4 @@ pub(crate) fn mem_tokio<C: EchoConn>(spec: Spec, n: usize) -> Result<MemSample, 
 /// The memory probe on async-std.
 pub(crate) fn mem_async_std<C: EchoConn>(spec: Spec, n: usize) -> Result<MemSample, String> {
     async_std::task::block_on(idle_conns::<C>(spec, n))
-}
-
-fn tokio_runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot build the tokio runtime: {e}"))
 }

@@ -237,9 +237,9 @@ macro_rules! plain_tcp_conn {
     ($(#[$doc:meta])* $name:ident, $stream:ty, $connect:ident) => {
         $(#[$doc])*
         pub(crate) struct $name {
-            stream: $stream,
-            payload: Bytes,
-            buf: Vec<u8>,
+            pub(crate) stream: $stream,
+            pub(crate) payload: Bytes,
+            pub(crate) buf: Vec<u8>,
         }
 
         impl EchoConn for $name {
@@ -289,8 +289,8 @@ plain_tcp_conn!(
 
 /// tokio-tungstenite over a plain `TcpStream` (`client_async`, default config).
 pub(crate) struct TungsteniteConn {
-    ws: tokio_tungstenite::WebSocketStream<TcpStream>,
-    msg: tokio_tungstenite::tungstenite::Message,
+    pub(crate) ws: tokio_tungstenite::WebSocketStream<TcpStream>,
+    pub(crate) msg: tokio_tungstenite::tungstenite::Message,
     len: usize,
     text: bool,
 }
@@ -336,8 +336,8 @@ impl EchoConn for TungsteniteConn {
 
 /// tokio-websockets (`ClientBuilder::connect_on`, default config).
 pub(crate) struct TokioWsConn {
-    ws: tokio_websockets::WebSocketStream<TcpStream>,
-    msg: tokio_websockets::Message,
+    pub(crate) ws: tokio_websockets::WebSocketStream<TcpStream>,
+    pub(crate) msg: tokio_websockets::Message,
     len: usize,
     text: bool,
 }
@@ -394,8 +394,8 @@ impl EchoConn for TokioWsConn {
 /// sockudo-ws over a plain `TcpStream` (`WebSocketClient::<Http1>::connect_raw`, default
 /// config).
 pub(crate) struct SockudoConn {
-    ws: sockudo_ws::WebSocketStream<TcpStream>,
-    msg: sockudo_ws::Message,
+    pub(crate) ws: sockudo_ws::WebSocketStream<TcpStream>,
+    pub(crate) msg: sockudo_ws::Message,
     len: usize,
     text: bool,
 }
@@ -447,8 +447,8 @@ impl EchoConn for SockudoConn {
 /// payload limit: 1 MiB by default, raised to 64 MiB (our default) for the large cases.
 /// Text is not UTF-8 validated (yawc's default).
 pub(crate) struct YawcConn {
-    ws: yawc::WebSocket<TcpStream>,
-    payload: Bytes,
+    pub(crate) ws: yawc::WebSocket<TcpStream>,
+    pub(crate) payload: Bytes,
     text: bool,
 }
 
@@ -501,8 +501,8 @@ impl EchoConn for YawcConn {
 /// fastwebsockets: the HTTP upgrade by hand (no hyper), then `FragmentCollector` so that
 /// `read_frame` yields whole messages like the other clients.
 pub(crate) struct FastwsConn {
-    ws: FragmentCollector<TcpStream>,
-    payload: Bytes,
+    pub(crate) ws: FragmentCollector<TcpStream>,
+    pub(crate) payload: Bytes,
     text: bool,
 }
 

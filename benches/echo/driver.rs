@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::client::MemSample;
 use crate::clients::ClientKind;
 use crate::harness::{
-    environment, loadavg, median, ratio, run_client, size_label, write_report, Sample, Server,
+    environment, loadavg, median, ratio, run_client, size_label, write_report, Cell, Sample, Server,
 };
 use crate::process::can_pin;
 use crate::server::ServerKind;
@@ -300,68 +300,6 @@ fn kernel_share(data: &Path) -> Result<f64, String> {
     Ok(kernel / total)
 }
 
-/// The medians of one (case, client) cell.
-#[derive(Clone, Copy, Debug)]
-struct Cell {
-    rate: f64,
-    cpu_us: f64,
-    user_us: f64,
-    sys_us: f64,
-    server_busy: f64,
-    client_wait: f64,
-    server_wait: f64,
-    min_rate: f64,
-    max_rate: f64,
-}
-
-impl Cell {
-    fn of(samples: &[Sample]) -> Option<Cell> {
-        let ok: Vec<&Sample> = samples.iter().filter(|s| s.count > 0).collect();
-        if ok.is_empty() {
-            return None;
-        }
-        let per_rt = |f: &dyn Fn(&Sample) -> u64| {
-            median(
-                ok.iter()
-                    .map(|s| f(s) as f64 / s.count as f64 / 1000.0)
-                    .collect(),
-            )
-        };
-        let rates: Vec<f64> = ok
-            .iter()
-            .map(|s| s.count as f64 * 1e9 / s.wall_ns.max(1) as f64)
-            .collect();
-        // The user/system split is pooled over the rounds: tick counts are coarse per round.
-        let msgs: u64 = ok.iter().map(|s| s.count).sum();
-        let pooled = |f: &dyn Fn(&Sample) -> u64| {
-            ok.iter().map(|s| f(s) as f64).sum::<f64>() / msgs.max(1) as f64 / 1000.0
-        };
-        Some(Cell {
-            rate: median(rates.clone()),
-            cpu_us: per_rt(&|s| s.cpu.run_ns),
-            user_us: pooled(&|s| s.cpu.user_ns),
-            sys_us: pooled(&|s| s.cpu.sys_ns),
-            server_busy: median(
-                ok.iter()
-                    .filter_map(|s| Some(s.server_cpu?.run_ns as f64 / s.wall_ns.max(1) as f64))
-                    .collect(),
-            ),
-            client_wait: median(
-                ok.iter()
-                    .map(|s| s.cpu.wait_ns as f64 / s.wall_ns.max(1) as f64)
-                    .collect(),
-            ),
-            server_wait: median(
-                ok.iter()
-                    .filter_map(|s| Some(s.server_cpu?.wait_ns as f64 / s.wall_ns.max(1) as f64))
-                    .collect(),
-            ),
-            min_rate: rates.iter().copied().fold(f64::INFINITY, f64::min),
-            max_rate: rates.iter().copied().fold(0.0, f64::max),
-        })
-    }
-}
-
 /// The paired-ratio row of one (case, server): ours-tokio against the peer with the lowest
 /// median CPU per round trip, round by round.
 fn paired_line(
@@ -411,24 +349,6 @@ fn case_rows(
         let Some(c) = cells.get(client.name()) else {
             continue;
         };
-        let spread = if c.rate > 0.0 {
-            format!(
-                "{:+.0}%/{:+.0}%",
-                (c.min_rate / c.rate - 1.0) * 100.0,
-                (c.max_rate / c.rate - 1.0) * 100.0
-            )
-        } else {
-            "-".into()
-        };
-        let pct = |v: f64| {
-            if v.is_finite() {
-                format!("{:.0}%", v * 100.0)
-            } else {
-                "n/a".into()
-            }
-        };
-        let busy = pct(c.server_busy);
-        let wait = format!("{}/{}", pct(c.client_wait), pct(c.server_wait));
         rows.push_str(&format!(
             "| {} | {} | {} | {:.0} | {} | {:.2} | {} | {:.2} | {:.2} | {} | {} | {} |\n",
             case.name(),
@@ -440,9 +360,9 @@ fn case_rows(
             ratio(c.cpu_us, ours.map(|o| o.cpu_us)),
             c.user_us,
             c.sys_us,
-            busy,
-            wait,
-            spread
+            c.server_busy_pct(),
+            c.waits_pct(),
+            c.spread()
         ));
     }
     rows

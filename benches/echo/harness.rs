@@ -80,6 +80,106 @@ impl Sample {
     }
 }
 
+/// The medians over the rounds of one (case, client) cell; "per unit" is per unit of
+/// [`Sample::count`] (per round trip, per byte).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Cell {
+    /// Units per second of wall time.
+    pub(crate) rate: f64,
+    /// Client CPU (schedstat run time) per unit, µs.
+    pub(crate) cpu_us: f64,
+    /// User and system time per unit (tick counts pooled over the rounds), µs.
+    pub(crate) user_us: f64,
+    pub(crate) sys_us: f64,
+    /// Server CPU per wall time.
+    pub(crate) server_busy: f64,
+    /// Run-queue wait of the client and of the server per wall time.
+    pub(crate) client_wait: f64,
+    pub(crate) server_wait: f64,
+    /// The lowest and highest rate of the rounds.
+    pub(crate) min_rate: f64,
+    pub(crate) max_rate: f64,
+}
+
+impl Cell {
+    pub(crate) fn of(samples: &[Sample]) -> Option<Cell> {
+        let ok: Vec<&Sample> = samples.iter().filter(|s| s.count > 0).collect();
+        if ok.is_empty() {
+            return None;
+        }
+        let per_unit = |f: &dyn Fn(&Sample) -> u64| {
+            median(
+                ok.iter()
+                    .map(|s| f(s) as f64 / s.count as f64 / 1000.0)
+                    .collect(),
+            )
+        };
+        let rates: Vec<f64> = ok
+            .iter()
+            .map(|s| s.count as f64 * 1e9 / s.wall_ns.max(1) as f64)
+            .collect();
+        // The user/system split is pooled over the rounds: tick counts are coarse per round.
+        let units: u64 = ok.iter().map(|s| s.count).sum();
+        let pooled = |f: &dyn Fn(&Sample) -> u64| {
+            ok.iter().map(|s| f(s) as f64).sum::<f64>() / units.max(1) as f64 / 1000.0
+        };
+        Some(Cell {
+            rate: median(rates.clone()),
+            cpu_us: per_unit(&|s| s.cpu.run_ns),
+            user_us: pooled(&|s| s.cpu.user_ns),
+            sys_us: pooled(&|s| s.cpu.sys_ns),
+            server_busy: median(
+                ok.iter()
+                    .filter_map(|s| Some(s.server_cpu?.run_ns as f64 / s.wall_ns.max(1) as f64))
+                    .collect(),
+            ),
+            client_wait: median(
+                ok.iter()
+                    .map(|s| s.cpu.wait_ns as f64 / s.wall_ns.max(1) as f64)
+                    .collect(),
+            ),
+            server_wait: median(
+                ok.iter()
+                    .filter_map(|s| Some(s.server_cpu?.wait_ns as f64 / s.wall_ns.max(1) as f64))
+                    .collect(),
+            ),
+            min_rate: rates.iter().copied().fold(f64::INFINITY, f64::min),
+            max_rate: rates.iter().copied().fold(0.0, f64::max),
+        })
+    }
+
+    /// The lowest and highest rate of the rounds relative to the median, `-12%/+3%`.
+    pub(crate) fn spread(&self) -> String {
+        if self.rate > 0.0 {
+            format!(
+                "{:+.0}%/{:+.0}%",
+                (self.min_rate / self.rate - 1.0) * 100.0,
+                (self.max_rate / self.rate - 1.0) * 100.0
+            )
+        } else {
+            "-".into()
+        }
+    }
+
+    /// Server CPU per wall time, `87%`.
+    pub(crate) fn server_busy_pct(&self) -> String {
+        pct(self.server_busy)
+    }
+
+    /// Run-queue waits of client and server per wall time, `0%/2%`.
+    pub(crate) fn waits_pct(&self) -> String {
+        format!("{}/{}", pct(self.client_wait), pct(self.server_wait))
+    }
+}
+
+fn pct(v: f64) -> String {
+    if v.is_finite() {
+        format!("{:.0}%", v * 100.0)
+    } else {
+        "n/a".into()
+    }
+}
+
 /// A client's count, clock and CPU time (its own and the server's) at one instant.
 pub(crate) struct Snapshot {
     count: u64,
@@ -239,9 +339,11 @@ pub(crate) fn ratio(x: f64, base: Option<f64>) -> String {
     }
 }
 
-/// `20B`, `16KiB`, `4MiB`.
+/// `20B`, `16KiB`, `4MiB`, `1GiB`.
 pub(crate) fn size_label(size: usize) -> String {
-    if size >= 1 << 20 && size.is_multiple_of(1 << 20) {
+    if size >= 1 << 30 && size.is_multiple_of(1 << 30) {
+        format!("{}GiB", size >> 30)
+    } else if size >= 1 << 20 && size.is_multiple_of(1 << 20) {
         format!("{}MiB", size >> 20)
     } else if size >= 1024 && size.is_multiple_of(1024) {
         format!("{}KiB", size >> 10)
@@ -288,4 +390,12 @@ pub(crate) fn write_report(path: &Path, report: &str) -> Result<(), String> {
     std::fs::write(path, report).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     println!("table written to {}", path.display());
     Ok(())
+}
+
+/// A current-thread tokio runtime (the clients run on one thread).
+pub(crate) fn tokio_runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot build the tokio runtime: {e}"))
 }
