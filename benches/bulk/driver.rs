@@ -242,6 +242,12 @@ pub(crate) fn run(mut o: Options) -> Result<(), String> {
         report.push('\n');
     };
     out(&format!("# bulk benchmark\n\n{}\n", environment(o.pin)));
+    if o.smoke {
+        out(
+            "Smoke check (every client must complete; tiny transfers, likely an unoptimized \
+             build: the figures mean nothing).\n",
+        );
+    }
     let warmup = |case: Case| {
         let bytes = o.warmup.unwrap_or((o.total / 8).min(64 * MIB));
         if bytes == 0 {
@@ -260,7 +266,8 @@ pub(crate) fn run(mut o: Options) -> Result<(), String> {
          {} rounds, clients interleaved in a rotating order; GB/s = 10^9 bytes per second of \
          wall time, from the request to the last byte (down) or to the acknowledgement (up), \
          median over rounds; CPU = client process on-CPU time (schedstat) per GiB, median; \
-         user/sys = tick counts pooled over rounds; server busy = server CPU per wall time \
+         user/sys = tick counts pooled over rounds; server CPU = the server's on-CPU time per \
+         GiB, median; server busy = server CPU per wall time \
          (near 100%: the server limits the rate); run-queue wait = time the client / server \
          was runnable while another process held its CPU, per wall time (not near 0%: the \
          rates are polluted).\n",
@@ -381,7 +388,7 @@ pub(crate) fn run(mut o: Options) -> Result<(), String> {
                 }
             }
         }
-        let case_rows = case_rows(*case, &o.clients, &cells);
+        let case_rows = case_rows(*case, &o.clients, &cells, &samples);
         print!("{case_rows}");
         let _ = std::io::stdout().flush();
         rows.push_str(&case_rows);
@@ -432,10 +439,15 @@ pub(crate) fn run(mut o: Options) -> Result<(), String> {
     }
 }
 
-const HEADER: &str = "| case | client | GB/s | vs tcp | vs ours | CPU ms/GiB | vs ours | user ms/GiB | sys ms/GiB | server busy | run-queue wait cli/srv | GB/s spread |\n\
-                      |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
+const HEADER: &str = "| case | client | GB/s | vs tcp | vs ours | CPU ms/GiB | vs ours | user ms/GiB | sys ms/GiB | server CPU ms/GiB | server busy | run-queue wait cli/srv | GB/s spread |\n\
+                      |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
 
-fn case_rows(case: Case, clients: &[ClientKind], cells: &BTreeMap<&str, Cell>) -> String {
+fn case_rows(
+    case: Case,
+    clients: &[ClientKind],
+    cells: &BTreeMap<&str, Cell>,
+    samples: &BTreeMap<&str, Vec<Sample>>,
+) -> String {
     let find = |kinds: &[ClientKind]| kinds.iter().find_map(|c| cells.get(c.name()).copied());
     let ours = find(&[ClientKind::OursTokio, ClientKind::OursAsyncStd]);
     let tcp = find(&[ClientKind::Tcp, ClientKind::TcpAsyncStd]);
@@ -444,8 +456,17 @@ fn case_rows(case: Case, clients: &[ClientKind], cells: &BTreeMap<&str, Cell>) -
         let Some(c) = cells.get(client.name()) else {
             continue;
         };
+        // The server's CPU per byte, median over the rounds.
+        let server_us = median(
+            samples
+                .get(client.name())
+                .into_iter()
+                .flatten()
+                .filter_map(|s| Some(s.server_cpu?.run_ns as f64 / s.count.max(1) as f64 / 1e3))
+                .collect(),
+        );
         rows.push_str(&format!(
-            "| {} | {} | {:.2} | {} | {} | {:.0} | {} | {:.0} | {:.0} | {} | {} | {} |\n",
+            "| {} | {} | {:.2} | {} | {} | {:.0} | {} | {:.0} | {:.0} | {:.0} | {} | {} | {} |\n",
             case.name(),
             client.name(),
             gbps(c.rate),
@@ -455,6 +476,7 @@ fn case_rows(case: Case, clients: &[ClientKind], cells: &BTreeMap<&str, Cell>) -
             ratio(c.cpu_us, ours.map(|o| o.cpu_us)),
             ms_per_gib(c.user_us),
             ms_per_gib(c.sys_us),
+            ms_per_gib(server_us),
             c.server_busy_pct(),
             c.waits_pct(),
             c.spread()
