@@ -58,24 +58,15 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("server") => server_mode(&args[1..]),
         Some("client") => client_mode(&args[1..]),
-        _ if args.iter().any(|a| a == "--help" || a == "-h") => {
-            println!("{}", driver::usage());
-            Ok(())
-        }
-        Some("run") => driver::Options::parse(&args[1..]).and_then(driver::run),
-        // `cargo bench` passes `--bench`; `cargo test --benches` does not: smoke check only.
-        _ if args.iter().any(|a| a == "--bench") => {
-            driver::Options::parse(&args).and_then(driver::run)
-        }
-        _ => driver::run(driver::Options::smoke()),
+        _ => harness::driver_main(
+            &args,
+            driver::usage(),
+            driver::Options::parse,
+            driver::Options::smoke,
+            driver::run,
+        ),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("bulk bench: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    harness::exit_code(result, "bulk bench")
 }
 
 fn server_mode(args: &[String]) -> Result<(), String> {

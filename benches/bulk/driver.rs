@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::clients::ClientKind;
 use crate::harness::{
-    environment, loadavg, median, ratio, run_client, size_label, write_report, Cell, Sample, Server,
+    each_flag, environment, finish, median, ratio, run_client, size_label, Cell, Sample, Server,
 };
 use crate::process::can_pin;
 use crate::proto::{Dir, Request};
@@ -101,26 +101,20 @@ impl Options {
         } else {
             Options::full()
         };
-        let mut it = args.iter();
-        while let Some(arg) = it.next() {
-            let mut value = |name: &str| {
-                it.next()
-                    .cloned()
-                    .ok_or_else(|| format!("{name} needs a value"))
-            };
-            match arg.as_str() {
+        each_flag(args, |arg, value| {
+            match arg {
                 "--quick" | "--bench" | "run" => {}
                 "--rounds" => {
-                    let v = value(arg)?;
+                    let v = value()?;
                     o.rounds = v
                         .parse::<usize>()
                         .map_err(|_| format!("--rounds: not a number: {v}"))?
                         .max(1);
                 }
-                "--total" => o.total = parse_bytes(&value(arg)?)?.max(1),
-                "--warmup" => o.warmup = Some(parse_bytes(&value(arg)?)?),
+                "--total" => o.total = parse_bytes(&value()?)?.max(1),
+                "--warmup" => o.warmup = Some(parse_bytes(&value()?)?),
                 "--sizes" => {
-                    o.sizes = split(&value(arg)?)
+                    o.sizes = split(&value()?)
                         .map(|s| {
                             let n = parse_bytes(s)?;
                             if n == 0 || n > 64 * MIB {
@@ -131,28 +125,29 @@ impl Options {
                         .collect::<Result<_, _>>()?;
                 }
                 "--dirs" => {
-                    o.dirs = split(&value(arg)?)
+                    o.dirs = split(&value()?)
                         .map(|s| Dir::parse(s).ok_or_else(|| format!("--dirs: {s:?}: up or down")))
                         .collect::<Result<_, _>>()?;
                 }
                 "--clients" => {
-                    o.clients = ClientKind::parse_list(&value(arg)?)?;
+                    o.clients = ClientKind::parse_list(&value()?)?;
                     if let Some(c) = o.clients.iter().find(|c| !CLIENTS.contains(c)) {
                         return Err(format!("{} has no bulk transfer", c.name()));
                     }
                 }
                 "--server" => {
-                    let v = value(arg)?;
+                    let v = value()?;
                     o.server = match ServerKind::parse(&v) {
                         Some(k @ (ServerKind::Ws | ServerKind::TokioWs)) => k,
                         _ => return Err(format!("--server {v:?}: ws or tws")),
                     };
                 }
                 "--no-pin" => o.pin = false,
-                "--out" => o.out = Some(PathBuf::from(value(arg)?)),
+                "--out" => o.out = Some(PathBuf::from(value()?)),
                 other => return Err(format!("unknown option {other:?}\n{}", usage())),
             }
-        }
+            Ok(())
+        })?;
         if o.sizes.is_empty() || o.dirs.is_empty() || o.clients.is_empty() {
             return Err("--sizes, --dirs and --clients need at least one entry".into());
         }
@@ -415,28 +410,9 @@ pub(crate) fn run(mut o: Options) -> Result<(), String> {
         report.push_str(&summary);
         report.push('\n');
     }
-    let footer = format!(
-        "finished in {:.0} s; load average at end: {}",
-        started.elapsed().as_secs_f64(),
-        loadavg()
-    );
-    println!("{footer}");
-    report.push_str(&footer);
-    report.push('\n');
     drop(ws_server);
     drop(tcp_server);
-    if let Some(path) = &o.out {
-        write_report(path, &report)?;
-    }
-    if failures.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{} run(s) failed:\n  {}",
-            failures.len(),
-            failures.join("\n  ")
-        ))
-    }
+    finish(report, started, o.out.as_deref(), &failures)
 }
 
 const HEADER: &str = "| case | client | GB/s | vs tcp | vs ours | CPU ms/GiB | vs ours | user ms/GiB | sys ms/GiB | server CPU ms/GiB | server busy | run-queue wait cli/srv | GB/s spread |\n\

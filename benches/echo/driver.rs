@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::client::MemSample;
 use crate::clients::ClientKind;
 use crate::harness::{
-    environment, loadavg, median, ratio, run_client, size_label, write_report, Cell, Sample, Server,
+    each_flag, environment, finish, median, ratio, run_client, size_label, Cell, Sample, Server,
 };
 use crate::process::can_pin;
 use crate::server::ServerKind;
@@ -175,36 +175,30 @@ impl Options {
         } else {
             Options::full()
         };
-        let mut it = args.iter();
-        while let Some(arg) = it.next() {
-            let mut value = |name: &str| {
-                it.next()
-                    .cloned()
-                    .ok_or_else(|| format!("{name} needs a value"))
-            };
+        each_flag(args, |arg, value| {
             let num = |name: &str, v: String| {
                 v.parse::<u64>()
                     .map_err(|_| format!("{name}: not a number: {v}"))
             };
-            match arg.as_str() {
+            match arg {
                 "--quick" | "--bench" | "run" => {}
-                "--rounds" => o.rounds = num(arg, value(arg)?)?.max(1) as usize,
-                "--warmup-ms" => o.warmup = Duration::from_millis(num(arg, value(arg)?)?),
-                "--duration-ms" => o.duration = Duration::from_millis(num(arg, value(arg)?)?),
-                "--mem-conns" => o.mem_conns = num(arg, value(arg)?)?.max(1) as usize,
-                "--mem-rounds" => o.mem_rounds = num(arg, value(arg)?)?.max(1) as usize,
+                "--rounds" => o.rounds = num(arg, value()?)?.max(1) as usize,
+                "--warmup-ms" => o.warmup = Duration::from_millis(num(arg, value()?)?),
+                "--duration-ms" => o.duration = Duration::from_millis(num(arg, value()?)?),
+                "--mem-conns" => o.mem_conns = num(arg, value()?)?.max(1) as usize,
+                "--mem-rounds" => o.mem_rounds = num(arg, value()?)?.max(1) as usize,
                 "--no-pin" => o.pin = false,
                 "--perf" => o.perf = true,
-                "--out" => o.out = Some(PathBuf::from(value(arg)?)),
-                "--python" => o.python = Some(PathBuf::from(value(arg)?)),
+                "--out" => o.out = Some(PathBuf::from(value()?)),
+                "--python" => o.python = Some(PathBuf::from(value()?)),
                 "--case" => o.case_filter.extend(
-                    value(arg)?
+                    value()?
                         .split(',')
                         .map(|s| s.trim().to_string())
                         .filter(|s| !s.is_empty()),
                 ),
                 "--servers" => {
-                    let list = value(arg)?;
+                    let list = value()?;
                     o.servers = list
                         .split(',')
                         .map(|s| match ServerKind::parse(s.trim()) {
@@ -216,10 +210,11 @@ impl Options {
                         return Err("--servers needs at least one of ws, tws".into());
                     }
                 }
-                "--clients" => o.clients = ClientKind::parse_list(&value(arg)?)?,
+                "--clients" => o.clients = ClientKind::parse_list(&value()?)?,
                 other => return Err(format!("unknown option {other:?}\n{}", usage())),
             }
-        }
+            Ok(())
+        })?;
         Ok(o)
     }
 
@@ -692,14 +687,6 @@ pub(crate) fn run(mut o: Options) -> Result<(), String> {
         out("");
     }
 
-    let footer = format!(
-        "finished in {:.0} s; load average at end: {}",
-        started.elapsed().as_secs_f64(),
-        loadavg()
-    );
-    println!("{footer}");
-    report.push_str(&footer);
-    report.push('\n');
     drop(ws_server);
     drop(tws_server);
     drop(ours_server);
@@ -707,16 +694,5 @@ pub(crate) fn run(mut o: Options) -> Result<(), String> {
     if let Some(data) = &perf_data {
         let _ = std::fs::remove_file(data);
     }
-    if let Some(path) = &o.out {
-        write_report(path, &report)?;
-    }
-    if failures.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{} run(s) failed:\n  {}",
-            failures.len(),
-            failures.join("\n  ")
-        ))
-    }
+    finish(report, started, o.out.as_deref(), &failures)
 }

@@ -6,7 +6,7 @@
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Stdio;
+use std::process::{ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::process::{pinned, ServerProcess};
@@ -398,4 +398,84 @@ pub(crate) fn tokio_runtime() -> Result<tokio::runtime::Runtime, String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot build the tokio runtime: {e}"))
+}
+
+/// A bench binary's driver modes (after its child modes): `--help`; `run FLAGS`; `FLAGS
+/// --bench`, as `cargo bench` calls it; or, without `--bench` (`cargo test --benches`),
+/// the smoke check.
+pub(crate) fn driver_main<O>(
+    args: &[String],
+    usage: &str,
+    parse: fn(&[String]) -> Result<O, String>,
+    smoke: fn() -> O,
+    run: fn(O) -> Result<(), String>,
+) -> Result<(), String> {
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{usage}");
+        return Ok(());
+    }
+    match args.first().map(String::as_str) {
+        Some("run") => parse(&args[1..]).and_then(run),
+        _ if args.iter().any(|a| a == "--bench") => parse(args).and_then(run),
+        _ => run(smoke()),
+    }
+}
+
+/// The exit code of a bench binary; an error goes to stderr after `what`.
+pub(crate) fn exit_code(result: Result<(), String>, what: &str) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{what}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Walks a driver's flags: `f(flag, value)` for each, where `value()` takes the flag's value
+/// (the next argument).
+pub(crate) fn each_flag(
+    args: &[String],
+    mut f: impl FnMut(&str, &mut dyn FnMut() -> Result<String, String>) -> Result<(), String>,
+) -> Result<(), String> {
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut value = || {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{arg} needs a value"))
+        };
+        f(arg, &mut value)?;
+    }
+    Ok(())
+}
+
+/// Ends a driver's run: prints and appends the footer (time taken, load average), writes
+/// the report to `out` if given, and fails listing `failures` if there are any.
+pub(crate) fn finish(
+    mut report: String,
+    started: Instant,
+    out: Option<&Path>,
+    failures: &[String],
+) -> Result<(), String> {
+    let footer = format!(
+        "finished in {:.0} s; load average at end: {}",
+        started.elapsed().as_secs_f64(),
+        loadavg()
+    );
+    println!("{footer}");
+    report.push_str(&footer);
+    report.push('\n');
+    if let Some(path) = out {
+        write_report(path, &report)?;
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} run(s) failed:\n  {}",
+            failures.len(),
+            failures.join("\n  ")
+        ))
+    }
 }
