@@ -265,7 +265,10 @@ pub(crate) fn run(mut o: Options) -> Result<(), String> {
          GiB, median; server busy = server CPU per wall time \
          (near 100%: the server limits the rate); run-queue wait = time the client / server \
          was runnable while another process held its CPU, per wall time (not near 0%: the \
-         rates are polluted).\n",
+         rates are polluted). On loopback the sending process's CPU also runs the receiving \
+         side's TCP processing (softirq), so sending costs more than receiving: up is bounded \
+         by the client, down often by the server (server busy near 100% for every client, \
+         plain TCP included); client CPU per GiB is what tells the clients apart there.\n",
         size_label(o.total as usize),
         if o.warmup == Some(0) {
             "nothing".to_string()
