@@ -2,8 +2,9 @@
 
 Python `websockets` is the only peer with permessage-deflate, so the "deflate" cases of
 `cargo xtask bench echo` measure it beside ours. It follows the Rust clients' contract
-(benches/echo/client.rs, the line: `Sample` in benches/echo/harness.rs): open --conns connections, run one closed loop per connection
-(send the payload, await its echo), measure a window after the warm-up, and print one line
+(benches/echo/client.rs; the line is `Sample` in benches/echo/harness.rs): open --conns
+connections, run one closed loop per connection (send the payload, await its echo),
+measure a window after the warm-up, and print one line
 
     RESULT count=.. wall_ns=.. run_ns=.. wait_ns=.. user_ns=.. sys_ns=.. srv_run_ns=.. srv_wait_ns=..
 
