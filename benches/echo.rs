@@ -22,7 +22,6 @@
 //! `websockets` at its own. Besides the CPU they report the bytes on the wire per message,
 //! counted by our server, and fail if a connection did not negotiate compression.
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -32,6 +31,8 @@ mod client;
 mod clients;
 #[path = "echo/driver.rs"]
 mod driver;
+#[path = "echo/harness.rs"]
+mod harness;
 #[path = "echo/ours.rs"]
 mod ours;
 #[path = "echo/process.rs"]
@@ -43,7 +44,7 @@ mod server;
 
 use crate::client::LoopParams;
 use crate::clients::{ClientKind, Spec};
-use crate::server::ServerKind;
+use crate::harness::Flags;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -51,53 +52,20 @@ fn main() -> ExitCode {
         Some("server") => server_mode(&args[1..]),
         Some("client") => client_mode(&args[1..], false),
         Some("mem-client") => client_mode(&args[1..], true),
-        _ if args.iter().any(|a| a == "--help" || a == "-h") => {
-            println!("{}", driver::usage());
-            Ok(())
-        }
-        Some("run") => driver::Options::parse(&args[1..]).and_then(driver::run),
-        // `cargo bench` passes `--bench`; `cargo test --benches` does not: smoke check only.
-        _ if args.iter().any(|a| a == "--bench") => {
-            driver::Options::parse(&args).and_then(driver::run)
-        }
-        _ => driver::run(driver::Options::smoke()),
+        _ => harness::driver_main(
+            &args,
+            driver::usage(),
+            driver::Options::parse,
+            driver::Options::smoke,
+            driver::run,
+        ),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("echo bench: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// `--name value` pairs of the internal modes.
-struct Flags<'a>(&'a [String]);
-
-impl Flags<'_> {
-    fn value(&self, name: &str) -> Option<&str> {
-        let pos = self.0.iter().position(|a| a == name)?;
-        self.0.get(pos + 1).map(String::as_str)
-    }
-
-    fn required(&self, name: &str) -> Result<&str, String> {
-        self.value(name).ok_or_else(|| format!("missing {name}"))
-    }
-
-    fn num(&self, name: &str) -> Result<u64, String> {
-        let v = self.required(name)?;
-        v.parse().map_err(|_| format!("{name}: not a number: {v}"))
-    }
-
-    fn has(&self, name: &str) -> bool {
-        self.0.iter().any(|a| a == name)
-    }
+    harness::exit_code(result, "echo bench")
 }
 
 fn server_mode(args: &[String]) -> Result<(), String> {
     let flags = Flags(args);
-    let kind = flags.required("--kind")?;
-    let kind = ServerKind::parse(kind).ok_or_else(|| format!("unknown server kind {kind}"))?;
+    let kind = flags.server_kind()?;
     let max_secs = flags.num("--max-secs").unwrap_or(3600);
     server::run(kind, max_secs)
 }
@@ -106,10 +74,7 @@ fn client_mode(args: &[String], mem: bool) -> Result<(), String> {
     let flags = Flags(args);
     let name = flags.required("--client")?;
     let kind = ClientKind::parse(name).ok_or_else(|| format!("unknown client {name}"))?;
-    let addr: SocketAddr = flags
-        .required("--addr")?
-        .parse()
-        .map_err(|e| format!("--addr: {e}"))?;
+    let addr = flags.addr()?;
     let size = flags.num("--size")? as usize;
     let deflate = flags.has("--deflate");
     // The compressed cases send JSON text.
@@ -141,7 +106,7 @@ fn client_mode(args: &[String], mem: bool) -> Result<(), String> {
 const PYTHON_CLIENT: &str =
     "python-websockets is a Python process (echo/python_client.py), not a mode of this binary";
 
-fn closed_loop(kind: ClientKind, spec: Spec, p: LoopParams) -> Result<client::LoopSample, String> {
+fn closed_loop(kind: ClientKind, spec: Spec, p: LoopParams) -> Result<harness::Sample, String> {
     use crate::client::{closed_loop_async_std as on_async_std, closed_loop_tokio as on_tokio};
     match kind {
         ClientKind::OursTokio => on_tokio::<ours::OursTokioConn>(spec, p),

@@ -5,10 +5,11 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::clients::{EchoConn, Spec};
-use crate::procfs::{self, CpuTime};
+use crate::harness::{tokio_runtime, Sample, Snapshot};
+use crate::procfs;
 
 /// Parameters of one closed-loop run.
 #[derive(Clone, Copy, Debug)]
@@ -18,62 +19,6 @@ pub(crate) struct LoopParams {
     pub(crate) duration: Duration,
     /// The echo server's pid, to report how busy it was during the window.
     pub(crate) server_pid: Option<u32>,
-}
-
-/// What one closed-loop run measured over its window.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct LoopSample {
-    pub(crate) msgs: u64,
-    pub(crate) wall_ns: u64,
-    pub(crate) cpu: CpuTime,
-    pub(crate) server_cpu: Option<CpuTime>,
-}
-
-impl LoopSample {
-    /// The line the driver parses.
-    pub(crate) fn to_line(self) -> String {
-        let srv = self.server_cpu.map_or(-1, |c| c.run_ns as i64);
-        let srv_wait = self.server_cpu.map_or(-1, |c| c.wait_ns as i64);
-        format!(
-            "RESULT msgs={} wall_ns={} run_ns={} wait_ns={} user_ns={} sys_ns={} srv_run_ns={} \
-             srv_wait_ns={}",
-            self.msgs,
-            self.wall_ns,
-            self.cpu.run_ns,
-            self.cpu.wait_ns,
-            self.cpu.user_ns,
-            self.cpu.sys_ns,
-            srv,
-            srv_wait
-        )
-    }
-
-    pub(crate) fn parse(line: &str) -> Option<LoopSample> {
-        let rest = line.strip_prefix("RESULT ")?;
-        let get = |key: &str| -> Option<i64> {
-            rest.split_whitespace()
-                .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))?
-                .parse()
-                .ok()
-        };
-        let srv = get("srv_run_ns")?;
-        let srv_wait = get("srv_wait_ns")?;
-        Some(LoopSample {
-            msgs: get("msgs")? as u64,
-            wall_ns: get("wall_ns")? as u64,
-            cpu: CpuTime {
-                run_ns: get("run_ns")? as u64,
-                wait_ns: get("wait_ns")? as u64,
-                user_ns: get("user_ns")? as u64,
-                sys_ns: get("sys_ns")? as u64,
-            },
-            server_cpu: (srv >= 0).then(|| CpuTime {
-                run_ns: srv as u64,
-                wait_ns: srv_wait.max(0) as u64,
-                ..CpuTime::default()
-            }),
-        })
-    }
 }
 
 #[derive(Default)]
@@ -87,24 +32,6 @@ impl Shared {
     fn fail(&self, e: String) {
         if let Ok(mut slot) = self.error.lock() {
             slot.get_or_insert(e);
-        }
-    }
-}
-
-struct Snapshot {
-    count: u64,
-    at: Instant,
-    cpu: CpuTime,
-    server: Option<CpuTime>,
-}
-
-impl Snapshot {
-    fn take(shared: &Shared, server_pid: Option<u32>) -> Snapshot {
-        Snapshot {
-            count: shared.count.load(Ordering::Relaxed),
-            at: Instant::now(),
-            cpu: CpuTime::of("self").unwrap_or_default(),
-            server: server_pid.and_then(|pid| CpuTime::of(&pid.to_string())),
         }
     }
 }
@@ -143,32 +70,25 @@ async fn open_loops<C: EchoConn>(
 
 /// The measuring side of a closed loop, while the loops run: the window after the warm-up,
 /// then stop the loops.
-async fn measure<Sl, F>(shared: &Shared, p: LoopParams, sleep: Sl) -> Result<LoopSample, String>
+async fn measure<Sl, F>(shared: &Shared, p: LoopParams, sleep: Sl) -> Result<Sample, String>
 where
     Sl: Fn(Duration) -> F,
     F: Future<Output = ()>,
 {
     sleep(p.warmup).await;
-    let a = Snapshot::take(shared, p.server_pid);
+    let count = || shared.count.load(Ordering::Relaxed);
+    let a = Snapshot::take(count(), p.server_pid);
     sleep(p.duration).await;
-    let b = Snapshot::take(shared, p.server_pid);
+    let b = Snapshot::take(count(), p.server_pid);
     shared.stop.store(true, Ordering::Relaxed);
     if let Some(e) = shared.error.lock().ok().and_then(|mut slot| slot.take()) {
         return Err(e);
     }
-    Ok(LoopSample {
-        msgs: b.count - a.count,
-        wall_ns: (b.at - a.at).as_nanos() as u64,
-        cpu: b.cpu.since(a.cpu),
-        server_cpu: b.server.zip(a.server).map(|(b, a)| b.since(a)),
-    })
+    Ok(Sample::between(&a, &b))
 }
 
 /// The closed loop on a current-thread tokio runtime: one task per connection.
-pub(crate) fn closed_loop_tokio<C: EchoConn>(
-    spec: Spec,
-    p: LoopParams,
-) -> Result<LoopSample, String> {
+pub(crate) fn closed_loop_tokio<C: EchoConn>(spec: Spec, p: LoopParams) -> Result<Sample, String> {
     tokio_runtime()?.block_on(async move {
         let (loops, shared) = open_loops::<C>(spec, p.conns).await?;
         for task in loops {
@@ -184,7 +104,7 @@ pub(crate) fn closed_loop_tokio<C: EchoConn>(
 pub(crate) fn closed_loop_async_std<C: EchoConn>(
     spec: Spec,
     p: LoopParams,
-) -> Result<LoopSample, String> {
+) -> Result<Sample, String> {
     use futures_util::future::{join_all, select, Either};
     async_std::task::block_on(async move {
         let (loops, shared) = open_loops::<C>(spec, p.conns).await?;
@@ -201,7 +121,7 @@ pub(crate) fn closed_loop_async_std<C: EchoConn>(
 pub(crate) fn closed_loop_async_std_spawn<C: EchoConn>(
     spec: Spec,
     p: LoopParams,
-) -> Result<LoopSample, String> {
+) -> Result<Sample, String> {
     async_std::task::block_on(async move {
         let (loops, shared) = open_loops::<C>(spec, p.conns).await?;
         for task in loops {
@@ -278,11 +198,4 @@ pub(crate) fn mem_tokio<C: EchoConn>(spec: Spec, n: usize) -> Result<MemSample, 
 /// The memory probe on async-std.
 pub(crate) fn mem_async_std<C: EchoConn>(spec: Spec, n: usize) -> Result<MemSample, String> {
     async_std::task::block_on(idle_conns::<C>(spec, n))
-}
-
-fn tokio_runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot build the tokio runtime: {e}"))
 }

@@ -90,6 +90,31 @@ impl ClientKind {
         ClientKind::ALL.into_iter().find(|c| c.name() == s)
     }
 
+    /// Parses a comma-separated list of client names.
+    pub(crate) fn parse_list(list: &str) -> Result<Vec<ClientKind>, String> {
+        list.split(',')
+            .map(|s| {
+                ClientKind::parse(s.trim()).ok_or_else(|| {
+                    let known: Vec<&str> = ClientKind::ALL.iter().map(|c| c.name()).collect();
+                    format!("unknown client {s:?}; known: {}", known.join(", "))
+                })
+            })
+            .collect()
+    }
+
+    /// Whether this client is ours (on any runtime).
+    pub(crate) fn is_ours(self) -> bool {
+        matches!(
+            self,
+            ClientKind::OursTokio | ClientKind::OursAsyncStd | ClientKind::OursAsyncStdSpawn
+        )
+    }
+
+    /// The peers (not ours, not plain TCP, not Python) that ours is compared with.
+    pub(crate) fn is_peer(self) -> bool {
+        self.is_ws() && self.is_rust() && !self.is_ours()
+    }
+
     /// Whether this client speaks WebSocket (else it talks to the TCP server).
     pub(crate) fn is_ws(self) -> bool {
         !matches!(self, ClientKind::Tcp | ClientKind::TcpAsyncStd)
@@ -222,9 +247,9 @@ macro_rules! plain_tcp_conn {
     ($(#[$doc:meta])* $name:ident, $stream:ty, $connect:ident) => {
         $(#[$doc])*
         pub(crate) struct $name {
-            stream: $stream,
-            payload: Bytes,
-            buf: Vec<u8>,
+            pub(crate) stream: $stream,
+            pub(crate) payload: Bytes,
+            pub(crate) buf: Vec<u8>,
         }
 
         impl EchoConn for $name {
@@ -274,8 +299,8 @@ plain_tcp_conn!(
 
 /// tokio-tungstenite over a plain `TcpStream` (`client_async`, default config).
 pub(crate) struct TungsteniteConn {
-    ws: tokio_tungstenite::WebSocketStream<TcpStream>,
-    msg: tokio_tungstenite::tungstenite::Message,
+    pub(crate) ws: tokio_tungstenite::WebSocketStream<TcpStream>,
+    pub(crate) msg: tokio_tungstenite::tungstenite::Message,
     len: usize,
     text: bool,
 }
@@ -321,8 +346,8 @@ impl EchoConn for TungsteniteConn {
 
 /// tokio-websockets (`ClientBuilder::connect_on`, default config).
 pub(crate) struct TokioWsConn {
-    ws: tokio_websockets::WebSocketStream<TcpStream>,
-    msg: tokio_websockets::Message,
+    pub(crate) ws: tokio_websockets::WebSocketStream<TcpStream>,
+    pub(crate) msg: tokio_websockets::Message,
     len: usize,
     text: bool,
 }
@@ -403,8 +428,8 @@ pub(crate) fn deflate_settings() -> DeflateSettings {
 /// (`DeflateConfig::from_params`, our level and threshold) go to
 /// `CompressedWebSocketStream::client` (otherwise its default config).
 pub(crate) struct SockudoConn<W = sockudo_ws::WebSocketStream<TcpStream>> {
-    ws: W,
-    msg: sockudo_ws::Message,
+    pub(crate) ws: W,
+    pub(crate) msg: sockudo_ws::Message,
     len: usize,
     text: bool,
 }
@@ -505,8 +530,8 @@ impl EchoConn for SockudoDeflateConn {
 /// `permessage-deflate` (it names no window bits unless told to), which our server agrees to
 /// with the same parameters as our offer. yawc does not say what was agreed: the server does.
 pub(crate) struct YawcConn {
-    ws: yawc::WebSocket<TcpStream>,
-    payload: Bytes,
+    pub(crate) ws: yawc::WebSocket<TcpStream>,
+    pub(crate) payload: Bytes,
     text: bool,
 }
 
@@ -565,8 +590,8 @@ impl EchoConn for YawcConn {
 /// fastwebsockets: the HTTP upgrade by hand (no hyper), then `FragmentCollector` so that
 /// `read_frame` yields whole messages like the other clients.
 pub(crate) struct FastwsConn {
-    ws: FragmentCollector<TcpStream>,
-    payload: Bytes,
+    pub(crate) ws: FragmentCollector<TcpStream>,
+    pub(crate) payload: Bytes,
     text: bool,
 }
 

@@ -3,15 +3,17 @@
 //! drift (thermal, other load) spreads evenly, then prints median tables.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::SocketAddr;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::client::{LoopSample, MemSample};
+use crate::client::MemSample;
 use crate::clients::ClientKind;
-use crate::process::{can_pin, pinned, ServerProcess};
+use crate::harness::{
+    each_flag, environment, finish, median, ratio, run_client, size_label, Cell, Sample, Server,
+};
+use crate::process::can_pin;
 use crate::server::ServerKind;
 
 /// One echo case: `conns` closed-loop connections, each sending `size`-byte messages.
@@ -92,16 +94,6 @@ pub(crate) const CASES: [Case; 14] = [
     Case::deflate(100, 1024),
     Case::deflate(1, 16 * 1024),
 ];
-
-fn size_label(size: usize) -> String {
-    if size >= 1 << 20 && size.is_multiple_of(1 << 20) {
-        format!("{}MiB", size >> 20)
-    } else if size >= 1024 && size.is_multiple_of(1024) {
-        format!("{}KiB", size >> 10)
-    } else {
-        format!("{size}B")
-    }
-}
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -184,36 +176,30 @@ impl Options {
         } else {
             Options::full()
         };
-        let mut it = args.iter();
-        while let Some(arg) = it.next() {
-            let mut value = |name: &str| {
-                it.next()
-                    .cloned()
-                    .ok_or_else(|| format!("{name} needs a value"))
-            };
+        each_flag(args, |arg, value| {
             let num = |name: &str, v: String| {
                 v.parse::<u64>()
                     .map_err(|_| format!("{name}: not a number: {v}"))
             };
-            match arg.as_str() {
+            match arg {
                 "--quick" | "--bench" | "run" => {}
-                "--rounds" => o.rounds = num(arg, value(arg)?)?.max(1) as usize,
-                "--warmup-ms" => o.warmup = Duration::from_millis(num(arg, value(arg)?)?),
-                "--duration-ms" => o.duration = Duration::from_millis(num(arg, value(arg)?)?),
-                "--mem-conns" => o.mem_conns = num(arg, value(arg)?)?.max(1) as usize,
-                "--mem-rounds" => o.mem_rounds = num(arg, value(arg)?)?.max(1) as usize,
+                "--rounds" => o.rounds = num(arg, value()?)?.max(1) as usize,
+                "--warmup-ms" => o.warmup = Duration::from_millis(num(arg, value()?)?),
+                "--duration-ms" => o.duration = Duration::from_millis(num(arg, value()?)?),
+                "--mem-conns" => o.mem_conns = num(arg, value()?)?.max(1) as usize,
+                "--mem-rounds" => o.mem_rounds = num(arg, value()?)?.max(1) as usize,
                 "--no-pin" => o.pin = false,
                 "--perf" => o.perf = true,
-                "--out" => o.out = Some(PathBuf::from(value(arg)?)),
-                "--python" => o.python = Some(PathBuf::from(value(arg)?)),
+                "--out" => o.out = Some(PathBuf::from(value()?)),
+                "--python" => o.python = Some(PathBuf::from(value()?)),
                 "--case" => o.case_filter.extend(
-                    value(arg)?
+                    value()?
                         .split(',')
                         .map(|s| s.trim().to_string())
                         .filter(|s| !s.is_empty()),
                 ),
                 "--servers" => {
-                    let list = value(arg)?;
+                    let list = value()?;
                     o.servers = list
                         .split(',')
                         .map(|s| match ServerKind::parse(s.trim()) {
@@ -225,22 +211,11 @@ impl Options {
                         return Err("--servers needs at least one of ws, tws".into());
                     }
                 }
-                "--clients" => {
-                    let list = value(arg)?;
-                    o.clients = list
-                        .split(',')
-                        .map(|s| {
-                            ClientKind::parse(s.trim()).ok_or_else(|| {
-                                let known: Vec<&str> =
-                                    ClientKind::ALL.iter().map(|c| c.name()).collect();
-                                format!("unknown client {s:?}; known: {}", known.join(", "))
-                            })
-                        })
-                        .collect::<Result<_, _>>()?;
-                }
+                "--clients" => o.clients = ClientKind::parse_list(&value()?)?,
                 other => return Err(format!("unknown option {other:?}\n{}", usage())),
             }
-        }
+            Ok(())
+        })?;
         Ok(o)
     }
 
@@ -275,71 +250,6 @@ fn server_kind(case: &Case, client: ClientKind, ws: ServerKind) -> ServerKind {
         ws
     } else {
         ServerKind::Tcp
-    }
-}
-
-/// The label of a server in the tables.
-fn server_label(kind: ServerKind) -> &'static str {
-    match kind {
-        ServerKind::Ws => "fastwebsockets",
-        ServerKind::TokioWs => "tokio-websockets",
-        ServerKind::Ours => "ours",
-        ServerKind::Tcp => "tcp",
-    }
-}
-
-/// The peers (not ours, not plain TCP, not Python) a paired ratio compares ours with.
-fn is_peer(client: ClientKind) -> bool {
-    client.is_ws()
-        && client.is_rust()
-        && !matches!(
-            client,
-            ClientKind::OursTokio | ClientKind::OursAsyncStd | ClientKind::OursAsyncStdSpawn
-        )
-}
-
-/// A server child process; closing its stdin stops it.
-struct Server {
-    process: ServerProcess,
-    addr: SocketAddr,
-}
-
-impl Server {
-    fn start(exe: &Path, kind: ServerKind, pin: bool) -> Result<Server, String> {
-        let what = format!("the {} server", kind.name());
-        let (process, line) =
-            ServerProcess::start(exe, &["server", "--kind", kind.name()], pin, &what)?;
-        let addr = line
-            .trim()
-            .strip_prefix("LISTENING ")
-            .and_then(|a| a.parse().ok())
-            .ok_or_else(|| format!("bad server announcement {line:?}"))?;
-        Ok(Server { process, addr })
-    }
-
-    fn pid(&self) -> u32 {
-        self.process.pid()
-    }
-
-    /// The totals of our server role once none of its connections is open any more (the
-    /// client before has exited, and the server saw its connections end), waiting at most 5 s.
-    fn settled_totals(&self) -> Result<ServerTotals, String> {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let line = self.process.query("STATS")?;
-            let totals = ServerTotals::parse(line.trim())
-                .ok_or_else(|| format!("bad STATS line from the server: {line:?}"))?;
-            if totals.open == 0 {
-                return Ok(totals);
-            }
-            if Instant::now() >= deadline {
-                return Err(format!(
-                    "the server still has {} connection(s) open 5 s after the client exited",
-                    totals.open
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
     }
 }
 
@@ -461,62 +371,26 @@ impl WireSample {
     }
 }
 
-/// Runs one client process to completion (or kills it at `timeout`) and returns its stdout.
-fn run_client(
-    exe: &Path,
-    pin: bool,
-    perf_data: Option<&Path>,
-    args: &[String],
-    timeout: Duration,
-) -> Result<String, String> {
-    let mut cmd = pinned(pin, "1");
-    if let Some(data) = perf_data {
-        cmd.args([
-            "perf",
-            "record",
-            "-q",
-            "-F",
-            "10000",
-            "-e",
-            "cpu-clock",
-            "-o",
-        ])
-        .arg(data)
-        .arg("--");
-    }
-    cmd.arg(exe)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| format!("cannot start client: {e}"))?;
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("client timed out after {timeout:?}: {args:?}"));
-            }
-            Err(e) => return Err(format!("waiting for the client: {e}")),
+
+/// The totals of our server role once none of its connections is open any more (the client
+/// before has exited, and the server saw its connections end), waiting at most 5 s.
+fn settled_totals(server: &Server) -> Result<ServerTotals, String> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let line = server.query("STATS")?;
+        let totals = ServerTotals::parse(line.trim())
+            .ok_or_else(|| format!("bad STATS line from the server: {line:?}"))?;
+        if totals.open == 0 {
+            return Ok(totals);
         }
-    };
-    let mut out = String::new();
-    let mut err = String::new();
-    if let Some(mut s) = child.stdout.take() {
-        let _ = s.read_to_string(&mut out);
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "the server still has {} connection(s) open 5 s after the client exited",
+                totals.open
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
-    if let Some(mut s) = child.stderr.take() {
-        let _ = s.read_to_string(&mut err);
-    }
-    if !status.success() {
-        return Err(format!("client {args:?} failed ({status}): {}", err.trim()));
-    }
-    Ok(out)
 }
 
 /// Whether `perf record -e cpu-clock` works here (it needs perf_event_paranoid <= 2).
@@ -564,81 +438,6 @@ fn kernel_share(data: &Path) -> Result<f64, String> {
     Ok(kernel / total)
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(f64::total_cmp);
-    let mid = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[mid]
-    } else {
-        (v[mid - 1] + v[mid]) / 2.0
-    }
-}
-
-/// The medians of one (case, client) cell.
-#[derive(Clone, Copy, Debug)]
-struct Cell {
-    rate: f64,
-    cpu_us: f64,
-    user_us: f64,
-    sys_us: f64,
-    server_busy: f64,
-    client_wait: f64,
-    server_wait: f64,
-    min_rate: f64,
-    max_rate: f64,
-}
-
-impl Cell {
-    fn of(samples: &[LoopSample]) -> Option<Cell> {
-        let ok: Vec<&LoopSample> = samples.iter().filter(|s| s.msgs > 0).collect();
-        if ok.is_empty() {
-            return None;
-        }
-        let per_rt = |f: &dyn Fn(&LoopSample) -> u64| {
-            median(
-                ok.iter()
-                    .map(|s| f(s) as f64 / s.msgs as f64 / 1000.0)
-                    .collect(),
-            )
-        };
-        let rates: Vec<f64> = ok
-            .iter()
-            .map(|s| s.msgs as f64 * 1e9 / s.wall_ns.max(1) as f64)
-            .collect();
-        // The user/system split is pooled over the rounds: tick counts are coarse per round.
-        let msgs: u64 = ok.iter().map(|s| s.msgs).sum();
-        let pooled = |f: &dyn Fn(&LoopSample) -> u64| {
-            ok.iter().map(|s| f(s) as f64).sum::<f64>() / msgs.max(1) as f64 / 1000.0
-        };
-        Some(Cell {
-            rate: median(rates.clone()),
-            cpu_us: per_rt(&|s| s.cpu.run_ns),
-            user_us: pooled(&|s| s.cpu.user_ns),
-            sys_us: pooled(&|s| s.cpu.sys_ns),
-            server_busy: median(
-                ok.iter()
-                    .filter_map(|s| Some(s.server_cpu?.run_ns as f64 / s.wall_ns.max(1) as f64))
-                    .collect(),
-            ),
-            client_wait: median(
-                ok.iter()
-                    .map(|s| s.cpu.wait_ns as f64 / s.wall_ns.max(1) as f64)
-                    .collect(),
-            ),
-            server_wait: median(
-                ok.iter()
-                    .filter_map(|s| Some(s.server_cpu?.wait_ns as f64 / s.wall_ns.max(1) as f64))
-                    .collect(),
-            ),
-            min_rate: rates.iter().copied().fold(f64::INFINITY, f64::min),
-            max_rate: rates.iter().copied().fold(0.0, f64::max),
-        })
-    }
-}
-
 /// The paired-ratio row of one (case, server): ours-tokio against the peer with the lowest
 /// median CPU per round trip, round by round.
 fn paired_line(
@@ -653,7 +452,7 @@ fn paired_line(
     let ours_cell = cells.get(ours)?;
     let best = clients
         .iter()
-        .filter(|c| is_peer(**c))
+        .filter(|c| c.is_peer())
         .filter_map(|c| Some((c.name(), cells.get(c.name())?.cpu_us)))
         .min_by(|a, b| a.1.total_cmp(&b.1))?;
     let ratios: Vec<f64> = (0..rounds)
@@ -663,19 +462,12 @@ fn paired_line(
     Some(format!(
         "| {} | {} | {} | {:.2} | {:.2} | {:.2}x | {n} |\n",
         case.name(),
-        server_label(server),
+        server.label(),
         best.0,
         best.1,
         ours_cell.cpu_us,
         median(ratios)
     ))
-}
-
-fn ratio(x: f64, base: Option<f64>) -> String {
-    match base {
-        Some(b) if b > 0.0 && x.is_finite() => format!("{:.2}x", x / b),
-        _ => "-".into(),
-    }
 }
 
 const DEFLATE_HEAD: &str = "## permessage-deflate: client CPU and bytes on the wire
@@ -750,24 +542,6 @@ fn case_rows(
         let Some(c) = cells.get(client.name()) else {
             continue;
         };
-        let spread = if c.rate > 0.0 {
-            format!(
-                "{:+.0}%/{:+.0}%",
-                (c.min_rate / c.rate - 1.0) * 100.0,
-                (c.max_rate / c.rate - 1.0) * 100.0
-            )
-        } else {
-            "-".into()
-        };
-        let pct = |v: f64| {
-            if v.is_finite() {
-                format!("{:.0}%", v * 100.0)
-            } else {
-                "n/a".into()
-            }
-        };
-        let busy = pct(c.server_busy);
-        let wait = format!("{}/{}", pct(c.client_wait), pct(c.server_wait));
         rows.push_str(&format!(
             "| {} | {} | {} | {:.0} | {} | {:.2} | {} | {:.2} | {:.2} | {} | {} | {} |\n",
             case.name(),
@@ -779,40 +553,12 @@ fn case_rows(
             ratio(c.cpu_us, ours.map(|o| o.cpu_us)),
             c.user_us,
             c.sys_us,
-            busy,
-            wait,
-            spread
+            c.server_busy_pct(),
+            c.waits_pct(),
+            c.spread()
         ));
     }
     rows
-}
-
-fn environment(pin: bool) -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|s| s.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let pinning = if pin {
-        "server pinned to CPU 0, clients to CPU 1 (taskset)"
-    } else {
-        "NOT pinned (taskset unavailable, one core, or --no-pin)"
-    };
-    format!(
-        "{cpu}, {cores} cores; {pinning}; load average at start: {}",
-        loadavg()
-    )
-}
-
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "n/a".into())
 }
 
 /// Runs the benchmark described by `o` and prints (and optionally writes) the tables.
@@ -935,7 +681,7 @@ pub(crate) fn run(mut o: Options) -> Result<(), String> {
             std::fs::write(&payload_file, &payload)
                 .map_err(|e| format!("cannot write {}: {e}", payload_file.display()))?;
         }
-        let mut samples: BTreeMap<&str, Vec<LoopSample>> = BTreeMap::new();
+        let mut samples: BTreeMap<&str, Vec<Sample>> = BTreeMap::new();
         let mut wire: BTreeMap<&str, Vec<WireSample>> = BTreeMap::new();
         // CPU per round trip by (client, round), for the paired ratios.
         let mut by_round: BTreeMap<(&str, usize), f64> = BTreeMap::new();
@@ -987,7 +733,7 @@ pub(crate) fn run(mut o: Options) -> Result<(), String> {
                 let timeout = o.warmup + o.duration + Duration::from_secs(60);
                 // The compressed cases: our server's counts before and after the run.
                 let before = if case.deflate {
-                    match server.settled_totals() {
+                    match settled_totals(server) {
                         Ok(t) => Some(t),
                         Err(e) => {
                             failures.push(format!("{} {}: {e}", case.name(), client.name()));
@@ -1001,7 +747,7 @@ pub(crate) fn run(mut o: Options) -> Result<(), String> {
                     .and_then(|stdout| {
                         let mut s = stdout
                             .lines()
-                            .find_map(LoopSample::parse)
+                            .find_map(Sample::parse)
                             .ok_or_else(|| format!("no RESULT line from {}", client.name()))?;
                         if let Some(data) = &perf_data {
                             let k = kernel_share(data)?;
@@ -1012,7 +758,7 @@ pub(crate) fn run(mut o: Options) -> Result<(), String> {
                     })
                     .and_then(|s| {
                         if let Some(before) = &before {
-                            let run = server.settled_totals()?.since(before);
+                            let run = settled_totals(server)?.since(before);
                             let w = WireSample::of(&run, *case)?;
                             wire.entry(client.name()).or_default().push(w);
                         }
@@ -1020,10 +766,10 @@ pub(crate) fn run(mut o: Options) -> Result<(), String> {
                     });
                 match result {
                     Ok(s) => {
-                        if s.msgs > 0 {
+                        if s.count > 0 {
                             by_round.insert(
                                 (client.name(), round),
-                                s.cpu.run_ns as f64 / s.msgs as f64 / 1000.0,
+                                s.cpu.run_ns as f64 / s.count as f64 / 1000.0,
                             );
                         }
                         samples.entry(client.name()).or_default().push(s);
@@ -1031,7 +777,7 @@ pub(crate) fn run(mut o: Options) -> Result<(), String> {
                     Err(e) => failures.push(format!(
                         "{} ({}) {}: {e}",
                         case.name(),
-                        server_label(ws_kind),
+                        ws_kind.label(),
                         client.name()
                     )),
                 }
@@ -1053,7 +799,7 @@ pub(crate) fn run(mut o: Options) -> Result<(), String> {
             }
         }
         let _ = std::fs::remove_file(&payload_file);
-        let rows = case_rows(*case, server_label(ws_kind), &clients, &cells);
+        let rows = case_rows(*case, ws_kind.label(), &clients, &cells);
         print!("{rows}");
         let _ = std::io::stdout().flush();
         all_rows.push_str(&rows);
@@ -1172,14 +918,6 @@ pub(crate) fn run(mut o: Options) -> Result<(), String> {
         out("");
     }
 
-    let footer = format!(
-        "finished in {:.0} s; load average at end: {}",
-        started.elapsed().as_secs_f64(),
-        loadavg()
-    );
-    println!("{footer}");
-    report.push_str(&footer);
-    report.push('\n');
     drop(ws_server);
     drop(tws_server);
     drop(ours_server);
@@ -1187,21 +925,5 @@ pub(crate) fn run(mut o: Options) -> Result<(), String> {
     if let Some(data) = &perf_data {
         let _ = std::fs::remove_file(data);
     }
-    if let Some(path) = &o.out {
-        if let Some(dir) = path.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        std::fs::write(path, &report)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        println!("table written to {}", path.display());
-    }
-    if failures.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{} run(s) failed:\n  {}",
-            failures.len(),
-            failures.join("\n  ")
-        ))
-    }
+    finish(report, started, o.out.as_deref(), &failures)
 }

@@ -12,8 +12,8 @@ macro_rules! ours_conn {
     ($name:ident, $rt:ident, $what:literal) => {
         #[doc = concat!("aiowebsocket on ", $what, " (default options).")]
         pub(crate) struct $name {
-            ws: $rt::WebSocket,
-            msg: Message,
+            pub(crate) ws: $rt::WebSocket,
+            pub(crate) msg: Message,
             len: usize,
             text: bool,
         }

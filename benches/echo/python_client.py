@@ -2,10 +2,11 @@
 
 Python `websockets` (its default permessage-deflate settings) runs the "deflate" cases of
 `cargo xtask bench echo` beside ours, sockudo-ws and yawc. It follows the Rust clients' contract
-(benches/echo/client.rs): open --conns connections, run one closed loop per connection
-(send the payload, await its echo), measure a window after the warm-up, and print one line
+(benches/echo/client.rs; the line is `Sample` in benches/echo/harness.rs): open --conns
+connections, run one closed loop per connection (send the payload, await its echo),
+measure a window after the warm-up, and print one line
 
-    RESULT msgs=.. wall_ns=.. run_ns=.. wait_ns=.. user_ns=.. sys_ns=.. srv_run_ns=.. srv_wait_ns=..
+    RESULT count=.. wall_ns=.. run_ns=.. wait_ns=.. user_ns=.. sys_ns=.. srv_run_ns=.. srv_wait_ns=..
 
 with CPU read from /proc exactly as benches/echo/procfs.rs reads it. Exits 1 with a message
 on stderr if a connection fails, an echo differs, or compression was not negotiated.
@@ -95,7 +96,7 @@ async def main(args):
     else:
         srv_run = srv_wait = -1
     print(
-        f"RESULT msgs={b[0] - a[0]} wall_ns={b[1] - a[1]} run_ns={run} wait_ns={wait} "
+        f"RESULT count={b[0] - a[0]} wall_ns={b[1] - a[1]} run_ns={run} wait_ns={wait} "
         f"user_ns={user} sys_ns={sys_ns} srv_run_ns={srv_run} srv_wait_ns={srv_wait}",
         flush=True,
     )

@@ -54,6 +54,16 @@ impl ServerKind {
         }
     }
 
+    /// Its label in the tables: the library that serves.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            ServerKind::Ws => "fastwebsockets",
+            ServerKind::TokioWs => "tokio-websockets",
+            ServerKind::Ours => "ours",
+            ServerKind::Tcp => "tcp",
+        }
+    }
+
     pub(crate) fn parse(s: &str) -> Option<ServerKind> {
         match s {
             "ws" => Some(ServerKind::Ws),
@@ -67,6 +77,20 @@ impl ServerKind {
 
 /// Runs a server until stdin closes or `max_secs` pass.
 pub(crate) fn run(kind: ServerKind, max_secs: u64) -> Result<(), String> {
+    serve(max_secs, move |stream| {
+        match kind {
+            ServerKind::Ws => tokio::spawn(serve_ws(stream)),
+            ServerKind::TokioWs => tokio::spawn(serve_tokio_ws(stream)),
+            ServerKind::Ours => tokio::spawn(serve_ours(stream)),
+            ServerKind::Tcp => tokio::spawn(serve_tcp(stream)),
+        };
+    })
+}
+
+/// The server loop: binds 127.0.0.1, announces the address, hands every accepted
+/// connection (`TCP_NODELAY` on) to `spawn` (which spawns its task), until stdin closes or
+/// `max_secs` pass.
+pub(crate) fn serve(max_secs: u64, spawn: impl Fn(TcpStream)) -> Result<(), String> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -91,12 +115,7 @@ pub(crate) fn run(kind: ServerKind, max_secs: u64) -> Result<(), String> {
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                match kind {
-                    ServerKind::Ws => tokio::spawn(serve_ws(stream)),
-                    ServerKind::TokioWs => tokio::spawn(serve_tokio_ws(stream)),
-                    ServerKind::Ours => tokio::spawn(serve_ours(stream)),
-                    ServerKind::Tcp => tokio::spawn(serve_tcp(stream)),
-                };
+                spawn(stream);
             }
         };
         // The accept loop never ends; the lifetime cap stops the process.
@@ -278,16 +297,9 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
 /// The TCP ceiling: the client first sends its message size (u64, little endian), then each
 /// message is read whole and written back whole, as the WebSocket server does with a frame.
 async fn serve_tcp(mut stream: TcpStream) {
-    let mut size = [0u8; 8];
-    if stream.read_exact(&mut size).await.is_err() {
-        return;
-    }
-    let Ok(size) = usize::try_from(u64::from_le_bytes(size)) else {
+    let Some(size) = read_tcp_size(&mut stream).await else {
         return;
     };
-    if size == 0 || size > MAX_TCP_MESSAGE {
-        return;
-    }
     // Grows with what arrives (as the WebSocket server's buffer does), not with the claim.
     let mut buf = Vec::new();
     let mut chunk = vec![0u8; size.min(64 * 1024)];
@@ -304,6 +316,14 @@ async fn serve_tcp(mut stream: TcpStream) {
             return;
         }
     }
+}
+
+/// The TCP client's preamble: its message size (u64, little endian; 1 to 64 MiB).
+pub(crate) async fn read_tcp_size(stream: &mut TcpStream) -> Option<usize> {
+    let mut size = [0u8; 8];
+    stream.read_exact(&mut size).await.ok()?;
+    let size = usize::try_from(u64::from_le_bytes(size)).ok()?;
+    (size > 0 && size <= MAX_TCP_MESSAGE).then_some(size)
 }
 
 /// The largest message the TCP echo server accepts (the benchmark's largest is 16 MiB).
@@ -391,7 +411,7 @@ async fn serve_ours(stream: TcpStream) {
 }
 
 /// A minimal server side of the HTTP/1.1 upgrade: read the request head, answer 101.
-async fn upgrade(stream: &mut TcpStream) -> Result<(), String> {
+pub(crate) async fn upgrade(stream: &mut TcpStream) -> Result<(), String> {
     const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
     let mut head = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];

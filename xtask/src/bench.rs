@@ -7,6 +7,9 @@
 //!   clients (`bench_echo.rs`); `cargo xtask bench echo|mem [flags]` takes its own flags.
 //! - `h2` (only when named): 100 WebSockets over one HTTP/2 connection vs 100 HTTP/1.1
 //!   connections (`bench_h2.rs`); `cargo xtask bench h2 [flags]` takes its own flags.
+//! - `bulk` (only when named): one connection streams 1 GiB up and down in 64 KiB and 1 MiB
+//!   messages, ours next to the fastest Rust clients and plain TCP, GB/s and client CPU per
+//!   GiB (`bench_bulk.rs`); `cargo xtask bench bulk [flags]` takes its own flags.
 //!
 //! The machine is shared and noisy, so every number is the median of many short samples
 //! taken in interleaved rounds: each round measures every case once, in a rotating order,
@@ -65,8 +68,10 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     if matches!(args.first().map(String::as_str), Some("echo" | "mem")) {
         return crate::bench_echo::run(args);
     }
-    if args.first().map(String::as_str) == Some("h2") {
-        return crate::bench_h2::run(&args[1..]);
+    match args.first().map(String::as_str) {
+        Some("h2") => return crate::bench_h2::run(&args[1..]),
+        Some("bulk") => return crate::bench_bulk::run(&args[1..]),
+        _ => {}
     }
     let mut quick = false;
     let mut chosen: Vec<(&str, Suite)> = Vec::new();
@@ -113,10 +118,29 @@ fn usage() -> String {
     let names: Vec<&str> = SUITES.iter().map(|(n, _)| *n).collect();
     format!(
         "usage: cargo xtask bench [{}] [--quick]\n  no name runs every benchmark; --quick \
-         takes fewer, shorter samples\n       cargo xtask bench h2 [--rounds N] [--no-pin]: \
-         100 WebSockets over one HTTP/2 connection vs 100 HTTP/1.1 connections",
+         takes fewer, shorter samples\n       cargo xtask bench echo|mem [--quick] [flags]: \
+         closed-loop echo and idle-connection memory (see `bench echo --help`)\n       \
+         cargo xtask bench h2 [--rounds N] [--no-pin]: 100 WebSockets over one HTTP/2 \
+         connection vs 100 HTTP/1.1 connections\n       cargo xtask bench bulk [--quick] \
+         [--clients ..] [--rounds N] [--total BYTES] [--sizes 64KiB,1MiB]: one connection \
+         streams 1 GiB up and down, ours vs peers vs plain TCP (see `bench bulk --help`)",
         names.join(" | ")
     )
+}
+
+/// The arguments of a bench target's driver for `cargo xtask bench <name> ARGS`: `run`,
+/// `ARGS`, and unless `ARGS` name one, `--out target/bench/<name>.md`.
+pub(crate) fn bench_target_args(args: &[String], name: &str) -> Vec<String> {
+    let mut pass: Vec<String> = vec!["run".into()];
+    pass.extend(args.iter().cloned());
+    if !args.iter().any(|a| a == "--out") {
+        let out = crate::workspace_root()
+            .join("target")
+            .join("bench")
+            .join(format!("{name}.md"));
+        pass.extend(["--out".into(), out.display().to_string()]);
+    }
+    pass
 }
 
 /// Runs the `bench` target of `aiowebsocket-benches` (bench profile) with `args` after
@@ -388,6 +412,33 @@ mod mask {
         println!(
             "     20 B: {small:.1} ns per call, dispatch included (goal <= ~10): {}",
             verdict(small <= 10.0)
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bench_target_args;
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn bench_target_args_add_the_default_report() {
+        let pass = bench_target_args(&strings(&["--quick", "--total", "64MiB"]), "bulk");
+        assert_eq!(pass[..4], strings(&["run", "--quick", "--total", "64MiB"]));
+        assert_eq!(pass[4], "--out");
+        assert!(pass[5].ends_with("target/bench/bulk.md"), "{}", pass[5]);
+        assert_eq!(pass.len(), 6);
+    }
+
+    #[test]
+    fn bench_target_args_keep_a_given_report() {
+        let args = strings(&["--out", "/tmp/x.md"]);
+        assert_eq!(
+            bench_target_args(&args, "h2"),
+            strings(&["run", "--out", "/tmp/x.md"])
         );
     }
 }

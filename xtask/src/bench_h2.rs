@@ -10,12 +10,6 @@
 
 /// Runs the benchmark with `args` (after `h2`) passed to it.
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
-    let root = crate::workspace_root();
-    let mut pass: Vec<String> = vec!["run".into()];
-    pass.extend(args.iter().cloned());
-    if !args.iter().any(|a| a == "--out") {
-        let out = root.join("target").join("bench").join("h2.md");
-        pass.extend(["--out".into(), out.display().to_string()]);
-    }
+    let pass = crate::bench::bench_target_args(args, "h2");
     crate::bench::run_bench_target("h2", &pass)
 }

@@ -1,12 +1,14 @@
 //! Project automation for aiowebsocket, run as `cargo xtask <task>` from anywhere in the repo.
 //!
 //! Tasks:
-//! - `cargo xtask bench [--quick]` — masking throughput table (and, later, the echo benchmark).
+//! - `cargo xtask bench [--quick]` — masking throughput and the echo benchmark; `bench echo|mem|h2|bulk`
+//!   for one benchmark with its own flags.
 //! - `cargo xtask autobahn` — run the Autobahn TestSuite against our clients.
 //! - `cargo xtask interop` — permessage-deflate against Python `websockets` and Node `ws`.
 
 mod autobahn;
 mod bench;
+mod bench_bulk;
 mod bench_echo;
 mod bench_h2;
 mod interop;
