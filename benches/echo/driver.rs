@@ -371,7 +371,6 @@ impl WireSample {
     }
 }
 
-
 /// The totals of our server role once none of its connections is open any more (the client
 /// before has exited, and the server saw its connections end), waiting at most 5 s.
 fn settled_totals(server: &Server) -> Result<ServerTotals, String> {
