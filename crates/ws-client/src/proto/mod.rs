@@ -181,8 +181,9 @@ pub struct Connection {
     /// An error produced outside `poll_message` (timeouts, EOF), reported by its next call.
     pending_error: Option<Error>,
     timers: Timers,
+    /// Boxed: ~300 bytes that a connection without compression should not carry.
     #[cfg(feature = "deflate")]
-    deflate: Option<Deflate>,
+    deflate: Option<Box<Deflate>>,
     /// Compressed payload of the message being sent.
     #[cfg(feature = "deflate")]
     scratch: Vec<u8>,
@@ -344,7 +345,7 @@ impl Connection {
         let deflate = negotiated
             .deflate
             .as_ref()
-            .map(|params| Deflate::new(params, role, config.compression_level));
+            .map(|params| Box::new(Deflate::new(params, role, config.compression_level)));
         Connection {
             role,
             decoder,
@@ -495,5 +496,22 @@ mod tests {
         }
         // 2,000 draws from 2^32 keys: a repeat has a probability of about 0.05%.
         assert!(keys.len() >= 1_998, "{} distinct keys", keys.len());
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    /// An idle connection's memory is mostly this struct (inside the WebSocket, inside the
+    /// runtime's task): compression state, when not negotiated, must not take room in it.
+    #[test]
+    fn connection_size() {
+        let size = std::mem::size_of::<super::Connection>();
+        // 528 bytes with deflate (x86_64); the boxed compression state would add ~300.
+        assert!(size <= 640, "Connection grew to {size} bytes");
+        #[cfg(feature = "deflate")]
+        assert_eq!(
+            std::mem::size_of::<Option<Box<super::Deflate>>>(),
+            std::mem::size_of::<usize>()
+        );
     }
 }

@@ -287,7 +287,7 @@ impl Connection {
                         {
                             let before = msg.buf.len();
                             inflate(
-                                self.deflate.as_mut(),
+                                self.deflate.as_deref_mut(),
                                 chunk,
                                 frame.fin && last,
                                 &mut msg.buf,
