@@ -32,11 +32,14 @@ mod ours;
 mod process;
 #[path = "echo/procfs.rs"]
 mod procfs;
+#[path = "echo/serve.rs"]
+mod serve;
 #[path = "echo/server.rs"]
 mod server;
 
 use crate::client::LoopParams;
 use crate::clients::{ClientKind, Spec};
+use crate::process::Flags;
 use crate::server::ServerKind;
 
 fn main() -> ExitCode {
@@ -62,29 +65,6 @@ fn main() -> ExitCode {
             eprintln!("echo bench: {e}");
             ExitCode::FAILURE
         }
-    }
-}
-
-/// `--name value` pairs of the internal modes.
-struct Flags<'a>(&'a [String]);
-
-impl Flags<'_> {
-    fn value(&self, name: &str) -> Option<&str> {
-        let pos = self.0.iter().position(|a| a == name)?;
-        self.0.get(pos + 1).map(String::as_str)
-    }
-
-    fn required(&self, name: &str) -> Result<&str, String> {
-        self.value(name).ok_or_else(|| format!("missing {name}"))
-    }
-
-    fn num(&self, name: &str) -> Result<u64, String> {
-        let v = self.required(name)?;
-        v.parse().map_err(|_| format!("{name}: not a number: {v}"))
-    }
-
-    fn has(&self, name: &str) -> bool {
-        self.0.iter().any(|a| a == name)
     }
 }
 

@@ -3,7 +3,7 @@
 //! drift (thermal, other load) spreads evenly, then prints median tables.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use crate::client::{LoopSample, MemSample};
 use crate::clients::ClientKind;
-use crate::process::{can_pin, pinned, ServerProcess};
+use crate::process::{can_pin, run_client, ServerProcess};
+use crate::procfs::{environment, loadavg};
 use crate::server::ServerKind;
 
 /// One echo case: `conns` closed-loop connections, each sending `size`-byte messages.
@@ -319,64 +320,6 @@ impl Server {
     }
 }
 
-/// Runs one client process to completion (or kills it at `timeout`) and returns its stdout.
-fn run_client(
-    exe: &Path,
-    pin: bool,
-    perf_data: Option<&Path>,
-    args: &[String],
-    timeout: Duration,
-) -> Result<String, String> {
-    let mut cmd = pinned(pin, "1");
-    if let Some(data) = perf_data {
-        cmd.args([
-            "perf",
-            "record",
-            "-q",
-            "-F",
-            "10000",
-            "-e",
-            "cpu-clock",
-            "-o",
-        ])
-        .arg(data)
-        .arg("--");
-    }
-    cmd.arg(exe)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| format!("cannot start client: {e}"))?;
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("client timed out after {timeout:?}: {args:?}"));
-            }
-            Err(e) => return Err(format!("waiting for the client: {e}")),
-        }
-    };
-    let mut out = String::new();
-    let mut err = String::new();
-    if let Some(mut s) = child.stdout.take() {
-        let _ = s.read_to_string(&mut out);
-    }
-    if let Some(mut s) = child.stderr.take() {
-        let _ = s.read_to_string(&mut err);
-    }
-    if !status.success() {
-        return Err(format!("client {args:?} failed ({status}): {}", err.trim()));
-    }
-    Ok(out)
-}
-
 /// Whether `perf record -e cpu-clock` works here (it needs perf_event_paranoid <= 2).
 fn can_perf() -> bool {
     let data =
@@ -588,34 +531,6 @@ fn case_rows(
         ));
     }
     rows
-}
-
-fn environment(pin: bool) -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|s| s.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let pinning = if pin {
-        "server pinned to CPU 0, clients to CPU 1 (taskset)"
-    } else {
-        "NOT pinned (taskset unavailable, one core, or --no-pin)"
-    };
-    format!(
-        "{cpu}, {cores} cores; {pinning}; load average at start: {}",
-        loadavg()
-    )
-}
-
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "n/a".into())
 }
 
 /// Runs the benchmark described by `o` and prints (and optionally writes) the tables.

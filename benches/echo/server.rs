@@ -7,15 +7,13 @@
 //! server prints `LISTENING <addr>` on stdout and exits when its stdin closes (the driver
 //! holds the pipe) or after `max_secs`, whichever comes first.
 
-use std::io::{BufRead, Write};
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use base64::Engine;
 use fastwebsockets::{Frame, OpCode, Role, WebSocket};
-use sha1::{Digest, Sha1};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+use crate::serve::{announce, upgrade, watch_stdin};
 
 /// Which server to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,7 +63,7 @@ pub(crate) fn run(kind: ServerKind, max_secs: u64) -> Result<(), String> {
         let addr = listener
             .local_addr()
             .map_err(|e| format!("server: no local address: {e}"))?;
-        announce(addr)?;
+        announce(&[addr])?;
         watch_stdin();
         let serve = async {
             loop {
@@ -90,26 +88,6 @@ pub(crate) fn run(kind: ServerKind, max_secs: u64) -> Result<(), String> {
         let _ = tokio::time::timeout(Duration::from_secs(max_secs), serve).await;
         Ok(())
     })
-}
-
-fn announce(addr: SocketAddr) -> Result<(), String> {
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "LISTENING {addr}")
-        .and_then(|()| out.flush())
-        .map_err(|e| format!("server: cannot write to stdout: {e}"))
-}
-
-/// Exits the process when stdin reaches EOF (the driver went away or is done).
-fn watch_stdin() {
-    std::thread::spawn(|| {
-        let mut line = String::new();
-        let stdin = std::io::stdin();
-        let mut lock = stdin.lock();
-        while matches!(lock.read_line(&mut line), Ok(n) if n > 0) {
-            line.clear();
-        }
-        std::process::exit(0);
-    });
 }
 
 /// The TCP ceiling: the client first sends its message size (u64, little endian), then each
@@ -193,49 +171,4 @@ async fn serve_ours(stream: TcpStream) {
             return;
         }
     }
-}
-
-/// A minimal server side of the HTTP/1.1 upgrade: read the request head, answer 101.
-async fn upgrade(stream: &mut TcpStream) -> Result<(), String> {
-    const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-    let mut head = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 1024];
-    let end = loop {
-        let n = stream.read(&mut chunk).await.map_err(|e| e.to_string())?;
-        if n == 0 {
-            return Err("eof before the request head".into());
-        }
-        head.extend_from_slice(&chunk[..n]);
-        if let Some(pos) = head.windows(4).position(|w| w == b"\r\n\r\n") {
-            break pos + 4;
-        }
-        if head.len() > 16 * 1024 {
-            return Err("request head too large".into());
-        }
-    };
-    if end != head.len() {
-        // No client we measure sends frames before the 101: refuse rather than lose bytes.
-        return Err("bytes after the request head".into());
-    }
-    let mut headers = [httparse::EMPTY_HEADER; 32];
-    let mut req = httparse::Request::new(&mut headers);
-    req.parse(&head).map_err(|e| e.to_string())?;
-    let key = req
-        .headers
-        .iter()
-        .find(|h| h.name.eq_ignore_ascii_case("sec-websocket-key"))
-        .map(|h| h.value.trim_ascii())
-        .ok_or("no Sec-WebSocket-Key")?;
-    let mut sha = Sha1::new();
-    sha.update(key);
-    sha.update(GUID.as_bytes());
-    let accept = base64::engine::general_purpose::STANDARD.encode(sha.finalize());
-    let response = format!(
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Accept: {accept}\r\n\r\n"
-    );
-    stream
-        .write_all(response.as_bytes())
-        .await
-        .map_err(|e| e.to_string())
 }
