@@ -7,6 +7,9 @@
 //!   clients (`bench_echo.rs`); `cargo xtask bench echo|mem [flags]` takes its own flags.
 //! - `h2` (only when named): 100 WebSockets over one HTTP/2 connection vs 100 HTTP/1.1
 //!   connections (`bench_h2.rs`); `cargo xtask bench h2 [flags]` takes its own flags.
+//! - `scale` (only when named): 100,000 idle connections in one client process on one core
+//!   (`bench_scale.rs`): time to open, RSS per connection, idle CPU with keepalive, time
+//!   until all receive a broadcast; `cargo xtask bench scale [flags]` takes its own flags.
 //!
 //! The machine is shared and noisy, so every number is the median of many short samples
 //! taken in interleaved rounds: each round measures every case once, in a rotating order,
@@ -68,6 +71,9 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     if args.first().map(String::as_str) == Some("h2") {
         return crate::bench_h2::run(&args[1..]);
     }
+    if args.first().map(String::as_str) == Some("scale") {
+        return crate::bench_scale::run(&args[1..]);
+    }
     let mut quick = false;
     let mut chosen: Vec<(&str, Suite)> = Vec::new();
     for arg in args {
@@ -114,7 +120,10 @@ fn usage() -> String {
     format!(
         "usage: cargo xtask bench [{}] [--quick]\n  no name runs every benchmark; --quick \
          takes fewer, shorter samples\n       cargo xtask bench h2 [--rounds N] [--no-pin]: \
-         100 WebSockets over one HTTP/2 connection vs 100 HTTP/1.1 connections",
+         100 WebSockets over one HTTP/2 connection vs 100 HTTP/1.1 connections\n       \
+         cargo xtask bench scale [--n N] [--idle-secs S] [--clients ours,tokio-websockets,\
+         tokio-tungstenite] [--addrs K]: N (100000) connections in one client process on one \
+         core: time to open, RSS per connection, idle CPU, broadcast to all",
         names.join(" | ")
     )
 }
@@ -141,6 +150,21 @@ pub(crate) fn run_bench_target(bench: &str, args: &[String]) -> Result<(), Strin
     } else {
         Err(format!("the {bench} benchmark failed ({status})"))
     }
+}
+
+/// Runs a driver-style bench target (`h2`, `scale`): `run` and `args` passed to it, and the
+/// table written to `target/bench/<bench>.md` unless `--out` is among them.
+pub(crate) fn run_driver(bench: &str, args: &[String]) -> Result<(), String> {
+    let mut pass: Vec<String> = vec!["run".into()];
+    pass.extend(args.iter().cloned());
+    if !args.iter().any(|a| a == "--out") {
+        let out = crate::workspace_root()
+            .join("target")
+            .join("bench")
+            .join(format!("{bench}.md"));
+        pass.extend(["--out".into(), out.display().to_string()]);
+    }
+    run_bench_target(bench, &pass)
 }
 
 /// The median of `v` (which must not be empty); sorts it.

@@ -10,12 +10,5 @@
 
 /// Runs the benchmark with `args` (after `h2`) passed to it.
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
-    let root = crate::workspace_root();
-    let mut pass: Vec<String> = vec!["run".into()];
-    pass.extend(args.iter().cloned());
-    if !args.iter().any(|a| a == "--out") {
-        let out = root.join("target").join("bench").join("h2.md");
-        pass.extend(["--out".into(), out.display().to_string()]);
-    }
-    crate::bench::run_bench_target("h2", &pass)
+    crate::bench::run_driver("h2", args)
 }

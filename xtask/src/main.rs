@@ -1,7 +1,8 @@
 //! Project automation for aiowebsocket, run as `cargo xtask <task>` from anywhere in the repo.
 //!
 //! Tasks:
-//! - `cargo xtask bench [--quick]` — masking throughput table (and, later, the echo benchmark).
+//! - `cargo xtask bench [--quick]` — masking throughput and echo tables; `cargo xtask bench
+//!   h2|scale|mem [flags]` for the others.
 //! - `cargo xtask autobahn` — run the Autobahn TestSuite against our clients.
 //! - `cargo xtask interop` — permessage-deflate against Python `websockets` and Node `ws`.
 
@@ -9,6 +10,7 @@ mod autobahn;
 mod bench;
 mod bench_echo;
 mod bench_h2;
+mod bench_scale;
 mod interop;
 mod util;
 
