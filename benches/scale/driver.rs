@@ -173,7 +173,7 @@ fn run_one(exe: &Path, o: &Options, kind: ClientKind) -> Result<Outcome, String>
 fn problems(o: &Options, r: &Outcome) -> Vec<String> {
     let mut p = r.errors.clone();
     if r.opened < o.n {
-        p.push(format!("reached {} of {} connections", r.opened, o.n));
+        p.push(format!("opened {} of {} connections", r.opened, o.n));
     }
     if r.lost > 0 && r.errors.is_empty() {
         p.push(format!("{} connection(s) ended early", r.lost));
