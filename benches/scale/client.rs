@@ -227,6 +227,7 @@ struct Arrivals {
 /// An `async move` block over the captured connection rather than an `async fn`: the state
 /// of an `async fn` keeps its by-value arguments apart from the locals they are moved into,
 /// which here would store every connection twice in its task.
+#[allow(clippy::manual_async_fn)]
 fn count_arrivals<C: RecvConn>(
     mut conn: C,
     arrivals: Arc<Arrivals>,

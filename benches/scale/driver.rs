@@ -192,8 +192,9 @@ fn row(o: &Options, kind: ClientKind, r: &Outcome) -> String {
     let idle_s = (r.idle_ms / 1000.0).max(1e-9);
     let opt = |v: Option<f64>| v.map_or_else(|| "n/a".to_string(), |v| format!("{v:.1}"));
     let notes = problems(o, r).join("; ");
+    let per_ping = (r.idle_pings > 0).then(|| r.idle_run_ns as f64 / 1000.0 / r.idle_pings as f64);
     format!(
-        "| {} | {} | {:.2} | {:.0} ({:.2} KiB) | {:.2} % ({:.2} %) | {:.0} | {} | {} | {} |",
+        "| {} | {} | {:.2} | {:.0} ({:.2} KiB) | {:.2} % ({:.2} %) | {:.0} | {} | {} | {} | {} |",
         label(kind),
         r.opened,
         r.open_ms / 1000.0,
@@ -202,6 +203,7 @@ fn row(o: &Options, kind: ClientKind, r: &Outcome) -> String {
         r.idle_cpu_pct(),
         r.idle_run_pct(),
         r.idle_pings as f64 / idle_s,
+        opt(per_ping),
         opt(r.broadcast_ms),
         opt(r.server_write_ms),
         if notes.is_empty() { "ok" } else { &notes }
@@ -235,7 +237,8 @@ pub(crate) fn run(mut o: Options) -> Result<(), String> {
          (after one warm-up connection) to 1 s after the last opened, / N;\n\
          - idle CPU: the client's user+sys time (`/proc/self/stat`) over {} s of idle, as a \
          share of one core (in parentheses: on-CPU time from `schedstat`); pings/s: pings the \
-         server answered per second over that window;\n\
+         server answered per second over that window (keepalive: N / 20 for ours once the \
+         window spans whole intervals); CPU per ping: that on-CPU time / those pings;\n\
          - broadcast: the server writes one 16-byte binary message to every connection; time \
          from the client's request (control port) until all N+1 (the warm-up one too) have \
          received it; server write: the server's own time to write them all.\n",
@@ -245,8 +248,8 @@ pub(crate) fn run(mut o: Options) -> Result<(), String> {
         o.concurrency,
         o.idle_secs
     ));
-    out("| client | open | time to open all (s) | RSS per connection, bytes | idle CPU, % of one core | pings/s | broadcast: all received (ms) | server write (ms) | notes |\n\
-         |---|---:|---:|---:|---:|---:|---:|---:|---|");
+    out("| client | open | time to open all (s) | RSS per connection, bytes | idle CPU, % of one core | pings/s | idle CPU per ping (µs) | broadcast: all received (ms) | server write (ms) | notes |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     let mut failures = Vec::new();
     let mut ours = None;
     for &kind in &o.clients {
@@ -265,7 +268,7 @@ pub(crate) fn run(mut o: Options) -> Result<(), String> {
             Err(e) => {
                 failures.push(format!("{}: {e}", label(kind)));
                 out(&format!(
-                    "| {} | - | - | - | - | - | - | - | failed: {} |",
+                    "| {} | - | - | - | - | - | - | - | - | failed: {} |",
                     label(kind),
                     e.replace('\n', " ").replace('|', "/")
                 ));
