@@ -30,11 +30,14 @@ mod harness;
 #[allow(dead_code)]
 #[path = "echo/ours.rs"]
 mod ours;
+#[allow(dead_code)]
 #[path = "echo/process.rs"]
 mod process;
 #[allow(dead_code)]
 #[path = "echo/procfs.rs"]
 mod procfs;
+#[path = "echo/serve.rs"]
+mod serve;
 #[allow(dead_code)]
 #[path = "echo/server.rs"]
 mod server;
@@ -50,7 +53,8 @@ mod proto;
 
 use crate::clients::{ClientKind, Spec};
 use crate::conns::{on_async_std, on_tokio, RunParams};
-use crate::harness::{Flags, Sample};
+use crate::harness::Sample;
+use crate::process::Flags;
 use crate::proto::{Dir, Request};
 
 fn main() -> ExitCode {

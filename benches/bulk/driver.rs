@@ -9,10 +9,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::clients::ClientKind;
-use crate::harness::{
-    each_flag, environment, finish, median, ratio, run_client, size_label, Cell, Sample, Server,
-};
-use crate::process::can_pin;
+use crate::harness::{each_flag, finish, median, ratio, size_label, Cell, Sample, Server};
+use crate::process::{can_pin, run_client};
+use crate::procfs::environment;
 use crate::proto::{Dir, Request};
 use crate::server::ServerKind;
 

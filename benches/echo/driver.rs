@@ -10,10 +10,9 @@ use std::time::{Duration, Instant};
 
 use crate::client::MemSample;
 use crate::clients::ClientKind;
-use crate::harness::{
-    each_flag, environment, finish, median, ratio, run_client, size_label, Cell, Sample, Server,
-};
-use crate::process::can_pin;
+use crate::harness::{each_flag, finish, median, ratio, size_label, Cell, Sample, Server};
+use crate::process::{can_pin, run_client};
+use crate::procfs::environment;
 use crate::server::ServerKind;
 
 /// One echo case: `conns` closed-loop connections, each sending `size`-byte messages.
