@@ -20,27 +20,11 @@
 
 use std::process::ExitCode;
 
-// The echo bench's modules, of which this bench uses a part.
+// The echo bench's modules (`echo/reused.rs`), of which this bench uses a part.
 #[allow(dead_code)]
-#[path = "echo/clients.rs"]
-mod clients;
-#[allow(dead_code)]
-#[path = "echo/harness.rs"]
-mod harness;
-#[allow(dead_code)]
-#[path = "echo/ours.rs"]
-mod ours;
-#[allow(dead_code)]
-#[path = "echo/process.rs"]
-mod process;
-#[allow(dead_code)]
-#[path = "echo/procfs.rs"]
-mod procfs;
-#[path = "echo/serve.rs"]
-mod serve;
-#[allow(dead_code)]
-#[path = "echo/server.rs"]
-mod server;
+#[path = "echo/reused.rs"]
+mod reused;
+use reused::{clients, harness, ours, process, procfs, serve, server};
 
 #[path = "bulk/server.rs"]
 mod bulk_server;

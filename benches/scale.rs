@@ -20,52 +20,33 @@
 
 use std::process::ExitCode;
 
-// Shared with the echo bench (and h2); this one uses part of them.
+// The echo bench's modules (`echo/reused.rs`), of which this bench uses a part.
 #[allow(dead_code)]
-#[path = "echo/clients.rs"]
-mod clients;
-#[allow(dead_code)]
-#[path = "echo/ours.rs"]
-mod ours;
-#[allow(dead_code)]
-#[path = "echo/process.rs"]
-mod process;
-#[allow(dead_code)]
-#[path = "echo/procfs.rs"]
-mod procfs;
-#[path = "echo/serve.rs"]
-mod serve;
+#[path = "echo/reused.rs"]
+mod reused;
+use reused::{clients, harness, ours, process, procfs, serve, server};
 
 #[path = "scale/client.rs"]
 mod client;
 #[path = "scale/driver.rs"]
 mod driver;
 #[path = "scale/server.rs"]
-mod server;
+mod scale_server;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("server") => server::run(&args[1..]),
+        Some("server") => scale_server::run(&args[1..]),
         Some("client") => client::run(&args[1..]),
-        _ if args.iter().any(|a| a == "--help" || a == "-h") => {
-            println!("{}", driver::USAGE);
-            Ok(())
-        }
-        Some("run") => driver::Options::parse(&args[1..]).and_then(driver::run),
-        // `cargo bench` passes `--bench`; `cargo test --benches` does not: smoke check only.
-        _ if args.iter().any(|a| a == "--bench") => {
-            driver::Options::parse(&args).and_then(driver::run)
-        }
-        _ => driver::run(driver::Options::smoke()),
+        _ => harness::driver_main(
+            &args,
+            driver::USAGE,
+            driver::Options::parse,
+            driver::Options::smoke,
+            driver::run,
+        ),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("scale bench: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    harness::exit_code(result, "scale bench")
 }
 
 /// Raises this process's open-file limit to `want` (capped by `/proc/sys/fs/nr_open`):

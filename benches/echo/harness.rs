@@ -4,12 +4,13 @@
 //! [`Snapshot`]s), the echo servers' `--kind`, the driver's server process, the table
 //! helpers (median, ratio, size label) and the drivers' modes, flag walking and footer.
 
+use std::io::Write;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use crate::process::{Flags, ServerProcess};
+use crate::process::{can_pin, Flags, ServerProcess};
 use crate::procfs::{loadavg, CpuTime};
 use crate::server::ServerKind;
 
@@ -271,6 +272,23 @@ pub(crate) fn size_label(size: usize) -> String {
     } else {
         format!("{size}B")
     }
+}
+
+/// The start of a driver's run: this binary (the driver runs it again as its servers and
+/// clients), with `pin` turned off where pinning does not work.
+pub(crate) fn driver_start(pin: &mut bool) -> Result<PathBuf, String> {
+    if *pin && !can_pin() {
+        *pin = false;
+    }
+    std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))
+}
+
+/// Prints `s` at once (a run takes minutes) and appends it, with a newline, to `report`.
+pub(crate) fn emit(report: &mut String, s: &str) {
+    println!("{s}");
+    let _ = std::io::stdout().flush();
+    report.push_str(s);
+    report.push('\n');
 }
 
 /// Writes the report to `path` (creating its directory) and says where.

@@ -28,6 +28,7 @@ use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
 use crate::clients::{ClientKind, RecvConn, Spec, TokioWsConn, TungsteniteConn};
+use crate::harness::tokio_runtime;
 use crate::ours::OursTokioConn;
 use crate::process::Flags;
 use crate::procfs::{rss_kib, CpuTime};
@@ -193,10 +194,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         ));
         p.n = n;
     }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot build the tokio runtime: {e}"))?;
+    let rt = tokio_runtime()?;
     let mut outcome = match kind {
         ClientKind::OursTokio => rt.block_on(scale::<OursTokioConn>(p)),
         ClientKind::TokioWs => rt.block_on(scale::<TokioWsConn>(p)),
