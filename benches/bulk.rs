@@ -20,24 +20,11 @@
 
 use std::process::ExitCode;
 
-// The echo bench's modules, of which this bench uses a part.
+// The echo bench's modules (`echo/reused.rs`), of which this bench uses a part.
 #[allow(dead_code)]
-#[path = "echo/clients.rs"]
-mod clients;
-#[allow(dead_code)]
-#[path = "echo/harness.rs"]
-mod harness;
-#[allow(dead_code)]
-#[path = "echo/ours.rs"]
-mod ours;
-#[path = "echo/process.rs"]
-mod process;
-#[allow(dead_code)]
-#[path = "echo/procfs.rs"]
-mod procfs;
-#[allow(dead_code)]
-#[path = "echo/server.rs"]
-mod server;
+#[path = "echo/reused.rs"]
+mod reused;
+use reused::{clients, harness, ours, process, procfs, serve, server};
 
 #[path = "bulk/server.rs"]
 mod bulk_server;
@@ -50,7 +37,8 @@ mod proto;
 
 use crate::clients::{ClientKind, Spec};
 use crate::conns::{on_async_std, on_tokio, RunParams};
-use crate::harness::{Flags, Sample};
+use crate::harness::Sample;
+use crate::process::Flags;
 use crate::proto::{Dir, Request};
 
 fn main() -> ExitCode {

@@ -39,12 +39,14 @@ mod ours;
 mod process;
 #[path = "echo/procfs.rs"]
 mod procfs;
+#[path = "echo/serve.rs"]
+mod serve;
 #[path = "echo/server.rs"]
 mod server;
 
 use crate::client::LoopParams;
 use crate::clients::{ClientKind, Spec};
-use crate::harness::Flags;
+use crate::process::Flags;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -24,8 +24,11 @@ use std::process::{ExitCode, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+// Shared with the echo and scale benches, which use more of them.
+#[allow(dead_code)]
 #[path = "echo/process.rs"]
 mod process;
+#[allow(dead_code)]
 #[path = "echo/procfs.rs"]
 mod procfs;
 

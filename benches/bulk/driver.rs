@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 
 use crate::clients::ClientKind;
 use crate::harness::{
-    each_flag, environment, finish, median, ratio, run_client, size_label, Cell, Sample, Server,
+    driver_start, each_flag, emit, finish, median, ratio, size_label, Cell, Sample, Server,
 };
-use crate::process::can_pin;
+use crate::process::run_client;
+use crate::procfs::environment;
 use crate::proto::{Dir, Request};
 use crate::server::ServerKind;
 
@@ -224,18 +225,10 @@ fn ms_per_gib(us_per_byte: f64) -> f64 {
 
 /// Runs the benchmark described by `o` and prints (and optionally writes) the tables.
 pub(crate) fn run(mut o: Options) -> Result<(), String> {
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
-    if o.pin && !can_pin() {
-        o.pin = false;
-    }
+    let exe = driver_start(&mut o.pin)?;
     let started = Instant::now();
     let mut report = String::new();
-    let mut out = |s: &str| {
-        println!("{s}");
-        let _ = std::io::stdout().flush();
-        report.push_str(s);
-        report.push('\n');
-    };
+    let mut out = |s: &str| emit(&mut report, s);
     out(&format!("# bulk benchmark\n\n{}\n", environment(o.pin)));
     if o.smoke {
         out(

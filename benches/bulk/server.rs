@@ -23,7 +23,8 @@ use tokio::net::TcpStream;
 
 use crate::clients::payload;
 use crate::proto::{is_pattern, Dir, Request};
-use crate::server::{read_tcp_size, serve, upgrade, ServerKind};
+use crate::serve::upgrade;
+use crate::server::{read_tcp_size, serve, ServerKind};
 
 /// The server kinds with a bulk mode.
 pub(crate) const KINDS: [ServerKind; 3] = [ServerKind::Ws, ServerKind::TokioWs, ServerKind::Tcp];

@@ -215,6 +215,30 @@ pub(crate) trait EchoConn: Sized + Send + 'static {
     fn echo(&mut self) -> impl Future<Output = Result<(), String>> + Send;
 }
 
+/// A connection that can wait for the server's next data message: the clients of the scale
+/// benchmark (which count a broadcast's arrivals), and the echo of those clients.
+pub(crate) trait RecvConn: EchoConn {
+    /// Waits for the next data message, skipping pings and pongs; returns whether it is
+    /// text and its length.
+    fn next_data(&mut self) -> impl Future<Output = Result<(bool, usize), String>> + Send;
+}
+
+/// The check of an echo: the message `got` from [`RecvConn::next_data`] is of the kind sent
+/// (`text`) and `len` bytes long.
+pub(crate) fn expect_echo(got: (bool, usize), text: bool, len: usize) -> Result<(), String> {
+    if got == (text, len) {
+        Ok(())
+    } else {
+        let kind = |t| if t { "text" } else { "binary" };
+        Err(format!(
+            "expected the echo of a {len}-byte {} message, got a {}-byte {} one",
+            kind(text),
+            got.1,
+            kind(got.0)
+        ))
+    }
+}
+
 async fn tcp_connect(addr: SocketAddr) -> Result<TcpStream, String> {
     let stream = TcpStream::connect(addr)
         .await
@@ -328,17 +352,23 @@ impl EchoConn for TungsteniteConn {
     }
 
     async fn echo(&mut self) -> Result<(), String> {
-        use tokio_tungstenite::tungstenite::Message;
         self.ws
             .send(self.msg.clone())
             .await
             .map_err(|e| format!("tokio-tungstenite send: {e}"))?;
+        expect_echo(self.next_data().await?, self.text, self.len)
+    }
+}
+
+impl RecvConn for TungsteniteConn {
+    async fn next_data(&mut self) -> Result<(bool, usize), String> {
+        use tokio_tungstenite::tungstenite::Message;
         loop {
             match self.ws.next().await {
-                Some(Ok(Message::Binary(b))) if !self.text && b.len() == self.len => return Ok(()),
-                Some(Ok(Message::Text(t))) if self.text && t.len() == self.len => return Ok(()),
+                Some(Ok(Message::Binary(b))) => return Ok((false, b.len())),
+                Some(Ok(Message::Text(t))) => return Ok((true, t.len())),
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                other => return Err(unexpected(other, self.len)),
+                other => return Err(format!("expected a data message, got {other:?}")),
             }
         }
     }
@@ -383,19 +413,19 @@ impl EchoConn for TokioWsConn {
             .send(self.msg.clone())
             .await
             .map_err(|e| format!("tokio-websockets send: {e}"))?;
+        expect_echo(self.next_data().await?, self.text, self.len)
+    }
+}
+
+impl RecvConn for TokioWsConn {
+    async fn next_data(&mut self) -> Result<(bool, usize), String> {
         loop {
             match self.ws.next().await {
                 Some(Ok(m)) if m.is_ping() || m.is_pong() => continue,
-                Some(Ok(m))
-                    if (if self.text {
-                        m.is_text()
-                    } else {
-                        m.is_binary()
-                    }) && m.as_payload().len() == self.len =>
-                {
-                    return Ok(())
+                Some(Ok(m)) if m.is_text() || m.is_binary() => {
+                    return Ok((m.is_text(), m.as_payload().len()))
                 }
-                other => return Err(unexpected(other, self.len)),
+                other => return Err(format!("expected a data message, got {other:?}")),
             }
         }
     }

@@ -11,9 +11,10 @@ use std::time::{Duration, Instant};
 use crate::client::MemSample;
 use crate::clients::ClientKind;
 use crate::harness::{
-    each_flag, environment, finish, median, ratio, run_client, size_label, Cell, Sample, Server,
+    driver_start, each_flag, emit, finish, median, ratio, size_label, Cell, Sample, Server,
 };
-use crate::process::can_pin;
+use crate::process::run_client;
+use crate::procfs::environment;
 use crate::server::ServerKind;
 
 /// One echo case: `conns` closed-loop connections, each sending `size`-byte messages.
@@ -562,10 +563,7 @@ fn case_rows(
 
 /// Runs the benchmark described by `o` and prints (and optionally writes) the tables.
 pub(crate) fn run(mut o: Options) -> Result<(), String> {
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
-    if o.pin && !can_pin() {
-        o.pin = false;
-    }
+    let exe = driver_start(&mut o.pin)?;
     if o.perf && !can_perf() {
         eprintln!("perf record does not work here: user/sys split falls back to tick counts");
         o.perf = false;
@@ -575,12 +573,7 @@ pub(crate) fn run(mut o: Options) -> Result<(), String> {
         .then(|| std::env::temp_dir().join(format!("echo-bench-{}.perf.data", std::process::id())));
     let started = Instant::now();
     let mut report = String::new();
-    let mut out = |s: &str| {
-        println!("{s}");
-        let _ = std::io::stdout().flush();
-        report.push_str(s);
-        report.push('\n');
-    };
+    let mut out = |s: &str| emit(&mut report, s);
     out(&format!("# echo benchmark\n\n{}\n", environment(o.pin)));
     let split = if o.perf {
         "perf record cpu-clock samples (10 kHz) over the whole client run"
@@ -841,11 +834,7 @@ pub(crate) fn run(mut o: Options) -> Result<(), String> {
     }
 
     if run_mem {
-        let mut out = |s: &str| {
-            println!("{s}");
-            report.push_str(s);
-            report.push('\n');
-        };
+        let mut out = |s: &str| emit(&mut report, s);
         out(&format!(
             "## memory: RSS growth per idle connection after one 20-byte echo, N = {} (median of {} rounds)\n",
             o.mem_conns, o.mem_rounds

@@ -1,16 +1,17 @@
-//! What the echo and bulk benchmark binaries share beyond the processes and `/proc`
-//! readings: the client's one result line ([`Sample`], taken between two [`Snapshot`]s), the
-//! flags of the internal modes, the driver's server and client runs, and the table helpers
-//! (median, ratio, size label, environment line).
+//! What the echo and bulk benchmark binaries share beyond the processes (`process.rs`:
+//! pinning, client runs, the internal modes' flags) and `/proc` readings (`procfs.rs`: CPU,
+//! RSS, the environment line): the client's one result line ([`Sample`], taken between two
+//! [`Snapshot`]s), the echo servers' `--kind`, the driver's server process, the table
+//! helpers (median, ratio, size label) and the drivers' modes, flag walking and footer.
 
-use std::io::Read;
+use std::io::Write;
 use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{ExitCode, Stdio};
-use std::time::{Duration, Instant};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
 
-use crate::process::{pinned, ServerProcess};
-use crate::procfs::CpuTime;
+use crate::process::{can_pin, Flags, ServerProcess};
+use crate::procfs::{loadavg, CpuTime};
 use crate::server::ServerKind;
 
 /// What one client run measured over its window.
@@ -199,34 +200,9 @@ impl Snapshot {
     }
 }
 
-/// `--name value` pairs of the internal modes.
-pub(crate) struct Flags<'a>(pub(crate) &'a [String]);
-
+/// The echo servers' `--kind` (the flags themselves are in `process.rs`, shared with the
+/// benches that have no [`ServerKind`]).
 impl Flags<'_> {
-    pub(crate) fn value(&self, name: &str) -> Option<&str> {
-        let pos = self.0.iter().position(|a| a == name)?;
-        self.0.get(pos + 1).map(String::as_str)
-    }
-
-    pub(crate) fn required(&self, name: &str) -> Result<&str, String> {
-        self.value(name).ok_or_else(|| format!("missing {name}"))
-    }
-
-    pub(crate) fn num(&self, name: &str) -> Result<u64, String> {
-        let v = self.required(name)?;
-        v.parse().map_err(|_| format!("{name}: not a number: {v}"))
-    }
-
-    pub(crate) fn has(&self, name: &str) -> bool {
-        self.0.iter().any(|a| a == name)
-    }
-
-    pub(crate) fn addr(&self) -> Result<SocketAddr, String> {
-        self.required("--addr")?
-            .parse()
-            .map_err(|e| format!("--addr: {e}"))
-    }
-
     pub(crate) fn server_kind(&self) -> Result<ServerKind, String> {
         let kind = self.required("--kind")?;
         ServerKind::parse(kind).ok_or_else(|| format!("unknown server kind {kind}"))
@@ -261,65 +237,6 @@ impl Server {
     pub(crate) fn query(&self, query: &str) -> Result<String, String> {
         self.process.query(query)
     }
-}
-
-/// Runs one client process (on CPU 1 when pinning, under `perf record` into `perf_data` if
-/// given) to completion, or kills it at `timeout`, and returns its stdout.
-pub(crate) fn run_client(
-    exe: &Path,
-    pin: bool,
-    perf_data: Option<&Path>,
-    args: &[String],
-    timeout: Duration,
-) -> Result<String, String> {
-    let mut cmd = pinned(pin, "1");
-    if let Some(data) = perf_data {
-        cmd.args([
-            "perf",
-            "record",
-            "-q",
-            "-F",
-            "10000",
-            "-e",
-            "cpu-clock",
-            "-o",
-        ])
-        .arg(data)
-        .arg("--");
-    }
-    cmd.arg(exe)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| format!("cannot start client: {e}"))?;
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("client timed out after {timeout:?}: {args:?}"));
-            }
-            Err(e) => return Err(format!("waiting for the client: {e}")),
-        }
-    };
-    let mut out = String::new();
-    let mut err = String::new();
-    if let Some(mut s) = child.stdout.take() {
-        let _ = s.read_to_string(&mut out);
-    }
-    if let Some(mut s) = child.stderr.take() {
-        let _ = s.read_to_string(&mut err);
-    }
-    if !status.success() {
-        return Err(format!("client {args:?} failed ({status}): {}", err.trim()));
-    }
-    Ok(out)
 }
 
 /// The median of `v` (NaN if empty).
@@ -357,34 +274,21 @@ pub(crate) fn size_label(size: usize) -> String {
     }
 }
 
-/// The CPU, core count, pinning and load average, for a table's head.
-pub(crate) fn environment(pin: bool) -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|s| s.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let pinning = if pin {
-        "server pinned to CPU 0, clients to CPU 1 (taskset)"
-    } else {
-        "NOT pinned (taskset unavailable, one core, or --no-pin)"
-    };
-    format!(
-        "{cpu}, {cores} cores; {pinning}; load average at start: {}",
-        loadavg()
-    )
+/// The start of a driver's run: this binary (the driver runs it again as its servers and
+/// clients), with `pin` turned off where pinning does not work.
+pub(crate) fn driver_start(pin: &mut bool) -> Result<PathBuf, String> {
+    if *pin && !can_pin() {
+        *pin = false;
+    }
+    std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))
 }
 
-/// The 1, 5 and 15 minute load averages.
-pub(crate) fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "n/a".into())
+/// Prints `s` at once (a run takes minutes) and appends it, with a newline, to `report`.
+pub(crate) fn emit(report: &mut String, s: &str) {
+    println!("{s}");
+    let _ = std::io::stdout().flush();
+    report.push_str(s);
+    report.push('\n');
 }
 
 /// Writes the report to `path` (creating its directory) and says where.

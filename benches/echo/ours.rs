@@ -1,8 +1,8 @@
 //! Our client, on tokio and on async-std, with default options (`connect_with` of
-//! `ConnectOptions::new(url)`, the same as `connect(url)`): the same `EchoConn` contract as
-//! the peers.
+//! `ConnectOptions::new(url)`, the same as `connect(url)`): the same `EchoConn` and
+//! `RecvConn` contracts as the peers.
 
-use crate::clients::{EchoConn, Spec};
+use crate::clients::{expect_echo, EchoConn, RecvConn, Spec};
 
 use aiowebsocket::async_std as ours_async_std;
 use aiowebsocket::tokio as ours_tokio;
@@ -56,24 +56,17 @@ macro_rules! ours_conn {
                     .send(self.msg.clone())
                     .await
                     .map_err(|e| format!(concat!("ours (", $what, ") send: {}"), e))?;
+                expect_echo(self.next_data().await?, self.text, self.len)
+            }
+        }
+
+        impl RecvConn for $name {
+            async fn next_data(&mut self) -> Result<(bool, usize), String> {
                 loop {
                     match self.ws.recv().await {
                         Some(Ok(m)) if m.is_ping() || m.is_pong() => continue,
-                        Some(Ok(m))
-                            if (if self.text {
-                                m.is_text()
-                            } else {
-                                m.is_binary()
-                            }) && m.len() == self.len =>
-                        {
-                            return Ok(())
-                        }
-                        other => {
-                            return Err(format!(
-                                "expected the echo of a {}-byte message, got {other:?}",
-                                self.len
-                            ))
-                        }
+                        Some(Ok(m)) if m.is_data() => return Ok((m.is_text(), m.len())),
+                        other => return Err(format!("expected a data message, got {other:?}")),
                     }
                 }
             }

@@ -1,8 +1,10 @@
-//! Child processes of the benchmark drivers (`echo`, `h2`): pinned to a CPU with
-//! `taskset`, a server that announces itself on its first stdout line (and may answer
-//! queries on stdin with a line each), stopped when dropped.
+//! Child processes of the benchmark drivers (`echo`, `h2`, `bulk`, `scale`): pinned to a CPU
+//! with `taskset`, a server that announces itself on its first stdout line (and may answer
+//! queries on stdin with a line each), stopped when dropped, a client run to completion, and
+//! the `--name value` flags of the child modes.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
@@ -89,7 +91,6 @@ impl ServerProcess {
 
     /// Writes `query` as a line to the server's stdin and returns the next line it prints,
     /// waiting at most 5 s.
-    #[allow(dead_code)] // the h2 bench does not
     pub(crate) fn query(&self, query: &str) -> Result<String, String> {
         let mut stdin = self.stdin.as_ref().ok_or("the server's stdin is closed")?;
         stdin
@@ -102,7 +103,6 @@ impl ServerProcess {
     }
 
     /// Its process id (the echo bench samples the server's CPU time by it).
-    #[allow(dead_code)] // the h2 bench does not
     pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -120,5 +120,94 @@ impl Drop for ServerProcess {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Runs one client process pinned to CPU 1 (under `perf record` into `perf_data` if given)
+/// to completion, or kills it at `timeout`; returns its stdout, or its stderr in the error.
+pub(crate) fn run_client(
+    exe: &Path,
+    pin: bool,
+    perf_data: Option<&Path>,
+    args: &[String],
+    timeout: Duration,
+) -> Result<String, String> {
+    let mut cmd = pinned(pin, "1");
+    if let Some(data) = perf_data {
+        cmd.args([
+            "perf",
+            "record",
+            "-q",
+            "-F",
+            "10000",
+            "-e",
+            "cpu-clock",
+            "-o",
+        ])
+        .arg(data)
+        .arg("--");
+    }
+    cmd.arg(exe)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot start client: {e}"))?;
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("client timed out after {timeout:?}: {args:?}"));
+            }
+            Err(e) => return Err(format!("waiting for the client: {e}")),
+        }
+    };
+    let mut out = String::new();
+    let mut err = String::new();
+    if let Some(mut s) = child.stdout.take() {
+        let _ = s.read_to_string(&mut out);
+    }
+    if let Some(mut s) = child.stderr.take() {
+        let _ = s.read_to_string(&mut err);
+    }
+    if !status.success() {
+        return Err(format!("client {args:?} failed ({status}): {}", err.trim()));
+    }
+    Ok(out)
+}
+
+/// `--name value` pairs of the internal modes.
+pub(crate) struct Flags<'a>(pub(crate) &'a [String]);
+
+impl Flags<'_> {
+    pub(crate) fn value(&self, name: &str) -> Option<&str> {
+        let pos = self.0.iter().position(|a| a == name)?;
+        self.0.get(pos + 1).map(String::as_str)
+    }
+
+    pub(crate) fn required(&self, name: &str) -> Result<&str, String> {
+        self.value(name).ok_or_else(|| format!("missing {name}"))
+    }
+
+    pub(crate) fn num(&self, name: &str) -> Result<u64, String> {
+        let v = self.required(name)?;
+        v.parse().map_err(|_| format!("{name}: not a number: {v}"))
+    }
+
+    pub(crate) fn has(&self, name: &str) -> bool {
+        self.0.iter().any(|a| a == name)
+    }
+
+    /// `--addr`, the server's address.
+    pub(crate) fn addr(&self) -> Result<SocketAddr, String> {
+        self.required("--addr")?
+            .parse()
+            .map_err(|e| format!("--addr: {e}"))
     }
 }

@@ -1,4 +1,5 @@
-//! Readings from `/proc`: CPU time of a process (all its threads) and its resident memory.
+//! Readings from `/proc`: CPU time of a process (all its threads), its resident memory,
+//! and the machine (CPU model, load) for the reports.
 //!
 //! Linux only; on other systems every reading is `None` and the tables show "n/a".
 
@@ -76,4 +77,34 @@ pub(crate) fn rss_kib() -> Option<u64> {
     let text = fs::read_to_string("/proc/self/status").ok()?;
     let line = text.lines().find(|l| l.starts_with("VmRSS:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// One line about the machine for a benchmark's report: CPU model, cores, pinning, load.
+pub(crate) fn environment(pin: bool) -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let pinning = if pin {
+        "server pinned to CPU 0, clients to CPU 1 (taskset)"
+    } else {
+        "NOT pinned (taskset unavailable, one core, or --no-pin)"
+    };
+    format!(
+        "{cpu}, {cores} cores; {pinning}; load average at start: {}",
+        loadavg()
+    )
+}
+
+/// The 1, 5 and 15 minute load averages.
+pub(crate) fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "n/a".into())
 }

@@ -16,19 +16,18 @@
 //! [`Totals::line`]); the driver takes them before and after each client run.
 
 use std::collections::BTreeMap;
-use std::io::{self, BufRead, Write};
-use std::net::SocketAddr;
+use std::io::{self, Write};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use base64::Engine;
 use fastwebsockets::{Frame, OpCode, Role, WebSocket};
-use sha1::{Digest, Sha1};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+
+use crate::serve::{announce, upgrade, watch_stdin};
 
 /// Which server to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,8 +101,8 @@ pub(crate) fn serve(max_secs: u64, spawn: impl Fn(TcpStream)) -> Result<(), Stri
         let addr = listener
             .local_addr()
             .map_err(|e| format!("server: no local address: {e}"))?;
-        announce(addr)?;
-        watch_stdin();
+        announce(&[addr])?;
+        watch_stdin(answer_stats);
         let serve = async {
             loop {
                 let (stream, _) = match listener.accept().await {
@@ -124,29 +123,12 @@ pub(crate) fn serve(max_secs: u64, spawn: impl Fn(TcpStream)) -> Result<(), Stri
     })
 }
 
-fn announce(addr: SocketAddr) -> Result<(), String> {
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "LISTENING {addr}")
-        .and_then(|()| out.flush())
-        .map_err(|e| format!("server: cannot write to stdout: {e}"))
-}
-
-/// Answers `STATS` lines on stdin with the totals of our server role; exits the process when
-/// stdin reaches EOF (the driver went away or is done).
-fn watch_stdin() {
-    std::thread::spawn(|| {
-        let mut line = String::new();
-        let stdin = std::io::stdin();
-        let mut lock = stdin.lock();
-        while matches!(lock.read_line(&mut line), Ok(n) if n > 0) {
-            if line.trim() == "STATS" {
-                let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "{}", TOTALS.line()).and_then(|()| out.flush());
-            }
-            line.clear();
-        }
-        std::process::exit(0);
-    });
+/// Answers a `STATS` line on stdin with the totals of our server role.
+fn answer_stats(line: &str) {
+    if line.trim() == "STATS" {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", TOTALS.line()).and_then(|()| out.flush());
+    }
 }
 
 /// What our server role counted since it started, over all its connections.
@@ -408,49 +390,4 @@ async fn serve_ours(stream: TcpStream) {
             (read, written, first) = (r, w, false);
         }
     }
-}
-
-/// A minimal server side of the HTTP/1.1 upgrade: read the request head, answer 101.
-pub(crate) async fn upgrade(stream: &mut TcpStream) -> Result<(), String> {
-    const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-    let mut head = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 1024];
-    let end = loop {
-        let n = stream.read(&mut chunk).await.map_err(|e| e.to_string())?;
-        if n == 0 {
-            return Err("eof before the request head".into());
-        }
-        head.extend_from_slice(&chunk[..n]);
-        if let Some(pos) = head.windows(4).position(|w| w == b"\r\n\r\n") {
-            break pos + 4;
-        }
-        if head.len() > 16 * 1024 {
-            return Err("request head too large".into());
-        }
-    };
-    if end != head.len() {
-        // No client we measure sends frames before the 101: refuse rather than lose bytes.
-        return Err("bytes after the request head".into());
-    }
-    let mut headers = [httparse::EMPTY_HEADER; 32];
-    let mut req = httparse::Request::new(&mut headers);
-    req.parse(&head).map_err(|e| e.to_string())?;
-    let key = req
-        .headers
-        .iter()
-        .find(|h| h.name.eq_ignore_ascii_case("sec-websocket-key"))
-        .map(|h| h.value.trim_ascii())
-        .ok_or("no Sec-WebSocket-Key")?;
-    let mut sha = Sha1::new();
-    sha.update(key);
-    sha.update(GUID.as_bytes());
-    let accept = base64::engine::general_purpose::STANDARD.encode(sha.finalize());
-    let response = format!(
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Accept: {accept}\r\n\r\n"
-    );
-    stream
-        .write_all(response.as_bytes())
-        .await
-        .map_err(|e| e.to_string())
 }

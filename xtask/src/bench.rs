@@ -10,6 +10,9 @@
 //! - `bulk` (only when named): one connection streams 1 GiB up and down in 64 KiB and 1 MiB
 //!   messages, ours next to the fastest Rust clients and plain TCP, GB/s and client CPU per
 //!   GiB (`bench_bulk.rs`); `cargo xtask bench bulk [flags]` takes its own flags.
+//! - `scale` (only when named): 100,000 idle connections in one client process on one core
+//!   (`bench_scale.rs`): time to open, RSS per connection, idle CPU with keepalive, time
+//!   until all receive a broadcast; `cargo xtask bench scale [flags]` takes its own flags.
 //!
 //! The machine is shared and noisy, so every number is the median of many short samples
 //! taken in interleaved rounds: each round measures every case once, in a rotating order,
@@ -71,6 +74,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     match args.first().map(String::as_str) {
         Some("h2") => return crate::bench_h2::run(&args[1..]),
         Some("bulk") => return crate::bench_bulk::run(&args[1..]),
+        Some("scale") => return crate::bench_scale::run(&args[1..]),
         _ => {}
     }
     let mut quick = false;
@@ -123,7 +127,10 @@ fn usage() -> String {
          cargo xtask bench h2 [--rounds N] [--no-pin]: 100 WebSockets over one HTTP/2 \
          connection vs 100 HTTP/1.1 connections\n       cargo xtask bench bulk [--quick] \
          [--clients ..] [--rounds N] [--total BYTES] [--sizes 64KiB,1MiB]: one connection \
-         streams 1 GiB up and down, ours vs peers vs plain TCP (see `bench bulk --help`)",
+         streams 1 GiB up and down, ours vs peers vs plain TCP (see `bench bulk --help`)\n       \
+         cargo xtask bench scale [--n N] [--idle-secs S] [--clients ours,tokio-websockets,\
+         tokio-tungstenite] [--addrs K]: N (100000) connections in one client process on one \
+         core: time to open, RSS per connection, idle CPU, broadcast to all",
         names.join(" | ")
     )
 }

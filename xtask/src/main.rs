@@ -1,8 +1,8 @@
 //! Project automation for aiowebsocket, run as `cargo xtask <task>` from anywhere in the repo.
 //!
 //! Tasks:
-//! - `cargo xtask bench [--quick]` — masking throughput and the echo benchmark; `bench echo|mem|h2|bulk`
-//!   for one benchmark with its own flags.
+//! - `cargo xtask bench [--quick]` — masking throughput and the echo benchmark; `cargo xtask
+//!   bench echo|mem|h2|bulk|scale [flags]` for one benchmark with its own flags.
 //! - `cargo xtask autobahn` — run the Autobahn TestSuite against our clients.
 //! - `cargo xtask interop` — permessage-deflate against Python `websockets` and Node `ws`.
 
@@ -11,6 +11,7 @@ mod bench;
 mod bench_bulk;
 mod bench_echo;
 mod bench_h2;
+mod bench_scale;
 mod interop;
 mod util;
 
