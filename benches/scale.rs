@@ -53,45 +53,25 @@ fn main() -> ExitCode {
 /// the soft limit, and the hard one too when allowed (root); otherwise the soft limit goes
 /// up to the hard one. Returns the soft limit in force.
 pub(crate) fn raise_fd_limit(want: u64) -> Result<u64, String> {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `getrlimit` writes one `rlimit` through a pointer to a live, writable one.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
-        return Err(format!(
-            "getrlimit(NOFILE): {}",
-            std::io::Error::last_os_error()
-        ));
-    }
+    use rlimit::Resource;
+    let (soft, hard) = Resource::NOFILE
+        .get()
+        .map_err(|e| format!("getrlimit(NOFILE): {e}"))?;
     let nr_open = std::fs::read_to_string("/proc/sys/fs/nr_open")
         .ok()
         .and_then(|s| s.trim().parse::<u64>().ok())
-        .unwrap_or(lim.rlim_max);
+        .unwrap_or(hard);
     let target = want.min(nr_open);
-    if target <= lim.rlim_cur {
-        return Ok(lim.rlim_cur);
+    if target <= soft {
+        return Ok(soft);
     }
-    let raised = libc::rlimit {
-        rlim_cur: target,
-        rlim_max: lim.rlim_max.max(target),
-    };
-    // SAFETY: `setrlimit` only reads the `rlimit` it is given.
-    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+    if Resource::NOFILE.set(target, hard.max(target)).is_ok() {
         return Ok(target);
     }
-    // Not allowed to raise the hard limit: go as far as it.
-    let soft = libc::rlimit {
-        rlim_cur: target.min(lim.rlim_max),
-        rlim_max: lim.rlim_max,
-    };
-    // SAFETY: as above.
-    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &soft) } != 0 {
-        return Err(format!(
-            "setrlimit(NOFILE, {}): {}",
-            soft.rlim_cur,
-            std::io::Error::last_os_error()
-        ));
-    }
-    Ok(soft.rlim_cur)
+    // Not allowed to raise the hard limit (no CAP_SYS_RESOURCE): go as far as it.
+    let capped = target.min(hard);
+    Resource::NOFILE
+        .set(capped, hard)
+        .map_err(|e| format!("setrlimit(NOFILE, {capped}): {e}"))?;
+    Ok(capped)
 }

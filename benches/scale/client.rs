@@ -13,6 +13,10 @@
 //!    pings the server answered meanwhile (from its control port);
 //! 5. the broadcast, asked for on the control port: the time until every connection (the
 //!    warm-up one too) has received it, and the server's own time to write it to all.
+//!
+//! With `--sync` (one of several client processes sharing the core), the process prints
+//! `OPENED` after step 3 and `IDLED` after step 4, and waits each time for a `go` line on
+//! stdin, so that the driver starts every process's idle window and broadcast together.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -42,7 +46,7 @@ pub(crate) const CLIENTS: [ClientKind; 3] = [
 
 /// Open files kept beyond the N connections: the warm-up and control connections, the
 /// runtime's own, stdio.
-const FD_SPARE: u64 = 256;
+pub(crate) const FD_SPARE: u64 = 256;
 
 /// What one client run is asked to do.
 struct Params {
@@ -54,6 +58,10 @@ struct Params {
     concurrency: usize,
     /// Opening stops when the client's RSS passes this (a shared machine's safety net).
     max_rss_kib: u64,
+    /// One of several client processes (`--sync`): wait for the driver's `go` on stdin
+    /// before the idle window and before the broadcast, so that all of them idle and
+    /// receive together.
+    sync: bool,
 }
 
 /// What a run measured; printed as the `RESULT` line.
@@ -158,7 +166,7 @@ impl Outcome {
 }
 
 /// `client --client NAME --control ADDR --addrs A,B,.. --n N --idle-secs S --concurrency C
-/// --max-rss-mib M`.
+/// --max-rss-mib M [--sync]`.
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let flags = Flags(args);
     let name = flags.required("--client")?;
@@ -180,6 +188,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         idle: Duration::from_secs(flags.num("--idle-secs")?),
         concurrency: flags.num("--concurrency")?.max(1) as usize,
         max_rss_kib: flags.num("--max-rss-mib")? << 10,
+        sync: flags.has("--sync"),
     };
     // Room for every connection, the warm-up and control ones, and the runtime's own.
     let want = p.n as u64 + FD_SPARE;
@@ -288,6 +297,30 @@ impl Control {
     }
 }
 
+/// Says `step` on stdout and waits for the driver's `go` line on stdin (read on a blocking
+/// thread, so that the connections are served meanwhile).
+async fn barrier(step: &str) -> Result<(), String> {
+    use std::io::Write;
+    println!("{step}");
+    std::io::stdout()
+        .flush()
+        .map_err(|e| format!("stdout: {e}"))?;
+    let line = tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map(|_| line)
+    })
+    .await
+    .map_err(|e| format!("waiting for the driver: {e}"))?
+    .map_err(|e| format!("reading the driver's go: {e}"))?;
+    if line.trim() == "go" {
+        Ok(())
+    } else {
+        Err(format!(
+            "after {step}, the driver said {line:?} instead of go"
+        ))
+    }
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -346,6 +379,9 @@ async fn scale<C: RecvConn>(p: Params) -> Result<Outcome, String> {
 
     tokio::time::sleep(Duration::from_secs(1)).await;
     out.rss_after_kib = rss_kib().ok_or("no VmRSS in /proc/self/status")?;
+    if p.sync {
+        barrier("OPENED").await?;
+    }
 
     let pings_before = control.ask("stats", "pings").await?;
     let cpu_before = CpuTime::of("self").ok_or("no /proc/self/stat")?;
@@ -358,6 +394,9 @@ async fn scale<C: RecvConn>(p: Params) -> Result<Outcome, String> {
     out.idle_cpu_ns = cpu.user_ns + cpu.sys_ns;
     out.idle_run_ns = cpu.run_ns;
     out.idle_pings = control.ask("stats", "pings").await? - pings_before;
+    if p.sync {
+        barrier("IDLED").await?;
+    }
 
     // Every connection still open, the warm-up one too, should receive it.
     out.expected = out.opened + 1 - arrivals.lost.load(Ordering::Relaxed);

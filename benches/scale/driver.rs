@@ -1,23 +1,30 @@
 //! The driver: for each client, a fresh server pinned to CPU 0 and one client process
 //! pinned to CPU 1; then the table (stdout and `--out`).
 
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::client::{Outcome, CLIENTS};
+use crate::client::{Outcome, CLIENTS, FD_SPARE};
 use crate::clients::ClientKind;
 use crate::harness::{driver_start, each_flag, emit, finish};
-use crate::process::{run_client, ServerProcess};
+use crate::process::{pinned, run_client, ServerProcess};
 use crate::procfs::environment;
 
 pub(crate) const USAGE: &str = "usage: scale [run] [--n N] [--idle-secs S] [--clients NAME,..] \
-    [--addrs K] [--concurrency C] [--max-rss-mib M] [--no-pin] [--out FILE]\n  \
+    [--addrs K] [--concurrency C] [--max-rss-mib M] [--procs P] [--no-pin] [--out FILE]\n  \
     N connections (default 100000) in one client process on one core against a local server \
     listening on 127.0.0.1..=127.0.0.K (default 8): time to open all (at most C handshakes in \
     flight, default 512), RSS per connection, CPU while idle for S seconds (default 60), time \
     until all receive one broadcast message; a client stops opening when its RSS passes M MiB \
     (default 8192: tokio-tungstenite's 128 KiB read buffer per connection would need ~13 GiB \
-    for 100000) and the rest of its run uses the connections it has\n  \
+    for 100000) and the rest of its run uses the connections it has; when the open-file \
+    limit cannot be raised to N (no CAP_SYS_RESOURCE), the N are split over P client processes \
+    on the same core (default: as few as the limit allows), each with its own server on the \
+    other core, idling and receiving the broadcast together, and their figures are summed\n  \
     clients: ours (ours-tokio), tokio-websockets, tokio-tungstenite (default all three)\n  \
     internal modes: server --addrs K | client ...";
 
@@ -31,6 +38,9 @@ pub(crate) struct Options {
     pub(crate) concurrency: usize,
     /// A client stops opening connections when its RSS passes this many MiB.
     pub(crate) max_rss_mib: u64,
+    /// Client processes (each with its own server) the N connections are split over; 0:
+    /// as few as the open-file limit allows (one when it can be raised to N).
+    pub(crate) procs: usize,
     pub(crate) pin: bool,
     pub(crate) out: Option<PathBuf>,
     /// Only check that every client opens all and receives the broadcast (tiny run).
@@ -46,6 +56,7 @@ impl Options {
             addrs: 8,
             concurrency: 512,
             max_rss_mib: 8192,
+            procs: 0,
             pin: true,
             out: None,
             smoke: false,
@@ -85,6 +96,7 @@ impl Options {
                 }
                 "--concurrency" => o.concurrency = num()?.max(1) as usize,
                 "--max-rss-mib" => o.max_rss_mib = num()?,
+                "--procs" => o.procs = num()? as usize,
                 "--no-pin" => o.pin = false,
                 "--out" => o.out = Some(PathBuf::from(value()?)),
                 "--clients" => {
@@ -119,8 +131,28 @@ fn label(kind: ClientKind) -> &'static str {
     }
 }
 
-/// Runs one client against a fresh server.
-fn run_one(exe: &Path, o: &Options, kind: ClientKind) -> Result<Outcome, String> {
+/// Client processes for `o.n` connections: `o.procs`, or as few as this machine's
+/// open-file limit allows (each process and its server hold their share plus some spare).
+fn procs_for(o: &Options) -> Result<usize, String> {
+    if o.procs > 0 {
+        return Ok(o.procs.min(o.n));
+    }
+    let want = o.n as u64 + FD_SPARE;
+    let limit = crate::raise_fd_limit(want)?;
+    if limit >= want {
+        return Ok(1);
+    }
+    let per = limit.saturating_sub(FD_SPARE).max(1);
+    Ok((o.n as u64).div_ceil(per) as usize)
+}
+
+/// Starts a fresh server for `n` connections and returns it with the client's arguments.
+fn start_server(
+    exe: &Path,
+    o: &Options,
+    kind: ClientKind,
+    n: usize,
+) -> Result<(ServerProcess, Vec<String>), String> {
     let addrs = o.addrs.to_string();
     let (server, line) = ServerProcess::start(
         exe,
@@ -145,7 +177,7 @@ fn run_one(exe: &Path, o: &Options, kind: ClientKind) -> Result<Outcome, String>
         "--addrs",
         &ws.join(","),
         "--n",
-        &o.n.to_string(),
+        &n.to_string(),
         "--idle-secs",
         &o.idle_secs.to_string(),
         "--concurrency",
@@ -156,11 +188,142 @@ fn run_one(exe: &Path, o: &Options, kind: ClientKind) -> Result<Outcome, String>
     .iter()
     .map(|s| s.to_string())
     .collect();
-    // Opening is well under 1 ms per connection; the broadcast has 30 s.
-    let timeout = Duration::from_millis(o.n as u64) + Duration::from_secs(o.idle_secs + 120);
-    let stdout = run_client(exe, o.pin, None, &args, timeout)?;
+    Ok((server, args))
+}
+
+/// How long a run of `o` may take: opening is well under 1 ms per connection; the broadcast
+/// has 30 s.
+fn run_timeout(o: &Options) -> Duration {
+    Duration::from_millis(o.n as u64) + Duration::from_secs(o.idle_secs + 120)
+}
+
+/// Runs one client against fresh servers: one process, or `procs` of them.
+fn run_one(exe: &Path, o: &Options, kind: ClientKind, procs: usize) -> Result<Outcome, String> {
+    if procs > 1 {
+        return run_split(exe, o, kind, procs);
+    }
+    let (server, args) = start_server(exe, o, kind, o.n)?;
+    let stdout = run_client(exe, o.pin, None, &args, run_timeout(o))?;
     drop(server);
     Outcome::parse(&stdout).ok_or_else(|| format!("no RESULT line from {}", kind.name()))
+}
+
+/// The N connections split over `procs` client processes, all on CPU 1, each against its
+/// own server on CPU 0 (an open-file limit below N allows no more per process). The driver
+/// holds them at two barriers (`--sync`): every process has opened its share before any
+/// idle window starts, and every idle window is over before the broadcasts start, together.
+fn run_split(exe: &Path, o: &Options, kind: ClientKind, procs: usize) -> Result<Outcome, String> {
+    // The RSS cap is for all the processes together.
+    let o = &Options {
+        max_rss_mib: (o.max_rss_mib / procs as u64).max(1),
+        ..o.clone()
+    };
+    let mut servers = Vec::new();
+    let mut clients = Vec::new();
+    let mut readers = Vec::new();
+    for i in 0..procs {
+        let n = o.n / procs + usize::from(i < o.n % procs);
+        let (server, mut args) = start_server(exe, o, kind, n)?;
+        args.push("--sync".into());
+        let mut child = pinned(o.pin, "1")
+            .arg(exe)
+            .args(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start client process {i}: {e}"))?;
+        let stdout = child.stdout.take().ok_or("no client stdout")?;
+        readers.push(BufReader::new(stdout));
+        servers.push(server);
+        clients.push(child);
+    }
+    // A process that hangs is killed at the deadline (its reader then sees EOF).
+    let done = Arc::new(AtomicBool::new(false));
+    let watchdog = {
+        let done = Arc::clone(&done);
+        let pids: Vec<String> = clients.iter().map(|c| c.id().to_string()).collect();
+        let deadline = Instant::now() + run_timeout(o);
+        std::thread::spawn(move || {
+            while !done.load(Ordering::Relaxed) {
+                if Instant::now() >= deadline {
+                    let _ = Command::new("kill").arg("-9").args(&pids).status();
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        })
+    };
+    let result = (|| {
+        for step in ["OPENED", "IDLED"] {
+            for (i, reader) in readers.iter_mut().enumerate() {
+                let mut line = String::new();
+                match reader.read_line(&mut line) {
+                    Ok(n) if n > 0 && line.trim() == step => {}
+                    _ => return Err(format!("client process {i} did not reach {step}: {line:?}")),
+                }
+            }
+            for (i, child) in clients.iter_mut().enumerate() {
+                let stdin = child.stdin.as_mut().ok_or("no client stdin")?;
+                writeln!(stdin, "go")
+                    .and_then(|()| stdin.flush())
+                    .map_err(|e| format!("client process {i}: {e}"))?;
+            }
+        }
+        let mut outcomes = Vec::new();
+        for (i, reader) in readers.iter_mut().enumerate() {
+            let mut rest = String::new();
+            let _ = reader.read_to_string(&mut rest);
+            outcomes.push(
+                Outcome::parse(&rest)
+                    .ok_or_else(|| format!("no RESULT line from client process {i}"))?,
+            );
+        }
+        Ok(outcomes)
+    })();
+    done.store(true, Ordering::Relaxed);
+    let _ = watchdog.join();
+    let mut failures = Vec::new();
+    for (i, mut child) in clients.into_iter().enumerate() {
+        let _ = child.kill();
+        if let (Ok(status), Err(_)) = (child.wait(), &result) {
+            let mut err = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                let _ = e.read_to_string(&mut err);
+            }
+            failures.push(format!("process {i} ({status}): {}", err.trim()));
+        }
+    }
+    drop(servers);
+    let outcomes = result.map_err(|e| format!("{e}; {}", failures.join("; ")))?;
+    Ok(sum(&outcomes))
+}
+
+/// The figures of several client processes as one run: counts, memory and CPU summed;
+/// times (opening, broadcast, server write) the longest.
+fn sum(parts: &[Outcome]) -> Outcome {
+    let max = |f: fn(&Outcome) -> Option<f64>| {
+        parts
+            .iter()
+            .map(f)
+            .try_fold(0.0f64, |m, v| v.map(|v| m.max(v)))
+    };
+    Outcome {
+        opened: parts.iter().map(|p| p.opened).sum(),
+        open_ms: max(|p| Some(p.open_ms)).unwrap_or(0.0),
+        rss_before_kib: parts.iter().map(|p| p.rss_before_kib).sum(),
+        rss_after_kib: parts.iter().map(|p| p.rss_after_kib).sum(),
+        idle_ms: max(|p| Some(p.idle_ms)).unwrap_or(0.0),
+        idle_cpu_ns: parts.iter().map(|p| p.idle_cpu_ns).sum(),
+        idle_run_ns: parts.iter().map(|p| p.idle_run_ns).sum(),
+        idle_pings: parts.iter().map(|p| p.idle_pings).sum(),
+        received: parts.iter().map(|p| p.received).sum(),
+        expected: parts.iter().map(|p| p.expected).sum(),
+        broadcast_ms: max(|p| p.broadcast_ms),
+        server_write_ms: max(|p| p.server_write_ms),
+        lost: parts.iter().map(|p| p.lost).sum(),
+        errors: parts.iter().flat_map(|p| p.errors.clone()).collect(),
+    }
 }
 
 /// What is wrong with a run, if anything: not all open, lost connections, broadcast not
@@ -208,13 +371,14 @@ fn row(o: &Options, kind: ClientKind, r: &Outcome) -> String {
 /// Runs every client in turn and prints (and optionally writes) the table.
 pub(crate) fn run(mut o: Options) -> Result<(), String> {
     let exe = driver_start(&mut o.pin)?;
+    let procs = procs_for(&o)?;
     let started = Instant::now();
     let mut report = String::new();
     let mut out = |s: &str| emit(&mut report, s);
     out(&format!(
         "# scale benchmark\n\n{}\n\n\
-         {} connections per client in ONE client process on one core (tokio current-thread \
-         runtime) against a minimal WebSocket server in one process on another core \
+         {} connections per client in {} on one core (tokio current-thread \
+         runtime) against a minimal WebSocket server on another core \
          (current-thread tokio; answers pings and closes, no compression), listening on \
          127.0.0.1..=127.0.0.{}; at most {} handshakes in flight while opening. Each client \
          with its defaults: ours with keepalive on (a ping every 20 s, pong timeout 20 s); \
@@ -231,6 +395,16 @@ pub(crate) fn run(mut o: Options) -> Result<(), String> {
          received it; server write: the server's own time to write them all.\n",
         environment(o.pin),
         o.n,
+        if procs == 1 {
+            "ONE client process".to_string()
+        } else {
+            format!(
+                "{procs} client processes (the open-file limit of this machine allows no more \
+                 per process; each has its own server process; they idle and receive the \
+                 broadcast together, and their figures are summed: memory and CPU added, \
+                 times the longest)"
+            )
+        },
         o.addrs,
         o.concurrency,
         o.idle_secs
@@ -241,7 +415,7 @@ pub(crate) fn run(mut o: Options) -> Result<(), String> {
     let mut ours = None;
     for &kind in &o.clients {
         eprintln!("scale: {} x {} ...", label(kind), o.n);
-        match run_one(&exe, &o, kind) {
+        match run_one(&exe, &o, kind, procs) {
             Ok(r) => {
                 let trouble = problems(&o, &r);
                 if !trouble.is_empty() {
