@@ -1,6 +1,7 @@
 //! Allocations per round trip in steady state, counted by a global allocator: small messages
 //! cost none; larger ones only their own buffers. Peak memory for one message stays within
-//! its limit plus about 1 MiB (fragmented, compressed, single-frame), and large buffers are
+//! its limit plus about 1 MiB (compressed, single-frame; a fragmented one at most one and a
+//! half times its limit, counting growth as a copy), and large buffers are
 //! given back on the data path, without a timer.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -193,8 +194,13 @@ fn client_with_limit(limit: usize) -> Connection {
 /// plus small change.
 const SLACK: isize = (MIB + MIB / 4) as isize;
 
+/// A fragmented uncompressed message's buffer grows with what its frames announced, by
+/// doubling capped at the limit (not straight to the limit, which cost a fresh 64 MiB
+/// mapping and a page fault per 4 KiB for every large message). Its peak, counting a growth
+/// as old and new buffers at once (an allocator that copies), is the limit plus the half
+/// it grew from; glibc grows such blocks in place or by remapping.
 #[test]
-fn a_fragmented_message_peaks_at_its_limit_plus_a_constant() {
+fn a_fragmented_message_peaks_at_one_and_a_half_times_its_limit() {
     let limit = 16 * MIB;
     // 16 MiB in 256 fragments of 64 KiB: exactly at the limit.
     let fragment = vec![5u8; 64 << 10];
@@ -212,7 +218,7 @@ fn a_fragmented_message_peaks_at_its_limit_plus_a_constant() {
     let (msg, _, peak) = memory(|| feed(&mut client, &wire).unwrap().expect("the message"));
     assert_eq!(msg.len(), limit);
     assert!(
-        peak <= limit as isize + SLACK,
+        peak <= (limit + limit / 2) as isize + SLACK,
         "peak {peak} bytes for a {limit}-byte message (limit {limit})"
     );
 }

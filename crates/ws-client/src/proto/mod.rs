@@ -500,7 +500,7 @@ mod tests {
 }
 
 #[cfg(test)]
-mod size_tests {
+mod memory_tests {
     /// An idle connection's memory is mostly this struct (inside the WebSocket, inside the
     /// runtime's task): compression state, when not negotiated, must not take room in it.
     #[test]
@@ -513,5 +513,44 @@ mod size_tests {
             std::mem::size_of::<Option<Box<super::Deflate>>>(),
             std::mem::size_of::<usize>()
         );
+    }
+
+    /// A 16 MiB message in four 4 MiB frames: its buffer grows with what the frames
+    /// announced (at most twice that), not to the 64 MiB limit, and the message arrives whole.
+    #[test]
+    fn a_fragmented_message_grows_with_its_frames() {
+        use super::*;
+        let mut c = Connection::new(Role::Client, Config::default());
+        let frame = 4 << 20;
+        let mut got = None;
+        for i in 0..4u8 {
+            let opcode = if i == 0 { 0x2 } else { 0x0 };
+            let fin = if i == 3 { 0x80 } else { 0 };
+            let mut head = vec![fin | opcode, 127];
+            head.extend_from_slice(&(frame as u64).to_be_bytes());
+            c.receive_data(&head);
+            let payload = vec![i; frame];
+            for piece in payload.chunks(64 << 10) {
+                c.receive_data(piece);
+                if let Some(m) = c.poll_message().unwrap() {
+                    got = Some(m);
+                }
+            }
+            if let Some(msg) = &c.msg {
+                let announced = (usize::from(i) + 1) * frame;
+                assert!(
+                    msg.buf.capacity() <= 2 * announced + GROW_DIRECT,
+                    "frame {i}: capacity {} for {announced} bytes announced",
+                    msg.buf.capacity()
+                );
+            }
+        }
+        let Some(Message::Binary(data)) = got else {
+            panic!("no message: {got:?}");
+        };
+        assert_eq!(data.len(), 4 * frame);
+        assert!((0..4).all(|i| data[i * frame..(i + 1) * frame]
+            .iter()
+            .all(|&b| b == i as u8)));
     }
 }

@@ -305,8 +305,16 @@ impl Connection {
                                 .feed(chunk)
                                 .map_err(|_| ProtocolError::InvalidUtf8)?;
                         }
+                        // Room for what the frames so far announced (checked against the
+                        // limit), or twice what is buffered, never past the limit: a
+                        // fragmented message grows with its frames, not straight to the limit
+                        // (a fresh mapping of 64 MiB per message costs a page fault per 4 KiB
+                        // written, and never returns to the allocator's reusable memory).
                         let limit = self.config.max_message_size.unwrap_or(usize::MAX);
-                        reserve_bounded(&mut msg.buf, chunk.len(), limit);
+                        let announced = usize::try_from(msg.size).unwrap_or(usize::MAX);
+                        let needed = msg.buf.len().saturating_add(chunk.len());
+                        let bound = announced.max(needed.saturating_mul(2)).min(limit);
+                        reserve_bounded(&mut msg.buf, chunk.len(), bound.max(needed));
                         msg.buf.extend_from_slice(chunk);
                     }
                     self.rbuf.advance(n);
