@@ -471,6 +471,41 @@ macro_rules! x86_copy_body {
     }};
 }
 
+/// Calls the x86 body macro `$body!` with its arguments followed by the width, vector type
+/// and intrinsics (broadcast, unaligned load, unaligned store, xor) of one instruction set:
+/// the masking and the copy-and-mask bodies share these lists.
+#[cfg(target_arch = "x86_64")]
+macro_rules! sse2_vectors {
+    ($body:ident!($($arg:ident),*)) => {
+        $body!(
+            $($arg),*, 16, __m128i, _mm_set1_epi32, _mm_loadu_si128, _mm_storeu_si128,
+            _mm_xor_si128
+        )
+    };
+}
+
+/// `sse2_vectors!` for AVX2 (32-byte vectors).
+#[cfg(target_arch = "x86_64")]
+macro_rules! avx2_vectors {
+    ($body:ident!($($arg:ident),*)) => {
+        $body!(
+            $($arg),*, 32, __m256i, _mm256_set1_epi32, _mm256_loadu_si256, _mm256_storeu_si256,
+            _mm256_xor_si256
+        )
+    };
+}
+
+/// `sse2_vectors!` for AVX-512F (64-byte vectors).
+#[cfg(all(target_arch = "x86_64", ws_frame_avx512))]
+macro_rules! avx512_vectors {
+    ($body:ident!($($arg:ident),*)) => {
+        $body!(
+            $($arg),*, 64, __m512i, _mm512_set1_epi32, _mm512_loadu_si512, _mm512_storeu_si512,
+            _mm512_xor_si512
+        )
+    };
+}
+
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use std::arch::x86_64::{
@@ -550,18 +585,7 @@ mod x86 {
         len: usize,
         key: [u8; 4],
     ) -> usize {
-        x86_copy_body!(
-            dst,
-            src,
-            len,
-            key,
-            16,
-            __m128i,
-            _mm_set1_epi32,
-            _mm_loadu_si128,
-            _mm_storeu_si128,
-            _mm_xor_si128
-        )
+        sse2_vectors!(x86_copy_body!(dst, src, len, key))
     }
 
     /// Copy-and-mask with AVX2; same contract as [`sse2_copy`], with AVX2.
@@ -575,18 +599,7 @@ mod x86 {
         len: usize,
         key: [u8; 4],
     ) -> usize {
-        x86_copy_body!(
-            dst,
-            src,
-            len,
-            key,
-            32,
-            __m256i,
-            _mm256_set1_epi32,
-            _mm256_loadu_si256,
-            _mm256_storeu_si256,
-            _mm256_xor_si256
-        )
+        avx2_vectors!(x86_copy_body!(dst, src, len, key))
     }
 
     /// Copy-and-mask with AVX-512F; same contract as [`sse2_copy`], with AVX-512F.
@@ -602,18 +615,7 @@ mod x86 {
         len: usize,
         key: [u8; 4],
     ) -> usize {
-        x86_copy_body!(
-            dst,
-            src,
-            len,
-            key,
-            64,
-            __m512i,
-            _mm512_set1_epi32,
-            _mm512_loadu_si512,
-            _mm512_storeu_si512,
-            _mm512_xor_si512
-        )
+        avx512_vectors!(x86_copy_body!(dst, src, len, key))
     }
 
     /// # Safety
@@ -623,16 +625,7 @@ mod x86 {
         if buf.len() < 32 {
             return word(buf, key);
         }
-        x86_mask_body!(
-            buf,
-            key,
-            16,
-            __m128i,
-            _mm_set1_epi32,
-            _mm_loadu_si128,
-            _mm_storeu_si128,
-            _mm_xor_si128
-        )
+        sse2_vectors!(x86_mask_body!(buf, key))
     }
 
     /// # Safety
@@ -643,16 +636,7 @@ mod x86 {
             // SAFETY: AVX2 implies SSE2.
             return unsafe { sse2_unchecked(buf, key) };
         }
-        x86_mask_body!(
-            buf,
-            key,
-            32,
-            __m256i,
-            _mm256_set1_epi32,
-            _mm256_loadu_si256,
-            _mm256_storeu_si256,
-            _mm256_xor_si256
-        )
+        avx2_vectors!(x86_mask_body!(buf, key))
     }
 
     /// # Safety
@@ -665,16 +649,7 @@ mod x86 {
             // SAFETY: the caller guarantees AVX2.
             return unsafe { avx2_unchecked(buf, key) };
         }
-        x86_mask_body!(
-            buf,
-            key,
-            64,
-            __m512i,
-            _mm512_set1_epi32,
-            _mm512_loadu_si512,
-            _mm512_storeu_si512,
-            _mm512_xor_si512
-        )
+        avx512_vectors!(x86_mask_body!(buf, key))
     }
 }
 
