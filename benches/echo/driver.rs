@@ -489,6 +489,14 @@ const DEFLATE_HEAD: &str = "## permessage-deflate: client CPU and bytes on the w
 const DEFLATE_HEADER: &str = "| case | client | agreed | CPU us/rt | vs ours | wire up B/msg | wire down B/msg | up / payload | echoes counted |\n\
                               |---|---|---|---:|---:|---:|---:|---:|---:|";
 
+/// Our client's cell in a case (on tokio, else on async-std): the base of the "vs ours"
+/// columns.
+fn ours_cell(cells: &BTreeMap<&str, Cell>) -> Option<Cell> {
+    [ClientKind::OursTokio, ClientKind::OursAsyncStd]
+        .iter()
+        .find_map(|c| cells.get(c.name()).copied())
+}
+
 /// The rows of one compressed case in the permessage-deflate table.
 fn wire_rows(
     case: Case,
@@ -496,9 +504,7 @@ fn wire_rows(
     cells: &BTreeMap<&str, Cell>,
     wire: &BTreeMap<&str, Vec<WireSample>>,
 ) -> String {
-    let ours = [ClientKind::OursTokio, ClientKind::OursAsyncStd]
-        .iter()
-        .find_map(|c| cells.get(c.name()).copied());
+    let ours = ours_cell(cells);
     let mut rows = String::new();
     for client in clients {
         let (Some(c), Some(w)) = (cells.get(client.name()), wire.get(client.name())) else {
@@ -534,9 +540,7 @@ fn case_rows(
     clients: &[ClientKind],
     cells: &BTreeMap<&str, Cell>,
 ) -> String {
-    let ours = [ClientKind::OursTokio, ClientKind::OursAsyncStd]
-        .iter()
-        .find_map(|c| cells.get(c.name()).copied());
+    let ours = ours_cell(cells);
     let mut rows = String::new();
     for client in clients {
         let Some(c) = cells.get(client.name()) else {

@@ -11,11 +11,12 @@
 //!
 //! The bound is the caller's: the configured message limit (plus one byte, for inflating,
 //! to tell "at the limit" from "over it"), or the end of a frame whose declared length was
-//! checked against that limit. A fragmented uncompressed message passes what its frames announced so
-//! far, or twice what it holds, capped at the limit: it doubles instead of taking the limit at
-//! once, which for a 64 MiB limit meant a fresh mapping (a page fault per 4 KiB) per message;
-//! its peak is then at most one and a half times the limit where the allocator copies. A bound above [`RESERVE_MAX`] (no limit set, or an absurd
-//! one) is not reserved at once; the buffer then doubles, capped at the bound.
+//! checked against that limit. A fragmented uncompressed message passes what its frames
+//! announced so far, or twice what it holds, capped at the limit: it doubles instead of taking
+//! the limit at once, which for a 64 MiB limit meant a fresh mapping (a page fault per 4 KiB)
+//! per message; its peak is then at most one and a half times the limit where the allocator
+//! copies. A bound above [`RESERVE_MAX`] (no limit set, or an absurd one) is not reserved at
+//! once; the buffer then doubles, capped at the bound.
 
 use bytes::{Bytes, BytesMut};
 
