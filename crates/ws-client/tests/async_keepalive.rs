@@ -141,7 +141,7 @@ fn send_waits_when_the_peer_never_reads_and_memory_stays_bounded() {
         }
     }
     assert!(refused, "the sink never pushed back");
-    let pending = client.connection().pending_output().len();
+    let pending = client.connection().output_len();
     assert!(pending <= high + CHUNK + 14, "{pending} bytes queued");
     assert!(
         queued <= (PIPE + high) / CHUNK + 2,
@@ -156,7 +156,7 @@ fn send_waits_when_the_peer_never_reads_and_memory_stays_bounded() {
         }
         // Dropped while waiting for space: the message was not queued.
     }
-    assert!(client.connection().pending_output().len() <= high + CHUNK + 14);
+    assert!(client.connection().output_len() <= high + CHUNK + 14);
 
     // Once the server reads, everything arrives in order.
     block_on(async {

@@ -99,17 +99,21 @@ fn memory<T>(f: impl FnOnce() -> T) -> (T, isize, isize) {
 /// receives it. Every byte goes through the real encode/decode paths.
 fn echo(client: &mut Connection, server: &mut Connection, payload: &Bytes) {
     client.send(Message::Binary(payload.clone())).unwrap();
-    server.receive_data(client.pending_output());
-    let n = client.pending_output().len();
-    client.consume_output(n);
+    while client.wants_write() {
+        server.receive_data(client.pending_output());
+        let n = client.pending_output().len();
+        client.consume_output(n);
+    }
     let got = server
         .poll_message()
         .unwrap()
         .expect("the client's message");
     server.send(got).unwrap();
-    client.receive_data(server.pending_output());
-    let n = server.pending_output().len();
-    server.consume_output(n);
+    while server.wants_write() {
+        client.receive_data(server.pending_output());
+        let n = server.pending_output().len();
+        server.consume_output(n);
+    }
     let back = client.poll_message().unwrap().expect("the echo");
     assert_eq!(back.len(), payload.len());
 }
@@ -281,16 +285,48 @@ fn a_compression_bomb_peaks_at_the_limit_plus_a_constant() {
 }
 
 #[test]
+fn a_large_message_is_sent_from_the_caller_s_bytes_without_a_copy_of_it() {
+    // One 40 MiB frame (the default splits messages into frames of at most 16 MiB).
+    let config = Config::default().write_frame_size(64 * MIB);
+    let mut client = Connection::new(Role::Client, config);
+    let payload = Bytes::from(vec![9u8; 40 * MIB]);
+    let (wire, _, peak) = memory(|| {
+        client.send(Message::Binary(payload.clone())).unwrap();
+        // Header and first chunk first.
+        assert!(client.pending_output().len() <= MIB / 2 + 14);
+        let mut wire = 0;
+        while client.wants_write() {
+            let n = client.pending_output().len();
+            client.consume_output(n);
+            wire += n;
+        }
+        wire
+    });
+    assert_eq!(wire, 40 * MIB + 14);
+    // The output holds one piece at a time (at most 16 MiB), not a masked copy of the
+    // whole message.
+    assert!(
+        peak <= 16 * MIB as isize + 4096,
+        "peak {peak} bytes while sending 40 MiB"
+    );
+}
+
+#[test]
 fn large_buffers_are_given_back_on_the_data_path_without_a_timer() {
     // The defaults: keepalive off, and `handle_timeout` is never called.
     let mut client = Connection::new(Role::Client, Config::default());
     let mut server = Connection::new(Role::Server, Config::default());
     let (_, held, _) = memory(|| {
-        // Sent: the output buffer grows to 4 MiB, then is written.
+        // Sent: masked into the output in two pieces as it is written (512 KiB, the rest).
         client.send(Message::binary(vec![1u8; 4 * MIB])).unwrap();
-        let wire = client.pending_output().to_vec();
-        let n = wire.len();
-        client.consume_output(n);
+        let mut wire = Vec::new();
+        while client.wants_write() {
+            let ready = client.pending_output();
+            wire.extend_from_slice(ready);
+            let n = ready.len();
+            client.consume_output(n);
+        }
+        assert_eq!(wire.len(), 4 * MIB + 14);
         // Received in 64 KiB reads, fragmented by the peer into 1 MiB frames.
         let mut fragments = Vec::new();
         for i in 0..4 {

@@ -338,10 +338,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
     /// (`Pending`) or at most `keep` bytes remain. Flushes the stream when everything is
     /// written.
     fn poll_write_out(&mut self, cx: &mut Context<'_>, keep: usize) -> Poll<io::Result<()>> {
-        let start = self.conn.pending_output().len();
+        let start = self.conn.output_len();
         let result = loop {
             let out = self.conn.pending_output();
-            if out.is_empty() || (keep > 0 && out.len() <= keep) {
+            if out.is_empty() || (keep > 0 && self.conn.output_len() <= keep) {
                 break Poll::Ready(Ok(()));
             }
             match Pin::new(&mut self.stream).poll_write(cx, out) {
@@ -364,7 +364,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
                 Poll::Pending => break Poll::Pending,
             }
         };
-        let left = self.conn.pending_output().len();
+        let left = self.conn.output_len();
         if start > self.write_high && left <= self.write_high {
             // A sender waiting in `poll_ready` may go on.
             self.events += 1;
@@ -591,9 +591,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             if let Some(e) = self.write_closed_error() {
                 return Poll::Ready(Err(e));
             }
-            if self.conn.state() != State::Open
-                || self.conn.pending_output().len() <= self.write_high
-            {
+            if self.conn.state() != State::Open || self.conn.output_len() <= self.write_high {
                 // Not open: `start_send` reports why.
                 return Poll::Ready(Ok(()));
             }

@@ -99,6 +99,7 @@ pub(crate) mod buf;
 pub mod config;
 #[cfg(feature = "deflate")]
 pub mod deflate;
+mod out;
 mod receive;
 mod send;
 mod timers;
@@ -108,6 +109,7 @@ use self::buf::{freeze_vec, reserve_bounded, GROW_DIRECT};
 use self::config::Config;
 #[cfg(feature = "deflate")]
 use self::deflate::{Deflate, DeflateError};
+use self::out::{OutBuf, LAZY_MIN};
 use self::utf8::Utf8Validator;
 use crate::error::{Error, ProtocolError, Step, UsageError};
 use crate::message::{CloseFrame, Message, Utf8Bytes};
@@ -122,9 +124,6 @@ const MAX_CLOSE_REASON: usize = MAX_CONTROL_PAYLOAD - 2;
 /// A single-frame message larger than this that is all the buffered input takes the read
 /// buffer with it; smaller ones are split off, and the buffer is reused for the next read.
 const TAKE_MIN: usize = 1 << 10;
-/// An output buffer up to this size is kept once written (no allocation per small
-/// message); a larger one is given back at once.
-const OUT_KEEP: usize = 4 << 10;
 /// An empty read buffer with more capacity than this is given back once a message is
 /// delivered; so is one that holds only a few bytes (at most this many) of a buffer that a
 /// large frame made larger than [`GROW_DIRECT`] (they are copied out).
@@ -226,54 +225,6 @@ struct InMessage {
     size: u64,
     fragments: usize,
     empty_run: usize,
-}
-
-/// The output buffer: `buf[pos..]` is still to be written. Appending is a capacity check
-/// and a copy; once everything is written the buffer is reset (a small allocation is kept
-/// for the next messages, a larger one given back).
-#[derive(Debug, Default)]
-struct OutBuf {
-    buf: Vec<u8>,
-    pos: usize,
-}
-
-impl OutBuf {
-    fn len(&self) -> usize {
-        self.buf.len() - self.pos
-    }
-
-    fn is_empty(&self) -> bool {
-        self.pos == self.buf.len()
-    }
-
-    fn as_slice(&self) -> &[u8] {
-        &self.buf[self.pos..]
-    }
-
-    /// Room for `additional` more bytes; returns the buffer to append them to.
-    fn reserve(&mut self, additional: usize) -> &mut Vec<u8> {
-        if self.buf.capacity() - self.buf.len() < additional && self.pos > 0 {
-            // Reclaim the written front before growing.
-            self.buf.drain(..self.pos);
-            self.pos = 0;
-        }
-        self.buf.reserve(additional);
-        &mut self.buf
-    }
-
-    fn consume(&mut self, n: usize) {
-        self.pos += n.min(self.len());
-        if self.pos == self.buf.len() {
-            self.pos = 0;
-            if self.buf.capacity() > OUT_KEEP {
-                // Given back at once: the allocator hands the next message recently freed,
-                // cache-hot memory, and an idle connection keeps nothing large.
-                self.buf = Vec::new();
-            } else {
-                self.buf.clear();
-            }
-        }
-    }
 }
 
 #[derive(Debug, Default)]

@@ -26,10 +26,10 @@ impl Connection {
     }
 
     fn send_inner(&mut self, msg: Message, compress: bool) -> Result<(), Error> {
-        let (opcode, payload): (OpCode, &[u8]) = match &msg {
+        let (opcode, payload): (OpCode, Bytes) = match msg {
             Message::Close(Some(frame)) => return self.close(frame.code, frame.reason.as_str()),
             Message::Close(None) => return self.close_inner(None, ""),
-            Message::Text(t) => (OpCode::Text, t.as_bytes()),
+            Message::Text(t) => (OpCode::Text, t.into_bytes()),
             Message::Binary(b) => (OpCode::Binary, b),
             Message::Ping(p) => (OpCode::Ping, p),
             Message::Pong(p) => (OpCode::Pong, p),
@@ -41,7 +41,7 @@ impl Connection {
             if payload.len() > MAX_CONTROL_PAYLOAD {
                 return Err(UsageError::ControlPayloadTooLong(payload.len()).into());
             }
-            self.write_frame(opcode, true, 0, payload);
+            self.write_frame(opcode, true, 0, &payload);
             return Ok(());
         }
         #[cfg(feature = "deflate")]
@@ -49,11 +49,11 @@ impl Connection {
             if let Some(deflate) = self.deflate.as_mut() {
                 let mut scratch = std::mem::take(&mut self.scratch);
                 scratch.clear();
-                if let Err(e) = deflate.compress(payload, &mut scratch) {
+                if let Err(e) = deflate.compress(&payload, &mut scratch) {
                     // Nothing was queued; the compressor reset itself.
                     return Err(Error::internal(format!("compression failed: {e}")));
                 }
-                self.write_message(opcode, RSV1, &scratch);
+                self.write_message(opcode, RSV1, &scratch, None);
                 if scratch.capacity() <= SCRATCH_KEEP {
                     self.scratch = scratch;
                 }
@@ -62,7 +62,7 @@ impl Connection {
         }
         #[cfg(not(feature = "deflate"))]
         let _ = compress;
-        self.write_message(opcode, 0, payload);
+        self.write_message(opcode, 0, &payload, Some(&payload));
         Ok(())
     }
 
@@ -118,11 +118,13 @@ impl Connection {
         self.sent_close = true;
     }
 
-    /// Queues a data message, split into frames of at most `write_frame_size`.
-    fn write_message(&mut self, opcode: OpCode, rsv: u8, payload: &[u8]) {
+    /// Queues a data message, split into frames of at most `write_frame_size`. `owned` is
+    /// the payload itself when the caller owns it as [`Bytes`]: large frames are then
+    /// queued by reference (see [`out`](super::out)) rather than copied whole.
+    fn write_message(&mut self, opcode: OpCode, rsv: u8, payload: &[u8], owned: Option<&Bytes>) {
         let max = self.config.write_frame_size.max(1);
         if payload.len() <= max {
-            self.write_frame(opcode, true, rsv, payload);
+            self.write_data_frame(opcode, true, rsv, payload, owned);
             return;
         }
         let count = payload.len().div_ceil(max);
@@ -132,18 +134,59 @@ impl Connection {
             } else {
                 (OpCode::Continuation, 0)
             };
-            self.write_frame(op, i + 1 == count, rsv, chunk);
+            self.write_data_frame(op, i + 1 == count, rsv, chunk, owned);
+        }
+    }
+
+    /// Queues one frame of a data message: a large payload owned as `Bytes` by reference,
+    /// anything else copied.
+    fn write_data_frame(
+        &mut self,
+        opcode: OpCode,
+        fin: bool,
+        rsv: u8,
+        payload: &[u8],
+        owned: Option<&Bytes>,
+    ) {
+        match owned {
+            Some(bytes) if payload.len() >= LAZY_MIN => {
+                let data = bytes.slice_ref(payload);
+                self.write_header(opcode, fin, rsv, payload.len(), |out, key| {
+                    out.push_payload(data, key)
+                })
+            }
+            _ => self.write_frame(opcode, fin, rsv, payload),
         }
     }
 
     /// Encodes one frame into the output buffer: header, then the payload copied and masked
     /// in one pass (client role).
     pub(super) fn write_frame(&mut self, opcode: OpCode, fin: bool, rsv: u8, payload: &[u8]) {
+        self.write_header(opcode, fin, rsv, payload.len(), |out, key| {
+            let out = out.reserve(payload.len());
+            match key {
+                // One pass: each payload byte is read once and written once, masked.
+                Some(key) => extend_masked(out, payload, key, 0),
+                None => out.extend_from_slice(payload),
+            }
+        })
+    }
+
+    /// Queues the header of a frame with a `len`-byte payload (with a fresh masking key in
+    /// the client role), then has `payload` queue the payload with that key.
+    fn write_header(
+        &mut self,
+        opcode: OpCode,
+        fin: bool,
+        rsv: u8,
+        len: usize,
+        payload: impl FnOnce(&mut OutBuf, Option<[u8; 4]>),
+    ) {
         trace::trace!(
             in &self.span,
             opcode = ?opcode,
             fin,
-            len = payload.len(),
+            len,
             rsv1 = rsv & RSV1 != 0,
             "frame queued"
         );
@@ -156,18 +199,14 @@ impl Connection {
             rsv,
             opcode,
             mask,
-            payload_len: payload.len() as u64,
+            payload_len: len as u64,
         };
         let mut head = [0u8; MAX_HEADER_LEN];
         let n = header.encode(&mut head);
-        let out = self.out.reserve(n + payload.len());
-        out.extend_from_slice(&head[..n]);
-        let Some(key) = mask else {
-            out.extend_from_slice(payload);
-            return;
-        };
-        // One pass: each payload byte is read once and written once, masked.
-        extend_masked(out, payload, key, 0);
+        self.out
+            .reserve(n + len.min(LAZY_MIN))
+            .extend_from_slice(&head[..n]);
+        payload(&mut self.out, mask);
     }
 
     /// Answers a ping: now if the output buffer is below the high-water mark, else later
@@ -192,9 +231,20 @@ impl Connection {
 
     // ----- output -----
 
-    /// Bytes to write to the transport, oldest first.
+    /// Bytes to write to the transport now, oldest first. Usually everything queued; when a
+    /// large message is queued it is made ready a chunk at a time, so after
+    /// [`consume_output`](Self::consume_output) more may follow: write while
+    /// [`wants_write`](Self::wants_write). Empty exactly when nothing is queued.
     pub fn pending_output(&self) -> &[u8] {
         self.out.as_slice()
+    }
+
+    /// How many bytes are queued for the transport in all: [`pending_output`] and what
+    /// follows it. Compare this, not `pending_output().len()`, with a high-water mark.
+    ///
+    /// [`pending_output`]: Self::pending_output
+    pub fn output_len(&self) -> usize {
+        self.out.len()
     }
 
     /// Marks the first `n` bytes of [`pending_output`](Self::pending_output) as written

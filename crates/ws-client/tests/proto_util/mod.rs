@@ -112,8 +112,13 @@ pub fn parse_frames(mut bytes: &[u8]) -> Vec<Raw> {
 
 /// Takes and parses everything `conn` has queued.
 pub fn drain_frames(conn: &mut Connection) -> Vec<Raw> {
-    let out = conn.pending_output().to_vec();
-    conn.consume_output(out.len());
+    let mut out = Vec::new();
+    while conn.wants_write() {
+        let ready = conn.pending_output();
+        out.extend_from_slice(ready);
+        let n = ready.len();
+        conn.consume_output(n);
+    }
     parse_frames(&out)
 }
 
