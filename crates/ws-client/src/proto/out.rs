@@ -33,13 +33,18 @@ const OUT_KEEP: usize = 4 << 10;
 
 /// The output: `buf[pos..]` is ready to write; `queue` follows it, in order.
 ///
+/// The queue is boxed and only exists while a large payload is being sent: an idle
+/// connection pays one pointer for it.
+///
 /// Invariant: when nothing is ready, the queue is empty (it is moved into `buf` as soon as
 /// `buf` is written).
 #[derive(Debug, Default)]
 pub(super) struct OutBuf {
     buf: Vec<u8>,
     pos: usize,
-    queue: VecDeque<Segment>,
+    // Boxed on purpose: one word in every connection instead of a `VecDeque`'s four.
+    #[allow(clippy::box_collection)]
+    queue: Option<Box<VecDeque<Segment>>>,
 }
 
 /// What waits behind the ready bytes.
@@ -68,7 +73,13 @@ impl Segment {
 impl OutBuf {
     /// Everything queued: ready bytes and what follows them.
     pub(super) fn len(&self) -> usize {
-        self.buf.len() - self.pos + self.queue.iter().map(Segment::len).sum::<usize>()
+        let queued: usize = self
+            .queue
+            .iter()
+            .flat_map(|q| q.iter())
+            .map(Segment::len)
+            .sum();
+        self.buf.len() - self.pos + queued
     }
 
     /// Whether nothing is queued.
@@ -84,11 +95,11 @@ impl OutBuf {
     /// Room for `additional` more bytes after everything queued; returns the buffer to
     /// append them to.
     pub(super) fn reserve(&mut self, additional: usize) -> &mut Vec<u8> {
-        if !self.queue.is_empty() {
-            if !matches!(self.queue.back(), Some(Segment::Ready(_))) {
-                self.queue.push_back(Segment::Ready(Vec::new()));
+        if let Some(queue) = self.queue.as_deref_mut() {
+            if !matches!(queue.back(), Some(Segment::Ready(_))) {
+                queue.push_back(Segment::Ready(Vec::new()));
             }
-            if let Some(Segment::Ready(v)) = self.queue.back_mut() {
+            if let Some(Segment::Ready(v)) = queue.back_mut() {
                 v.reserve(additional);
                 return v;
             }
@@ -109,7 +120,7 @@ impl OutBuf {
             return;
         }
         let mut done = 0;
-        if self.queue.is_empty() {
+        if self.queue.is_none() {
             // Behind the ready bytes (its header): its first chunk goes out with them.
             let end = data.len().min(CHUNK);
             let out = self.reserve(end);
@@ -120,7 +131,8 @@ impl OutBuf {
             done = end;
         }
         if done < data.len() {
-            self.queue.push_back(Segment::Payload { data, done, key });
+            let queue = self.queue.get_or_insert_with(Box::default);
+            queue.push_back(Segment::Payload { data, done, key });
         }
     }
 
@@ -144,7 +156,11 @@ impl OutBuf {
     /// as they are, a payload is copied (masked) [`CHUNK_MAX`] at a time.
     fn refill(&mut self) {
         while self.pos == self.buf.len() {
-            let Some(front) = self.queue.front_mut() else {
+            let Some(queue) = self.queue.as_deref_mut() else {
+                return;
+            };
+            let Some(front) = queue.front_mut() else {
+                self.queue = None;
                 return;
             };
             self.pos = 0;
@@ -152,7 +168,7 @@ impl OutBuf {
             match front {
                 Segment::Ready(v) => {
                     self.buf = std::mem::take(v);
-                    self.queue.pop_front();
+                    queue.pop_front();
                 }
                 Segment::Payload { data, done, key } => {
                     let end = data.len().min(*done + CHUNK_MAX);
@@ -169,9 +185,12 @@ impl OutBuf {
                     }
                     *done = end;
                     if end == data.len() {
-                        self.queue.pop_front();
+                        queue.pop_front();
                     }
                 }
+            }
+            if queue.is_empty() {
+                self.queue = None;
             }
         }
     }
