@@ -21,7 +21,9 @@ pub(super) const LAZY_MIN: usize = CHUNK + 1;
 /// The first chunk of a payload queued by reference: copied together with its header.
 /// Small enough that the copy is still in the core's cache when the transport reads it.
 /// (Paired echo rounds against the bench servers, 1 MiB messages: 0.76-0.86x the client
-/// CPU of copying the whole message first; 4 and 16 MiB: the same within noise.)
+/// CPU of copying the whole message first; 4 MiB the same. The run-to-run modes that the
+/// allocator's layout decides moved: 2 and 8 MiB no longer have runs at 2x, 16 MiB has
+/// some at 1.2x.)
 pub(super) const CHUNK: usize = 512 << 10;
 
 /// The rest of a payload is copied in pieces of at most this much.
