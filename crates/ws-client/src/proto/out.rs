@@ -240,6 +240,7 @@ mod tests {
             out.buf.capacity() <= OUT_KEEP,
             "a drained output keeps nothing large"
         );
+        assert!(out.queue.is_none(), "nor a queue");
     }
 
     #[test]
@@ -249,6 +250,7 @@ mod tests {
         assert!(!out.is_empty());
         assert_eq!(out.as_slice().len(), CHUNK);
         assert_eq!(drain(&mut out, usize::MAX), vec![1u8; CHUNK + 1]);
+        assert!(out.queue.is_none());
         out.push_payload(Bytes::new(), Some([1, 2, 3, 4]));
         assert!(out.is_empty());
     }
