@@ -5,6 +5,8 @@
 //! given back on the data path, without a timer.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod proto_util;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
@@ -319,13 +321,7 @@ fn large_buffers_are_given_back_on_the_data_path_without_a_timer() {
     let (_, held, _) = memory(|| {
         // Sent: masked into the output in two pieces as it is written (512 KiB, the rest).
         client.send(Message::binary(vec![1u8; 4 * MIB])).unwrap();
-        let mut wire = Vec::new();
-        while client.wants_write() {
-            let ready = client.pending_output();
-            wire.extend_from_slice(ready);
-            let n = ready.len();
-            client.consume_output(n);
-        }
+        let wire = proto_util::drain_output(&mut client);
         assert_eq!(wire.len(), 4 * MIB + 14);
         // Received in 64 KiB reads, fragmented by the peer into 1 MiB frames.
         let mut fragments = Vec::new();

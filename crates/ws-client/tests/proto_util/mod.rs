@@ -110,8 +110,8 @@ pub fn parse_frames(mut bytes: &[u8]) -> Vec<Raw> {
     frames
 }
 
-/// Takes and parses everything `conn` has queued.
-pub fn drain_frames(conn: &mut Connection) -> Vec<Raw> {
+/// Takes everything `conn` has queued, as a driver writing it all would.
+pub fn drain_output(conn: &mut Connection) -> Vec<u8> {
     let mut out = Vec::new();
     while conn.wants_write() {
         let ready = conn.pending_output();
@@ -119,7 +119,12 @@ pub fn drain_frames(conn: &mut Connection) -> Vec<Raw> {
         let n = ready.len();
         conn.consume_output(n);
     }
-    parse_frames(&out)
+    out
+}
+
+/// Takes and parses everything `conn` has queued.
+pub fn drain_frames(conn: &mut Connection) -> Vec<Raw> {
+    parse_frames(&drain_output(conn))
 }
 
 /// Polls until `Ok(None)`; returns the messages and the error, if any.
